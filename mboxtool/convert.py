@@ -1,0 +1,332 @@
+"""convert_mailbox(): stream every message of SRC into DST, durably, idempotently."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .detect import detect_format, normalize_format
+from .errors import InputError, UsageError
+from .formats.maildir import is_maildir
+from .formats.mbox import FdFile, MboxScanner, VARIANTS
+from .index import MaildirIndex, short_digest
+from .mailboxes import make_reader, make_writer
+from .message import MailMessage, is_header_line
+
+BATCH_MESSAGES = 256
+BATCH_BYTES = 16 << 20
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class ConvertOptions:
+    """Everything ``mboxtool convert`` can be asked for."""
+
+    from_format: str | None = None
+    to_format: str | None = None
+    variant: str = "mboxrd"
+    source_variant: str | None = None
+    fsync: bool = True
+    lock: bool = True
+    lock_timeout: float = 30
+    dry_run: bool = False
+    verify: bool = False
+    move: bool = False
+    from_tz: str = "auto"
+    include_expunged: bool = False
+
+
+@dataclass
+class ConvertReport:
+    """What a conversion did; ``to_dict()`` is the ``--json`` document of the contract."""
+
+    source: str
+    destination: str
+    source_format: str
+    destination_format: str
+    converted: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    verified: bool | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    source_variant: str | None = None
+    variant_evidence: list[str] = field(default_factory=list)
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+    moved: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.verified is not False and not self.errors
+
+    def error(self, message: str, key: str | None = None, **extra: Any) -> None:
+        entry: dict[str, Any] = {"message": message}
+        if key is not None:
+            entry["key"] = key
+        entry.update({k: v for k, v in extra.items() if v is not None})
+        self.errors.append(entry)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "destination": self.destination,
+            "source_format": self.source_format, "destination_format": self.destination_format,
+            "source_variant": self.source_variant, "variant_evidence": self.variant_evidence,
+            "converted": self.converted, "skipped": self.skipped, "failed": self.failed,
+            "bytes": self.bytes, "seconds": round(self.seconds, 3), "verified": self.verified,
+            "dry_run": self.dry_run, "moved": self.moved,
+            "errors": self.errors, "excluded": self.excluded, "warnings": self.warnings,
+        }
+
+
+def destination_format(src_format: str, dst: Path, requested: str | None) -> str:
+    """``--to``, else the format of an existing DST, else maildir for mbox and mbox for the rest."""
+    existing = None
+    if dst.exists() and not (dst.is_dir() and not any(dst.iterdir())):
+        existing = detect_format(dst)
+    if requested and existing and requested != existing:
+        raise InputError(f"{dst}: exists and is {existing}, not {requested}")
+    return requested or existing or ("maildir" if src_format == "mbox" else "mbox")
+
+
+def _looks_like_message(msg: MailMessage) -> bool:
+    first = msg.data.split(b"\n", 1)[0]
+    return is_header_line(first)
+
+
+class _Known:
+    """Digests already in the destination: the Maildir index, or DST read back."""
+
+    def __init__(self, dst: Path, fmt: str, fsync: bool):
+        self.index: MaildirIndex | None = None
+        self.digests: set[int] = set()
+        if fmt == "maildir":
+            self.index = MaildirIndex(dst, fsync).load() if dst.exists() else MaildirIndex(dst, fsync)
+            self.digests = self.index.known
+
+    def read_back(self, dst: Path, fmt: str, writer: Any = None) -> None:
+        """Digest every message already in a non-Maildir DST (through the writer's locked fd)."""
+        if fmt == "maildir" or not dst.exists():
+            return
+        if fmt == "mbox" and writer is not None and writer.fd is not None:
+            size = writer.committed
+            for raw in MboxScanner(FdFile(writer.fd), size):
+                from .formats.mbox import unquote
+                data = raw.data if raw.cl_bounded else unquote(raw.data, "mboxrd")
+                self.digests.add(short_digest(data))
+            return
+        if fmt == "mmdf" and writer is not None and writer.fd is not None:
+            reader = make_reader(dst, fmt, lock=False)
+            reader.fd, reader.size, reader.fh = writer.fd, writer.committed, FdFile(writer.fd)
+            self.digests.update(short_digest(m.data) for m in reader)
+            return
+        reader = make_reader(dst, fmt, lock=False)
+        with reader:
+            self.digests.update(short_digest(m.data) for m in reader)
+
+
+def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
+                    progress: Progress | None = None, warn: Callable[[str], None] | None = None,
+                    progress_total: Callable[[int | None, str], None] | None = None) -> ConvertReport:
+    """Convert every message of ``src`` into ``dst``; see cli.md for the rules."""
+    opts = options or ConvertOptions()
+    started = time.monotonic()
+    src, dst = Path(src), Path(dst)
+    src_format = normalize_format(opts.from_format) or detect_format(src)
+    if opts.from_format and not src.exists():
+        raise InputError(f"{src}: no such file or directory")
+    dst_format = destination_format(src_format, dst, normalize_format(opts.to_format))
+    if src.exists() and dst.exists() and os.path.samefile(src, dst):
+        raise UsageError(f"{dst}: is the source itself")
+    if opts.variant not in VARIANTS:
+        raise UsageError(f"unknown variant {opts.variant!r}")
+    if opts.move and src_format == "babyl":
+        raise UsageError("--move is not supported for Babyl sources (the file would be rewritten)")
+    report = ConvertReport(str(src), str(dst), src_format, dst_format, dry_run=opts.dry_run)
+
+    def on_event(code: str, **info: Any) -> None:
+        if code in ("garbage-before-first-from", "cr-line-endings", "truncated-message",
+                    "unreadable-file", "duplicate-unique", "empty-file", "foreign-file"):
+            report.warnings.append({"code": code, **{k: v for k, v in info.items()
+                                                      if isinstance(v, (int, str, bool))}})
+
+    reader = make_reader(src, src_format, variant=opts.source_variant, from_tz=opts.from_tz,
+                         lock=opts.lock, lock_timeout=opts.lock_timeout,
+                         exclusive=opts.move and src_format in ("mbox", "mmdf"),
+                         include_expunged=opts.include_expunged, event=on_event, warn=warn)
+    with reader:
+        report.source_variant = getattr(reader, "variant", None)
+        if getattr(reader, "guess", None) is not None:
+            report.variant_evidence = list(reader.guess.evidence)
+        if progress_total:
+            progress_total(getattr(reader, "size", None), "B" if src_format in ("mbox", "mmdf") else "msg")
+        if opts.dry_run:
+            _dry_run(reader, dst, dst_format, opts, report, progress)
+        else:
+            _run(reader, src_format, dst, dst_format, opts, report, progress, warn)
+        for msg, reason in reader.skipped:
+            report.excluded.append({"key": msg.key, "reason": reason,
+                                    **({"offset": msg.offset} if msg.offset is not None else {})})
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _dry_run(reader: Any, dst: Path, dst_format: str, opts: ConvertOptions,
+             report: ConvertReport, progress: Progress | None) -> None:
+    known = _Known(dst, dst_format, False)
+    if dst.exists():
+        known.read_back(dst, dst_format)
+    for msg in reader:
+        if progress:
+            progress(len(msg.data))
+        if "garbage-before-first-from" in msg.notes and not _looks_like_message(msg):
+            report.failed += 1
+            report.error("bytes before the first From_ line are not a message", msg.key, offset=msg.offset)
+            continue
+        if short_digest(msg.data) in known.digests:
+            report.skipped += 1
+        else:
+            report.converted += 1
+            report.bytes += len(msg.data)
+
+
+def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: ConvertOptions,
+         report: ConvertReport, progress: Progress | None, warn: Any) -> None:
+    known = _Known(dst, dst_format, opts.fsync)
+    writer = make_writer(dst, dst_format, variant=opts.variant, fsync=opts.fsync, lock=opts.lock,
+                         lock_timeout=opts.lock_timeout, warn=warn)
+    if dst_format == "babyl":
+        known.read_back(dst, dst_format)
+    writer.open()
+    expected: dict[int, tuple[str, bool, int | None]] = {}
+    moved_keys: list[str] = []
+    try:
+        if dst_format != "babyl":
+            known.read_back(dst, dst_format, writer)
+        batch: list[tuple[MailMessage, int]] = []
+        size = 0
+        aborted = False
+        for msg in reader:
+            if progress:
+                progress(len(msg.data))
+            if "garbage-before-first-from" in msg.notes and not _looks_like_message(msg):
+                report.failed += 1
+                report.error("bytes before the first From_ line are not a message; "
+                             "'mboxtool repair' keeps them", msg.key, offset=msg.offset)
+                continue
+            digest = short_digest(msg.data)
+            if digest in known.digests:
+                report.skipped += 1
+                moved_keys.append(msg.key)
+                continue
+            known.digests.add(digest)          # a repeat inside this run is written once per copy below
+            batch.append((msg, digest))
+            size += len(msg.data)
+            if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+                aborted = not _flush(writer, known, batch, report, expected, moved_keys, opts)
+                batch, size = [], 0
+                if aborted:
+                    break
+        if batch and not aborted:
+            aborted = not _flush(writer, known, batch, report, expected, moved_keys, opts)
+        if opts.move and not aborted:
+            _remove_moved(reader, src_format, moved_keys, report)
+    finally:
+        writer.close()
+        if known.index is not None:
+            known.index.close()
+    if opts.verify and not aborted:
+        _verify(dst, dst_format, expected, report)
+
+
+def _flush(writer: Any, known: _Known, batch: list[tuple[MailMessage, int]], report: ConvertReport,
+           expected: dict, moved_keys: list[str], opts: ConvertOptions) -> bool:
+    """Write one batch and make it durable; False when the run must stop (disk full, I/O error)."""
+    written: list[tuple[MailMessage, int]] = []
+    try:
+        if known.index is not None:
+            plans = [writer.plan(m) for m, _ in batch]
+            entries = [(d, final) for (_, d), (_, final, _) in zip(batch, plans)]
+            known.index.record(entries)
+            for (msg, digest), plan in zip(batch, plans):
+                writer.add(msg, plan)
+                written.append((msg, digest))
+            writer.commit()
+            known.index.commit(entries)
+        else:
+            for msg, digest in batch:
+                try:
+                    writer.add(msg)
+                except ValueError as exc:
+                    report.failed += 1
+                    report.error(f"cannot be stored in {writer.format}: {exc}", msg.key, offset=msg.offset)
+                    known.digests.discard(digest)
+                    continue
+                written.append((msg, digest))
+            writer.commit()
+    except OSError as exc:
+        if hasattr(writer, "rollback"):
+            writer.rollback()
+        lost = len(batch)
+        for _, digest in batch:
+            known.digests.discard(digest)
+        report.failed += lost
+        reason = exc.strerror or str(exc)
+        report.error(f"{report.destination}: write failed: {reason}; stopped, {lost} messages of this "
+                     f"batch not counted (a re-run continues where this one stopped)",
+                     key=batch[0][0].key, errno=errno.errorcode.get(exc.errno or 0))
+        return False
+    for msg, digest in written:
+        report.converted += 1
+        report.bytes += len(msg.data)
+        moved_keys.append(msg.key)
+        if opts.verify:
+            expected[digest] = (msg.flags, msg.new, msg.date)
+    return True
+
+
+def _remove_moved(reader: Any, src_format: str, keys: list[str], report: ConvertReport) -> None:
+    """--move: remove from SRC what is now durable in DST (§7.5)."""
+    if src_format in ("mbox", "mmdf"):
+        if report.failed:
+            report.warnings.append({"code": "move-incomplete",
+                                    "message": f"{report.source}: kept unchanged because "
+                                               f"{report.failed} messages could not be converted"})
+            return
+        from .formats.mbox import truncate_source
+        truncate_source(reader, reader.size, [])
+    elif src_format in ("maildir", "mh"):
+        for key in keys:
+            try:
+                os.unlink(Path(report.source) / key)
+            except FileNotFoundError:
+                pass
+    report.moved = True
+
+
+def _verify(dst: Path, fmt: str, expected: dict[int, tuple[str, bool, int | None]],
+            report: ConvertReport) -> None:
+    """Re-read DST and check every converted message: digest, flags and date."""
+    found: dict[int, tuple[str, bool, int | None]] = {}
+    with make_reader(dst, fmt, lock=True) as reader:
+        for msg in reader:
+            found[short_digest(msg.data)] = (msg.flags, msg.new, msg.date)
+    mismatches = 0
+    for digest, (flags_, new, date) in expected.items():
+        got = found.get(digest)
+        if got is None:
+            mismatches += 1
+            report.error(f"verify: a converted message ({digest:016x}) is missing from {dst}")
+        elif fmt in ("maildir", "mbox", "mmdf") and (got[0] != flags_ or (date is not None and got[2] != date)):
+            mismatches += 1
+            report.error(f"verify: message {digest:016x} has flags {got[0]!r} date {got[2]} in {dst}, "
+                         f"expected {flags_!r} {date}")
+    report.verified = mismatches == 0

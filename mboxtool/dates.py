@@ -1,0 +1,156 @@
+"""Delivery dates: the From_ line date first, then Date:, then the newest Received:.
+
+From_ lines come in many forms (mailbox-formats.md §1.2); the parser searches the
+text after ``From `` for an asctime-like or an RFC 2822-like date and treats the
+rest as the envelope sender.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_tz
+
+_DOW = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*"
+_MON = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
+_ZONE = r"(?:([+-]\d{4})|\(([+-]\d{4})\)|[A-Za-z]{1,6}(?: DST)?)"
+_ASCTIME = re.compile(
+    rf"(?i)(?:^|\s){_DOW},?\s+{_MON}\s+(\d{{1,2}})\s+(\d{{1,2}}):(\d{{2}})(?::(\d{{2}}))?"
+    rf"(?:\s+{_ZONE})?\s+(\d{{4}}|\d{{2}})(?:\s+{_ZONE})?(?=\s|$)"
+)
+_RFC2822 = re.compile(
+    rf"(?i)(?:^|\s)(?:{_DOW},?\s+)?(\d{{1,2}})\s+{_MON}\s+(\d{{4}}|\d{{2}})\s+(\d{{1,2}}):(\d{{2}})"
+    rf"(?::(\d{{2}}))?(?:\s+{_ZONE})?(?=\s|$)"
+)
+_MONTHS = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+
+# Dates that writers put on every From_ line regardless of delivery:
+# public-inbox's epoch and git format-patch's magic date. They are envelope
+# markers, not delivery times, so the Date:/Received: fallback applies.
+PLACEHOLDER_DATES = frozenset({0, 1000684800})
+
+
+@dataclass(frozen=True)
+class FromLine:
+    """A parsed From_ line: sender and date (epoch seconds, UTC) when they could be read."""
+
+    sender: str
+    date: int | None
+    has_zone: bool
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    if len(text) == 2:
+        year += 1900 if year >= 70 else 2000
+    return year
+
+
+def _zone_seconds(*zones: str | None) -> int | None:
+    for zone in zones:
+        if zone:
+            sign = -1 if zone[0] == "-" else 1
+            return sign * (int(zone[1:3]) * 3600 + int(zone[3:5]) * 60)
+    return None
+
+
+def _epoch(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> int | None:
+    if not (1 <= day <= 31 and hh <= 24 and mm <= 59 and ss <= 61 and 1 <= year <= 9999):
+        return None
+    try:
+        return calendar.timegm((year, month, day, hh, mm, ss, 0, 0, 0))
+    except (ValueError, OverflowError):
+        return None
+
+
+def parse_from_line(line: bytes) -> FromLine:
+    """Split a From_ line (with or without its line end) into sender and date."""
+    text = line[5:].decode("latin-1").rstrip("\r\n")
+    for regex, fields in ((_ASCTIME, _asctime_fields), (_RFC2822, _rfc2822_fields)):
+        match = regex.search(text)
+        if match:
+            parsed = fields(match)
+            if parsed is not None:
+                epoch, has_zone = parsed
+                return FromLine(text[: match.start()].strip(), epoch, has_zone)
+    return FromLine(text.strip().split(" ")[0] if text.strip() else "", None, False)
+
+
+def _asctime_fields(m: re.Match[str]) -> tuple[int, bool] | None:
+    month, day, hh, mm, ss, z1, z1p, year, z2, z2p = m.groups()
+    epoch = _epoch(_year(year), _MONTHS[month[:3].lower()], int(day), int(hh), int(mm), int(ss or 0))
+    if epoch is None:
+        return None
+    offset = _zone_seconds(z1, z1p, z2, z2p)
+    return (epoch - offset, True) if offset is not None else (epoch, False)
+
+
+def _rfc2822_fields(m: re.Match[str]) -> tuple[int, bool] | None:
+    day, month, year, hh, mm, ss, z1, z1p = m.groups()
+    epoch = _epoch(_year(year), _MONTHS[month[:3].lower()], int(day), int(hh), int(mm), int(ss or 0))
+    if epoch is None:
+        return None
+    offset = _zone_seconds(z1, z1p)
+    return (epoch - offset, True) if offset is not None else (epoch, False)
+
+
+def parse_header_date(value: str | None) -> int | None:
+    """Epoch seconds of an RFC 5322 date (a Date: value or a Received: tail), or None."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_tz(value.strip())
+    except (ValueError, IndexError, OverflowError, TypeError):
+        return None
+    if parsed is None:
+        return None
+    year = parsed[0]
+    if year < 100:
+        year += 1900 if year >= 70 else 2000
+    epoch = _epoch(year, parsed[1], parsed[2], parsed[3], parsed[4], parsed[5])
+    if epoch is None or not 1 <= parsed[1] <= 12:
+        return None
+    return epoch - (parsed[9] or 0)
+
+
+def plausible(epoch: int | None, now: float | None = None) -> bool:
+    """True for a date after 1970 and at most a day in the future."""
+    if epoch is None or epoch <= 0 or epoch in PLACEHOLDER_DATES:
+        return False
+    return epoch <= (now if now is not None else time.time()) + 86400
+
+
+def received_date(values: list[str]) -> int | None:
+    """The newest date among Received: values (the date follows the last ';')."""
+    best = None
+    for value in values:
+        if ";" in value:
+            epoch = parse_header_date(value.rsplit(";", 1)[1])
+            if plausible(epoch) and (best is None or epoch > best):  # type: ignore[operator]
+                best = epoch
+    return best
+
+
+def asctime_utc(epoch: int) -> str:
+    """C-locale asctime of ``epoch`` in UTC, as written on From_ lines."""
+    return time.asctime(time.gmtime(epoch))
+
+
+def zone_offset_guess(from_epoch_as_utc: int, received: int | None) -> int | None:
+    """Offset (seconds) that makes a zoneless From_ date agree with Received:, if any.
+
+    A writer that used local time leaves a whole number of quarter-hours between
+    its From_ date read as UTC and the Received: date (§3.6 heuristic).
+    """
+    if received is None:
+        return None
+    diff = from_epoch_as_utc - received
+    if abs(diff) > 14 * 3600 + 600:
+        return None
+    quarters = round(diff / 900)
+    if abs(diff - quarters * 900) <= 600:
+        return quarters * 900
+    return None

@@ -1,0 +1,105 @@
+"""Format detection from content (cli.md, "Formats and detection")."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from .errors import InputError
+
+FORMATS = ("mbox", "maildir", "mh", "mmdf", "babyl")
+FILE_FORMATS = ("mbox", "mmdf", "babyl")
+SNIFF = 64 << 10
+
+
+def _describe(head: bytes) -> str:
+    first = head.split(b"\n", 1)[0][:40]
+    if not head:
+        return "an empty file"
+    if b"\x00" in head[:512] and not head.startswith(b"From "):
+        return "binary data"
+    text = first.decode("latin-1").rstrip("\r")
+    return f"a file starting with {text!r}"
+
+
+def read_head(path: Path, size: int = SNIFF) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except PermissionError as exc:
+        raise InputError(f"{path}: permission denied") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
+    """The format of the mailbox at ``path``; InputError naming what was found otherwise.
+
+    With ``damaged_mbox_ok`` (validate), a regular file with a From_ line in its
+    first 64 KiB counts as a (damaged) mbox.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file or directory") from exc
+    except PermissionError as exc:
+        raise InputError(f"{path}: permission denied") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot stat: {exc.strerror}") from exc
+    if stat.S_ISDIR(st.st_mode):
+        return _detect_dir(path)
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) \
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
+        raise InputError(f"{path}: is {kind}, not a mailbox")
+    head = read_head(path)
+    if not head or head.startswith(b"From "):
+        return "mbox"
+    if head.startswith(b"\x01\x01\x01\x01\n") or head.startswith(b"\x01\x01\x01\x01\r\n"):
+        return "mmdf"
+    if head.startswith(b"BABYL OPTIONS:"):
+        return "babyl"
+    if damaged_mbox_ok and b"\nFrom " in head:
+        return "mbox"
+    hint = ""
+    if b":" in head.split(b"\n", 1)[0]:
+        hint = " (a single message, not a mailbox? --from mbox reads it as one)"
+    raise InputError(f"{path}: not a known mailbox format: found {_describe(head)}{hint}")
+
+
+def _detect_dir(path: Path) -> str:
+    try:
+        names = os.listdir(path)
+    except PermissionError as exc:
+        raise InputError(f"{path}: permission denied") from exc
+    if (path / "cur").is_dir() and (path / "new").is_dir():
+        return "maildir"
+    if ".mh_sequences" in names:
+        return "mh"
+    visible = [n for n in names if not n.startswith(".")]
+    if visible and all(n.isdigit() for n in visible):
+        return "mh"
+    if not names:
+        raise InputError(f"{path}: is an empty directory, not a mailbox")
+    if (path / "cur").is_dir():
+        raise InputError(f"{path}: has cur/ but no new/ (a damaged Maildir? --from maildir reads it)")
+    return _refuse_dir(path, visible)
+
+
+def _refuse_dir(path: Path, visible: list[str]) -> str:
+    sample = ", ".join(sorted(visible)[:3])
+    raise InputError(f"{path}: a directory that is neither a Maildir (no cur/ and new/) nor an MH "
+                     f"folder: found {sample}{', ...' if len(visible) > 3 else ''}"
+                     " (--recursive converts a folder tree)")
+
+
+def normalize_format(name: str | None) -> str | None:
+    """Lower-cased format name; InputError for an unknown one."""
+    if name is None:
+        return None
+    low = name.lower()
+    if low not in FORMATS:
+        raise InputError(f"unknown format {name!r}: use one of {', '.join(FORMATS)}")
+    return low

@@ -1,0 +1,177 @@
+"""Flags and keywords between formats, as data tables (mailbox-formats.md §3).
+
+The canonical form is Maildir's letters, sorted: D draft, F flagged, P passed,
+R replied, S seen, T trashed; plus ``new`` and a list of keywords.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+
+from .message import Headers
+
+LETTERS = "DFPRST"
+FORWARDED = "$Forwarded"            # IMAP keyword standing in for P in mbox (§3.4)
+
+# X-Status letter -> Maildir letter, and back (UW-IMAP / Dovecot).
+XSTATUS_TO_MAILDIR = {"A": "R", "F": "F", "T": "D", "D": "T"}
+MAILDIR_TO_XSTATUS = {v: k for k, v in XSTATUS_TO_MAILDIR.items()}
+XSTATUS_ORDER = "AFTD"
+
+# Thunderbird X-Mozilla-Status(2) bits.
+MOZ_READ, MOZ_REPLIED, MOZ_MARKED, MOZ_EXPUNGED = 0x1, 0x2, 0x4, 0x8
+MOZ_FORWARDED, MOZ_REDIRECTED = 0x1000, 0x2000
+MOZ_IMAP_DELETED = 0x00200000
+
+# Gmail Takeout system labels that are flags, not keywords.
+GMAIL_FLAG_LABELS = {"starred": "F", "trash": "T", "draft": "D", "drafts": "D"}
+
+
+@dataclass(frozen=True)
+class MessageState:
+    """Flags, new-ness and keywords of one message."""
+
+    flags: str = ""
+    new: bool = True
+    keywords: tuple[str, ...] = ()
+    expunged: bool = False          # Thunderbird: already deleted, awaiting compaction
+
+
+def normalize(letters: str) -> str:
+    """Sorted, de-duplicated standard letters of ``letters``."""
+    return "".join(sorted(set(letters) & set(LETTERS)))
+
+
+def maildir_to_mbox(letters: str) -> str:
+    """X-Status letters for Maildir ``letters`` (S and P have no X-Status letter)."""
+    return "".join(c for c in XSTATUS_ORDER if XSTATUS_TO_MAILDIR[c] in letters)
+
+
+def _split_keywords(value: str, separators: str = " ") -> list[str]:
+    for sep in separators:
+        value = value.replace(sep, " ")
+    return [word for word in value.split() if word]
+
+
+def _unique(words: list[str]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for word in words:
+        seen.setdefault(word, None)
+    return tuple(seen)
+
+
+def _gmail_labels(value: str) -> list[str]:
+    try:
+        return [label.strip() for label in next(csv.reader([value])) if label.strip()]
+    except (csv.Error, StopIteration):
+        return [label.strip() for label in value.split(",") if label.strip()]
+
+
+def _moz_state(status: str | None, status2: str | None) -> tuple[str, bool]:
+    try:
+        low = int(status or "0", 16)
+        high = int(status2 or "0", 16)
+    except ValueError:
+        return "", False
+    letters = ""
+    if low & MOZ_READ:
+        letters += "S"
+    if low & MOZ_REPLIED:
+        letters += "R"
+    if low & MOZ_MARKED:
+        letters += "F"
+    if low & (MOZ_FORWARDED | MOZ_REDIRECTED):
+        letters += "P"
+    if high & MOZ_IMAP_DELETED:
+        letters += "T"
+    return normalize(letters), bool(low & MOZ_EXPUNGED)
+
+
+def from_mbox_headers(headers: Headers) -> MessageState:
+    """Flags of an mbox/MMDF message by the §3.3 precedence, keywords from every source."""
+    keywords: list[str] = []
+    for value in headers.get_all(b"x-keywords"):
+        keywords += _split_keywords(value, ", ")
+    for value in headers.get_all(b"x-mozilla-keys"):
+        keywords += _split_keywords(value)
+    for value in headers.get_all(b"x-label"):
+        keywords += _split_keywords(value, ", ")
+    status = headers.get(b"status")
+    xstatus = headers.get(b"x-status")
+    expunged = False
+    labels = headers.get(b"x-gmail-labels")
+    if status is not None or xstatus is not None:
+        status = status or ""
+        letters = "S" if "R" in status else ""
+        letters += "".join(XSTATUS_TO_MAILDIR.get(c, "") for c in (xstatus or ""))
+        new = "O" not in status
+    elif b"x-mozilla-status" in headers:
+        letters, expunged = _moz_state(headers.get(b"x-mozilla-status"),
+                                       headers.get(b"x-mozilla-status2"))
+        new = not letters and not keywords
+    elif labels is not None:
+        names = _gmail_labels(labels)
+        lowered = {name.lower() for name in names}
+        letters = "" if "unread" in lowered else "S"
+        letters += "".join(GMAIL_FLAG_LABELS.get(name, "") for name in lowered)
+        keywords += [n for n in names if n.lower() not in GMAIL_FLAG_LABELS and n.lower() != "unread"]
+        new = "unread" in lowered
+    else:
+        letters, new = "", True
+    if FORWARDED in keywords:
+        letters += "P"
+    keywords = [k for k in keywords if k != FORWARDED]
+    return MessageState(normalize(letters), new, _unique(keywords), expunged)
+
+
+def to_mbox_headers(flags: str, new: bool, keywords: tuple[str, ...] | list[str]) -> list[bytes]:
+    """The Status / X-Status / X-Keywords header lines (§1.6 step 2) for this state."""
+    lines = []
+    status = ("R" if "S" in flags else "") + ("" if new else "O")
+    if status:
+        lines.append(b"Status: " + status.encode())
+    xstatus = maildir_to_mbox(flags)
+    if xstatus:
+        lines.append(b"X-Status: " + xstatus.encode())
+    words = list(keywords) + ([FORWARDED] if "P" in flags else [])
+    if words:
+        lines.append(b"X-Keywords: " + " ".join(words).encode("utf-8", "replace"))
+    return lines
+
+
+@dataclass(frozen=True)
+class MaildirInfo:
+    """The parts of a Maildir file name: unique part, standard letters, keyword letters."""
+
+    unique: str
+    letters: str
+    keyword_letters: str
+    has_info: bool
+
+
+INFO_SEPARATORS = ":!;,"
+
+
+def parse_maildir_name(name: str) -> MaildirInfo:
+    """Split a Maildir name at its last info separator followed by ``2,`` or ``1,`` (§2.5)."""
+    best = -1
+    for sep in INFO_SEPARATORS:
+        for version in ("2,", "1,"):
+            i = name.rfind(sep + version)
+            if i > best:
+                best = i
+    if best < 0:
+        return MaildirInfo(name, "", "", False)
+    unique, info = name[:best], name[best + 1:]
+    if info.startswith("1,"):
+        return MaildirInfo(unique, "", "", True)
+    chars = info[2:].split(",", 1)[0]
+    return MaildirInfo(unique,
+                       "".join(c for c in chars if c.isupper()),
+                       "".join(c for c in chars if c.islower()), True)
+
+
+def maildir_info(flags: str, keyword_letters: str = "") -> str:
+    """The ``:2,`` info suffix for these flags, letters in ASCII order."""
+    return ":2," + "".join(sorted(set(flags) | set(keyword_letters)))

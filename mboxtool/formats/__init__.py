@@ -1,0 +1,1 @@
+"""One module per mailbox format: readers yield MailMessage, writers add them durably."""

@@ -1,0 +1,99 @@
+"""Babyl (Emacs RMAIL): read through the stdlib ``mailbox.Babyl``; written by appending entries."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .. import flags
+from ..errors import InputError
+from ..message import MailMessage, header_end, split_message, strip_metadata
+from .common import header_date
+from .mbox import MboxWriter
+
+HEADER = (b"BABYL OPTIONS: -*- rmail -*-\nVersion: 5\nLabels:\n"
+          b"Note:   This is the header of an rmail file.\n\x1f")
+# Babyl attribute labels <-> Maildir letters ("unseen" is the absence of S)
+LABEL_LETTERS = {"answered": "R", "deleted": "T", "forwarded": "P", "resent": "P", "edited": ""}
+
+
+class BabylReader:
+    """The stdlib reader keeps a table of every message: acceptable for this legacy format."""
+
+    format = "babyl"
+
+    def __init__(self, path: Path, event=None, **_: object):
+        self.path = Path(path)
+        self.event = event or (lambda *a, **k: None)
+        self.skipped: list = []
+        self.variant = None
+        self.guess = None
+
+    def open(self) -> BabylReader:
+        try:
+            self.box = mailbox.Babyl(str(self.path), create=False)
+            self.box.lock = lambda: None           # read only: no stdlib dotlock dance
+            self.keys = sorted(self.box.keys())
+        except (OSError, mailbox.Error) as exc:
+            raise InputError(f"{self.path}: cannot read as Babyl: {exc}") from exc
+        return self
+
+    def close(self) -> None:
+        if getattr(self, "box", None) is not None:
+            self.box.close()
+            self.box = None
+
+    def __enter__(self) -> BabylReader:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[MailMessage]:
+        for index, key in enumerate(self.keys, 1):
+            data = self.box.get_bytes(key)
+            labels = [label.decode("latin-1") if isinstance(label, bytes) else label
+                      for label in self.box._labels.get(key, [])]   # the stdlib keeps them here
+            letters = "" if "unseen" in labels else "S"
+            letters += "".join(LABEL_LETTERS.get(label, "") for label in labels)
+            keywords = tuple(l for l in labels if l not in LABEL_LETTERS and l != "unseen"
+                             and l not in ("filed", "copied"))
+            headers, _ = split_message(data)
+            date, source = header_date(headers)
+            yield MailMessage(data, flags.normalize(letters), "unseen" in labels, keywords,
+                              date, source, key=str(index))
+
+
+class BabylWriter(MboxWriter):
+    """Appends Babyl entries (labels line, header, EOOH, visible header, body) under mbox locks."""
+
+    format = "babyl"
+
+    def _ending_fix(self) -> bytes:
+        if self.committed == 0:
+            return HEADER
+        tail = os.pread(self.fd, 1, self.committed - 1)
+        if tail != b"\x1f":
+            raise InputError(f"{self.path}: does not end like a Babyl file; refusing to append")
+        return b""
+
+    def add(self, msg: MailMessage) -> bool:
+        data = strip_metadata(msg.data).replace(b"\r\n", b"\n")
+        if b"\n\x1f" in data or data.startswith(b"\x1f"):
+            raise ValueError("the message contains a Babyl separator line")
+        end = header_end(data)
+        head, body = data[:end], data[end:]
+        if not head.endswith(b"\n\n"):
+            head = head.rstrip(b"\n") + b"\n\n"
+        special = [] if "S" in msg.flags else ["unseen"]
+        special += [name for name, letter in (("answered", "R"), ("deleted", "T"), ("forwarded", "P"))
+                    if letter in msg.flags]
+        user = [k for k in msg.keywords if "," not in k]
+        labels = b"1," + b"".join(b" " + s.encode() + b"," for s in special) + b"," + \
+            b"".join(b" " + u.encode("utf-8", "replace") + b"," for u in user) + b"\n"
+        entry = b"\x0c\n" + labels + head + b"*** EOOH ***\n" + head + body + b"\n\x1f"
+        self.pending.append(entry)
+        self.pending_size += len(entry)
+        return self.pending_size >= self.batch_bytes

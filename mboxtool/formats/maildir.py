@@ -1,0 +1,317 @@
+"""Maildir: reading in a stable order (§2.5) and writing through tmp/ with batched durability (§2.4)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import socket
+import stat
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import dates, flags
+from ..durable import fsync_dir, make_private_dir, syncfs
+from ..errors import InputError
+from ..message import MailMessage, add_headers, split_message, strip_metadata
+
+KEYWORDS_FILE = "dovecot-keywords"
+MAX_KEYWORD_LETTERS = 26
+CONTROL_FILES = ("dovecot-uidlist", "dovecot-keywords", "maildirsize", "maildirfolder",
+                 "subscriptions", "courierimapuiddb", "courierimapkeywords")
+
+
+def is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() and (path / "new").is_dir()
+
+
+def read_keyword_map(path: Path) -> dict[int, str]:
+    """Dovecot's ``dovecot-keywords``: letter index -> keyword name."""
+    mapping: dict[int, str] = {}
+    try:
+        text = (path / KEYWORDS_FILE).read_text("utf-8", "replace")
+    except OSError:
+        return mapping
+    for line in text.splitlines():
+        parts = line.split(None, 1)
+        if len(parts) == 2 and parts[0].isdigit() and int(parts[0]) < MAX_KEYWORD_LETTERS:
+            mapping[int(parts[0])] = parts[1].strip()
+    return mapping
+
+
+@dataclass
+class MaildirEntry:
+    """One message file found in new/ or cur/."""
+
+    subdir: str
+    name: str
+    mtime: int
+    size: int
+
+    @property
+    def relpath(self) -> str:
+        return f"{self.subdir}/{self.name}"
+
+
+def _sane_mtime(mtime: int, name: str, data: bytes | None) -> tuple[int | None, str]:
+    if dates.plausible(mtime):
+        return mtime, "mtime"
+    prefix = name.split(".", 1)[0]
+    if prefix.isdigit() and dates.plausible(int(prefix)):
+        return int(prefix), "name"
+    if data is not None:
+        headers, _ = split_message(data)
+        d = dates.parse_header_date(headers.get(b"date"))
+        if dates.plausible(d):
+            return d, "date-header"
+    return None, "none"
+
+
+class MaildirReader:
+    """Messages of one Maildir, ordered by (mtime, name), flags from the file names."""
+
+    format = "maildir"
+
+    def __init__(self, path: Path, event=None, **_: object):
+        self.path = Path(path)
+        self.event = event or (lambda *a, **k: None)
+        self.keyword_map = read_keyword_map(self.path)
+        self.skipped: list[tuple[MailMessage, str]] = []
+        self.variant = None
+        self.guess = None
+
+    def open(self) -> MaildirReader:
+        if not self.path.is_dir():
+            raise InputError(f"{self.path}: no such directory")
+        if not (self.path / "cur").is_dir() and not (self.path / "new").is_dir():
+            raise InputError(f"{self.path}: not a Maildir (no cur/ or new/)")
+        return self
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> MaildirReader:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def entries(self) -> list[MaildirEntry]:
+        """Message files of new/ and cur/, dot-files and non-regular files skipped, sorted."""
+        found: list[MaildirEntry] = []
+        for subdir in ("new", "cur"):
+            try:
+                it = os.scandir(self.path / subdir)
+            except FileNotFoundError:
+                self.event("missing-subdir", key=subdir)
+                continue
+            except PermissionError as exc:
+                raise InputError(f"{self.path / subdir}: permission denied") from exc
+            with it:
+                for entry in it:
+                    if entry.name.startswith("."):
+                        continue
+                    try:
+                        st = entry.stat(follow_symlinks=True)
+                    except OSError:
+                        self.event("unreadable-file", key=f"{subdir}/{entry.name}")
+                        continue
+                    if not stat.S_ISREG(st.st_mode):
+                        self.event("foreign-file", key=f"{subdir}/{entry.name}", reason="not a regular file")
+                        continue
+                    found.append(MaildirEntry(subdir, entry.name, int(st.st_mtime), st.st_size))
+        found.sort(key=lambda e: (e.mtime, e.name))
+        self._check_duplicates(found)
+        return found
+
+    def _check_duplicates(self, found: list[MaildirEntry]) -> None:
+        seen: dict[str, str] = {}
+        for e in found:
+            unique = flags.parse_maildir_name(e.name).unique
+            if unique in seen:
+                self.event("duplicate-unique", key=e.relpath, other=seen[unique])
+            else:
+                seen[unique] = e.relpath
+
+    def read(self, entry: MaildirEntry) -> MailMessage:
+        """The message stored in ``entry``."""
+        with open(self.path / entry.subdir / entry.name, "rb") as fh:
+            data = fh.read()
+        info = flags.parse_maildir_name(entry.name)
+        keywords = []
+        for c in info.keyword_letters:
+            name = self.keyword_map.get(ord(c) - ord("a"))
+            keywords.append(name if name else f"$MaildirFlag_{c}")
+        letters = info.letters
+        if flags.FORWARDED in keywords:
+            letters += "P"
+            keywords.remove(flags.FORWARDED)
+        date, source = _sane_mtime(entry.mtime, entry.name, data)
+        msg = MailMessage(data, flags.normalize(letters), entry.subdir == "new", tuple(keywords),
+                          date, source, None, entry.relpath)
+        unknown = set(letters) - set(flags.LETTERS)
+        if unknown:
+            msg.notes.append("unknown-flag:" + "".join(sorted(unknown)))
+        return msg
+
+    def __iter__(self) -> Iterator[MailMessage]:
+        for entry in self.entries():
+            try:
+                msg = self.read(entry)
+            except OSError as exc:
+                self.event("unreadable-file", key=entry.relpath, reason=exc.strerror)
+                self.skipped.append((MailMessage(b"", key=entry.relpath), f"unreadable: {exc.strerror}"))
+                continue
+            if not msg.data:
+                self.event("empty-file", key=entry.relpath)
+                self.skipped.append((msg, "empty file"))
+                continue
+            yield msg
+
+
+def _host() -> str:
+    return socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+
+
+class MaildirWriter:
+    """Delivers messages into a Maildir: tmp/ then link() into new/ or cur/, durable per batch."""
+
+    format = "maildir"
+
+    def __init__(self, path: Path, fsync: bool = True, batch: int = 256, folder: bool = False,
+                 **_: object):
+        self.path = Path(path)
+        self.fsync = fsync
+        self.batch = batch
+        self.folder = folder
+        self.counter = 0
+        self.pending: list[tuple[str, str]] = []     # (tmp name, final relpath) not yet durable
+        self.keywords: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.created = False
+
+    def open(self) -> MaildirWriter:
+        p = self.path
+        if p.exists() and not p.is_dir():
+            raise InputError(f"{p}: exists and is not a directory (not a Maildir)")
+        if p.is_dir() and any(p.iterdir()) and not is_maildir(p):
+            raise InputError(f"{p}: exists, is not empty and is not a Maildir")
+        try:
+            if not p.parent.exists():
+                os.makedirs(p.parent, 0o700)
+            self.created = make_private_dir(p)
+            for sub in ("tmp", "new", "cur"):
+                make_private_dir(p / sub)
+            if self.folder and not (p / "maildirfolder").exists():
+                os.close(os.open(p / "maildirfolder", os.O_CREAT | os.O_WRONLY, 0o600))
+            if self.created and self.fsync:
+                fsync_dir(p.parent)
+                fsync_dir(p)
+        except PermissionError as exc:
+            raise InputError(f"{p}: cannot create: permission denied") from exc
+        except OSError as exc:
+            raise InputError(f"{p}: cannot create: {exc.strerror}") from exc
+        self.dirfd = {sub: os.open(p / sub, os.O_RDONLY | os.O_DIRECTORY) for sub in ("tmp", "new", "cur")}
+        self.keywords = {name: chr(ord("a") + i) for i, name in read_keyword_map(p).items()}
+        self.host = _host()
+        self.pid = os.getpid()
+        return self
+
+    def _keyword_letters(self, keywords: tuple[str, ...]) -> tuple[str, list[str]]:
+        letters, overflow = [], []
+        for word in keywords:
+            letter = self.keywords.get(word)
+            if letter is None and len(self.keywords) < MAX_KEYWORD_LETTERS:
+                letter = chr(ord("a") + len(self.keywords))
+                self.keywords[word] = letter
+                self._save_keywords()
+            if letter is None:
+                overflow.append(word)
+            else:
+                letters.append(letter)
+        return "".join(letters), overflow
+
+    def _save_keywords(self) -> None:
+        text = "".join(f"{ord(l) - ord('a')} {w}\n" for w, l in sorted(self.keywords.items(), key=lambda x: x[1]))
+        tmp = self.path / f".{KEYWORDS_FILE}.{self.pid}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, text.encode("utf-8"))
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path / KEYWORDS_FILE)   # a control file, not a spool: rename is right
+
+    def unique_name(self) -> str:
+        now = time.time()
+        self.counter += 1
+        return (f"{int(now)}.M{int(now % 1 * 1e6)}P{self.pid}Q{self.counter}"
+                f"R{random.getrandbits(32):08x}.{self.host}")
+
+    def plan(self, msg: MailMessage) -> tuple[str, str, bytes]:
+        """(tmp name, final relpath, bytes) for ``msg``, without touching the disk."""
+        data = strip_metadata(msg.data)
+        kw_letters, overflow = self._keyword_letters(msg.keywords)
+        if overflow:
+            # more keywords than Dovecot's 26 letters: keep them in the message itself
+            data = add_headers(data, [b"X-Keywords: " + " ".join(overflow).encode("utf-8", "replace")])
+            self.notes.append(f"{msg.key}: keywords kept in X-Keywords (no letter left): {' '.join(overflow)}")
+        letters = flags.normalize(msg.flags)
+        name = self.unique_name()
+        if msg.new and not letters and not kw_letters:
+            return name, f"new/{name}", data
+        return name, f"cur/{name}{flags.maildir_info(letters, kw_letters)}", data
+
+    def add(self, msg: MailMessage, planned: tuple[str, str, bytes] | None = None) -> bool:
+        """Write one message into tmp/ and link it into place; True when a batch should be committed."""
+        tmpname, final, data = planned or self.plan(msg)
+        tmpfd = self.dirfd["tmp"]
+        fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=tmpfd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if msg.date is not None:
+                # mtime is the delivery time (IMAP INTERNALDATE), set before the file is visible
+                os.utime(fd, (time.time(), msg.date))
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmpname, dir_fd=tmpfd)
+            raise
+        os.close(fd)
+        sub, name = final.split("/", 1)
+        try:
+            os.link(tmpname, name, src_dir_fd=tmpfd, dst_dir_fd=self.dirfd[sub])
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                os.unlink(tmpname, dir_fd=tmpfd)
+                raise
+            os.rename(tmpname, name, src_dir_fd=tmpfd, dst_dir_fd=self.dirfd[sub])
+        else:
+            os.unlink(tmpname, dir_fd=tmpfd)
+        self.pending.append((tmpname, final))
+        return len(self.pending) >= self.batch
+
+    def commit(self) -> list[tuple[str, str]]:
+        """Make every message added since the last commit durable; returns them."""
+        done, self.pending = self.pending, []
+        if done and self.fsync:
+            if not syncfs(self.dirfd["new"]):
+                for _, final in done:             # no syncfs here: one fsync per file
+                    sub, name = final.split("/", 1)
+                    fd = os.open(name, os.O_RDONLY, dir_fd=self.dirfd[sub])
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+            for sub in ("new", "cur", "tmp"):
+                os.fsync(self.dirfd[sub])
+        return done
+
+    def close(self) -> None:
+        for fd in getattr(self, "dirfd", {}).values():
+            os.close(fd)
+        self.dirfd = {}

@@ -1,0 +1,484 @@
+"""mbox: reading with variant detection (§1.4, §1.5) and appending with locking (§1.6, §7.6)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+
+from .. import dates, flags
+from ..durable import fsync_dir
+from ..errors import InputError
+from ..locking import MboxLock
+from ..message import MailMessage, add_headers, strip_metadata
+from .mboxscan import Event, MboxScanner, ScannedMessage
+
+VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
+SNIFF_BYTES = 4 << 20
+PSEUDO_SUBJECT = "FOLDER INTERNAL DATA"
+_RD_QUOTED = re.compile(rb"(?m)^>(>*From )")
+_RD_QUOTE = re.compile(rb"(?m)^(>*From )")
+_O_QUOTE = re.compile(rb"(?m)^(From )")
+_TWO_SPACES = re.compile(rb"^From \S+  \S")
+
+
+class FdFile:
+    """A read-only file object over an fd we keep open, using pread.
+
+    Closing any descriptor of a file drops the process's fcntl locks on it
+    (§7.7), so readers never dup or reopen a locked mailbox: they read
+    through the one fd that holds the lock.
+    """
+
+    def __init__(self, fd: int):
+        self.fd, self.pos = fd, 0
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self.pos = pos if whence == 0 else self.pos + pos if whence == 1 else os.fstat(self.fd).st_size + pos
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            n = max(0, os.fstat(self.fd).st_size - self.pos)
+        data = os.pread(self.fd, n, self.pos)
+        self.pos += len(data)
+        return data
+
+
+@dataclass
+class VariantGuess:
+    """The variant an mbox was written in, and why we think so."""
+
+    variant: str
+    evidence: list[str] = field(default_factory=list)
+
+
+def open_mbox_fd(path: Path, write: bool = False) -> tuple[int, os.stat_result]:
+    """Open an existing mbox as the single fd we keep for it; refuse what is not a regular file."""
+    try:
+        fd = os.open(path, (os.O_RDWR if write else os.O_RDONLY) | os.O_NOCTTY | os.O_NONBLOCK)
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"{path}: is a directory, not an mbox file") from exc
+    except PermissionError as exc:
+        raise InputError(f"{path}: permission denied") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open: {exc.strerror}") from exc
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise InputError(f"{path}: not a regular file")
+    os.set_blocking(fd, True)
+    return fd, st
+
+
+def sniff_variant(fh, size: int) -> VariantGuess:
+    """Guess the variant from the first 4 MiB (§1.5); mboxrd when nothing is decisive."""
+    limit = min(size, SNIFF_BYTES)
+    scanned = list(MboxScanner(fh, limit))
+    fh.seek(0)
+    real = [m for m in scanned if not m.garbage]
+    if not real:
+        return VariantGuess("mboxrd", ["no messages: mboxrd by default"])
+    n = len(real)
+    with_cl = [m for m in real if m.cl_bounded]
+    unescaped_in_cl = sum(1 for m in with_cl if b"\nFrom " in m.data[m.body_offset - 1:])
+    quoted = sum(1 for m in real if b"\n>From " in m.data or m.data.startswith(b">From "))
+    multi = sum(1 for m in real if re.search(rb"(?m)^>>+From ", m.data))
+    imap = sum(1 for m in real if b"x-uid" in m.headers or b"x-imapbase" in m.headers)
+    postfix = sum(1 for m in real if _TWO_SPACES.match(m.from_line)
+                  and (b"delivered-to" in m.headers or b"x-original-to" in m.headers))
+    mozilla = sum(1 for m in real if b"x-mozilla-status" in m.headers)
+    if len(with_cl) >= 0.9 * n:
+        if unescaped_in_cl:
+            return VariantGuess("mboxcl2", [f"valid Content-Length on {len(with_cl)}/{n} messages",
+                                            f"unescaped From lines inside {unescaped_in_cl} of them"])
+        if quoted:
+            return VariantGuess("mboxcl", [f"valid Content-Length on {len(with_cl)}/{n} messages",
+                                           f">From lines in {quoted} messages"])
+        return VariantGuess("mboxcl2", [f"valid Content-Length on {len(with_cl)}/{n} messages"])
+    if multi:
+        return VariantGuess("mboxrd", [f">>From lines in {multi} messages"])
+    if imap:
+        return VariantGuess("mboxcl2", [f"X-UID/X-IMAPbase headers (UW-IMAP/Dovecot) in {imap} messages"])
+    if postfix >= 0.5 * n:
+        return VariantGuess("mboxo", [f"Postfix-style From_ lines and Delivered-To in {postfix} messages"])
+    if mozilla:
+        return VariantGuess("mboxrd", [f"X-Mozilla-Status in {mozilla} messages (Thunderbird; "
+                                       "mboxrd assumed)"])
+    return VariantGuess("mboxrd", ["nothing decisive: mboxrd by default"])
+
+
+def unquote(data: bytes, variant: str) -> bytes:
+    """Undo the body quoting of ``variant`` (only mboxrd quoting is reversible)."""
+    if variant == "mboxrd" and b">From " in data:
+        return _RD_QUOTED.sub(rb"\1", data)
+    return data
+
+
+def quote(data: bytes, variant: str) -> bytes:
+    """Quote the lines of ``data`` that would be read as From_ lines, as ``variant`` does."""
+    if variant == "mboxrd":
+        return _RD_QUOTE.sub(rb">\1", data) if b"From " in data else data
+    if variant in ("mboxo", "mboxcl"):
+        return _O_QUOTE.sub(rb">\1", data) if b"From " in data else data
+    return data
+
+
+class DateResolver:
+    """Delivery time of a message: From_ date, then Date:, then the newest Received: (§3.6)."""
+
+    def __init__(self, from_tz: str = "auto"):
+        self.from_tz = from_tz
+        self.offsets: Counter[int] = Counter()
+        self.fixed = _fixed_offset(from_tz)
+
+    def resolve(self, parsed: dates.FromLine, headers) -> tuple[int | None, str]:
+        received = dates.received_date(headers.get_all(b"received")) if headers is not None else None
+        epoch = parsed.date
+        if epoch is not None and dates.plausible(epoch + 14 * 3600) and epoch not in dates.PLACEHOLDER_DATES:
+            if not parsed.has_zone:
+                epoch -= self._offset(epoch, received)
+            return epoch, "from-line"
+        if headers is not None:
+            date = dates.parse_header_date(headers.get(b"date"))
+            if dates.plausible(date):
+                return date, "date-header"
+        if received is not None:
+            return received, "received"
+        return None, "none"
+
+    def _offset(self, epoch: int, received: int | None) -> int:
+        if self.fixed is not None:
+            return self.fixed
+        guess = dates.zone_offset_guess(epoch, received)
+        if guess is not None:
+            self.offsets[guess] += 1
+            return guess
+        return self.offsets.most_common(1)[0][0] if self.offsets else 0
+
+
+def _fixed_offset(from_tz: str) -> int | None:
+    if from_tz == "utc":
+        return 0
+    if from_tz == "local":
+        return -time.timezone if not time.daylight else -time.altzone
+    m = re.fullmatch(r"([+-])(\d\d)(\d\d)", from_tz)
+    if m:
+        return (1 if m.group(1) == "+" else -1) * (int(m.group(2)) * 3600 + int(m.group(3)) * 60)
+    return None
+
+
+class MboxReader:
+    """Messages of an mbox file, streaming, under a shared (or, for --move, exclusive) lock."""
+
+    format = "mbox"
+
+    def __init__(self, path: Path, variant: str | None = None, from_tz: str = "auto",
+                 lock: bool = True, lock_timeout: float = 30, exclusive: bool = False,
+                 include_expunged: bool = False, event: Event | None = None, warn=None):
+        self.path = Path(path)
+        self.forced_variant = variant
+        self.dates = DateResolver(from_tz)
+        self.lock_wanted, self.lock_timeout, self.exclusive = lock, lock_timeout, exclusive
+        self.include_expunged = include_expunged
+        self.event = event or (lambda *a, **k: None)
+        self.warn = warn
+        self.fd: int | None = None
+        self.lock: MboxLock | None = None
+        self.size = 0
+        self.guess = VariantGuess("mboxrd")
+        self.skipped: list[tuple[MailMessage, str]] = []
+
+    def open(self) -> MboxReader:
+        self.fd, st = open_mbox_fd(self.path, write=self.exclusive)
+        self.st = st
+        try:
+            if self.lock_wanted:
+                self.lock = MboxLock(self.path, self.fd, self.exclusive, self.lock_timeout,
+                                     warn=self.warn).acquire()
+                # the path may name another file now (rename over the spool): start over
+                if os.stat(self.path).st_ino != st.st_ino:
+                    self.close()
+                    return self.open()
+            self.size = os.fstat(self.fd).st_size
+            self.fh = FdFile(self.fd)
+            if self.forced_variant:
+                self.guess = VariantGuess(self.forced_variant, ["forced with --source-variant"])
+            else:
+                self.guess = sniff_variant(self.fh, self.size)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    @property
+    def variant(self) -> str:
+        return self.guess.variant
+
+    def close(self) -> None:
+        self.fh = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> MboxReader:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def scanned(self) -> Iterator[ScannedMessage]:
+        """Raw scanner output: every message including garbage and pseudo-messages."""
+        self.fh.seek(0)
+        yield from MboxScanner(self.fh, self.size, event=self.event)
+
+    def __iter__(self) -> Iterator[MailMessage]:
+        for raw in self.scanned():
+            msg = self.to_message(raw)
+            reason = self.skip_reason(raw, msg)
+            if reason:
+                self.skipped.append((msg, reason))
+                continue
+            yield msg
+
+    def skip_reason(self, raw: ScannedMessage, msg: MailMessage) -> str | None:
+        if raw.index == 1 and b"x-imap" in raw.headers and \
+                PSEUDO_SUBJECT in (raw.headers.get(b"subject") or ""):
+            return "pseudo-message"
+        if "expunged" in msg.notes and not self.include_expunged:
+            return "expunged"
+        return None
+
+    def to_message(self, raw: ScannedMessage) -> MailMessage:
+        """A MailMessage from scanner output: unquoted bytes, flags, keywords, delivery date."""
+        data = raw.data if raw.cl_bounded else unquote(raw.data, self.variant)
+        state = flags.from_mbox_headers(raw.headers)
+        date, source = self.dates.resolve(raw.parsed, raw.headers)
+        msg = MailMessage(data, state.flags, state.new, state.keywords, date, source,
+                          raw.parsed.sender if not raw.garbage else None, str(raw.index),
+                          raw.offset, raw.line, raw.from_line if not raw.garbage else None)
+        if state.expunged:
+            msg.flags = flags.normalize(msg.flags + "T")
+            msg.notes.append("expunged")
+        if raw.garbage:
+            msg.notes.append("garbage-before-first-from")
+        return msg
+
+
+def envelope_sender(msg: MailMessage) -> str:
+    """The sender for a From_ line: kept from an mbox source, else Return-Path, From:, MAILER-DAEMON."""
+    from ..message import split_message
+    if msg.sender is not None and msg.sender.strip():
+        sender = msg.sender
+    else:
+        headers, _ = split_message(msg.data)
+        sender = ""
+        for name in (b"return-path", b"from"):
+            value = headers.get(name)
+            if value:
+                sender = parseaddr(value)[1] or ("" if name == b"from" else "")
+                if sender:
+                    break
+        sender = sender or "MAILER-DAEMON"
+    sender = re.sub(r"[ \t\r\n]+", "-", sender.strip())
+    if not sender.isascii() or not sender:
+        return "MAILER-DAEMON"
+    return sender
+
+
+def render_mbox_message(msg: MailMessage, variant: str, now: float | None = None) -> bytes:
+    """The bytes of one mbox entry: From_ line, message with fresh metadata, empty line."""
+    core = strip_metadata(msg.data)
+    meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords)
+    body = quote(add_headers(core, meta), variant)
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    if variant in ("mboxcl", "mboxcl2"):
+        from ..message import header_end
+        cl = len(body) - header_end(body)
+        body = quote(add_headers(core, meta + [b"Content-Length: %d" % cl]), variant)
+        if not body.endswith(b"\n"):
+            body += b"\n"
+    date = msg.date if msg.date is not None else int(now if now is not None else time.time())
+    from_line = f"From {envelope_sender(msg)} {dates.asctime_utc(date)}\n".encode("ascii")
+    return from_line + body + b"\n"
+
+
+class MboxWriter:
+    """Appends messages to an mbox under an exclusive lock, durably, batch by batch (§7.6)."""
+
+    format = "mbox"
+
+    def __init__(self, path: Path, variant: str = "mboxrd", fsync: bool = True, lock: bool = True,
+                 lock_timeout: float = 30, warn=None, batch_bytes: int = 8 << 20):
+        self.path = Path(path)
+        self.variant = variant
+        self.fsync, self.lock_wanted, self.lock_timeout = fsync, lock, lock_timeout
+        self.warn = warn
+        self.batch_bytes = batch_bytes
+        self.fd: int | None = None
+        self.lock: MboxLock | None = None
+        self.created = False
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.committed = 0
+
+    def open(self) -> MboxWriter:
+        try:
+            if not self.path.parent.exists():
+                os.makedirs(self.path.parent, 0o700)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOCTTY, 0o600)
+            self.created = True
+        except FileExistsError:
+            self.fd, st = open_mbox_fd(self.path, write=True)
+            if st.st_nlink != 1:
+                os.close(self.fd)
+                raise InputError(f"{self.path}: has {st.st_nlink} hard links; refusing to append")
+        except PermissionError as exc:
+            raise InputError(f"{self.path}: cannot create: permission denied") from exc
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot create: {exc.strerror}") from exc
+        try:
+            if self.lock_wanted:
+                self.lock = MboxLock(self.path, self.fd, True, self.lock_timeout,
+                                     warn=self.warn).acquire()
+            if self.created and self.fsync:
+                fsync_dir(self.path.parent)
+            self._recover_journal()
+            self.committed = os.lseek(self.fd, 0, os.SEEK_END)
+            self.pending.append(self._ending_fix())
+        except BaseException:
+            self.close(remove_if_empty=True)
+            raise
+        return self
+
+    @property
+    def journal(self) -> Path:
+        return self.path.with_name(self.path.name + ".mboxtool-append")
+
+    def _recover_journal(self) -> None:
+        """Undo a partial append left by a killed run (its journal names the length before it)."""
+        try:
+            text = self.journal.read_text().split()
+        except FileNotFoundError:
+            return
+        try:
+            ino, before, after = (int(x) for x in text[:3])
+        except ValueError:
+            ino, before, after = -1, 0, 0
+        st = os.fstat(self.fd)
+        if st.st_ino == ino and before <= st.st_size < after:
+            os.ftruncate(self.fd, before)     # the batch never completed: it was never counted
+            os.fsync(self.fd)
+        self.journal.unlink(missing_ok=True)
+
+    def _ending_fix(self) -> bytes:
+        """Bytes that make the file end in an empty line before we append (§1.6 step 6)."""
+        size = self.committed
+        if size == 0:
+            return b""
+        tail = os.pread(self.fd, 3, max(0, size - 3))
+        if tail.endswith(b"\n\n") or tail.endswith(b"\n\r\n"):
+            return b""
+        return b"\n" if tail.endswith(b"\n") else b"\n\n"
+
+    def add(self, msg: MailMessage) -> bool:
+        """Queue one message; True when the batch is full and commit() should follow."""
+        entry = render_mbox_message(msg, self.variant)
+        self.pending.append(entry)
+        self.pending_size += len(entry)
+        return self.pending_size >= self.batch_bytes
+
+    def commit(self) -> None:
+        """Write the queued messages and make them durable; on error, cut back to before them."""
+        data = b"".join(self.pending)
+        if not data:
+            self.pending = []
+            return
+        start = self.committed
+        wrote_journal = False
+        try:
+            if self.fsync:
+                self.journal.write_text(f"{os.fstat(self.fd).st_ino} {start} {start + len(data)}\n")
+                wrote_journal = True
+            view = memoryview(data)
+            offset = start
+            while view:
+                n = os.pwrite(self.fd, view, offset)
+                view, offset = view[n:], offset + n
+            if self.fsync:
+                os.fsync(self.fd)
+        except OSError:
+            try:
+                os.ftruncate(self.fd, start)
+                os.fsync(self.fd)
+            except OSError:
+                pass
+            raise
+        finally:
+            if wrote_journal:
+                self.journal.unlink(missing_ok=True)
+        self.committed = start + len(data)
+        self.pending, self.pending_size = [], 0
+
+    def rollback(self) -> None:
+        self.pending, self.pending_size = [], 0
+
+    def close(self, remove_if_empty: bool = False) -> None:
+        if self.fd is None:
+            return
+        if remove_if_empty and self.created and os.fstat(self.fd).st_size == 0:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+        os.close(self.fd)
+        self.fd = None
+
+
+def truncate_source(reader: MboxReader, consumed: int, keep: list[tuple[int, int]]) -> None:
+    """After --move: drop the moved messages from the spool in place, keeping delivered-since mail.
+
+    ``consumed`` is the size read under the lock; ``keep`` lists (start, stop)
+    byte ranges of messages that were not moved. The inode, owner and mode stay
+    (never rename a new file over a live spool, §7.5).
+    """
+    fd = reader.fd
+    assert fd is not None
+    st = os.fstat(fd)
+    if st.st_size != consumed or os.stat(reader.path).st_ino != st.st_ino:
+        raise OSError(errno.EBUSY, f"{reader.path}: changed while locked; not truncated")
+    if not keep:
+        os.ftruncate(fd, 0)
+        os.fsync(fd)
+        return
+    kept = b"".join(os.pread(fd, stop - start, start) for start, stop in keep)
+    keepfile = reader.path.with_name(reader.path.name + ".mboxtool-keep")
+    kfd = os.open(keepfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(kfd, kept)
+        os.fsync(kfd)
+    finally:
+        os.close(kfd)
+    os.pwrite(fd, kept, 0)
+    os.ftruncate(fd, len(kept))
+    os.fsync(fd)
+    keepfile.unlink()

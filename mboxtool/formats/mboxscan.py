@@ -1,0 +1,383 @@
+"""The streaming mbox scanner: finds message boundaries in raw bytes (§1.4).
+
+One scanner serves convert, validate, repair, info, list and show. It reads
+the file in large chunks, keeps only the current message in memory, and
+classifies every line that begins ``From ``:
+
+* a *separator* has a parseable date and follows an empty line or precedes a
+  header line (or is a bare ``From `` between an empty line and a header line,
+  in a file whose first separator is bare);
+* anything else is a *body* candidate and never splits a message.
+
+A Content-Length header is honoured only when it lands exactly on the next
+separator or on EOF; a From_ line inside an open multipart whose closing
+delimiter comes after it is body text, not a separator.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ..dates import FromLine, parse_from_line
+from ..message import Headers, is_header_line
+
+CHUNK = 4 << 20
+HEADER_LIMIT = 1 << 20          # a header block longer than this is not looked for
+LOOKAHEAD_LIMIT = 32 << 20      # how far the open-multipart test may read ahead
+_BOUNDARY = re.compile(rb'(?i)boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))')
+_CL = re.compile(rb"\s*(\d{1,12})\s*$")
+
+Event = Callable[..., None]
+
+
+@dataclass
+class ScannedMessage:
+    """One message as found in the file, before unquoting."""
+
+    index: int                   # 1-based, in file order
+    offset: int                  # byte offset of the From_ line (or of garbage)
+    line: int                    # 1-based line number of that offset
+    from_line: bytes             # without line end; b"" for leading garbage
+    parsed: FromLine
+    data: bytes                  # message bytes, separator blank removed, still quoted
+    headers: Headers
+    body_offset: int             # offset of the body inside ``data``
+    data_offset: int             # byte offset of ``data`` in the file
+    cl_bounded: bool = False     # its end came from a valid Content-Length
+    garbage: bool = False        # bytes before the first From_ line
+    blank_before: bool = True    # an empty line preceded its From_ line
+
+
+class _Buffer:
+    """A sliding window over the file, dropping what lies before ``keep``."""
+
+    def __init__(self, fh: BinaryIO, size: int, cr_only: bool):
+        self.fh, self.size, self.cr_only = fh, size, cr_only
+        self.buf = b""
+        self.base = 0
+        self.keep = 0
+        self.read_to = 0
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.buf)
+
+    @property
+    def eof(self) -> bool:
+        return self.read_to >= self.size
+
+    def fill(self, upto: int) -> bool:
+        """Read until the window reaches absolute offset ``upto`` (or EOF)."""
+        while self.end < upto and not self.eof:
+            self._read()
+        return self.end >= upto
+
+    def more(self) -> bool:
+        if self.eof:
+            return False
+        self._read()
+        return True
+
+    def _read(self) -> None:
+        chunk = self.fh.read(min(CHUNK, self.size - self.read_to))
+        if not chunk:
+            self.size = self.read_to           # file shrank under us: stop here
+            return
+        self.read_to += len(chunk)
+        if self.cr_only:
+            chunk = chunk.replace(b"\r", b"\n")
+        cut = self.keep - self.base
+        if cut > 0:
+            self.buf = self.buf[cut:] + chunk
+            self.base = self.keep
+        else:
+            self.buf += chunk
+
+    def find(self, needle: bytes, start: int, stop: int | None = None) -> int:
+        """Absolute offset of ``needle`` at or after ``start``, reading on as needed; -1 if none."""
+        while True:
+            rel = self.buf.find(needle, start - self.base,
+                                None if stop is None else stop - self.base)
+            if rel >= 0:
+                return rel + self.base
+            if (stop is not None and self.end >= stop) or not self.more():
+                return -1
+            start = max(start, self.end - len(needle) - CHUNK)  # re-scan only the seam
+
+    def get(self, start: int, stop: int) -> bytes:
+        return self.buf[start - self.base: stop - self.base]
+
+    def line_at(self, start: int) -> bytes:
+        """The line starting at ``start``, without its line end."""
+        nl = self.find(b"\n", start)
+        stop = self.end if nl < 0 else nl
+        return self.get(start, stop).rstrip(b"\r")
+
+    def startswith(self, prefix: bytes, at: int) -> bool:
+        self.fill(at + len(prefix))
+        return self.buf.startswith(prefix, at - self.base)
+
+
+def detect_cr_only(head: bytes) -> bool:
+    """A file with CR but no LF in its first 64 KiB uses classic Mac line ends."""
+    sample = head[: 64 << 10]
+    return b"\n" not in sample and b"\r" in sample
+
+
+class MboxScanner:
+    """Iterate the messages of an open mbox file, streaming."""
+
+    def __init__(self, fh: BinaryIO, size: int, event: Event | None = None,
+                 start: int = 0, start_line: int = 1):
+        self.fh, self.size = fh, size
+        self.event = event or (lambda *a, **k: None)
+        self.start, self.start_line = start, start_line
+        self.bare_style = False
+        self.cr_only = False
+        self.messages = 0
+
+    # -- line numbers ----------------------------------------------------
+    def _line_of(self, b: _Buffer, offset: int) -> int:
+        self._line += b.buf.count(b"\n", self._line_pos - b.base, offset - b.base)
+        self._line_pos = offset
+        return self._line
+
+    def __iter__(self) -> Iterator[ScannedMessage]:
+        self.fh.seek(self.start)
+        head = self.fh.read(min(64 << 10, self.size - self.start))
+        self.fh.seek(self.start)
+        self.cr_only = detect_cr_only(head)
+        if self.cr_only:
+            self.event("cr-line-endings", offset=self.start, line=self.start_line)
+        b = _Buffer(self.fh, self.size, self.cr_only)
+        b.base = b.keep = b.read_to = self.start
+        self.fh.seek(self.start)
+        b.fill(self.start + 1)
+        self._line, self._line_pos = self.start_line, self.start
+        first = self._first_separator(b)
+        if first is None:
+            if self.size > self.start:
+                yield self._garbage(b, self.start, self.size)
+            return
+        if first > self.start:
+            lead = b.get(self.start, first)
+            if lead.strip(b"\r\n\t "):
+                yield self._garbage(b, self.start, first)
+            else:
+                self.event("leading-blank-lines", offset=self.start, line=self.start_line)
+        self.bare_style = parse_from_line(b.line_at(first)).date is None
+        start = first
+        while start is not None:
+            msg, start = self._message(b, start)
+            yield msg
+
+    # -- the pieces --------------------------------------------------------
+    def _first_separator(self, b: _Buffer) -> int | None:
+        """The first From_ line: at the start (after blank lines), else the first dated one."""
+        pos = self.start
+        only_blank = True
+        while True:
+            if b.startswith(b"From ", pos):
+                cand = pos
+            else:
+                nl = b.find(b"\nFrom ", pos)
+                if nl < 0:
+                    return None
+                cand = nl + 1
+            only_blank = only_blank and not b.get(self.start, cand).strip(b"\r\n\t ")
+            if only_blank:
+                return cand
+            parsed = parse_from_line(b.line_at(cand))
+            nxt = self._next_line(b, cand)
+            if parsed.date is not None and (nxt is None or is_header_line(nxt)):
+                return cand
+            pos = cand + 1
+
+    def _garbage(self, b: _Buffer, start: int, stop: int) -> ScannedMessage:
+        b.fill(stop)
+        data = b.get(start, stop)
+        self.messages += 1
+        self.event("garbage-before-first-from", offset=start, line=self.start_line,
+                   size=stop - start)
+        headers, body = _headers_of(data)
+        return ScannedMessage(self.messages, start, self.start_line, b"", FromLine("", None, False),
+                              data, headers, body, start, garbage=True, blank_before=True)
+
+    def _next_line(self, b: _Buffer, cand: int) -> bytes | None:
+        nl = b.find(b"\n", cand)
+        if nl < 0:
+            return None
+        b.fill(nl + 2)
+        if nl + 1 >= b.end:
+            return None
+        return b.line_at(nl + 1)
+
+    def _message(self, b: _Buffer, start: int) -> tuple[ScannedMessage, int | None]:
+        """Read the message whose From_ line is at ``start``; return it and the next start."""
+        b.keep = start
+        line_no = self._line_of(b, start)
+        blank_before = start == self.start or _blank_before(b, start)
+        from_nl = b.find(b"\n", start)
+        if from_nl < 0:                                   # a lone From_ line at EOF
+            from_line = b.get(start, b.end).rstrip(b"\r")
+            self.messages += 1
+            return ScannedMessage(self.messages, start, line_no, from_line,
+                                  parse_from_line(from_line), b"", Headers(b""), 0, b.end,
+                                  blank_before=blank_before), None
+        from_line = b.get(start, from_nl).rstrip(b"\r")
+        parsed = parse_from_line(from_line)
+        data_start = from_nl + 1
+        hdr_end = _find_header_end(b, data_start)
+        headers = Headers(b.get(data_start, hdr_end if hdr_end >= 0 else data_start))
+        body_abs = hdr_end if hdr_end >= 0 else None
+
+        end, next_start, cl_bounded = self._content_length_end(b, headers, body_abs, line_no)
+        if end is None:
+            end, next_start = self._find_separator(b, start, data_start, body_abs, headers)
+        data = b.get(data_start, end)
+        if cl_bounded is False and next_start is not None and _blank_before(b, next_start):
+            data = _drop_blank(data)
+        elif next_start is None:
+            data = _drop_blank(data)
+        self.messages += 1
+        body_offset = (body_abs - data_start) if body_abs is not None else len(data)
+        msg = ScannedMessage(self.messages, start, line_no, from_line, parsed, data, headers,
+                             min(body_offset, len(data)), data_start, bool(cl_bounded),
+                             blank_before=blank_before)
+        return msg, next_start
+
+    def _content_length_end(self, b: _Buffer, headers: Headers, body_abs: int | None,
+                            line_no: int) -> tuple[int | None, int | None, bool]:
+        """(end of data, next From_ offset, True) when Content-Length checks out (§1.4 step 6)."""
+        value = headers.get(b"content-length")
+        if value is None or body_abs is None:
+            return None, None, False
+        m = _CL.match(value.encode("latin-1"))
+        if not m:
+            self.event("content-length-mismatch", offset=body_abs, line=line_no, declared=value,
+                       reason="not a number")
+            return None, None, False
+        target = body_abs + int(m.group(1))
+        if target == self.size:
+            return target, None, True
+        if target < self.size:
+            b.fill(target + 8)
+            for skip in (b"\n", b"\r\n", b""):
+                at = target + len(skip)
+                if b.get(target, at) != skip:
+                    continue
+                if at >= self.size:
+                    return target, None, True
+                if b.startswith(b"From ", at) and (skip or parse_from_line(b.line_at(at)).date):
+                    return target, at, True
+        self.event("content-length-mismatch", offset=body_abs, line=line_no, declared=int(m.group(1)),
+                   reason="past end of file" if target > self.size else "does not end on a From_ line")
+        return None, None, False
+
+    def _find_separator(self, b: _Buffer, start: int, data_start: int, body_abs: int | None,
+                        headers: Headers) -> tuple[int, int | None]:
+        """(end of data, next From_ offset or None at EOF) by classifying candidates."""
+        boundary = _boundary(headers)
+        pos = data_start - 1
+        while True:
+            nl = b.find(b"\nFrom ", pos)
+            if nl < 0:
+                b.fill(self.size)
+                return b.end, None
+            cand = nl + 1
+            pos = cand
+            line = b.line_at(cand)
+            in_header = body_abs is None or cand < body_abs
+            parsed = parse_from_line(line)
+            nxt = self._next_line(b, cand)
+            header_next = nxt is not None and (is_header_line(nxt) or nxt.startswith(b">From "))
+            blank = _blank_before(b, cand)
+            if parsed.date is not None:
+                separator = not in_header and (header_next or blank)
+            else:
+                separator = not in_header and header_next and blank and self.bare_style
+            if separator and boundary and self._inside_open_multipart(b, body_abs, cand, boundary):
+                self.event("possible-phantom-split", offset=cand, line=self._line_of(b, cand),
+                           reason="inside an open multipart whose closing delimiter follows")
+                separator = False
+            if separator:
+                if not blank:
+                    self.event("from-line-without-blank", offset=cand, line=self._line_of(b, cand))
+                return cand, cand
+            if not in_header:
+                self.event("unescaped-from-line", offset=cand, line=self._line_of(b, cand),
+                           dated=parsed.date is not None, blank_before=blank)
+            else:
+                self.event("from-line-in-header", offset=cand, line=self._line_of(b, cand))
+
+    def _inside_open_multipart(self, b: _Buffer, body_abs: int | None, cand: int,
+                               boundary: bytes) -> bool:
+        """True when ``--boundary--`` is missing before ``cand`` and appears after it."""
+        closing = b"--" + boundary + b"--"
+        if body_abs is None or b.buf.find(closing, body_abs - b.base, cand - b.base) >= 0:
+            return False
+        limit = min(self.size, cand + LOOKAHEAD_LIMIT)
+        found = b.find(closing, cand, limit)
+        if found < 0:
+            return False
+        # no dated separator after an empty line may sit between: that would be a real message
+        pos = cand + 1
+        while True:
+            nl = b.buf.find(b"\n\nFrom ", pos - b.base, found - b.base)
+            if nl < 0:
+                return True
+            at = nl + b.base + 2
+            if parse_from_line(b.line_at(at)).date is not None:
+                return False
+            pos = at
+
+
+def _blank_before(b: _Buffer, at: int) -> bool:
+    """True when the line before offset ``at`` is empty (``\\n`` or ``\\r\\n``)."""
+    before = b.get(max(b.base, at - 3), at)
+    return before.endswith(b"\n\n") or before.endswith(b"\n\r\n") or at - b.base <= 1 and \
+        before in (b"\n", b"")
+
+
+def _drop_blank(data: bytes) -> bytes:
+    """Remove the one empty line that separates a message from the next From_ line."""
+    if data.endswith(b"\n\r\n"):
+        return data[:-2]
+    if data.endswith(b"\n\n"):
+        return data[:-1]
+    if data in (b"\n", b"\r\n"):
+        return b""
+    return data
+
+
+def _find_header_end(b: _Buffer, data_start: int) -> int:
+    """Absolute offset where the body starts, or -1 when no empty line ends the header."""
+    b.fill(data_start + 2)
+    if b.startswith(b"\n", data_start):
+        return data_start + 1
+    if b.startswith(b"\r\n", data_start):
+        return data_start + 2
+    limit = min(b.size, data_start + HEADER_LIMIT)
+    lf = b.find(b"\n\n", data_start, limit)
+    crlf = b.find(b"\n\r\n", data_start, lf if lf >= 0 else limit)
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf + 3
+    return lf + 2 if lf >= 0 else -1
+
+
+def _headers_of(data: bytes) -> tuple[Headers, int]:
+    from ..message import split_message
+    return split_message(data)
+
+
+def _boundary(headers: Headers) -> bytes | None:
+    ctype = headers.get(b"content-type")
+    if not ctype or "multipart" not in ctype.lower():
+        return None
+    m = _BOUNDARY.search(ctype.encode("latin-1"))
+    if not m:
+        return None
+    return m.group(1) or m.group(2)

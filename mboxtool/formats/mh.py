@@ -1,0 +1,201 @@
+"""MH: one numbered file per message, flags in ``.mh_sequences`` (unseen, replied, flagged)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from .. import flags
+from ..durable import fsync_dir, make_private_dir, syncfs
+from ..errors import InputError
+from ..message import MailMessage, split_message, strip_metadata
+from .common import header_date
+
+# MH sequence -> Maildir letter; "unseen" is the absence of S.
+SEQUENCE_LETTERS = {"replied": "R", "flagged": "F", "forwarded": "P", "deleted": "T", "draft": "D"}
+
+
+def is_mh(path: Path) -> bool:
+    if (path / ".mh_sequences").exists():
+        return True
+    names = [n for n in os.listdir(path) if not n.startswith(".")]
+    return bool(names) and all(n.isdigit() for n in names)
+
+
+def read_sequences(path: Path) -> dict[str, set[int]]:
+    seqs: dict[str, set[int]] = {}
+    try:
+        text = (path / ".mh_sequences").read_text("latin-1")
+    except OSError:
+        return seqs
+    for line in text.replace("\n ", " ").splitlines():
+        if ":" not in line:
+            continue
+        name, _, rest = line.partition(":")
+        members: set[int] = set()
+        for part in rest.split():
+            if re.fullmatch(r"\d+-\d+", part):
+                a, b = map(int, part.split("-"))
+                members.update(range(a, b + 1))
+            elif part.isdigit():
+                members.add(int(part))
+        seqs[name.strip()] = members
+    return seqs
+
+
+def format_sequences(seqs: dict[str, set[int]]) -> str:
+    lines = []
+    for name, members in sorted(seqs.items()):
+        if not members:
+            continue
+        runs, nums = [], sorted(members)
+        start = prev = nums[0]
+        for n in nums[1:] + [None]:
+            if n is not None and n == prev + 1:
+                prev = n
+                continue
+            runs.append(str(start) if start == prev else f"{start}-{prev}")
+            if n is not None:
+                start = prev = n
+        lines.append(f"{name}: {' '.join(runs)}\n")
+    return "".join(lines)
+
+
+class MHReader:
+    format = "mh"
+
+    def __init__(self, path: Path, event=None, **_: object):
+        self.path = Path(path)
+        self.event = event or (lambda *a, **k: None)
+        self.skipped: list = []
+        self.variant = None
+        self.guess = None
+
+    def open(self) -> MHReader:
+        if not self.path.is_dir():
+            raise InputError(f"{self.path}: no such directory")
+        return self
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> MHReader:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def numbers(self) -> list[int]:
+        nums = []
+        for name in os.listdir(self.path):
+            if name.isdigit() and (self.path / name).is_file():
+                nums.append(int(name))
+            elif not name.startswith(".") and not name.isdigit():
+                self.event("foreign-file", key=name)
+        return sorted(nums)
+
+    def __iter__(self) -> Iterator[MailMessage]:
+        seqs = read_sequences(self.path)
+        unseen = seqs.get("unseen", set())
+        for num in self.numbers():
+            try:
+                with open(self.path / str(num), "rb") as fh:
+                    data = fh.read()
+                mtime = int(os.stat(self.path / str(num)).st_mtime)
+            except OSError as exc:
+                self.event("unreadable-file", key=str(num), reason=exc.strerror)
+                continue
+            letters = "" if num in unseen else "S"
+            letters += "".join(l for s, l in SEQUENCE_LETTERS.items() if num in seqs.get(s, ()))
+            headers, _ = split_message(data)
+            date, source = header_date(headers, mtime)
+            keywords = tuple(k for k, members in seqs.items()
+                             if num in members and k not in SEQUENCE_LETTERS and k not in ("unseen", "cur"))
+            yield MailMessage(data, flags.normalize(letters), num in unseen, keywords, date, source,
+                              key=str(num))
+
+
+class MHWriter:
+    format = "mh"
+
+    def __init__(self, path: Path, fsync: bool = True, batch: int = 256, **_: object):
+        self.path = Path(path)
+        self.fsync, self.batch = fsync, batch
+        self.pending: list[str] = []
+        self.seqs: dict[str, set[int]] = {}
+
+    def open(self) -> MHWriter:
+        p = self.path
+        if p.exists() and not p.is_dir():
+            raise InputError(f"{p}: exists and is not a directory (not an MH folder)")
+        if p.is_dir() and any(p.iterdir()) and not is_mh(p):
+            raise InputError(f"{p}: exists, is not empty and is not an MH folder")
+        try:
+            if not p.parent.exists():
+                os.makedirs(p.parent, 0o700)
+            if make_private_dir(p) and self.fsync:
+                fsync_dir(p.parent)
+        except OSError as exc:
+            raise InputError(f"{p}: cannot create: {exc.strerror}") from exc
+        self.dirfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
+        nums = [int(n) for n in os.listdir(p) if n.isdigit()]
+        self.next = max(nums, default=0) + 1
+        self.seqs = read_sequences(p)
+        return self
+
+    def add(self, msg: MailMessage) -> bool:
+        data = strip_metadata(msg.data)
+        while True:
+            name = str(self.next)
+            self.next += 1
+            try:
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=self.dirfd)
+                break
+            except FileExistsError:
+                continue
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if msg.date is not None:
+                os.utime(fd, (msg.date, msg.date))
+        finally:
+            os.close(fd)
+        num = int(name)
+        if "S" not in msg.flags:
+            self.seqs.setdefault("unseen", set()).add(num)
+        for seq, letter in SEQUENCE_LETTERS.items():
+            if letter in msg.flags:
+                self.seqs.setdefault(seq, set()).add(num)
+        for word in msg.keywords:
+            if re.fullmatch(r"[A-Za-z0-9_$-]+", word):
+                self.seqs.setdefault(word, set()).add(num)
+        self.pending.append(name)
+        return len(self.pending) >= self.batch
+
+    def commit(self) -> list[str]:
+        done, self.pending = self.pending, []
+        if not done:
+            return done
+        tmp = f".mh_sequences.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=self.dirfd)
+        try:
+            os.write(fd, format_sequences(self.seqs).encode("latin-1", "replace"))
+        finally:
+            os.close(fd)
+        os.replace(tmp, ".mh_sequences", src_dir_fd=self.dirfd, dst_dir_fd=self.dirfd)
+        if self.fsync:
+            if not syncfs(self.dirfd):
+                for name in done:
+                    f = os.open(name, os.O_RDONLY, dir_fd=self.dirfd)
+                    os.fsync(f)
+                    os.close(f)
+            os.fsync(self.dirfd)
+        return done
+
+    def close(self) -> None:
+        if getattr(self, "dirfd", None) is not None:
+            os.close(self.dirfd)
+            self.dirfd = None

@@ -1,0 +1,114 @@
+"""MMDF: each message between two ``^A^A^A^A`` lines; flags in Status/X-Status as in mbox."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .. import dates, flags
+from ..message import MailMessage, split_message, strip_metadata, add_headers
+from .mbox import DateResolver, FdFile, MboxReader, MboxWriter, envelope_sender, open_mbox_fd
+from ..locking import MboxLock
+
+DELIM = b"\x01\x01\x01\x01\n"
+CHUNK = 4 << 20
+
+
+class MMDFReader(MboxReader):
+    """Messages of an MMDF file, streaming; an optional From_ line after the delimiter is the envelope."""
+
+    format = "mmdf"
+
+    def open(self) -> MMDFReader:
+        self.fd, self.st = open_mbox_fd(self.path, write=self.exclusive)
+        try:
+            if self.lock_wanted:
+                self.lock = MboxLock(self.path, self.fd, self.exclusive, self.lock_timeout,
+                                     warn=self.warn).acquire()
+            self.size = os.fstat(self.fd).st_size
+            self.fh = FdFile(self.fd)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    @property
+    def variant(self) -> None:  # type: ignore[override]
+        return None
+
+    def raw_messages(self) -> Iterator[tuple[int, bytes]]:
+        """(offset, bytes between the delimiters) for each message."""
+        self.fh.seek(0)
+        buf, base, inside, start = b"", 0, False, 0
+        read = 0
+        while True:
+            pos = 0
+            while True:
+                i = buf.find(DELIM, pos)
+                if i < 0 or (i > 0 and buf[i - 1:i] != b"\n"):
+                    if i < 0:
+                        break
+                    pos = i + 1
+                    continue
+                if inside:
+                    yield base + start, buf[start:i]
+                    inside = False
+                else:
+                    inside, start = True, i + len(DELIM)
+                pos = i + len(DELIM)
+            keep = start if inside else len(buf)
+            buf, base = buf[keep:], base + keep
+            start = 0
+            chunk = self.fh.read(min(CHUNK, self.size - read)) if read < self.size else b""
+            if not chunk:
+                if inside and buf.strip(b"\x01\n"):
+                    self.event("truncated-message", offset=base, reason="no closing ^A^A^A^A line")
+                    yield base, buf
+                return
+            read += len(chunk)
+            buf += chunk
+
+    def __iter__(self) -> Iterator[MailMessage]:
+        resolver = DateResolver("utc")
+        for index, (offset, data) in enumerate(self.raw_messages(), 1):
+            parsed = dates.FromLine("", None, False)
+            from_line = None
+            if data.startswith(b"From "):
+                nl = data.find(b"\n")
+                from_line = data[:nl if nl >= 0 else len(data)].rstrip(b"\r")
+                parsed = dates.parse_from_line(from_line)
+                data = data[nl + 1:] if nl >= 0 else b""
+            headers, _ = split_message(data)
+            state = flags.from_mbox_headers(headers)
+            date, source = resolver.resolve(parsed, headers)
+            yield MailMessage(data, state.flags, state.new, state.keywords, date, source,
+                              parsed.sender if from_line else None, str(index), offset,
+                              None, from_line)
+
+
+class MMDFWriter(MboxWriter):
+    """Appends MMDF entries under the same locks as an mbox."""
+
+    format = "mmdf"
+
+    def _ending_fix(self) -> bytes:
+        if self.committed == 0:
+            return b""
+        tail = os.pread(self.fd, 1, self.committed - 1)
+        return b"" if tail == b"\n" else b"\n"
+
+    def add(self, msg: MailMessage) -> bool:
+        core = strip_metadata(msg.data)
+        body = add_headers(core, flags.to_mbox_headers(msg.flags, msg.new, msg.keywords))
+        if not body.endswith(b"\n"):
+            body += b"\n"
+        if DELIM in body and (body.startswith(DELIM) or b"\n" + DELIM in body):
+            raise ValueError("the message contains an MMDF delimiter line")
+        date = msg.date if msg.date is not None else None
+        from_line = (f"From {envelope_sender(msg)} {dates.asctime_utc(date)}\n".encode()
+                     if date is not None else b"")
+        entry = DELIM + from_line + body + DELIM
+        self.pending.append(entry)
+        self.pending_size += len(entry)
+        return self.pending_size >= self.batch_bytes

@@ -1,0 +1,38 @@
+"""Readers and writers by format name: the one place that knows which class serves which format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .formats.babyl import BabylReader, BabylWriter
+from .formats.maildir import MaildirReader, MaildirWriter
+from .formats.mbox import MboxReader, MboxWriter
+from .formats.mh import MHReader, MHWriter
+from .formats.mmdf import MMDFReader, MMDFWriter
+
+READERS = {"mbox": MboxReader, "mmdf": MMDFReader, "maildir": MaildirReader,
+           "mh": MHReader, "babyl": BabylReader}
+WRITERS = {"mbox": MboxWriter, "mmdf": MMDFWriter, "maildir": MaildirWriter,
+           "mh": MHWriter, "babyl": BabylWriter}
+
+
+def make_reader(path: Path, fmt: str, *, variant: str | None = None, from_tz: str = "auto",
+                lock: bool = True, lock_timeout: float = 30, exclusive: bool = False,
+                include_expunged: bool = False, event=None, warn=None):
+    """An unopened reader for ``path`` in format ``fmt``."""
+    if fmt in ("mbox", "mmdf"):
+        return READERS[fmt](path, variant=variant, from_tz=from_tz, lock=lock,
+                            lock_timeout=lock_timeout, exclusive=exclusive,
+                            include_expunged=include_expunged, event=event, warn=warn)
+    return READERS[fmt](path, event=event)
+
+
+def make_writer(path: Path, fmt: str, *, variant: str = "mboxrd", fsync: bool = True,
+                lock: bool = True, lock_timeout: float = 30, warn=None, folder: bool = False):
+    """An unopened writer for ``path`` in format ``fmt``."""
+    if fmt in ("mbox", "mmdf", "babyl"):
+        return WRITERS[fmt](path, variant=variant, fsync=fsync, lock=lock,
+                            lock_timeout=lock_timeout, warn=warn)
+    if fmt == "maildir":
+        return MaildirWriter(path, fsync=fsync, folder=folder)
+    return WRITERS[fmt](path, fsync=fsync)

@@ -1,0 +1,158 @@
+"""The message model shared by every reader and writer, and raw header helpers.
+
+Messages stay raw bytes from reading to writing: parsing into
+``email.message.Message`` and serialising again changes bytes (CRLF, folding,
+MIME delimiters), so only the header block is looked at, as bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+# Headers that hold mailbox state rather than message content (§1.6). They are
+# removed before digesting and when writing, and rewritten from the flags.
+METADATA_HEADERS = (
+    b"status", b"x-status", b"x-keywords", b"x-uid", b"x-imap", b"x-imapbase",
+    b"content-length", b"lines", b"x-mozilla-status", b"x-mozilla-status2",
+    b"x-mozilla-keys",
+)
+_METADATA_SET = frozenset(METADATA_HEADERS)
+_FIELD = re.compile(rb"[\x21-\x39\x3B-\x7E]+[ \t]*:")
+
+
+@dataclass
+class MailMessage:
+    """One message: raw bytes plus the mailbox state around them."""
+
+    data: bytes
+    flags: str = ""                      # Maildir letters, sorted: D F P R S T
+    new: bool = True                     # never seen by a MUA (Maildir new/, no mbox O)
+    keywords: tuple[str, ...] = ()
+    date: int | None = None              # delivery time, epoch seconds UTC
+    date_source: str = "none"            # from-line, mtime, date-header, received, name, none
+    sender: str | None = None            # envelope sender of the From_ line, as read
+    key: str = ""                        # position in the source: index or file name
+    offset: int | None = None            # byte offset in the source file (single-file formats)
+    line: int | None = None              # 1-based line of the From_ line
+    from_line: bytes | None = None       # the From_ line as read, without its line end
+    notes: list[str] = field(default_factory=list)  # what the reader had to guess
+
+
+def header_end(data: bytes) -> int:
+    """Offset of the body: just after the empty line that ends the header block.
+
+    Returns ``len(data)`` when the message has no empty line (headers only).
+    """
+    if data.startswith(b"\n"):
+        return 1
+    if data.startswith(b"\r\n"):
+        return 2
+    lf = data.find(b"\n\n")
+    crlf = data.find(b"\n\r\n")
+    candidates = [i for i in (lf, crlf) if i >= 0]
+    if not candidates:
+        return len(data)
+    i = min(candidates)
+    return i + (2 if i == lf else 3)
+
+
+class Headers:
+    """Read-only access to a raw header block, by case-insensitive name."""
+
+    __slots__ = ("raw", "_low")
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+        self._low = b"\n" + raw.lower()
+
+    def __contains__(self, name: bytes) -> bool:
+        return self._find(name, 0) >= 0
+
+    def _find(self, name: bytes, start: int) -> int:
+        needle = b"\n" + name + b":"
+        return self._low.find(needle, start)
+
+    def get_all(self, name: bytes) -> list[str]:
+        """Every value of header ``name``, unfolded, decoded as latin-1 (byte-preserving)."""
+        values = []
+        pos = self._find(name, 0)
+        while pos >= 0:
+            start = pos + len(name) + 1          # index in raw: pos - 1 + len(name) + 2
+            end = start
+            raw = self.raw
+            while True:
+                nl = raw.find(b"\n", end)
+                if nl < 0:
+                    end = len(raw)
+                    break
+                end = nl + 1
+                if end >= len(raw) or raw[end] not in (0x20, 0x09):
+                    break
+            value = raw[start:end].decode("latin-1")
+            values.append(" ".join(value.split()))
+            pos = self._find(name, pos + 1)
+        return values
+
+    def get(self, name: bytes) -> str | None:
+        """The first value of header ``name``, or None."""
+        values = self.get_all(name)
+        return values[0] if values else None
+
+
+def split_message(data: bytes) -> tuple[Headers, int]:
+    """The header block of ``data`` and the offset where its body starts."""
+    end = header_end(data)
+    return Headers(data[:end]), end
+
+
+def is_header_line(line: bytes) -> bool:
+    """True when ``line`` is a header field line (``Name:``), by the §8 byte pattern."""
+    return _FIELD.match(line) is not None
+
+
+def strip_metadata(data: bytes) -> bytes:
+    """``data`` without the mailbox-metadata headers (and their continuation lines)."""
+    end = header_end(data)
+    head = data[:end]
+    low = b"\n" + head.lower()
+    if not any(b"\n" + name + b":" in low or b"\n" + name + b" " in low for name in METADATA_HEADERS):
+        return data
+    kept = []
+    skipping = False
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and line.strip():
+            if not skipping:
+                kept.append(line)
+            continue
+        colon = line.find(b":")
+        skipping = colon > 0 and line[:colon].rstrip(b" \t").lower() in _METADATA_SET
+        if not skipping:
+            kept.append(line)
+    return b"".join(kept) + data[end:]
+
+
+def add_headers(data: bytes, lines: list[bytes]) -> bytes:
+    """Insert header ``lines`` (without line ends) at the end of the header block."""
+    if not lines:
+        return data
+    end = header_end(data)
+    if end == len(data) and not data.endswith((b"\n\n", b"\r\n\r\n")) and end > 0 \
+            and not (data.endswith(b"\n") and end == 0):
+        # headers only, no empty line: append after the last header line
+        eol = b"\r\n" if data.endswith(b"\r\n") else b"\n"
+        base = data if data.endswith(b"\n") else data + eol
+        return base + b"".join(line + eol for line in lines)
+    # the empty line itself tells the header block's line end
+    eol = b"\r\n" if data[:end].endswith(b"\r\n") else b"\n"
+    blank = len(eol)
+    return data[: end - blank] + b"".join(line + eol for line in lines) + data[end - blank:]
+
+
+def content_digest(data: bytes) -> bytes:
+    """Identity of a message across formats: metadata headers removed, final newline made sure."""
+    core = strip_metadata(data)
+    if not core.endswith(b"\n"):
+        core += b"\n"
+    return hashlib.blake2b(core, digest_size=16).digest()
