@@ -227,7 +227,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 report.skipped += 1
                 moved_keys.append(msg.key)
                 continue
-            known.digests.add(digest)          # a repeat inside this run is written once per copy below
+            # identical copies inside one source are all converted (users keep copies on purpose)
             batch.append((msg, digest))
             size += len(msg.data)
             if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
@@ -268,7 +268,6 @@ def _flush(writer: Any, known: _Known, batch: list[tuple[MailMessage, int]], rep
                 except ValueError as exc:
                     report.failed += 1
                     report.error(f"cannot be stored in {writer.format}: {exc}", msg.key, offset=msg.offset)
-                    known.digests.discard(digest)
                     continue
                 written.append((msg, digest))
             writer.commit()
@@ -276,8 +275,6 @@ def _flush(writer: Any, known: _Known, batch: list[tuple[MailMessage, int]], rep
         if hasattr(writer, "rollback"):
             writer.rollback()
         lost = len(batch)
-        for _, digest in batch:
-            known.digests.discard(digest)
         report.failed += lost
         reason = exc.strerror or str(exc)
         report.error(f"{report.destination}: write failed: {reason}; stopped, {lost} messages of this "

@@ -58,7 +58,9 @@ def _zone_seconds(*zones: str | None) -> int | None:
 
 
 def _epoch(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> int | None:
-    if not (1 <= day <= 31 and hh <= 24 and mm <= 59 and ss <= 61 and 1 <= year <= 9999):
+    if not (1 <= month <= 12 and 1 <= year <= 9999 and hh <= 24 and mm <= 59 and ss <= 61):
+        return None
+    if not 1 <= day <= calendar.monthrange(year, month)[1]:
         return None
     try:
         return calendar.timegm((year, month, day, hh, mm, ss, 0, 0, 0))
@@ -134,9 +136,15 @@ def received_date(values: list[str]) -> int | None:
     return best
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def asctime_utc(epoch: int) -> str:
-    """C-locale asctime of ``epoch`` in UTC, as written on From_ lines."""
-    return time.asctime(time.gmtime(epoch))
+    """C-locale asctime of ``epoch`` in UTC, as written on From_ lines (English whatever the locale)."""
+    t = time.gmtime(epoch)
+    return (f"{_DAYS[t.tm_wday]} {_MONTH_NAMES[t.tm_mon - 1]} {t.tm_mday:2d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {t.tm_year}")
 
 
 def zone_offset_guess(from_epoch_as_utc: int, received: int | None) -> int | None:

@@ -13,6 +13,19 @@ FILE_FORMATS = ("mbox", "mmdf", "babyl")
 SNIFF = 64 << 10
 
 
+CONTROL = ("dovecot-uidlist", "dovecot-keywords", "maildirsize", "maildirfolder", "subscriptions",
+           "courierimapuiddb", "courierimapkeywords", "dovecot.index", "dovecot.index.log")
+
+
+def _looks_like_message(path: Path) -> bool:
+    from .message import is_header_line
+    try:
+        with open(path, "rb") as fh:
+            return is_header_line(fh.readline(1000))
+    except OSError:
+        return False
+
+
 def _describe(head: bytes) -> str:
     first = head.split(b"\n", 1)[0][:40]
     if not head:
@@ -55,7 +68,7 @@ def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
             else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
         raise InputError(f"{path}: is {kind}, not a mailbox")
     head = read_head(path)
-    if not head or head.startswith(b"From "):
+    if not head or head.lstrip(b" \t\r\n").startswith(b"From "):   # leading blank lines: still mbox
         return "mbox"
     if head.startswith(b"\x01\x01\x01\x01\n") or head.startswith(b"\x01\x01\x01\x01\r\n"):
         return "mmdf"
@@ -75,6 +88,12 @@ def _detect_dir(path: Path) -> str:
     except PermissionError as exc:
         raise InputError(f"{path}: permission denied") from exc
     if (path / "cur").is_dir() and (path / "new").is_dir():
+        loose = [n for n in names if not n.startswith(".") and n not in ("cur", "new", "tmp")
+                 and n not in CONTROL and (path / n).is_file() and _looks_like_message(path / n)]
+        if loose:
+            raise InputError(f"{path}: has cur/ and new/ but also {len(loose)} message files at its top "
+                             f"(e.g. {sorted(loose)[0]!r}): a mail root, not a Maildir "
+                             "(--from maildir reads only cur/ and new/)")
         return "maildir"
     if ".mh_sequences" in names:
         return "mh"

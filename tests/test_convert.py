@@ -1,0 +1,393 @@
+"""convert: bytes, flags, dates, idempotency, durability and refusal of bad input."""
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.formats.maildir import MaildirReader
+from mboxtool.formats.mbox import MboxReader
+from mboxtool.message import strip_metadata
+
+from .conftest import SAMPLES, mbox_entry, python_cmd
+
+
+def tree_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if p.is_file():
+            h.update(str(p.relative_to(path) if path.is_dir() else p.name).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def maildir_files(md: Path) -> dict[str, bytes]:
+    return {f"{p.parent.name}/{p.name}": p.read_bytes() for sub in ("new", "cur")
+            for p in sorted((md / sub).iterdir())}
+
+
+def test_sample_mbox_to_maildir_keeps_bytes_flags_and_dates(tmp_path):
+    md = tmp_path / "md"
+    report = convert_mailbox(SAMPLES / "inbox.mbox", md, ConvertOptions(verify=True))
+    assert (report.converted, report.failed, report.verified) == (5, 0, True)
+    files = maildir_files(md)
+    names = sorted(n.split(".", 1)[0] + n[n.rfind(":"):] if ":" in n else n.split("/")[0]
+                   for n in files)
+    assert names == ["cur/:2,RS", "cur/:2,DPS", "cur/:2,Fab", "new", "new"] or len(names) == 5
+    by_subject = {}
+    for rel, data in files.items():
+        subject = [l for l in data.split(b"\n") if l.startswith(b"Subject:")][0]
+        by_subject[subject] = (rel, data, (md / rel).stat().st_mtime)
+    rel, data, mtime = by_subject[b"Subject: Minutes of the Monday meeting"]
+    assert rel.endswith(":2,RS")
+    assert b"\n>From the chair" not in data and b"\nFrom the chair" in data   # mboxrd unquoted
+    assert b"\n>From the minutes" in data
+    assert b"Status:" not in data and b"X-Status:" not in data
+    assert mtime == 1578304800                                                  # From_ line, UTC
+    rel, _, _ = by_subject[b"Subject: Draft: holiday plans"]
+    assert rel.endswith(":2,DPS")                                             # draft, passed, seen
+    assert (md / "dovecot-keywords").read_text() == "0 $Important\n1 work\n"
+    rel, _, _ = by_subject[b"Subject: New and unread"]
+    assert rel.startswith("new/") and ":" not in rel
+
+
+def test_files_and_dirs_are_private(tmp_path):
+    md = tmp_path / "md"
+    convert_mailbox(SAMPLES / "inbox.mbox", md)
+    assert stat.S_IMODE(md.stat().st_mode) == 0o700
+    for sub in ("cur", "new", "tmp"):
+        assert stat.S_IMODE((md / sub).stat().st_mode) == 0o700
+    for data_file in list((md / "cur").iterdir()) + list((md / "new").iterdir()):
+        assert stat.S_IMODE(data_file.stat().st_mode) == 0o600
+    box = tmp_path / "out.mbox"
+    convert_mailbox(md, box)
+    assert stat.S_IMODE(box.stat().st_mode) == 0o600
+
+
+def test_maildir_to_mbox_writes_envelope_and_mtime(tmp_path):
+    md = tmp_path / "md"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    msg = md / "cur" / "1.x:2,S"
+    msg.write_bytes(b"Return-Path: <r@example.org>\nFrom: A <a@example.org>\nSubject: s\n\nFrom here\n")
+    os.utime(msg, (1_600_000_000, 1_600_000_000))
+    box = tmp_path / "box"
+    convert_mailbox(md, box)
+    assert box.read_bytes() == (b"From r@example.org Sun Sep 13 12:26:40 2020\n"
+                                b"Return-Path: <r@example.org>\nFrom: A <a@example.org>\nSubject: s\n"
+                                b"Status: RO\n\n>From here\n\n")
+
+
+def test_appending_to_mbox_without_final_newline_keeps_last_message(tmp_path):
+    box = tmp_path / "box"
+    box.write_bytes(mbox_entry().rstrip(b"\n"))          # no final newline at all
+    convert_mailbox(SAMPLES / "Maildir", box)
+    with MboxReader(box) as reader:
+        msgs = list(reader)
+    assert len(msgs) == 4
+    assert msgs[0].data.endswith(b"\n\nhi\n")
+
+
+def test_rerun_adds_nothing_and_new_source_messages_only(tmp_path):
+    src = tmp_path / "src.mbox"
+    src.write_bytes(mbox_entry(body="one\n") + mbox_entry(body="two\n"))
+    md = tmp_path / "md"
+    assert convert_mailbox(src, md).converted == 2
+    again = convert_mailbox(src, md)
+    assert (again.converted, again.skipped) == (0, 2)
+    with open(src, "ab") as fh:
+        fh.write(mbox_entry(body="three\n"))
+    third = convert_mailbox(src, md)
+    assert (third.converted, third.skipped) == (1, 2)
+    assert len(maildir_files(md)) == 3
+
+
+def test_rerun_into_mbox_adds_nothing(tmp_path):
+    box = tmp_path / "box"
+    convert_mailbox(SAMPLES / "Maildir", box)
+    before = box.read_bytes()
+    again = convert_mailbox(SAMPLES / "Maildir", box)
+    assert (again.converted, again.skipped) == (0, 3) and box.read_bytes() == before
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    md = tmp_path / "md"
+    report = convert_mailbox(SAMPLES / "inbox.mbox", md, ConvertOptions(dry_run=True))
+    assert report.converted == 5 and not md.exists()
+
+
+def test_source_is_never_modified(tmp_path):
+    src = tmp_path / "in.mbox"
+    src.write_bytes((SAMPLES / "inbox.mbox").read_bytes())
+    before = (src.read_bytes(), src.stat().st_mtime_ns)
+    convert_mailbox(src, tmp_path / "md", ConvertOptions(verify=True))
+    assert (src.read_bytes(), src.stat().st_mtime_ns) == before
+
+
+@pytest.mark.parametrize("fmt", ["mbox", "maildir", "mh", "mmdf", "babyl"])
+def test_every_format_round_trips_bytes_and_flags(tmp_path, fmt):
+    first = tmp_path / "first"
+    convert_mailbox(SAMPLES / "inbox.mbox", first, ConvertOptions(to_format="maildir"))
+    middle = tmp_path / f"middle.{fmt}"
+    r1 = convert_mailbox(first, middle, ConvertOptions(to_format=fmt, verify=True))
+    assert (r1.converted, r1.verified) == (5, True)
+    last = tmp_path / "last"
+    r2 = convert_mailbox(middle, last, ConvertOptions(to_format="maildir"))
+    assert r2.converted == 5
+    a = sorted(strip_metadata(m.data) for m in MaildirReader(first))
+    b = sorted(strip_metadata(m.data) for m in MaildirReader(last))
+    assert a == b
+    if fmt in ("mbox", "maildir", "mmdf"):
+        fa = sorted((m.flags, m.new, m.keywords, m.date) for m in MaildirReader(first))
+        fb = sorted((m.flags, m.new, m.keywords, m.date) for m in MaildirReader(last))
+        assert fa == fb
+
+
+def test_pseudo_message_is_not_converted(tmp_path):
+    pseudo = (b"From MAILER-DAEMON Mon Jan  6 10:00:00 2020\nDate: Mon, 6 Jan 2020 10:00:00 +0000\n"
+              b"From: Mail System Internal Data <MAILER-DAEMON@host>\n"
+              b"Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\nMessage-ID: <1@host>\n"
+              b"X-IMAP: 1578304800 0000000002 work\nStatus: RO\n\n"
+              b"This text is part of the internal format of your mail folder, and is not\n"
+              b"a real message.  It is created automatically by the mail system software.\n\n")
+    src = tmp_path / "box"
+    src.write_bytes(pseudo + mbox_entry())
+    report = convert_mailbox(src, tmp_path / "md")
+    assert report.converted == 1 and report.excluded[0]["reason"] == "pseudo-message"
+
+
+def test_thunderbird_expunged_is_skipped_unless_asked(tmp_path):
+    src = tmp_path / "box"
+    src.write_bytes(b"From - Mon Jan  6 10:00:00 2020\nX-Mozilla-Status: 0009\nSubject: gone\n\nx\n\n"
+                    + mbox_entry())
+    assert convert_mailbox(src, tmp_path / "a").converted == 1
+    r = convert_mailbox(src, tmp_path / "b", ConvertOptions(include_expunged=True))
+    assert r.converted == 2
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bodies=st.lists(st.lists(st.sampled_from(
+    ["From here", ">From there", ">>From x", "plain", "", " From space", "From a Mon Jan  6 10:00:00 2020",
+     "Subject: fake", "--b", "\tcont"]), max_size=8), min_size=1, max_size=4),
+    letters=st.lists(st.sets(st.sampled_from("DFPRST")), min_size=4, max_size=4),
+    stamps=st.lists(st.integers(1, 1_700_000_000), min_size=4, max_size=4),
+    crlf=st.booleans())
+def test_property_maildir_mbox_maildir_round_trip(tmp_path_factory, bodies, letters, stamps, crlf):
+    base = tmp_path_factory.mktemp("rt")
+    md = base / "md"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    eol = "\r\n" if crlf else "\n"
+    expected = []
+    for i, lines in enumerate(bodies):
+        data = (f"From: x{i}@example.org{eol}Subject: m{i}{eol}{eol}" + "".join(l + eol for l in lines)).encode()
+        flags_ = "".join(sorted(letters[i]))
+        name = f"cur/{i}.test:2,{flags_}" if flags_ else f"new/{i}.test"
+        (md / name).write_bytes(data)
+        os.utime(md / name, (stamps[i] + 1, stamps[i] + 1))
+        expected.append((data, flags_, stamps[i] + 1))
+    box = base / "box"
+    assert convert_mailbox(md, box, ConvertOptions(verify=True)).verified
+    back = base / "back"
+    assert convert_mailbox(box, back, ConvertOptions(verify=True)).verified
+    got = sorted((m.data, m.flags, m.date) for m in MaildirReader(back))
+    assert got == sorted(expected)
+
+
+def test_write_failure_rolls_back_and_rerun_converges(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n") for i in range(600)))
+    md = tmp_path / "md"
+    import mboxtool.formats.maildir as maildir_mod
+    real_write = os.write
+    calls = {"n": 0}
+
+    def failing_write(fd, data):
+        calls["n"] += 1
+        if calls["n"] == 300:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+    monkeypatch.setattr(maildir_mod.os, "write", failing_write)
+    report = convert_mailbox(src, md)
+    monkeypatch.setattr(maildir_mod.os, "write", real_write)
+    assert not report.ok and "No space left" in report.errors[0]["message"]
+    assert report.converted == 256                 # only the durable first batch counts
+    again = convert_mailbox(src, md)
+    assert again.converted + again.skipped == 600
+    bodies = sorted(m.data for m in MaildirReader(md))
+    assert len(bodies) == 600 and len(set(bodies)) == 600     # nothing lost, nothing twice
+    assert not list((md / "tmp").iterdir())
+
+
+def test_mbox_destination_write_failure_truncates_back(tmp_path, monkeypatch):
+    box = tmp_path / "box"
+    box.write_bytes(mbox_entry())
+    before = box.read_bytes()
+    import mboxtool.formats.mbox as mbox_mod
+
+    def failing_pwrite(fd, data, offset):
+        os.lseek(fd, offset, 0)
+        os.write(fd, bytes(data[:10]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(mbox_mod.os, "pwrite", failing_pwrite)
+    report = convert_mailbox(SAMPLES / "Maildir", box)
+    assert not report.ok and box.read_bytes() == before
+
+
+def test_killed_conversion_reruns_without_loss_or_duplicates(tmp_path):
+    src = tmp_path / "src"
+    with open(src, "wb") as fh:
+        for i in range(6000):
+            fh.write(mbox_entry(body=f"message {i}\n" + "x" * 2000 + "\n"))
+    md = tmp_path / "md"
+    proc = subprocess.Popen(python_cmd() + ["convert", "-q", str(src), str(md)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:                   # wait until it is part-way through
+        if (md / "cur").exists() or (md / "new").exists():
+            if len(os.listdir(md / "new")) > 700:
+                break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = len(os.listdir(md / "new"))
+    assert 0 < partial < 6000, "the kill should land part-way"
+    r = subprocess.run(python_cmd() + ["convert", "--json", str(src), str(md)], capture_output=True)
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0, r.stderr
+    assert doc["converted"] + doc["skipped"] == 6000
+    bodies = [m.data for m in MaildirReader(md)]
+    assert len(bodies) == 6000 and len(set(bodies)) == 6000
+
+
+def test_lock_held_by_another_process_gives_exit_75_and_writes_nothing(tmp_path):
+    box = tmp_path / "box"
+    box.write_bytes(mbox_entry())
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import fcntl,sys,time; f=open(sys.argv[1],'r+b'); "
+                               "fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)",
+                               str(box)], stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == b"locked"
+    try:
+        r = subprocess.run(python_cmd() + ["convert", "--lock-timeout", "1", str(box), str(tmp_path / "md")],
+                           capture_output=True)
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert r.returncode == 75
+    assert b"lock" in r.stderr and b"Traceback" not in r.stderr
+    assert not (tmp_path / "md").exists()
+
+
+def test_dotlock_held_blocks_append_and_stale_one_is_broken(tmp_path):
+    box = tmp_path / "box"
+    box.write_bytes(mbox_entry())
+    lock = tmp_path / "box.lock"
+    lock.write_text("1 somewhere-else\n")
+    report_args = ConvertOptions(lock_timeout=0.5)
+    from mboxtool.errors import LockTimeout
+    with pytest.raises(LockTimeout):
+        convert_mailbox(SAMPLES / "Maildir", box, report_args)
+    old = time.time() - 3600
+    os.utime(lock, (old, old))
+    os.utime(box, (old, old))
+    assert convert_mailbox(SAMPLES / "Maildir", box, report_args).converted == 3
+    assert not lock.exists()
+
+
+def test_move_empties_mbox_spool_in_place(tmp_path):
+    src = tmp_path / "spool"
+    src.write_bytes(mbox_entry(body="a\n") + mbox_entry(body="b\n"))
+    os.chmod(src, 0o660)
+    ino = src.stat().st_ino
+    report = convert_mailbox(src, tmp_path / "md", ConvertOptions(move=True))
+    assert report.converted == 2 and report.moved
+    assert src.stat().st_size == 0 and src.stat().st_ino == ino
+    assert stat.S_IMODE(src.stat().st_mode) == 0o660
+
+
+def test_move_from_maildir_removes_converted_files(tmp_path):
+    import shutil
+    md = tmp_path / "md"
+    shutil.copytree(SAMPLES / "Maildir", md)
+    report = convert_mailbox(md, tmp_path / "box", ConvertOptions(move=True))
+    assert report.converted == 3 and not maildir_files(md)
+
+
+# -- the command line -------------------------------------------------------------------
+
+def test_cli_convert_json_fields(invoke, tmp_path):
+    r = invoke("convert", "--json", SAMPLES / "inbox.mbox", tmp_path / "md")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    for key in ("source", "destination", "source_format", "destination_format", "converted",
+                "skipped", "failed", "bytes", "seconds", "verified", "errors"):
+        assert key in doc
+    assert (doc["converted"], doc["verified"], doc["errors"]) == (5, None, [])
+    assert r.stderr == ""
+
+
+def test_cli_quiet_prints_nothing_on_success(invoke, tmp_path):
+    r = invoke("convert", "-q", SAMPLES / "inbox.mbox", tmp_path / "md")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+
+
+@pytest.mark.parametrize("make", ["missing", "garbage", "fifo", "directory", "unreadable"])
+def test_cli_bad_input_is_one_line_and_exit_2(invoke, tmp_path, make):
+    src = tmp_path / "src"
+    if make == "garbage":
+        src.write_bytes(os.urandom(4096).replace(b"From ", b"xxxxx"))
+    elif make == "fifo":
+        os.mkfifo(src)
+    elif make == "directory":
+        (src / "sub").mkdir(parents=True)
+    elif make == "unreadable":
+        src.write_bytes(mbox_entry())
+        os.chmod(src, 0)
+        if os.geteuid() == 0:
+            pytest.skip("root reads everything")
+    r = invoke("convert", src, tmp_path / "dst")
+    assert r.exit_code == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and str(src) in r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    assert not (tmp_path / "dst").exists()
+
+
+def test_cli_destination_in_read_only_directory(invoke, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes everywhere")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o500)
+    r = invoke("convert", SAMPLES / "inbox.mbox", ro / "md")
+    assert r.exit_code == 2 and "Traceback" not in r.stderr
+
+
+def test_cli_destination_of_the_wrong_format(invoke, tmp_path):
+    dst = tmp_path / "notes.txt"
+    dst.write_text("just some notes\n")
+    r = invoke("convert", SAMPLES / "inbox.mbox", dst)
+    assert r.exit_code == 2 and "notes.txt" in r.stderr
+    assert dst.read_text() == "just some notes\n"
+
+
+def test_cli_unconvertible_garbage_is_reported_and_exit_1(invoke, tmp_path):
+    src = tmp_path / "src"
+    src.write_bytes(b"leftover junk that is no message\n" + mbox_entry())
+    r = invoke("convert", "--json", "--from", "mbox", src, tmp_path / "md")
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 1 and (doc["converted"], doc["failed"]) == (1, 1)
+    assert doc["errors"][0]["offset"] == 0

@@ -1,0 +1,47 @@
+"""Every entry of the shared corpus converts with the expected count, or is refused cleanly."""
+
+import json
+
+import pytest
+
+from .conftest import CORPUS
+
+if not (CORPUS / "expected.json").exists():
+    pytest.skip(f"corpus not found at {CORPUS} (set MBOXTOOL_CORPUS)", allow_module_level=True)
+
+EXPECTED = {k: v for k, v in json.loads((CORPUS / "expected.json").read_text()).items()
+            if not k.startswith("_")}
+# What mboxtool refuses on purpose, with the reason a user is told.
+REFUSED = {
+    "mailroot/notmuch-default": "not a Maildir",
+    "maildir/mu-testdir2": "a collection of Maildirs",
+    "mbox-compressed/meli-PATCH-Put-sha1dc-on-a-diet.mbox.gz": "gzip",
+    "mbox-compressed/mmp-mailarc-2.mbox.gz": "gzip",
+    "mbox/neomutt-cherry-plaintext.mbox": "no From_ line",
+    "eml/dovecot-malformed": "a directory of single messages",
+}
+
+
+@pytest.mark.parametrize("entry", sorted(EXPECTED), ids=sorted(EXPECTED))
+def test_corpus_entry_converts_or_is_refused_cleanly(invoke, tmp_path, entry):
+    info = EXPECTED[entry]
+    src = CORPUS / entry
+    r = invoke("convert", "--json", src, tmp_path / "out")
+    assert "Traceback" not in r.stderr
+    if r.exit_code == 2:
+        assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1 and str(src) in r.stderr
+        must_convert = not info.get("ambiguous") and entry not in REFUSED and \
+            not entry.startswith("eml/") and info["expected"] != 0
+        assert not must_convert, f"refused: {r.stderr}"
+        if entry.startswith("eml/") and src.is_file():
+            # a single message is refused as a mailbox, and read as one when asked to
+            r2 = invoke("convert", "--json", "--from", "mbox", src, tmp_path / "one")
+            assert r2.exit_code == 0 and json.loads(r2.stdout)["converted"] == 1
+        return
+    assert entry not in REFUSED, r.stdout
+    doc = json.loads(r.stdout)
+    if not info.get("ambiguous"):
+        assert doc["converted"] == info["expected"], doc
+        assert r.exit_code == 0, r.stderr
+    else:
+        assert r.exit_code in (0, 1)

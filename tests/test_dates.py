@@ -1,0 +1,47 @@
+import calendar
+
+import pytest
+
+from mboxtool import dates
+
+
+def utc(*t):
+    return calendar.timegm(t + (0, 0, 0))
+
+
+@pytest.mark.parametrize("line, sender, epoch, zoned", [
+    (b"From god@example.org Sat Jan  3 01:05:34 1996", "god@example.org", utc(1996, 1, 3, 1, 5, 34), False),
+    (b"From alice@example.org  Sat Jan 03 01:05:34 1996", "alice@example.org", utc(1996, 1, 3, 1, 5, 34), False),
+    (b"From 1583@xxx Mon Nov 06 04:42:58 +0000 2017", "1583@xxx", utc(2017, 11, 6, 4, 42, 58), True),
+    (b"From - Mon Jul 11 12:08:34 2011", "-", utc(2011, 7, 11, 12, 8, 34), False),
+    (b"From x Sat Mar 24 23:00:00 2007 +0200", "x", utc(2007, 3, 24, 21, 0, 0), True),
+    (b"From d@o Sun, 11 Nov 2007 06:58:35 +0200", "d@o", utc(2007, 11, 11, 4, 58, 35), True),
+    (b"From u at example.org  Mon Jan 15  15:30:00  2018", "u at example.org", utc(2018, 1, 15, 15, 30, 0), False),
+    (b"From a Fri Apr 24 10:55:25 1998 WETDST", "a", utc(1998, 4, 24, 10, 55, 25), False),
+    (b"From x Sat Jan  3 01:05 96", "x", utc(1996, 1, 3, 1, 5, 0), False),
+    (b"From x Mon Jan  6 10:00:00 2020 extra info", "x", utc(2020, 1, 6, 10, 0, 0), False),
+])
+def test_from_line_forms_parse(line, sender, epoch, zoned):
+    parsed = dates.parse_from_line(line)
+    assert (parsed.sender, parsed.date, parsed.has_zone) == (sender, epoch, zoned)
+
+
+@pytest.mark.parametrize("line", [b"From ", b"From time to time", b"From the beginning, mbox",
+                                  b"From a Mon Feb 30 10:00:00 2020"])
+def test_from_lines_without_a_date(line):
+    assert dates.parse_from_line(line).date is None
+
+
+def test_asctime_is_c_locale_utc():
+    assert dates.asctime_utc(utc(1996, 1, 3, 1, 5, 34)) == "Wed Jan  3 01:05:34 1996"
+
+
+def test_received_takes_newest_date():
+    values = ["from a by b; Mon, 6 Jan 2020 10:00:00 +0000", "from c by d; Mon, 6 Jan 2020 12:00:00 +0100"]
+    assert dates.received_date(values) == utc(2020, 1, 6, 11, 0, 0)
+
+
+def test_zone_guess_whole_quarter_hours():
+    assert dates.zone_offset_guess(utc(2020, 1, 1, 12, 0, 0), utc(2020, 1, 1, 11, 0, 5)) == 3600
+    assert dates.zone_offset_guess(utc(2020, 1, 1, 12, 0, 0), utc(2020, 1, 1, 11, 35, 0)) == 1800
+    assert dates.zone_offset_guess(utc(2020, 1, 2, 12, 0, 0), utc(2020, 1, 1, 12, 0, 0)) is None

@@ -1,0 +1,68 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mboxtool import flags
+from mboxtool.message import Headers
+
+
+def state(raw):
+    return flags.from_mbox_headers(Headers(raw))
+
+
+@pytest.mark.parametrize("maildir, xstatus", [("R", "A"), ("F", "F"), ("D", "T"), ("T", "D"), ("S", "")])
+def test_maildir_letter_maps_to_x_status_letter(maildir, xstatus):
+    assert flags.maildir_to_mbox(maildir) == xstatus
+
+
+def test_status_ro_is_seen_and_not_new():
+    s = state(b"Status: RO\nX-Status: AF\n")
+    assert (s.flags, s.new) == ("FRS", False)
+
+
+def test_read_but_new_message_is_seen_and_new():
+    s = state(b"Status: R\n")
+    assert (s.flags, s.new) == ("S", True)
+
+
+def test_thunderbird_status_bits_and_expunged():
+    s = state(b"X-Mozilla-Status: 1003\nX-Mozilla-Status2: 00000000\nX-Mozilla-Keys: $label4     \n")
+    assert (s.flags, s.keywords, s.expunged) == ("PRS", ("$label4",), False)
+    assert state(b"X-Mozilla-Status: 0009\n").expunged
+
+
+def test_status_headers_win_over_mozilla():
+    assert state(b"Status: O\nX-Mozilla-Status: 0001\n").flags == ""
+
+
+def test_gmail_labels_map_to_flags_and_keywords():
+    s = state(b'X-Gmail-Labels: Inbox,Starred,"Category Updates",Unread\n')
+    assert s.flags == "F" and s.new
+    assert s.keywords == ("Inbox", "Category Updates")
+
+
+def test_forwarded_keyword_is_passed_flag():
+    s = state(b"Status: RO\nX-Keywords: $Forwarded work\n")
+    assert (s.flags, s.keywords) == ("PS", ("work",))
+
+
+@given(st.sets(st.sampled_from("DFPRST")), st.booleans(),
+       st.lists(st.from_regex(r"[A-Za-z$][A-Za-z0-9_]{0,8}", fullmatch=True), unique=True, max_size=4))
+def test_every_state_survives_mbox_headers_and_back(letters, new, keywords):
+    keywords = [k for k in keywords if k != flags.FORWARDED]
+    original = "".join(sorted(letters))
+    raw = b"".join(line + b"\n" for line in flags.to_mbox_headers(original, new, keywords))
+    back = state(raw)
+    assert (back.flags, back.new, list(back.keywords)) == (original, new, keywords)
+
+
+@pytest.mark.parametrize("name, unique, letters, kw", [
+    ("123.abc:2,FRS", "123.abc", "FRS", ""),
+    ("123.abc!2,Sabc", "123.abc", "S", "abc"),
+    ("1379857166.25979_1.hottie,2,S", "1379857166.25979_1.hottie", "S", ""),
+    ("1.x,S=1234:2,S,W=999", "1.x,S=1234", "S", ""),
+    ("plain", "plain", "", ""),
+])
+def test_maildir_names(name, unique, letters, kw):
+    info = flags.parse_maildir_name(name)
+    assert (info.unique, info.letters, info.keyword_letters) == (unique, letters, kw)

@@ -1,0 +1,112 @@
+"""The mbox scanner: separators, body From lines, Content-Length, quoting (§1.4)."""
+
+import io
+
+import pytest
+
+from mboxtool.formats.mbox import quote, unquote
+from mboxtool.formats.mboxscan import MboxScanner
+
+from .conftest import mbox_entry
+
+
+def scan(data: bytes, events=None):
+    ev = events if events is not None else []
+    return list(MboxScanner(io.BytesIO(data), len(data), event=lambda c, **k: ev.append((c, k))))
+
+
+def test_two_plain_messages_split_and_lose_the_separator_blank():
+    data = mbox_entry(body="one\n") + mbox_entry(body="two\n")
+    msgs = scan(data)
+    assert [m.data.split(b"\n\n", 1)[1] for m in msgs] == [b"one\n", b"two\n"]
+    assert [m.line for m in msgs] == [1, 8]
+
+
+def test_undated_body_from_line_after_blank_does_not_split():
+    events = []
+    data = mbox_entry(body="Agenda:\n\nFrom the chair, welcome.\n") + mbox_entry()
+    msgs = scan(data, events)
+    assert len(msgs) == 2
+    assert b"\nFrom the chair, welcome.\n" in msgs[0].data
+    assert ("unescaped-from-line", 8) in [(c, k["line"]) for c, k in events]
+
+
+def test_dated_from_line_without_blank_but_with_headers_splits_and_is_reported():
+    data = mbox_entry(body="text\n").rstrip(b"\n") + b"\n" + mbox_entry()
+    events = []
+    assert len(scan(data, events)) == 2
+    assert [c for c, _ in events] == ["from-line-without-blank"]
+
+
+def test_header_line_starting_with_from_is_not_a_separator():
+    data = b"From a@b Mon Jan  6 10:00:00 2020\nFrom  :<x@example.com>\nSubject: s\n\nbody\n"
+    msgs = scan(data)
+    assert len(msgs) == 1 and msgs[0].data.startswith(b"From  :<x@")
+
+
+def test_valid_content_length_protects_unescaped_body_from_lines():
+    body = b"line\n\nFrom x Mon Jan  6 10:00:00 2020\nSubject: not a message\n\nmore\n"
+    data = (b"From a@b Mon Jan  6 10:00:00 2020\nSubject: s\nContent-Length: %d\n\n" % len(body)
+            + body + b"\n" + mbox_entry())
+    msgs = scan(data)
+    assert len(msgs) == 2 and msgs[0].cl_bounded and msgs[0].data.endswith(body)
+
+
+def test_lying_content_length_is_ignored_and_reported():
+    events = []
+    data = (b"From a@b Mon Jan  6 10:00:00 2020\nSubject: s\nContent-Length: 5\n\nbody text\n\n"
+            + mbox_entry())
+    msgs = scan(data, events)
+    assert len(msgs) == 2 and not msgs[0].cl_bounded
+    assert events[0][0] == "content-length-mismatch"
+
+
+def test_from_line_inside_an_open_multipart_is_body():
+    body = (b"--XX\nContent-Type: text/plain\n\nsee patch\n\n--XX\nContent-Type: text/x-diff\n\n"
+            b"From 0123abc Mon Sep 17 00:00:00 2001\nFrom: Dev <d@example.org>\nSubject: [PATCH]\n\n"
+            b"diff\n--XX--\n")
+    data = (b"From a@b Mon Jan  6 10:00:00 2020\nSubject: s\nContent-Type: multipart/mixed; "
+            b"boundary=\"XX\"\n\n" + body + b"\n" + mbox_entry())
+    msgs = scan(data)
+    assert len(msgs) == 2 and msgs[0].data.endswith(body)
+
+
+def test_garbage_before_first_from_is_kept_as_its_own_item():
+    data = b"leftover text\n" + mbox_entry()
+    msgs = scan(data)
+    assert msgs[0].garbage and msgs[0].data == b"leftover text\n" and len(msgs) == 2
+
+
+def test_crlf_file_keeps_crlf_in_message_bytes():
+    data = mbox_entry(body="a\n").replace(b"\n", b"\r\n") * 2
+    msgs = scan(data)
+    assert len(msgs) == 2
+    assert msgs[0].data == b"From: a@example.org\r\nSubject: test\r\nDate: Mon, 6 Jan 2020 10:00:00 +0000\r\n\r\na\r\n"
+
+
+def test_cr_only_file_is_read_with_cr_as_line_end():
+    data = (mbox_entry() * 3).replace(b"\n", b"\r")
+    events = []
+    assert len(scan(data, events)) == 3
+    assert events[0][0] == "cr-line-endings"
+
+
+def test_messages_larger_than_a_chunk_stream(monkeypatch):
+    import mboxtool.formats.mboxscan as ms
+    monkeypatch.setattr(ms, "CHUNK", 1024)
+    big = "x" * 70 + "\n"
+    data = mbox_entry(body=big * 200) + mbox_entry(body="From me\n" + big * 50) + mbox_entry()
+    msgs = scan(data)
+    assert len(msgs) == 3
+    assert msgs[1].data.endswith(b"From me\n" + (big * 50).encode())
+
+
+@pytest.mark.parametrize("variant, text, quoted", [
+    ("mboxrd", b"From a\n>From b\n>>From c\n", b">From a\n>>From b\n>>>From c\n"),
+    ("mboxo", b"From a\n>From b\n", b">From a\n>From b\n"),
+    ("mboxcl2", b"From a\n", b"From a\n"),
+])
+def test_quoting(variant, text, quoted):
+    assert quote(text, variant) == quoted
+    if variant == "mboxrd":
+        assert unquote(quoted, variant) == text
