@@ -89,7 +89,7 @@ def cli() -> None:
                    "mbox source and mbox for the others).")
 @click.option("--variant", type=VARIANT, default="mboxrd", show_default=True,
               help="mbox variant to write.")
-@click.option("--recursive", is_flag=True, help="Convert a folder tree (mbox files with NAME.sbd/ "
+@click.option("--recursive", "-r", is_flag=True, help="Convert a folder tree (mbox files with NAME.sbd/ "
               "subfolders <-> Maildir++ .NAME.SUB folders).")
 @click.option("--move", is_flag=True, help="Remove each message from SRC once it is durable in DST.")
 @click.option("--verify", is_flag=True, help="Re-read DST and compare digests, flags and dates with SRC.")
@@ -165,3 +165,144 @@ def _print_convert(report, quiet: bool) -> None:
 
 def main() -> None:
     cli(prog_name="mboxtool")
+
+
+# -- inspection ------------------------------------------------------------------------
+
+def _lock_options(f):
+    f = click.option("--lock-timeout", type=float, default=30, show_default=True, metavar="SECONDS",
+                     help="Give up (exit 75) when the shared lock cannot be had in time.")(f)
+    f = click.option("--lock/--no-lock", default=True, show_default=True,
+                     help="Take a shared fcntl lock on mbox files while reading.")(f)
+    return f
+
+
+def _damage_note(path, damage: dict) -> None:
+    if damage:
+        kinds = ", ".join(sorted(damage))
+        warn(f"{path}: the mailbox is damaged ({kinds}); 'mboxtool validate {path}' explains")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@source_options
+@click.option("--recursive", "-r", is_flag=True, help="Summarise every mailbox in a folder tree.")
+@click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="How many top senders.")
+@_lock_options
+@json_option
+def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, as_json):
+    """Summarise a mailbox: format, variant, counts, dates, flags, senders, messages per year.
+
+    Example: mboxtool info samples/inbox.mbox
+    """
+    from .render import info_text, tree_text
+    from .summary import mailbox_info
+    with user_errors():
+        if recursive:
+            from .tree import tree_info
+            rows = tree_info(path, lock=lock, lock_timeout=lock_timeout)
+            if as_json:
+                click.echo(dump_json(rows))
+            else:
+                click.echo(tree_text(rows))
+            return
+        result = mailbox_info(path, from_format, source_variant, lock, lock_timeout)
+    if as_json:
+        click.echo(dump_json(result.to_dict(top)))
+    else:
+        click.echo(info_text(result.to_dict(top)))
+    _damage_note(path, result.damage)
+
+
+def _parse_day(value: str | None, end: bool = False) -> int | None:
+    if value is None:
+        return None
+    import datetime as dt
+    try:
+        day = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+    if day.tzinfo is None:
+        day = day.replace(tzinfo=dt.timezone.utc)
+    if end and len(value) <= 10:
+        day += dt.timedelta(days=1)
+    return int(day.timestamp())
+
+
+@cli.command(name="list")
+@click.argument("path", type=click.Path(path_type=Path))
+@source_options
+@click.option("--since", metavar="DATE", help="Only messages delivered on or after DATE (YYYY-MM-DD).")
+@click.option("--until", metavar="DATE", help="Only messages delivered on or before DATE.")
+@click.option("--from-address", metavar="TEXT", help="Only messages whose From: contains TEXT.")
+@click.option("--subject", "subject_filter", metavar="TEXT", help="Only subjects containing TEXT.")
+@click.option("--flag", "with_flags", metavar="LETTERS", default="", help="Only messages with all these flags.")
+@click.option("--no-flag", "without_flags", metavar="LETTERS", default="",
+              help="Only messages with none of these flags (e.g. --no-flag S: unread).")
+@click.option("--limit", type=click.IntRange(0), default=None, help="Stop after N rows.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@_lock_options
+@json_option
+def list_(path, from_format, source_variant, since, until, from_address, subject_filter,
+          with_flags, without_flags, limit, as_csv, lock, lock_timeout, as_json):
+    """One row per message: index, key, date, sender, subject, flags, size.
+
+    Example: mboxtool list --no-flag S samples/inbox.mbox
+    """
+    from .render import RowPrinter
+    from .summary import Inspection
+    lo, hi = _parse_day(since), _parse_day(until, end=True)
+    bad = set((with_flags + without_flags).upper()) - set("DFPRST")
+    if bad:
+        raise click.BadParameter(f"unknown flag letters {''.join(sorted(bad))}; use D F P R S T")
+    printer = RowPrinter("json" if as_json else "csv" if as_csv else "table")
+    shown = 0
+    with user_errors():
+        with Inspection(path, from_format, source_variant, lock, lock_timeout) as insp:
+            for row in insp.rows():
+                if limit is not None and shown >= limit:
+                    break
+                if lo is not None and (row.date is None or row.date < lo):
+                    continue
+                if hi is not None and (row.date is None or row.date >= hi):
+                    continue
+                if from_address and from_address.lower() not in row.sender.lower():
+                    continue
+                if subject_filter and subject_filter.lower() not in row.subject.lower():
+                    continue
+                if not set(with_flags.upper()) <= set(row.flags) or set(without_flags.upper()) & set(row.flags):
+                    continue
+                if not printer.emit(row):
+                    break                       # the reader went away (head, a pager quit)
+                shown += 1
+            damage = dict(insp.damage)
+    printer.close()
+    _damage_note(path, damage)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("index", type=int)
+@source_options
+@click.option("--with-from", is_flag=True, help="Start with the From_ line (mbox sources).")
+@click.option("--headers", "headers_only", is_flag=True, help="Only the header block.")
+@_lock_options
+def show(path, index, from_format, source_variant, with_from, headers_only, lock, lock_timeout):
+    """Write message INDEX (1-based, as in list) exactly as stored, mbox quoting removed.
+
+    Example: mboxtool show samples/inbox.mbox 2 > message.eml
+    """
+    from .message import header_end
+    from .summary import find_message
+    with user_errors():
+        msg = find_message(path, index, from_format, source_variant, lock, lock_timeout)
+    if msg is None:
+        raise UnusableInput(f"{path}: no message {index}")
+    data = msg.data[:header_end(msg.data)] if headers_only else msg.data
+    out = click.get_binary_stream("stdout")
+    if with_from:
+        from .dates import asctime_utc
+        line = msg.from_line or (f"From MAILER-DAEMON {asctime_utc(msg.date or 0)}".encode())
+        out.write(line + b"\n")
+    out.write(data)
+    out.flush()

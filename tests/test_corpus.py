@@ -14,7 +14,6 @@ EXPECTED = {k: v for k, v in json.loads((CORPUS / "expected.json").read_text()).
 # What mboxtool refuses on purpose, with the reason a user is told.
 REFUSED = {
     "mailroot/notmuch-default": "not a Maildir",
-    "maildir/mu-testdir2": "a collection of Maildirs",
     "mbox-compressed/meli-PATCH-Put-sha1dc-on-a-diet.mbox.gz": "gzip",
     "mbox-compressed/mmp-mailarc-2.mbox.gz": "gzip",
     "mbox/neomutt-cherry-plaintext.mbox": "no From_ line",
@@ -26,7 +25,8 @@ REFUSED = {
 def test_corpus_entry_converts_or_is_refused_cleanly(invoke, tmp_path, entry):
     info = EXPECTED[entry]
     src = CORPUS / entry
-    r = invoke("convert", "--json", src, tmp_path / "out")
+    recursive = ["--recursive"] if "collection" in info.get("format", "") else []
+    r = invoke("convert", "--json", *recursive, src, tmp_path / "out")
     assert "Traceback" not in r.stderr
     if r.exit_code == 2:
         assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1 and str(src) in r.stderr
@@ -45,3 +45,20 @@ def test_corpus_entry_converts_or_is_refused_cleanly(invoke, tmp_path, entry):
         assert r.exit_code == 0, r.stderr
     else:
         assert r.exit_code in (0, 1)
+
+
+@pytest.mark.parametrize("entry", [k for k, v in sorted(EXPECTED.items())
+                                   if not v.get("ambiguous") and k.startswith(("mbox/", "maildir/", "mh/", "mmdf/"))
+                                   and "collection" not in v.get("format", "")],)
+def test_corpus_info_counts_and_list_rows_agree(invoke, entry):
+    info = EXPECTED[entry]
+    r = invoke("info", "--json", CORPUS / entry)
+    if entry in REFUSED:
+        assert r.exit_code == 2
+        return
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["messages"] == info["expected"]
+    rows = invoke("list", "--json", CORPUS / entry)
+    lines = [json.loads(line) for line in rows.stdout.splitlines()]
+    assert [row["index"] for row in lines] == list(range(1, info["expected"] + 1))

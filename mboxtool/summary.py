@@ -1,0 +1,201 @@
+"""Data for info, list and show: one streaming pass over any mailbox, nothing printed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.header import decode_header, make_header
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any
+
+from .detect import detect_format, normalize_format
+from .mailboxes import make_reader
+from .message import MailMessage, split_message
+
+# scanner events that mean the file is damaged (validate explains them)
+DAMAGE = frozenset({"garbage-before-first-from", "cr-line-endings", "possible-phantom-split",
+                    "content-length-mismatch", "truncated-message", "unreadable-file"})
+
+
+def decode_text(raw: str | None) -> str:
+    """An RFC 2047-decoded header value; robust to broken encodings and raw 8-bit bytes."""
+    if not raw:
+        return ""
+    # header values arrive latin-1 decoded (byte-preserving); raw UTF-8 is common: try it first
+    try:
+        raw = raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    if "=?" not in raw:
+        return raw
+    try:
+        return str(make_header(decode_header(raw)))
+    except Exception:            # the email package raises many kinds on broken encoded-words
+        pass
+    try:
+        parts = []
+        for chunk, charset in decode_header(raw):
+            if isinstance(chunk, bytes):
+                try:
+                    parts.append(chunk.decode(charset or "utf-8", "replace"))
+                except LookupError:
+                    parts.append(chunk.decode("latin-1"))
+            else:
+                parts.append(chunk)
+        return "".join(parts)
+    except Exception:
+        return raw
+
+
+@dataclass
+class Row:
+    """One message as ``list`` shows it."""
+
+    index: int
+    key: str
+    date: int | None
+    sender: str
+    address: str
+    subject: str
+    flags: str
+    size: int
+    new: bool
+    keywords: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "key": self.key, "date": iso(self.date), "from": self.sender,
+                "subject": self.subject, "flags": self.flags, "size": self.size,
+                "new": self.new, "keywords": list(self.keywords)}
+
+
+def iso(epoch: int | None) -> str | None:
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def row_of(index: int, msg: MailMessage) -> Row:
+    headers, _ = split_message(msg.data)
+    raw_from = headers.get(b"from") or ""
+    decoded = decode_text(raw_from)
+    addrs = getaddresses([decoded]) if decoded else []
+    address = addrs[0][1] if addrs and addrs[0][1] else decoded
+    return Row(index, msg.key, msg.date, decoded, address.lower(),
+               decode_text(headers.get(b"subject")), msg.flags, len(msg.data), msg.new, msg.keywords)
+
+
+class Inspection:
+    """An open mailbox to inspect: rows streamed in mailbox order, damage noted as seen."""
+
+    def __init__(self, path: Path, fmt: str | None = None, variant: str | None = None,
+                 lock: bool = True, lock_timeout: float = 30):
+        self.path = Path(path)
+        self.format = normalize_format(fmt) or detect_format(self.path, damaged_mbox_ok=True)
+        self.damage: Counter[str] = Counter()
+        self.reader = make_reader(self.path, self.format, variant=variant, lock=lock,
+                                  lock_timeout=lock_timeout, include_expunged=True,
+                                  event=lambda code, **_: self._note(code))
+
+    def _note(self, code: str) -> None:
+        if code in DAMAGE:
+            self.damage[code] += 1
+
+    def __enter__(self) -> Inspection:
+        self.reader.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.reader.close()
+
+    @property
+    def variant(self) -> str | None:
+        return getattr(self.reader, "variant", None) if self.format == "mbox" else None
+
+    @property
+    def evidence(self) -> list[str]:
+        guess = getattr(self.reader, "guess", None)
+        return list(guess.evidence) if guess is not None and self.format == "mbox" else []
+
+    def messages(self) -> Iterator[MailMessage]:
+        yield from self.reader
+
+    def rows(self) -> Iterator[Row]:
+        for index, msg in enumerate(self.reader, 1):
+            yield row_of(index, msg)
+
+
+@dataclass
+class Info:
+    """The ``info`` summary of one mailbox."""
+
+    path: str
+    format: str
+    variant: str | None
+    evidence: list[str]
+    messages: int = 0
+    bytes: int = 0
+    first_date: int | None = None
+    last_date: int | None = None
+    flags: Counter[str] = field(default_factory=Counter)
+    unread: int = 0
+    new: int = 0
+    keywords: Counter[str] = field(default_factory=Counter)
+    senders: Counter[str] = field(default_factory=Counter)
+    per_year: Counter[str] = field(default_factory=Counter)
+    undated: int = 0
+    damage: dict[str, int] = field(default_factory=dict)
+
+    def add(self, row: Row) -> None:
+        self.messages += 1
+        self.bytes += row.size
+        for letter in row.flags:
+            self.flags[letter] += 1
+        self.unread += "S" not in row.flags
+        self.new += row.new
+        self.keywords.update(row.keywords)
+        if row.address:
+            self.senders[row.address] += 1
+        if row.date is None:
+            self.undated += 1
+        else:
+            self.first_date = row.date if self.first_date is None else min(self.first_date, row.date)
+            self.last_date = row.date if self.last_date is None else max(self.last_date, row.date)
+            self.per_year[str(dt.datetime.fromtimestamp(row.date, dt.timezone.utc).year)] += 1
+
+    def to_dict(self, top: int = 10) -> dict[str, Any]:
+        return {
+            "path": self.path, "format": self.format, "variant": self.variant,
+            "variant_evidence": self.evidence, "messages": self.messages, "bytes": self.bytes,
+            "first_date": iso(self.first_date), "last_date": iso(self.last_date),
+            "flags": {k: self.flags[k] for k in sorted(self.flags)}, "unread": self.unread,
+            "new": self.new, "keywords": dict(self.keywords.most_common()),
+            "top_senders": [[a, n] for a, n in self.senders.most_common(top)],
+            "per_year": {y: self.per_year[y] for y in sorted(self.per_year)},
+            "undated": self.undated, "damage": self.damage,
+        }
+
+
+def mailbox_info(path: Path, fmt: str | None = None, variant: str | None = None,
+                 lock: bool = True, lock_timeout: float = 30) -> Info:
+    """One streaming pass: counts, dates, flags, senders, messages per year."""
+    with Inspection(path, fmt, variant, lock, lock_timeout) as insp:
+        info = Info(str(path), insp.format, insp.variant, insp.evidence)
+        for row in insp.rows():
+            info.add(row)
+        info.damage = dict(insp.damage)
+    return info
+
+
+def find_message(path: Path, index: int, fmt: str | None = None, variant: str | None = None,
+                 lock: bool = True, lock_timeout: float = 30) -> MailMessage | None:
+    """Message ``index`` (1-based, as ``list`` numbers them), or None when out of range."""
+    if index < 1:
+        return None
+    with Inspection(path, fmt, variant, lock, lock_timeout) as insp:
+        for i, msg in enumerate(insp.messages(), 1):
+            if i == index:
+                return msg
+    return None

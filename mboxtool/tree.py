@@ -1,0 +1,131 @@
+"""Folder trees: a directory of mbox files (NAME.sbd/ or NAME/ subfolders) <-> Maildir++ (.NAME.SUB)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .convert import ConvertOptions, ConvertReport, convert_mailbox
+from .detect import detect_format
+from .errors import InputError, MboxtoolError
+from .formats.maildir import is_maildir
+
+SKIP_SUFFIXES = (".msf", ".lock", ".mboxtool-append", ".mboxtool-keep", ".dat", ".json", ".html")
+
+
+def _file_format(path: Path) -> str | None:
+    if path.name.startswith(".") or path.name.endswith(SKIP_SUFFIXES):
+        return None
+    try:
+        fmt = detect_format(path)
+    except InputError:
+        return None
+    return fmt if fmt in ("mbox", "mmdf", "babyl") and path.stat().st_size > 0 or fmt == "mbox" else fmt
+
+
+def mailboxes(root: Path) -> list[tuple[list[str], Path, str]]:
+    """Every mailbox under ``root`` as (folder name parts, path, format), parents first."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: --recursive needs a directory")
+    dotted = [n for n in os.listdir(root) if n.startswith(".") and is_maildir(root / n)]
+    if is_maildir(root) or dotted:                      # a Maildir++ root (INBOX) and its folders
+        found = [([], root, "maildir")] if is_maildir(root) else []
+        for name in sorted(os.listdir(root)):
+            sub = root / name
+            if name.startswith(".") and name not in (".", "..") and sub.is_dir() and is_maildir(sub):
+                found.append(([p for p in name[1:].split(".") if p], sub, "maildir"))
+        return found
+    found = []
+    _walk(root, [], found)
+    return found
+
+
+def _walk(directory: Path, parts: list[str], found: list) -> None:
+    for name in sorted(os.listdir(directory)):
+        path = directory / name
+        if name.startswith("."):
+            continue
+        if path.is_file():
+            fmt = _file_format(path)
+            if fmt:
+                base = name[:-5] if name.endswith(".mbox") else name
+                found.append((parts + [base], path, fmt))
+        elif path.is_dir():
+            base = name[:-4] if name.endswith(".sbd") else name
+            if is_maildir(path) or (path / "cur").is_dir():     # cur/ alone: a damaged Maildir
+                found.append((parts + [base], path, "maildir"))
+                continue
+            try:
+                if detect_format(path) == "mh":
+                    found.append((parts + [base], path, "mh"))
+                    continue
+            except InputError:
+                pass
+            _walk(path, parts + [base], found)
+
+
+def _target(parts: list[str], dst: Path, dst_format: str) -> Path:
+    if dst_format == "maildir":
+        if not parts or parts == ["INBOX"]:
+            return dst
+        return dst / ("." + ".".join(p.replace(".", "_") for p in parts))
+    if not parts:
+        return dst / "INBOX"
+    *parents, leaf = parts
+    return dst.joinpath(*[p + ".sbd" for p in parents], leaf)
+
+
+def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -> ConvertReport:
+    """Convert every mailbox of a folder tree; one summed report, errors prefixed by folder."""
+    src, dst = Path(src), Path(dst)
+    boxes = mailboxes(src)
+    if not boxes:
+        raise InputError(f"{src}: no mailboxes found in this folder tree")
+    src_kind = boxes[0][2] if boxes[0][0] == [] else "mbox"
+    dst_format = options.to_format or ("mbox" if src_kind == "maildir" else "maildir")
+    total = ConvertReport(str(src), str(dst), "tree", dst_format + "-tree", dry_run=options.dry_run)
+    total.verified = True if options.verify else None
+    if dst_format == "maildir" and not options.dry_run:
+        from .formats.maildir import MaildirWriter
+        MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too
+    for parts, path, fmt in boxes:
+        target = _target(parts, dst, dst_format)
+        folder = "/".join(parts) or "INBOX"
+        opts = replace(options, from_format=fmt, to_format=dst_format)
+        try:
+            rep = convert_mailbox(path, target, opts, **kwargs)
+        except MboxtoolError as exc:
+            total.failed += 1
+            total.error(f"{folder}: {exc}")
+            continue
+        if dst_format == "maildir" and target != dst and not options.dry_run:
+            marker = target / "maildirfolder"
+            if not marker.exists():
+                os.close(os.open(marker, os.O_CREAT | os.O_WRONLY, 0o600))
+        for name in ("converted", "skipped", "failed", "bytes"):
+            setattr(total, name, getattr(total, name) + getattr(rep, name))
+        total.errors += [{**e, "message": f"{folder}: {e['message']}"} for e in rep.errors]
+        total.excluded += [{**e, "folder": folder} for e in rep.excluded]
+        total.warnings += [{**e, "folder": folder} for e in rep.warnings]
+        if rep.verified is False:
+            total.verified = False
+        total.moved = total.moved or rep.moved
+    return total
+
+
+def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30) -> list[dict[str, Any]]:
+    """One summary row per mailbox in the tree, then a totals row."""
+    from .summary import mailbox_info
+    rows = []
+    for parts, path, fmt in mailboxes(root):
+        info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout)
+        rows.append({"folder": "/".join(parts) or "INBOX", "path": str(path), "format": fmt,
+                     "messages": info.messages, "unread": info.unread, "bytes": info.bytes,
+                     "first_date": info.to_dict()["first_date"], "last_date": info.to_dict()["last_date"]})
+    rows.append({"folder": "TOTAL", "path": str(root), "format": "-",
+                 "messages": sum(r["messages"] for r in rows), "unread": sum(r["unread"] for r in rows),
+                 "bytes": sum(r["bytes"] for r in rows), "first_date": None, "last_date": None})
+    return rows

@@ -1,0 +1,116 @@
+"""info, list and show against mailboxes whose content the test built."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from .conftest import SAMPLES, mbox_entry
+
+
+@pytest.fixture
+def box(tmp_path):
+    p = tmp_path / "box"
+    p.write_bytes(
+        mbox_entry("a@example.org", "Mon Jan  6 10:00:00 2020",
+                   "From: =?utf-8?b?w4VzYQ==?= <a@example.org>\nSubject: =?iso-8859-1?q?caf=E9?=\n"
+                   "Status: RO\nX-Status: A\n", body=">From quoted\n")
+        + mbox_entry("b@example.org", "Tue Mar  3 09:00:00 2020",
+                     "From: b@example.org\nSubject: =?bogus-charset?q?broken=ZZ?=\nX-Keywords: work\n")
+        + mbox_entry("a@example.org", "Wed Jul  7 07:07:07 2021",
+                     "From: A <a@example.org>\nSubject: raw \xe9t\xe9 latin1, \"quoted\", comma\nStatus: O\n"
+                     .encode("latin-1").decode("latin-1"))
+    )
+    return p
+
+
+def test_info_json_fields_and_values(invoke, box):
+    r = invoke("info", "--json", box)
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert (doc["format"], doc["variant"], doc["messages"]) == ("mbox", "mboxrd", 3)
+    assert doc["first_date"] == "2020-01-06T10:00:00Z" and doc["last_date"] == "2021-07-07T07:07:07Z"
+    assert doc["flags"] == {"R": 1, "S": 1} and doc["unread"] == 2
+    assert doc["top_senders"][0] == ["a@example.org", 2]
+    assert doc["per_year"] == {"2020": 2, "2021": 1}
+    assert doc["keywords"] == {"work": 1}
+
+
+def test_info_text_has_a_bar_per_year(invoke, box):
+    r = invoke("info", box)
+    assert r.exit_code == 0
+    years = [l for l in r.stdout.splitlines() if l.strip().startswith(("2020", "2021"))]
+    assert len(years) == 2 and all(("█" in l) or ("#" in l) for l in years)
+
+
+def test_list_json_lines_decode_subjects(invoke, box):
+    r = invoke("list", "--json", box)
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [x["subject"] for x in rows][:1] == ["café"]
+    assert rows[0]["from"] == "Åsa <a@example.org>" and rows[0]["flags"] == "RS"
+    assert "broken" in rows[1]["subject"]                     # unknown charset: still readable
+    assert "été" in rows[2]["subject"]                        # raw 8-bit latin-1 header
+    assert [x["index"] for x in rows] == [1, 2, 3]
+
+
+def test_list_csv_parses_back(invoke, box):
+    r = invoke("list", "--csv", box)
+    table = list(csv.reader(io.StringIO(r.stdout)))
+    assert table[0][:7] == ["index", "key", "date", "from", "subject", "flags", "size"]
+    assert len(table) == 4 and table[3][4].endswith('"quoted", comma')
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--since", "2020-02-01"], [2, 3]),
+    (["--until", "2020-01-06"], [1]),
+    (["--from-address", "b@example"], [2]),
+    (["--subject", "CAF"], [1]),
+    (["--flag", "R"], [1]),
+    (["--no-flag", "S"], [2, 3]),
+    (["--limit", "1"], [1]),
+])
+def test_list_filters(invoke, box, args, expected):
+    r = invoke("list", "--json", *args, box)
+    assert [json.loads(l)["index"] for l in r.stdout.splitlines()] == expected
+
+
+def test_show_is_byte_exact_and_unquoted(invoke, box, runner):
+    from mboxtool.cli import cli
+    r = runner.invoke(cli, ["show", str(box), "1"])
+    assert r.stdout_bytes.endswith(b"\n\nFrom quoted\n")
+    assert r.stdout_bytes.startswith(b"From: =?utf-8?b?w4VzYQ==?=")
+    r = runner.invoke(cli, ["show", "--with-from", str(box), "2"])
+    assert r.stdout_bytes.startswith(b"From b@example.org Tue Mar  3 09:00:00 2020\nFrom: b@")
+    r = runner.invoke(cli, ["show", "--headers", str(box), "2"])
+    assert r.stdout_bytes.endswith(b"X-Keywords: work\n\n") and b"hi" not in r.stdout_bytes
+
+
+@pytest.mark.parametrize("index", ["0", "4", "99999"])
+def test_show_bad_index_exit_2(invoke, box, index):
+    r = invoke("show", box, index)
+    assert r.exit_code == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_show_maildir_file_is_identical(runner):
+    from mboxtool.cli import cli
+    r = runner.invoke(cli, ["list", "--json", str(SAMPLES / "Maildir")])
+    keys = [json.loads(l)["key"] for l in r.stdout.splitlines()]
+    for i, key in enumerate(keys, 1):
+        out = runner.invoke(cli, ["show", str(SAMPLES / "Maildir"), str(i)])
+        assert out.stdout_bytes == (SAMPLES / "Maildir" / key).read_bytes()
+
+
+def test_damaged_mbox_lists_what_it_can_and_points_to_validate(invoke):
+    r = invoke("list", "--from", "mbox", SAMPLES / "damaged.mbox")
+    assert r.exit_code == 0 and "validate" in r.stderr
+    assert len(r.stdout.strip().splitlines()) >= 3
+
+
+def test_info_recursive_tree(invoke, tmp_path):
+    invoke("convert", SAMPLES / "inbox.mbox", tmp_path / "tree" / "Work")
+    invoke("convert", "--to", "mbox", SAMPLES / "Maildir", tmp_path / "tree" / "Work.sbd" / "Old")
+    r = invoke("info", "--json", "--recursive", tmp_path / "tree")
+    rows = json.loads(r.stdout)
+    assert [(x["folder"], x["messages"]) for x in rows] == [("Work/Old", 3), ("Work", 5), ("TOTAL", 8)] \
+        or sorted((x["folder"], x["messages"]) for x in rows) == [("TOTAL", 8), ("Work", 5), ("Work/Old", 3)]
