@@ -306,3 +306,48 @@ def show(path, index, from_format, source_variant, with_from, headers_only, lock
         out.write(line + b"\n")
     out.write(data)
     out.flush()
+
+
+# -- validation and repair -------------------------------------------------------------
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@source_options
+@click.option("--strict", is_flag=True, help="Warnings also make the exit code 1.")
+@_lock_options
+@json_option
+def validate(path, from_format, source_variant, strict, lock, lock_timeout, as_json):
+    """Check PATH for damage and report every problem found, with line and byte positions.
+
+    Example: mboxtool validate --json /var/mail/alice
+    """
+    from .validate import validate_mailbox
+    with user_errors():
+        report = validate_mailbox(path, from_format, source_variant, lock, lock_timeout)
+    click.echo(dump_json(report.to_dict(strict)) if as_json else report.to_text(strict))
+    sys.exit(EXIT_OK if report.ok(strict) else EXIT_PROBLEMS)
+
+
+@cli.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@source_options
+@click.option("--variant", type=VARIANT, default=None, help="Variant of the copy (default: that of SRC).")
+@click.option("--dedupe", is_flag=True, help="Drop exact duplicate messages (same digest).")
+@click.option("--no-fsync", is_flag=True, help="Skip fsync of the copy.")
+@_lock_options
+@json_option
+def repair(src, dst, from_format, source_variant, variant, dedupe, no_fsync, lock, lock_timeout, as_json):
+    """Write a repaired copy of SRC to DST (never in place) and report every change.
+
+    Example: mboxtool repair damaged.mbox repaired.mbox
+    """
+    from .repair import repair_mailbox
+    with user_errors():
+        report = repair_mailbox(src, dst, from_format, source_variant, variant, dedupe,
+                                fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout)
+    if as_json:
+        click.echo(dump_json(report.to_dict()))
+    else:
+        click.echo(report.to_text())
+    sys.exit(EXIT_OK if report.ok else EXIT_PROBLEMS)

@@ -62,3 +62,28 @@ def test_corpus_info_counts_and_list_rows_agree(invoke, entry):
     rows = invoke("list", "--json", CORPUS / entry)
     lines = [json.loads(line) for line in rows.stdout.splitlines()]
     assert [row["index"] for row in lines] == list(range(1, info["expected"] + 1))
+
+
+# Corpus files that are really damaged, and the error validate must report for each (and why).
+DAMAGED = {
+    "mbox/emailfolder-mboxcl2-lies.mbox": {"content-length-mismatch"},   # first CL says 782, body is 682
+    "mbox/emailfolder-testmbox-dos-crlf.mbox": {"content-length-mismatch"},  # CLs count LF bytes in a CRLF file
+    "mbox/mmp-separators2.mbox": {"content-length-mismatch"},          # CL of message 1 is off by a few bytes
+    "mbox/patchwork-mail-0010-invalid-charset.mbox": {"content-length-mismatch"},  # CL runs past EOF
+    "mbox/patchwork-fuzz-date-oserror.mbox": {"truncated-message"},    # ends in NULs and a bare CR
+    "mbox/patchwork-fuzz-name-len.mbox": {"truncated-message"},        # fuzzed: cut inside an open multipart
+    # hand-written messages with no header at all ("Message 1"): each split looks like a phantom
+    "mbox/stalwart-mail-parser-sample.mbox": {"possible-phantom-split"},
+}
+
+
+@pytest.mark.parametrize("entry", [k for k, v in sorted(EXPECTED.items())
+                                   if not v.get("ambiguous") and k.startswith(("mbox/", "maildir/", "mh/", "mmdf/"))
+                                   and k not in REFUSED and "collection" not in v.get("format", "")])
+def test_corpus_validate_has_no_false_errors(invoke, entry):
+    r = invoke("validate", "--json", CORPUS / entry)
+    assert r.exit_code in (0, 1), r.stderr
+    doc = json.loads(r.stdout)
+    errors = {p["code"] for p in doc["problems"] if p["severity"] == "error"}
+    assert errors == DAMAGED.get(entry, set()), doc["problems"][:5]
+    assert doc["messages"] == EXPECTED[entry]["expected"]

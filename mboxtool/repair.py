@@ -1,0 +1,191 @@
+"""repair_mailbox(): write a repaired copy of a damaged mailbox, reporting every change."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .convert import ConvertOptions, convert_mailbox
+from .dates import asctime_utc, plausible
+from .detect import detect_format, normalize_format
+from .errors import InputError, UsageError
+from .formats.mbox import MboxReader, MboxWriter, envelope_sender, quote, render_mbox_message
+from .formats.mboxscan import ScannedMessage
+from .index import short_digest
+from .message import MailMessage, is_header_line, strip_metadata, add_headers
+from .validate import ValidationReport, validate_mailbox
+from . import flags as flagmap
+
+_NUL_RUN = re.compile(rb"\x00{2,}|\x00+(?=\n*\Z)")
+
+
+@dataclass
+class RepairReport:
+    source: str
+    destination: str
+    format: str
+    messages: int = 0
+    repaired: list[dict[str, Any]] = field(default_factory=list)
+    remaining: list[dict[str, Any]] = field(default_factory=list)
+    orphan: str | None = None
+
+    def fixed(self, code: str, message: str, line: int | None = None, **extra: Any) -> None:
+        self.repaired.append({"code": code, "message": message, "line": line,
+                              **{k: v for k, v in extra.items() if v is not None}})
+
+    @property
+    def ok(self) -> bool:
+        return not any(p["severity"] == "error" for p in self.remaining)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "destination": self.destination, "format": self.format,
+                "messages": self.messages, "repaired": self.repaired, "remaining": self.remaining,
+                "orphan": self.orphan, "ok": self.ok}
+
+    def to_text(self) -> str:
+        lines = [f"repaired copy of {self.source} written to {self.destination} ({self.messages} messages)"]
+        for item in self.repaired:
+            at = f"line {item['line']}: " if item.get("line") else ""
+            lines.append(f"  fixed   {item['code']}: {at}{item['message']}")
+        for p in self.remaining:
+            lines.append(f"  left    {p['code']} ({p['severity']}): {p['message']}")
+        if self.orphan:
+            lines.append(f"  bytes that were no message saved to {self.orphan}")
+        return "\n".join(lines)
+
+
+def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | None = None,
+                   out_variant: str | None = None, dedupe: bool = False, fsync: bool = True,
+                   lock: bool = True, lock_timeout: float = 30) -> RepairReport:
+    """Repair ``src`` into a new ``dst`` (which must not exist)."""
+    src, dst = Path(src), Path(dst)
+    fmt = normalize_format(fmt) or detect_format(src, damaged_mbox_ok=True)
+    if os.path.lexists(dst):
+        raise UsageError(f"{dst}: already exists; repair writes a new copy, never in place")
+    report = RepairReport(str(src), str(dst), fmt)
+    if fmt != "mbox":
+        # other formats: a fresh copy through the converter fixes names, modes and empty files
+        rep = convert_mailbox(src, dst, ConvertOptions(from_format=fmt, to_format=fmt, fsync=fsync,
+                                                       lock=lock, lock_timeout=lock_timeout))
+        report.messages = rep.converted
+        for w in rep.warnings:
+            report.fixed(w["code"], f"{w.get('key', '')}: left out of the copy", None)
+        report.remaining = [p.to_dict() for p in validate_mailbox(dst, fmt).problems
+                            if p.severity == "error"]
+        return report
+    _repair_mbox(src, dst, variant, out_variant, dedupe, fsync, lock, lock_timeout, report)
+    check = validate_mailbox(dst, "mbox", out_variant or None, lock=False)
+    report.remaining = [p.to_dict() for p in check.problems if p.severity in ("error", "warning")]
+    return report
+
+
+def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | None, dedupe: bool,
+                 fsync: bool, lock: bool, lock_timeout: float, report: RepairReport) -> None:
+    phantoms: set[int] = set()
+    pre = validate_mailbox(src, "mbox", variant, lock, lock_timeout)
+    for p in pre.problems:
+        if p.code == "possible-phantom-split" and p.key:
+            phantoms.add(int(p.key))
+    reader = MboxReader(src, variant=variant, lock=lock, lock_timeout=lock_timeout)
+    with reader:
+        write_variant = out_variant or (reader.variant if reader.variant in ("mboxrd", "mboxcl2") else "mboxrd")
+        writer = MboxWriter(dst, write_variant, fsync=fsync, lock=False)
+        writer.open()
+        try:
+            seen: set[int] = set()
+            held: tuple[ScannedMessage, MailMessage] | None = None
+            for raw in reader.scanned():
+                msg = reader.to_message(raw)
+                if held is not None and raw.index in phantoms:
+                    # glue the phantom back: previous bytes, the empty line, the From_ line, the rest
+                    prev_raw, prev = held
+                    prev.data = prev.data + b"\n" + raw.from_line + b"\n" + msg.data
+                    report.fixed("possible-phantom-split", f"body line {raw.from_line[:60].decode('latin-1')!r} "
+                                 f"merged back into message {prev_raw.index} and quoted", raw.line)
+                    continue
+                if held is not None:
+                    _emit(writer, *held, report, seen, dedupe)
+                held = _prepare(raw, msg, reader, report, dst)
+            if held is not None:
+                _emit(writer, *held, report, seen, dedupe)
+            writer.commit()
+        except BaseException:
+            writer.close()
+            os.unlink(dst)
+            raise
+        writer.close()
+    for p in pre.problems:
+        if p.code in ("unescaped-from-line",):
+            report.fixed(p.code, "body 'From ' line quoted in the copy", p.line, offset=p.offset)
+        elif p.code == "from-line-without-blank":
+            report.fixed(p.code, "empty line added before the From_ line", p.line)
+        elif p.code == "content-length-mismatch":
+            report.fixed(p.code, "wrong Content-Length removed"
+                         + (" (recomputed)" if write_variant in ("mboxcl", "mboxcl2") else ""), p.line)
+        elif p.code in ("crlf-line-endings", "mixed-line-endings") and False:
+            pass
+        elif p.code == "cr-line-endings":
+            report.fixed(p.code, "CR line ends converted to LF", p.line)
+        elif p.code == "missing-final-newline":
+            report.fixed(p.code, "final newline added", p.line)
+        elif p.code == "glued-from-line":
+            report.remaining.append(p.to_dict())
+
+
+def _prepare(raw: ScannedMessage, msg: MailMessage, reader: MboxReader, report: RepairReport,
+             dst: Path) -> tuple[ScannedMessage, MailMessage] | None:
+    if raw.garbage:
+        if is_header_line(msg.data.split(b"\n", 1)[0]):
+            msg.sender = None
+            report.fixed("garbage-before-first-from", "leading bytes kept as a message of their own "
+                         "with a new From_ line", 1, offset=0)
+            return raw, msg
+        orphan = Path(str(dst) + ".orphan")
+        fd = os.open(orphan, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(msg.data)
+        report.orphan = str(orphan)
+        report.fixed("garbage-before-first-from", f"{len(msg.data)} leading bytes that are no message "
+                     f"saved to {orphan.name}", 1, offset=0)
+        return None
+    if raw.index == 1 and "pseudo" in (reader.skip_reason(raw, msg) or ""):
+        report.fixed("pseudo-message", "folder-state pseudo-message dropped", raw.line)
+        return None
+    if not msg.data.strip():
+        report.fixed("empty-message", "empty message dropped", raw.line)
+        return None
+    cut = 0
+    for m in reversed(list(_NUL_RUN.finditer(msg.data))):
+        if m.end() - m.start() >= 512 or not msg.data[m.end():].strip(b"\n"):
+            line = raw.line + msg.data.count(b"\n", 0, m.start()) + 1
+            report.fixed("nul-run", f"{m.end() - m.start()} NUL bytes removed", line,
+                         offset=raw.data_offset + m.start())
+            msg.data = msg.data[:m.start()] + msg.data[m.end():]
+            cut += 1
+    if cut and not msg.data.endswith(b"\n"):
+        report.fixed("truncated-message", "the cut-off last message was terminated and kept", raw.line)
+    return raw, msg
+
+
+def _emit(writer: MboxWriter, raw: ScannedMessage, msg: MailMessage, report: RepairReport,
+          seen: set[int], dedupe: bool) -> None:
+    if msg is None:
+        return
+    if dedupe:
+        digest = short_digest(msg.data)
+        if digest in seen:
+            report.fixed("duplicate-message", f"duplicate of an earlier message dropped", raw.line)
+            return
+        seen.add(digest)
+    entry = render_mbox_message(msg, writer.variant)
+    if raw.from_line and raw.parsed.date is not None and raw.from_line.isascii():
+        # keep a good From_ line exactly as it was (sender, local time, spacing)
+        entry = raw.from_line + entry[entry.index(b"\n"):]
+    writer.pending.append(entry)
+    writer.pending_size += len(entry)
+    report.messages += 1
+    if writer.pending_size >= writer.batch_bytes:
+        writer.commit()

@@ -1,0 +1,467 @@
+"""validate_mailbox(): find, in one streaming pass, the damage that breaks a mailbox (§5, §6)."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .detect import detect_format, normalize_format
+from .errors import InputError
+from .flags import LETTERS, parse_maildir_name
+from .formats.maildir import CONTROL_FILES, read_keyword_map
+from .formats.mbox import PSEUDO_SUBJECT, MboxReader, unquote
+from .formats.mboxscan import ScannedMessage, _boundary
+from .index import short_digest
+from .locking import dotlock_state
+from .mailboxes import make_reader
+from .message import is_header_line
+
+# code -> severity, as in the damage catalogue (mailbox-formats.md §5, §6)
+SEVERITY = {
+    "not-an-mbox": "error", "garbage-before-first-from": "error", "leading-blank-lines": "info",
+    "unescaped-from-line": "warning", "possible-phantom-split": "error",
+    "from-line-without-blank": "warning", "from-line-in-header": "warning",
+    "glued-from-line": "error", "bad-from-date": "warning", "non-ascii-from-line": "warning",
+    "crlf-line-endings": "info", "mixed-line-endings": "warning", "cr-line-endings": "error",
+    "nul-run": "error", "nul-byte": "warning", "missing-final-newline": "warning",
+    "truncated-message": "error", "concatenated-mbox": "warning",
+    "content-length-mismatch": "warning", "pseudo-message": "info", "stale-dotlock": "warning",
+    "duplicate-message": "info", "header-8bit": "info", "header-invalid-utf8": "warning",
+    "long-line": "warning", "very-long-line": "error", "missing-header-separator": "warning",
+    "broken-mime-boundary": "warning", "mixed-quoting": "warning", "empty-message": "warning",
+    # Maildir
+    "missing-subdir": "error", "stale-tmp-file": "info", "empty-file": "warning",
+    "missing-info": "info", "info-in-new": "info", "duplicate-unique": "warning",
+    "bad-flag-order": "info", "unknown-flag": "info", "keyword-without-mapping": "warning",
+    "bad-size-field": "warning", "foreign-file": "warning", "unreadable-file": "error",
+    "insecure-permissions": "warning", "bad-mtime": "info", "mtime-far-from-date": "warning",
+    "uid-in-name": "info", "control-files": "info", "not-a-message": "warning",
+}
+_GLUED = re.compile(rb"[^\n> ]From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +[A-Z][a-z]{2} +\d{1,2} +"
+                    rb"\d{1,2}:\d\d(?::\d\d)? +\d{4}\r?\n[\x21-\x39\x3B-\x7E]+[ \t]*:")
+_LONG = re.compile(rb"[^\n]{999,}")
+_HUGE = 1 << 20
+_NUL_RUN = re.compile(rb"\x00+")
+
+
+@dataclass
+class Problem:
+    """One finding: a stable code, a severity, a sentence, and where it is."""
+
+    code: str
+    severity: str
+    message: str
+    line: int | None = None
+    offset: int | None = None
+    key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"code": self.code, "severity": self.severity, "message": self.message}
+        for name in ("line", "offset", "key"):
+            if getattr(self, name) is not None:
+                d[name] = getattr(self, name)
+        return d
+
+
+@dataclass
+class ValidationReport:
+    path: str
+    format: str
+    variant: str | None = None
+    variant_evidence: list[str] = field(default_factory=list)
+    messages: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, code: str, message: str, severity: str | None = None, **where: Any) -> None:
+        self.problems.append(Problem(code, severity or SEVERITY[code], message, **where))
+
+    def count(self, severity: str) -> int:
+        return sum(1 for p in self.problems if p.severity == severity)
+
+    def ok(self, strict: bool = False) -> bool:
+        return not self.count("error") and not (strict and self.count("warning"))
+
+    def to_dict(self, strict: bool = False) -> dict[str, Any]:
+        return {"path": self.path, "format": self.format, "variant": self.variant,
+                "variant_evidence": self.variant_evidence, "messages": self.messages,
+                "ok": self.ok(strict),
+                "counts": {s: self.count(s) for s in ("error", "warning", "info")},
+                "problems": [p.to_dict() for p in self.problems]}
+
+    def to_text(self, strict: bool = False, shown: int = 5) -> str:
+        head = f"{self.path}: {self.format}"
+        if self.variant:
+            head += f" ({self.variant}: {'; '.join(self.variant_evidence)})"
+        lines = [head, f"  {self.messages} messages; {self.count('error')} errors, "
+                       f"{self.count('warning')} warnings, {self.count('info')} notes"]
+        by_code: dict[str, list[Problem]] = {}
+        for p in self.problems:
+            by_code.setdefault(p.code, []).append(p)
+        order = {"error": 0, "warning": 1, "info": 2}
+        for code, items in sorted(by_code.items(), key=lambda kv: (order[kv[1][0].severity], kv[0])):
+            lines.append(f"  {items[0].severity.upper():7} {code} ({len(items)})")
+            for p in items[:shown]:
+                where = ", ".join(f"{n} {v}" for n, v in (("line", p.line), ("offset", p.offset),
+                                                          ("key", p.key)) if v is not None)
+                lines.append(f"           {where + ': ' if where else ''}{p.message}")
+            if len(items) > shown:
+                lines.append(f"           ... and {len(items) - shown} more")
+        lines.append("  OK" if self.ok(strict) else "  NOT OK")
+        return "\n".join(lines)
+
+
+def validate_mailbox(path: Path, fmt: str | None = None, variant: str | None = None,
+                     lock: bool = True, lock_timeout: float = 30) -> ValidationReport:
+    """Check ``path`` for damage; every problem found, in one pass."""
+    path = Path(path)
+    fmt = normalize_format(fmt) or detect_format(path, damaged_mbox_ok=True)
+    report = ValidationReport(str(path), fmt)
+    if fmt == "mbox":
+        _MboxCheck(path, report, variant, lock, lock_timeout).run()
+    elif fmt == "maildir":
+        _check_maildir(path, report)
+    else:
+        _check_other(path, fmt, report, lock, lock_timeout)
+    return report
+
+
+class _MboxCheck:
+    """Everything §5 lists, from the one scanner's events and a look at each message."""
+
+    def __init__(self, path: Path, report: ValidationReport, variant: str | None, lock: bool,
+                 lock_timeout: float):
+        self.path, self.report = path, report
+        self.reader = MboxReader(path, variant=variant, lock=lock, lock_timeout=lock_timeout,
+                                 event=self.event)
+        self.eols: Counter[str] = Counter()
+        self.digests: dict[int, int] = {}
+        self.prev: ScannedMessage | None = None
+        self.quoted = self.unescaped = 0
+        self.cl_style = 0
+
+    def event(self, code: str, offset: int | None = None, line: int | None = None, **info: Any) -> None:
+        text = {
+            "unescaped-from-line": "a body line begins 'From ' unquoted; mboxo readers split the message here",
+            "possible-phantom-split": "a From_ line inside an open multipart (its closing delimiter "
+                                      "follows): read as body, but naive readers split here",
+            "from-line-without-blank": "a From_ line without an empty line before it",
+            "from-line-in-header": "a header line begins 'From ' (malformed header; mboxo writers mangle it)",
+            "garbage-before-first-from": f"{info.get('size', 0)} bytes before the first From_ line",
+            "leading-blank-lines": "empty lines before the first From_ line",
+            "cr-line-endings": "CR-only line ends (classic Mac): read with CR as line end",
+            "content-length-mismatch": f"Content-Length {info.get('declared')} is wrong "
+                                       f"({info.get('reason')}); ignored",
+        }.get(code)
+        if text is None:
+            return
+        if code == "unescaped-from-line":
+            self.unescaped += 1
+        if code == "possible-phantom-split":
+            code, text = "unescaped-from-line", text
+        if code == "content-length-mismatch":
+            self.pending_cl = (text, line, offset)
+            return
+        self.report.add(code, text, line=line, offset=offset)
+
+    def run(self) -> None:
+        self.pending_cl: tuple | None = None
+        with self.reader:
+            self.report.variant = self.reader.variant
+            self.report.variant_evidence = list(self.reader.guess.evidence)
+            size = self.reader.size
+            self.cl_total = 0
+            last = None
+            for raw in self.reader.scanned():
+                self._message(raw)
+                last = raw
+            self._file_end(last, size)
+        self._style_checks()
+        self._dotlock()
+
+    def _message(self, raw: ScannedMessage) -> None:
+        r = self.report
+        if raw.garbage:
+            return
+        r.messages += 1
+        where = {"line": raw.line, "offset": raw.offset, "key": str(raw.index)}
+        if self.pending_cl:
+            text, line, offset = self.pending_cl
+            r.add("content-length-mismatch", text, line=raw.line, offset=offset, key=str(raw.index))
+            self.pending_cl = None
+        if raw.cl_bounded or b"content-length" in raw.headers:
+            self.cl_total += 1
+        fl = raw.from_line
+        if raw.parsed.date is None and raw.index > 0:
+            r.add("bad-from-date", "the From_ line has no date that can be read; the date comes from "
+                  "the headers", **where)
+        if any(b >= 0x80 for b in fl):
+            r.add("non-ascii-from-line", "8-bit bytes in the From_ line", **where)
+        data = raw.data
+        if not data.strip():
+            r.add("empty-message", "a From_ line with no message after it", **where)
+            self.prev = raw
+            return
+        if raw.index == 1 and b"x-imap" in raw.headers and PSEUDO_SUBJECT in (raw.headers.get(b"subject") or ""):
+            r.add("pseudo-message", "the UW-IMAP/Dovecot folder-state message (not mail)", **where)
+        self._phantom(raw, where)
+        self._lines(raw, where)
+        self._header(raw, where)
+        digest = short_digest(unquote(data, self.reader.variant))
+        if digest in self.digests:
+            r.add("duplicate-message", f"the same message as message {self.digests[digest]}", **where)
+        else:
+            self.digests[digest] = raw.index
+        if b"\n>From " in data or data.startswith(b">From "):
+            self.quoted += 1
+        self.prev = raw
+
+    def _phantom(self, raw: ScannedMessage, where: dict) -> None:
+        """A split that evidence says is a body line of the previous message (§5, ≥ 2 signals)."""
+        if self.prev is None or self.prev.garbage:
+            return
+        signals = []
+        head = raw.data[:raw.body_offset]
+        if not any(name in raw.headers for name in (b"date", b"message-id", b"received", b"from")):
+            signals.append("the new message has no Date:, Message-ID:, Received: or From:")
+        first = raw.data.split(b"\n", 1)[0].rstrip(b"\r")
+        if first and not is_header_line(first) and not first.startswith(b">From "):
+            signals.append("the From_ line is followed by text, not a header")
+        boundary = _boundary(self.prev.headers)
+        if boundary and b"--" + boundary + b"--" not in self.prev.data and b"--" + boundary + b"--" in raw.data:
+            signals.append("the previous message's multipart closes after it")
+        del head
+        if len(signals) >= 2:
+            self.report.add("possible-phantom-split", "a body line 'From ...' split message "
+                            f"{self.prev.index} in two: " + "; ".join(signals), **where)
+
+    def _lines(self, raw: ScannedMessage, where: dict) -> None:
+        r, data = self.report, raw.data
+        head = data[:raw.body_offset]
+        crlf = head.count(b"\r\n")
+        lf = head.count(b"\n") - crlf
+        self.eols["crlf" if crlf and not lf else "lf" if lf and not crlf else "mixed" if crlf else "none"] += 1
+        if crlf and lf:
+            r.add("mixed-line-endings", f"header block mixes CRLF ({crlf}) and LF ({lf}) line ends", **where)
+        for m in _NUL_RUN.finditer(data):
+            n = m.end() - m.start()
+            at = raw.data_offset + m.start()
+            at_end = m.end() >= len(data)
+            if n >= 512 or at_end:
+                r.add("nul-run", f"a run of {n} NUL bytes" + (" at the end of the message" if at_end else ""),
+                      line=raw.line + data.count(b"\n", 0, m.start()) + 1, offset=at, key=str(raw.index))
+            else:
+                r.add("nul-byte", f"{n} NUL byte(s) inside the message (IMAP servers reject NUL)",
+                      line=raw.line + data.count(b"\n", 0, m.start()) + 1, offset=at, key=str(raw.index))
+                break
+        m = _LONG.search(data)
+        if m:
+            n = len(m.group(0).rstrip(b"\r"))
+            if n > 998:
+                huge = n > _HUGE
+                r.add("very-long-line" if huge else "long-line",
+                      f"a line of {n} bytes (RFC 5322 allows 998)",
+                      line=raw.line + data.count(b"\n", 0, m.start()) + 1,
+                      offset=raw.data_offset + m.start(), key=str(raw.index))
+        g = _GLUED.search(data)
+        if g:
+            r.add("glued-from-line", "a From_ line glued to the end of the previous line (an append "
+                  "to a file without a final newline)", line=raw.line + data.count(b"\n", 0, g.start()) + 1,
+                  offset=raw.data_offset + g.start() + 1, key=str(raw.index))
+
+    def _header(self, raw: ScannedMessage, where: dict) -> None:
+        r = self.report
+        head = raw.data[:raw.body_offset]
+        if any(b >= 0x80 for b in head):
+            try:
+                head.decode("utf-8")
+                r.add("header-8bit", "8-bit (UTF-8) bytes in the header", **where)
+            except UnicodeDecodeError:
+                r.add("header-invalid-utf8", "8-bit bytes in the header that are not UTF-8", **where)
+        if raw.body_offset >= len(raw.data) and not raw.data.endswith((b"\n\n", b"\r\n\r\n")):
+            pass                                    # headers only: legal
+        for n, line in enumerate(head.split(b"\n")):
+            line = line.rstrip(b"\r")
+            if not line or line[:1] in (b" ", b"\t") or is_header_line(line):
+                continue
+            if line.startswith((b"From ", b">From ")):
+                continue
+            r.add("missing-header-separator", f"header line {n + 1} is not a header field: "
+                  f"{line[:40].decode('latin-1')!r}", line=raw.line + n + 1, offset=raw.data_offset,
+                  key=str(raw.index))
+            break
+        boundary = _boundary(raw.headers)
+        if boundary and b"--" + boundary + b"--" not in raw.data:
+            self.open_multipart = raw.index
+            r.add("broken-mime-boundary", "multipart message without its closing delimiter", **where)
+
+    def _file_end(self, last: ScannedMessage | None, size: int) -> None:
+        if last is None or size == 0:
+            return
+        tail = os.pread(self.reader.fd, 1, size - 1) if self.reader.fd is not None else b"\n"
+        where = {"line": last.line, "offset": last.offset, "key": str(last.index)}
+        if tail != b"\n" and not self.reader_cr_only():
+            self.report.add("missing-final-newline", "the file does not end with a newline", **where)
+        reasons = []
+        boundary = _boundary(last.headers)
+        if boundary and b"--" + boundary + b"--" not in last.data:
+            reasons.append("its multipart has no closing delimiter")
+        if tail not in (b"\n", b"\r"):
+            reasons.append("the file ends in the middle of a line")
+        if last.data.endswith(b"\x00") or last.data.rstrip(b"\n").endswith(b"\x00" * 512):
+            reasons.append("it ends in NUL bytes")
+        if reasons and not last.garbage:
+            self.report.add("truncated-message", "the last message looks cut off: " + "; ".join(reasons), **where)
+
+    def reader_cr_only(self) -> bool:
+        return any(p.code == "cr-line-endings" for p in self.report.problems)
+
+    def _style_checks(self) -> None:
+        r = self.report
+        n = max(r.messages, 1)
+        if self.eols["crlf"] == r.messages and r.messages:
+            r.add("crlf-line-endings", "CRLF line ends throughout (Windows or Gmail Takeout style)")
+        no_blank = [p for p in r.problems if p.code == "from-line-without-blank"]
+        if no_blank and len(no_blank) >= 0.9 * (n - 1) and n > 2:
+            for p in no_blank:
+                p.severity = "info"                 # the file's own style, not damage
+        if self.cl_total >= 0.9 * n:
+            for p in r.problems:
+                if p.code == "content-length-mismatch":
+                    p.severity = "error"            # a Content-Length file: readers trust them
+        if self.quoted and self.unescaped and r.variant != "mboxcl2":
+            r.add("mixed-quoting", f"{self.quoted} messages have quoted >From lines and "
+                  f"{self.unescaped} body From lines are unquoted: several writers appended here")
+        if all(p.severity != "error" for p in r.problems if p.code == "bad-from-date") and \
+                sum(p.code == "bad-from-date" for p in r.problems) == r.messages and r.messages:
+            for p in r.problems:
+                if p.code == "bad-from-date":
+                    p.severity = "info"             # bare 'From ' separators are the file's style
+
+    def _dotlock(self) -> None:
+        stale, why = dotlock_state(self.path)
+        if stale:
+            self.report.add("stale-dotlock", f"{self.path}.lock is stale: {why}",
+                            key=f"{self.path.name}.lock")
+
+
+def _check_maildir(path: Path, report: ValidationReport) -> None:
+    r = report
+    for sub in ("cur", "new", "tmp"):
+        if not (path / sub).is_dir():
+            r.add("missing-subdir", f"{sub}/ is missing", key=sub)
+    keyword_map = read_keyword_map(path)
+    now = time.time()
+    for name in sorted(os.listdir(path)):
+        if name in CONTROL_FILES or name.startswith("dovecot"):
+            r.add("control-files", f"{name}: a control file, not a message", key=name)
+    uniques: dict[str, str] = {}
+    for sub in ("new", "cur"):
+        d = path / sub
+        if not d.is_dir():
+            continue
+        for name in sorted(os.listdir(d)):
+            key = f"{sub}/{name}"
+            if name.startswith("."):
+                continue
+            _check_maildir_file(d / name, sub, name, key, keyword_map, uniques, now, r)
+    if (path / "tmp").is_dir():
+        for name in sorted(os.listdir(path / "tmp")):
+            if name.startswith("."):
+                continue
+            st = os.stat(path / "tmp" / name)
+            if now - st.st_mtime > 36 * 3600 and now - st.st_atime > 36 * 3600:
+                r.add("stale-tmp-file", "a delivery abandoned in tmp/ (older than 36 h; never converted)",
+                      key=f"tmp/{name}")
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o077:
+        r.add("insecure-permissions", f"the Maildir directory is mode {mode:04o}, not 0700", key=".")
+
+
+def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dict, uniques: dict,
+                        now: float, r: ValidationReport) -> None:
+    try:
+        st = p.stat()
+    except OSError:
+        r.add("unreadable-file", "cannot stat", key=key)
+        return
+    if not stat.S_ISREG(st.st_mode):
+        r.add("foreign-file", "not a regular file", key=key)
+        return
+    info = parse_maildir_name(name)
+    if info.unique in uniques:
+        r.add("duplicate-unique", f"the same unique name as {uniques[info.unique]}", key=key)
+    uniques[info.unique] = key
+    r.messages += 1
+    if sub == "cur" and not info.has_info:
+        r.add("missing-info", "in cur/ without a ':2,' info part", key=key)
+    if sub == "new" and info.has_info:
+        r.add("info-in-new", "in new/ with an info part", key=key)
+    chars = name[len(info.unique) + 3:].split(",", 1)[0] if info.has_info else ""
+    letters = [c for c in chars if c.isupper()]
+    if letters != sorted(set(letters)):
+        r.add("bad-flag-order", f"flags {''.join(letters)!r} not in ASCII order or repeated", key=key)
+    unknown = set(letters) - set(LETTERS)
+    if unknown:
+        r.add("unknown-flag", f"unknown flag letters {''.join(sorted(unknown))}", key=key)
+    for c in info.keyword_letters:
+        if ord(c) - ord("a") not in keyword_map:
+            r.add("keyword-without-mapping", f"keyword letter {c!r} has no entry in dovecot-keywords", key=key)
+            break
+    m = re.search(r",S=(\d+)", info.unique)
+    if m and int(m.group(1)) != st.st_size:
+        r.add("bad-size-field", f",S={m.group(1)} but the file has {st.st_size} bytes", key=key)
+    if ",U=" in info.unique:
+        r.add("uid-in-name", "an mbsync ,U= UID in the name (never copy such names)", key=key)
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        r.add("insecure-permissions", f"mode {stat.S_IMODE(st.st_mode):04o}: readable by others", key=key)
+    if st.st_size == 0:
+        r.add("empty-file", "an empty file (a failed delivery or copy)", key=key)
+        return
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(64 << 10)
+    except OSError as exc:
+        r.add("unreadable-file", f"cannot read: {exc.strerror}", key=key)
+        return
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    if not is_header_line(first) and not first.startswith(b"From "):
+        r.add("not-a-message", "does not start with a header field", key=key)
+    if st.st_mtime <= 0 or st.st_mtime > now + 86400:
+        r.add("bad-mtime", "the file time (delivery time) is impossible", key=key)
+    else:
+        from .message import Headers, header_end
+        from .dates import parse_header_date
+        d = parse_header_date(Headers(head[:header_end(head)]).get(b"date"))
+        if d is not None and abs(d - st.st_mtime) > 7 * 86400:
+            r.add("mtime-far-from-date", f"delivery time (mtime) is {abs(d - st.st_mtime) / 86400:.0f} days "
+                  "from the Date: header (copied without keeping times?)", key=key)
+
+
+def _check_other(path: Path, fmt: str, report: ValidationReport, lock: bool, lock_timeout: float) -> None:
+    """MH, MMDF, Babyl: structure and messages that cannot be read."""
+    def event(code: str, **info: Any) -> None:
+        sev = SEVERITY.get(code, "warning")
+        report.add(code if code in SEVERITY else "foreign-file",
+                   info.get("reason") or code.replace("-", " "), sev,
+                   key=info.get("key"), offset=info.get("offset"))
+    try:
+        reader = make_reader(path, fmt, lock=lock, lock_timeout=lock_timeout, event=event)
+        with reader:
+            for msg in reader:
+                report.messages += 1
+                first = msg.data.split(b"\n", 1)[0].rstrip(b"\r")
+                if not msg.data.strip():
+                    report.add("empty-message", "an empty message", key=msg.key, offset=msg.offset)
+                elif not is_header_line(first):
+                    report.add("missing-header-separator", "the message does not start with a header field",
+                               key=msg.key, offset=msg.offset)
+    except InputError:
+        raise
+    except Exception as exc:                       # the stdlib Babyl reader raises many kinds
+        report.add("not-a-message", f"cannot be read as {fmt}: {exc}", "error")

@@ -1,0 +1,179 @@
+"""validate finds each damage kind at its position; repair fixes it without losing a byte of mail."""
+
+import json
+import os
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mboxtool.formats.mbox import MboxReader
+from mboxtool.message import strip_metadata
+from mboxtool.repair import repair_mailbox
+from mboxtool.validate import validate_mailbox
+
+from .conftest import SAMPLES, mbox_entry
+
+
+def codes(report, severity=None):
+    return [(p.code, p.line) for p in report.problems if severity is None or p.severity == severity]
+
+
+def write(tmp_path, data, name="box"):
+    p = tmp_path / name
+    p.write_bytes(data)
+    return p
+
+
+def messages(path):
+    with MboxReader(path) as r:
+        return [strip_metadata(m.data) for m in r]
+
+
+CLEAN = mbox_entry(body="one\n") + mbox_entry(body="two\n")
+
+
+def test_clean_mbox_has_no_problems(tmp_path):
+    report = validate_mailbox(write(tmp_path, CLEAN))
+    assert report.problems == [] and report.ok(strict=True) and report.messages == 2
+
+
+@pytest.mark.parametrize("data, code, line", [
+    (b"junk\n" + CLEAN, "garbage-before-first-from", 1),
+    (mbox_entry(body="a\n\nFrom the start\n") + CLEAN, "unescaped-from-line", 8),
+    (mbox_entry(body="a\n\nFrom x Mon Jan  6 10:00:00 2020\nmore text\n"), "possible-phantom-split", 8),
+    (mbox_entry(body="a\n").rstrip(b"\n") + b"\n" + mbox_entry(), "from-line-without-blank", 7),
+    (CLEAN.replace(b"two\n", b"two\n" + b"\x00" * 600), "nul-run", 14),
+    (CLEAN.rstrip(b"\n"), "missing-final-newline", 8),
+    (mbox_entry(headers="From: a@b\nContent-Length: 999\n") + CLEAN, "content-length-mismatch", 1),
+    (mbox_entry(date="garbage here") + CLEAN, "bad-from-date", 1),
+    (mbox_entry(headers="From: a@b\nthis is no header\n") , "missing-header-separator", 3),
+    (mbox_entry(body="x" * 1200 + "\n"), "long-line", 6),
+    (CLEAN + mbox_entry(body="one\n"), "duplicate-message", 15),
+    (mbox_entry(headers="From: a@b\nContent-Type: multipart/mixed; boundary=zz\n", body="--zz\n\nx\n")
+     + mbox_entry(), "broken-mime-boundary", 1),
+    (CLEAN.replace(b"\n", b"\r"), "cr-line-endings", 1),
+    (mbox_entry(headers="From: a@b\r\nSubject: s\n"), "mixed-line-endings", 1),
+    (mbox_entry(body="last line without newlineFrom x Mon Jan  6 10:00:00 2020\nSubject: glued\n"), "glued-from-line", 6),
+    (mbox_entry(headers="From: \xe9\n".encode("latin-1").decode("latin-1")), "header-8bit", 1),
+])
+def test_each_damage_kind_is_found_at_its_line(tmp_path, data, code, line):
+    report = validate_mailbox(write(tmp_path, data), "mbox")
+    assert (code, line) in codes(report), codes(report)
+
+
+def test_stale_dotlock_is_reported(tmp_path):
+    box = write(tmp_path, CLEAN)
+    lock = tmp_path / "box.lock"
+    lock.write_text("999999 " + os.uname().nodename + "\n")
+    assert "stale-dotlock" in [c for c, _ in codes(validate_mailbox(box))]
+
+
+def test_offsets_point_at_the_damage(tmp_path):
+    data = mbox_entry(body="a\n\nFrom the start\n") + CLEAN
+    report = validate_mailbox(write(tmp_path, data))
+    p = [p for p in report.problems if p.code == "unescaped-from-line"][0]
+    assert data[p.offset:p.offset + 14] == b"From the start"
+
+
+def test_maildir_damage(tmp_path):
+    md = tmp_path / "md"
+    (md / "cur").mkdir(parents=True)
+    (md / "new").mkdir()
+    (md / "cur" / "1.a:2,SF").write_bytes(b"Subject: x\n\nx\n")
+    (md / "cur" / "2.b").write_bytes(b"")
+    (md / "new" / "3.c:2,S").write_bytes(b"Subject: y\n\ny\n")
+    (md / "cur" / "1.a:2,S").write_bytes(b"Subject: x\n\nx\n")
+    (md / "cur" / "4.d,S=99:2,Sa").write_bytes(b"not a message\n")
+    for p in list((md / "cur").iterdir()) + list((md / "new").iterdir()):
+        os.chmod(p, 0o600)
+    os.chmod(md, 0o700)
+    report = validate_mailbox(md)
+    found = {p.code for p in report.problems}
+    assert {"missing-subdir", "bad-flag-order", "empty-file", "missing-info", "info-in-new",
+            "duplicate-unique", "bad-size-field", "keyword-without-mapping", "not-a-message"} <= found
+    assert "insecure-permissions" not in found
+
+
+def test_cli_validate_json_and_exit_codes(invoke, tmp_path):
+    bad = write(tmp_path, b"junk\n" + CLEAN)
+    r = invoke("validate", "--json", bad)
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 1 and doc["ok"] is False and doc["format"] == "mbox"
+    assert {"path", "format", "variant", "messages", "ok", "problems"} <= set(doc)
+    assert doc["problems"][0]["code"] == "garbage-before-first-from"
+    good = write(tmp_path, CLEAN, "good")
+    assert invoke("validate", good).exit_code == 0
+    warn_only = write(tmp_path, mbox_entry(body="a\n\nFrom the start\n"), "warn")
+    assert invoke("validate", warn_only).exit_code == 0
+    assert invoke("validate", "--strict", warn_only).exit_code == 1
+    assert invoke("validate", tmp_path / "missing").exit_code == 2
+
+
+def test_repair_fixes_sample_and_keeps_every_message(tmp_path, invoke):
+    dst = tmp_path / "fixed.mbox"
+    r = invoke("repair", "--json", SAMPLES / "damaged.mbox", dst)
+    assert r.exit_code == 0, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    fixed = {x["code"] for x in doc["repaired"]}
+    assert {"garbage-before-first-from", "nul-run", "unescaped-from-line", "content-length-mismatch"} <= fixed
+    after = validate_mailbox(dst)
+    assert after.count("error") == 0
+    assert len(messages(dst)) == 3
+    src_bytes = (SAMPLES / "damaged.mbox").read_bytes()
+    for m in messages(dst):
+        body = m.split(b"\n\n", 1)[1].rstrip(b"\n")
+        assert body in src_bytes                         # every byte of the mail is still there
+
+
+def test_repair_refuses_existing_destination(invoke, tmp_path):
+    dst = write(tmp_path, b"x", "exists")
+    r = invoke("repair", SAMPLES / "damaged.mbox", dst)
+    assert r.exit_code == 2 and dst.read_bytes() == b"x"
+
+
+def test_repair_dedupe(tmp_path):
+    src = write(tmp_path, CLEAN + mbox_entry(body="one\n"))
+    rep = repair_mailbox(src, tmp_path / "out", dedupe=True)
+    assert len(messages(tmp_path / "out")) == 2 and "duplicate-message" in {x["code"] for x in rep.repaired}
+
+
+BODY_LINES = st.lists(st.sampled_from(["hello", "", "> quoted", "From the team", "x = 1", "--"]),
+                      min_size=1, max_size=6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bodies=st.lists(BODY_LINES, min_size=1, max_size=5))
+def test_property_generated_clean_mbox_has_no_errors(tmp_path_factory, bodies):
+    path = tmp_path_factory.mktemp("v") / "box"
+    data = b"".join(mbox_entry(sender=f"u{i}@example.org", body="\n".join(b) + "\n")
+                    for i, b in enumerate(bodies))
+    path.write_bytes(data.replace(b"\nFrom the team", b"\n>From the team"))
+    report = validate_mailbox(path)
+    assert report.count("error") == 0 and report.messages == len(bodies)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bodies=st.lists(st.lists(st.sampled_from(["hello", "x = 1", "> quoted"]), min_size=2, max_size=6),
+                       min_size=1, max_size=4), which=st.integers(0, 100), where=st.integers(0, 100))
+def test_property_inserted_from_line_is_one_phantom_split_and_repair_restores(tmp_path_factory, bodies,
+                                                                              which, where):
+    base = tmp_path_factory.mktemp("p")
+    entries = [mbox_entry(sender=f"u{i}@example.org", body="\n".join(b) + "\n") for i, b in enumerate(bodies)]
+    target = which % len(entries)
+    head, body = entries[target].split(b"\n\n", 1)
+    lines = body.split(b"\n")
+    pos = 1 + where % (len(bodies[target]) - 1)          # between two body lines
+    lines[pos:pos] = [b"", b"From intruder@example.org Tue Jan  7 10:00:00 2020"]
+    entries[target] = head + b"\n\n" + b"\n".join(lines)
+    data = b"".join(entries)
+    box = base / "box"
+    box.write_bytes(data)
+    line_no = data[:data.index(b"From intruder")].count(b"\n") + 1
+    report = validate_mailbox(box)
+    errors = codes(report, "error")
+    assert errors == [("possible-phantom-split", line_no)]
+    rep = repair_mailbox(box, base / "fixed")
+    assert len(messages(base / "fixed")) == len(bodies)
+    assert validate_mailbox(base / "fixed").count("error") == 0
