@@ -112,25 +112,16 @@ def is_header_line(line: bytes) -> bool:
     return _FIELD.match(line) is not None
 
 
+_METADATA_LINE = re.compile(
+    rb"(?im)^(?:" + b"|".join(re.escape(n) for n in METADATA_HEADERS) + rb")[ \t]*:.*\n(?:[ \t].*\n)*")
+
+
 def strip_metadata(data: bytes) -> bytes:
     """``data`` without the mailbox-metadata headers (and their continuation lines)."""
     end = header_end(data)
     head = data[:end]
-    low = b"\n" + head.lower()
-    if not any(b"\n" + name + b":" in low or b"\n" + name + b" " in low for name in METADATA_HEADERS):
-        return data
-    kept = []
-    skipping = False
-    for line in head.splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t") and line.strip():
-            if not skipping:
-                kept.append(line)
-            continue
-        colon = line.find(b":")
-        skipping = colon > 0 and line[:colon].rstrip(b" \t").lower() in _METADATA_SET
-        if not skipping:
-            kept.append(line)
-    return b"".join(kept) + data[end:]
+    stripped = _METADATA_LINE.sub(b"", head)
+    return data if len(stripped) == len(head) else stripped + data[end:]
 
 
 def add_headers(data: bytes, lines: list[bytes]) -> bytes:

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Benchmark mboxtool against the obvious stdlib-only conversion and a raw split (the I/O floor).
+
+Generates a realistic mbox (median message ~5 KB, a few multi-MB attachments, flags,
+quoted From lines), then times, each in its own process (peak RSS from wait4):
+
+  raw split        one file per message, no parsing, no fsync (the I/O floor)
+  mboxtool         mbox -> Maildir, durable (default) and --no-fsync
+  stdlib           mailbox.mbox -> mailbox.Maildir with MaildirMessage(msg)
+  back             Maildir -> mbox: mboxtool vs stdlib
+  read-only        validate, info, list --json vs `wc -l` on the same file
+  rss-small        mboxtool on a 10x smaller mbox, to show memory stays flat
+
+Usage: python3 benchmarks/bench.py [--messages 20000] [--dir /tmp/mboxtool-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PY = sys.executable
+HERE = Path(__file__).resolve().parent
+
+
+def generate(path: Path, n: int, seed: int = 1) -> int:
+    rnd = random.Random(seed)
+    words = ("mail archive server message report meeting please thanks review patch "
+             "question answer tomorrow project release budget from the with").split()
+    big = base64.encodebytes(rnd.randbytes(3 << 20))
+    with open(path, "wb") as fh:
+        for i in range(n):
+            size = int(rnd.lognormvariate(8.4, 0.7))            # median ~4.4 KB of body
+            body_lines = []
+            while sum(len(l) for l in body_lines) < size:
+                body_lines.append(" ".join(rnd.choice(words) for _ in range(rnd.randint(5, 14))))
+                if rnd.random() < 0.01:
+                    body_lines.append("From the desk of the editor:")      # needs quoting
+                if rnd.random() < 0.005:
+                    body_lines.append(">From an earlier quote")
+            status = rnd.choice(["RO", "RO", "O", "", "R"])
+            t = 1_300_000_000 + i * 1500
+            head = (f"From sender{i % 97}@example.org {time.asctime(time.gmtime(t))}\n"
+                    f"Return-Path: <sender{i % 97}@example.org>\n"
+                    f"Received: from mx.example.org by mail.example.net; "
+                    f"{time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime(t))}\n"
+                    f"From: Sender {i % 97} <sender{i % 97}@example.org>\nTo: you@example.net\n"
+                    f"Subject: {' '.join(rnd.choice(words) for _ in range(5))}\n"
+                    f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime(t - 3))}\n"
+                    f"Message-ID: <{i}.{seed}@example.org>\n")
+            if status:
+                head += f"Status: {status}\n"
+            if rnd.random() < 0.1:
+                head += "X-Status: A\n"
+            body = ("\n".join(body_lines) + "\n").replace("\nFrom the", "\n>From the")
+            if i % 2000 == 1000:                                   # a few multi-MB attachments
+                head += 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="bb"\n'
+                body = ("--bb\nContent-Type: text/plain\n\n" + body + "--bb\nContent-Type: "
+                        "application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+                        + big.decode() + "--bb--\n")
+            fh.write(head.encode() + b"\n" + body.encode() + b"\n")
+    return path.stat().st_size
+
+
+RAW_SPLIT = r'''
+import os, sys
+src, dst = sys.argv[1], sys.argv[2]
+os.makedirs(dst)
+buf = b""; n = 0; eof = False
+with open(src, "rb") as fh:
+    while True:
+        chunk = fh.read(8 << 20)
+        buf += chunk
+        start = 0
+        while True:
+            i = buf.find(b"\nFrom ", start + 1)
+            if i < 0:
+                break
+            fd = os.open(f"{dst}/{n}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, buf[start:i + 1]); os.close(fd); n += 1
+            start = i + 1
+        buf = buf[start:]
+        if not chunk:
+            if buf:
+                fd = os.open(f"{dst}/{n}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.write(fd, buf); os.close(fd)
+            break
+'''
+
+STDLIB_TO_MAILDIR = r'''
+import mailbox, sys
+src = mailbox.mbox(sys.argv[1], create=False)
+dst = mailbox.Maildir(sys.argv[2], create=True)
+for msg in src:
+    dst.add(mailbox.MaildirMessage(msg))
+'''
+
+STDLIB_TO_MBOX = r'''
+import mailbox, sys
+src = mailbox.Maildir(sys.argv[1], create=False)
+dst = mailbox.mbox(sys.argv[2], create=True)
+dst.lock()
+for msg in src:
+    dst.add(mailbox.mboxMessage(msg))
+dst.flush(); dst.unlock()
+'''
+
+
+def run(label: str, argv: list[str]) -> dict:
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - start
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"{label} failed ({code}): {err[-500:]}")
+    return {"label": label, "seconds": seconds, "rss_mb": usage.ru_maxrss / 1024}
+
+
+def report(rows: list[dict], messages: int, size: int) -> None:
+    print(f"\n{'run':<34} {'seconds':>8} {'msg/s':>9} {'MB/s':>8} {'peak RSS':>9}")
+    for r in rows:
+        n = r.get("messages", messages)
+        b = r.get("bytes", size)
+        print(f"{r['label']:<34} {r['seconds']:8.2f} {n / r['seconds']:9.0f} "
+              f"{b / 1e6 / r['seconds']:8.1f} {r['rss_mb']:7.1f} MB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=20000)
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/mboxtool-bench"))
+    ap.add_argument("--skip-stdlib", action="store_true", help="leave out the slow stdlib runs")
+    args = ap.parse_args()
+    work = args.dir / f"run-{int(time.time())}"        # fresh dirs: deleting many files slows the disk
+    work.mkdir(parents=True)
+    src = work / "bench.mbox"
+    small = work / "small.mbox"
+    size = generate(src, args.messages)
+    small_size = generate(small, max(1, args.messages // 10), seed=2)
+    print(f"generated {src}: {args.messages} messages, {size / 1e6:.1f} MB "
+          f"(and {small.name}: {args.messages // 10} messages, {small_size / 1e6:.1f} MB)")
+    mt = [PY, "-m", "mboxtool"]
+    rows = []
+    rows.append(run("raw split (no parse, no fsync)", [PY, "-c", RAW_SPLIT, str(src), str(work / "raw")]))
+    rows.append(run("mboxtool mbox->Maildir (fsync)", mt + ["convert", "-q", str(src), str(work / "md")]))
+    rows.append(run("mboxtool mbox->Maildir --no-fsync", mt + ["convert", "-q", "--no-fsync", str(src),
+                                                               str(work / "md-nofsync")]))
+    rows.append(run("mboxtool re-run (nothing to add)", mt + ["convert", "-q", str(src), str(work / "md")]))
+    if not args.skip_stdlib:
+        rows.append(run("stdlib mbox->Maildir", [PY, "-c", STDLIB_TO_MAILDIR, str(src), str(work / "std-md")]))
+    rows.append(run("mboxtool Maildir->mbox (fsync)", mt + ["convert", "-q", str(work / "md"),
+                                                            str(work / "back.mbox")]))
+    if not args.skip_stdlib:
+        rows.append(run("stdlib Maildir->mbox", [PY, "-c", STDLIB_TO_MBOX, str(work / "md"),
+                                                 str(work / "std-back.mbox")]))
+    rows.append(run("wc -l", ["wc", "-l", str(src)]))
+    rows.append(run("mboxtool validate", mt + ["validate", "--json", str(src)]))
+    rows.append(run("mboxtool info", mt + ["info", "--json", str(src)]))
+    rows.append(run("mboxtool list --json", mt + ["list", "--json", str(src)]))
+    r = run("mboxtool mbox->Maildir, 10x smaller", mt + ["convert", "-q", str(small), str(work / "small-md")])
+    r["messages"], r["bytes"] = args.messages // 10, small_size
+    rows.append(r)
+    report(rows, args.messages, size)
+    by = {r["label"]: r for r in rows}
+    raw = by["raw split (no parse, no fsync)"]["seconds"]
+    print("\nratios (same run)")
+    print(f"  mboxtool (fsync) / raw split        {by['mboxtool mbox->Maildir (fsync)']['seconds'] / raw:6.2f}x"
+          "   (target <= 2)")
+    print(f"  mboxtool --no-fsync / raw split     {by['mboxtool mbox->Maildir --no-fsync']['seconds'] / raw:6.2f}x"
+          "   (target <= 1.5)")
+    print(f"  re-run / first run                  {by['mboxtool re-run (nothing to add)']['seconds'] / by['mboxtool mbox->Maildir (fsync)']['seconds']:6.2f}x")
+    if not args.skip_stdlib:
+        print(f"  stdlib / mboxtool, mbox->Maildir    {by['stdlib mbox->Maildir']['seconds'] / by['mboxtool mbox->Maildir (fsync)']['seconds']:6.2f}x"
+              "   (target >= 5)")
+        print(f"  stdlib / mboxtool, Maildir->mbox    {by['stdlib Maildir->mbox']['seconds'] / by['mboxtool Maildir->mbox (fsync)']['seconds']:6.2f}x"
+              "   (target >= 5)")
+    print(f"  validate MB/s / wc -l MB/s          {by['wc -l']['seconds'] / by['mboxtool validate']['seconds']:6.2f}")
+    print(f"  peak RSS 10x mbox - 1x mbox         "
+          f"{by['mboxtool mbox->Maildir (fsync)']['rss_mb'] - by['mboxtool mbox->Maildir, 10x smaller']['rss_mb']:6.1f} MB"
+          "   (target <= 10)")
+    print(f"\noutputs left in {work} (remove it when done)")
+
+
+if __name__ == "__main__":
+    main()
