@@ -14,9 +14,9 @@ from .detect import detect_format, normalize_format
 from .errors import InputError, UsageError
 from .formats.maildir import is_maildir
 from .formats.mbox import FdFile, MboxScanner, VARIANTS
-from .index import MaildirIndex, short_digest
+from .index import short_digest
 from .mailboxes import make_reader, make_writer
-from .message import MailMessage, is_header_line
+from .message import MailMessage, core_bytes, is_header_line
 
 BATCH_MESSAGES = 256
 BATCH_BYTES = 16 << 20
@@ -103,18 +103,23 @@ def _looks_like_message(msg: MailMessage) -> bool:
 
 
 class _Known:
-    """Digests already in the destination: the Maildir index, or DST read back."""
+    """Digests already in the destination: from our Maildir names, or DST read back."""
 
     def __init__(self, dst: Path, fmt: str, fsync: bool):
-        self.index: MaildirIndex | None = None
         self.digests: set[int] = set()
-        if fmt == "maildir":
-            self.index = MaildirIndex(dst, fsync).load() if dst.exists() else MaildirIndex(dst, fsync)
-            self.digests = self.index.known
 
     def read_back(self, dst: Path, fmt: str, writer: Any = None) -> None:
-        """Digest every message already in a non-Maildir DST (through the writer's locked fd)."""
-        if fmt == "maildir" or not dst.exists():
+        """Digest every message already in DST (through the writer's locked fd for mbox)."""
+        if not dst.exists():
+            return
+        if fmt == "maildir":
+            if writer is None:                      # dry run: nothing is opened for writing
+                from .formats.maildir import MaildirWriter
+                if (dst / "new").is_dir() and (dst / "cur").is_dir():
+                    self.digests.update(MaildirWriter(dst).known_digests())
+                return
+            self.digests.update(writer.known_digests())
+            writer.clean_own_tmp()
             return
         if fmt == "mbox" and writer is not None and writer.fd is not None:
             size = writer.committed
@@ -222,7 +227,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 report.error("bytes before the first From_ line are not a message; "
                              "'mboxtool repair' keeps them", msg.key, offset=msg.offset)
                 continue
-            digest = short_digest(msg.data)
+            digest = short_digest(core_bytes(msg), stripped=True)
             if digest in known.digests:
                 report.skipped += 1
                 moved_keys.append(msg.key)
@@ -241,8 +246,6 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
             _remove_moved(reader, src_format, moved_keys, report)
     finally:
         writer.close()
-        if known.index is not None:
-            known.index.close()
     if opts.verify and not aborted:
         _verify(dst, dst_format, expected, report)
 
@@ -252,15 +255,11 @@ def _flush(writer: Any, known: _Known, batch: list[tuple[MailMessage, int]], rep
     """Write one batch and make it durable; False when the run must stop (disk full, I/O error)."""
     written: list[tuple[MailMessage, int]] = []
     try:
-        if known.index is not None:
-            plans = [writer.plan(m) for m, _ in batch]
-            entries = [(d, final) for (_, d), (_, final, _) in zip(batch, plans)]
-            known.index.record(entries)
-            for (msg, digest), plan in zip(batch, plans):
-                writer.add(msg, plan)
+        if writer.format == "maildir":
+            for msg, digest in batch:
+                writer.add(msg, writer.plan(msg, digest))
                 written.append((msg, digest))
             writer.commit()
-            known.index.commit(entries)
         else:
             for msg, digest in batch:
                 try:

@@ -68,8 +68,21 @@ def _epoch(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> int | 
         return None
 
 
+# The common case, ``From sender Www Mmm dd hh:mm:ss yyyy``, without the general regexes.
+_FAST = re.compile(rb"From (\S*) +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+                   rb" +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})\r?\n?$")
+_FAST_MONTHS = {m.encode(): i for i, m in enumerate(
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
+
+
 def parse_from_line(line: bytes) -> FromLine:
     """Split a From_ line (with or without its line end) into sender and date."""
+    m = _FAST.match(line)
+    if m:
+        sender, mon, day, hh, mm, ss, year = m.groups()
+        epoch = _epoch(int(year), _FAST_MONTHS[mon], int(day), int(hh), int(mm), int(ss))
+        if epoch is not None:
+            return FromLine(sender.decode("latin-1"), epoch, False)
     text = line[5:].decode("latin-1").rstrip("\r\n")
     for regex, fields in ((_ASCTIME, _asctime_fields), (_RFC2822, _rfc2822_fields)):
         match = regex.search(text)
@@ -99,10 +112,20 @@ def _rfc2822_fields(m: re.Match[str]) -> tuple[int, bool] | None:
     return (epoch - offset, True) if offset is not None else (epoch, False)
 
 
+_FAST_RFC = re.compile(r"\s*(?:[A-Z][a-z]{2}, *)?(\d{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                       r"(\d{4}) (\d\d):(\d\d)(?::(\d\d))? ([+-])(\d\d)(\d\d)(?:\s|$)")
+
+
 def parse_header_date(value: str | None) -> int | None:
     """Epoch seconds of an RFC 5322 date (a Date: value or a Received: tail), or None."""
     if not value:
         return None
+    m = _FAST_RFC.match(value)
+    if m:                                  # the common, well-formed case without email.utils
+        day, mon, year, hh, mm, ss, sign, zh, zm = m.groups()
+        epoch = _epoch(int(year), _MONTHS[mon.lower()], int(day), int(hh), int(mm), int(ss or 0))
+        if epoch is not None:
+            return epoch - (1 if sign == "+" else -1) * (int(zh) * 3600 + int(zm) * 60)
     try:
         parsed = parsedate_tz(value.strip())
     except (ValueError, IndexError, OverflowError, TypeError):

@@ -28,6 +28,10 @@ MOZ_IMAP_DELETED = 0x00200000
 GMAIL_FLAG_LABELS = {"starred": "F", "trash": "T", "draft": "D", "drafts": "D"}
 
 
+_STATE_HEADERS = frozenset({b"status", b"x-status", b"x-keywords", b"x-mozilla-status", b"x-mozilla-keys",
+                            b"x-label", b"x-gmail-labels"})
+
+
 @dataclass(frozen=True)
 class MessageState:
     """Flags, new-ness and keywords of one message."""
@@ -36,6 +40,9 @@ class MessageState:
     new: bool = True
     keywords: tuple[str, ...] = ()
     expunged: bool = False          # Thunderbird: already deleted, awaiting compaction
+
+
+_NO_STATE = MessageState()
 
 
 def normalize(letters: str) -> str:
@@ -90,6 +97,8 @@ def _moz_state(status: str | None, status2: str | None) -> tuple[str, bool]:
 
 def from_mbox_headers(headers: Headers) -> MessageState:
     """Flags of an mbox/MMDF message by the §3.3 precedence, keywords from every source."""
+    if not headers.names & _STATE_HEADERS:
+        return _NO_STATE
     keywords: list[str] = []
     for value in headers.get_all(b"x-keywords"):
         keywords += _split_keywords(value, ", ")

@@ -38,6 +38,7 @@ class MailMessage:
     line: int | None = None              # 1-based line of the From_ line
     from_line: bytes | None = None       # the From_ line as read, without its line end
     notes: list[str] = field(default_factory=list)  # what the reader had to guess
+    stripped: bool = False               # metadata headers already removed from ``data``
 
 
 def header_end(data: bytes) -> int:
@@ -50,25 +51,28 @@ def header_end(data: bytes) -> int:
     if data.startswith(b"\r\n"):
         return 2
     lf = data.find(b"\n\n")
-    crlf = data.find(b"\n\r\n")
-    candidates = [i for i in (lf, crlf) if i >= 0]
-    if not candidates:
-        return len(data)
-    i = min(candidates)
-    return i + (2 if i == lf else 3)
+    crlf = data.find(b"\n\r\n", 0, lf if lf >= 0 else len(data))   # only look before the LF one
+    if crlf >= 0:
+        return crlf + 3
+    return lf + 2 if lf >= 0 else len(data)
+
+
+_NAMES = re.compile(rb"\n([\x21-\x39\x3B-\x7E]+):")
 
 
 class Headers:
     """Read-only access to a raw header block, by case-insensitive name."""
 
-    __slots__ = ("raw", "_low")
+    __slots__ = ("raw", "_low", "names")
 
     def __init__(self, raw: bytes):
         self.raw = raw
         self._low = b"\n" + raw.lower()
+        # every field name present, found in one pass: most lookups then end here
+        self.names = frozenset(_NAMES.findall(self._low))
 
     def __contains__(self, name: bytes) -> bool:
-        return self._find(name, 0) >= 0
+        return name in self.names
 
     def _find(self, name: bytes, start: int) -> int:
         needle = b"\n" + name + b":"
@@ -76,6 +80,8 @@ class Headers:
 
     def get_all(self, name: bytes) -> list[str]:
         """Every value of header ``name``, unfolded, decoded as latin-1 (byte-preserving)."""
+        if name not in self.names:
+            return []
         values = []
         pos = self._find(name, 0)
         while pos >= 0:
@@ -112,16 +118,36 @@ def is_header_line(line: bytes) -> bool:
     return _FIELD.match(line) is not None
 
 
-_METADATA_LINE = re.compile(
-    rb"(?im)^(?:" + b"|".join(re.escape(n) for n in METADATA_HEADERS) + rb")[ \t]*:.*\n(?:[ \t].*\n)*")
+_ANY_METADATA = re.compile(b"\n(?:" + b"|".join(re.escape(n) for n in METADATA_HEADERS) + b")[ \t]*:")
+
+
+def core_bytes(msg: MailMessage) -> bytes:
+    """The message's bytes without metadata headers (cached on the message)."""
+    if not msg.stripped:
+        msg.data = strip_metadata(msg.data)
+        msg.stripped = True
+    return msg.data
 
 
 def strip_metadata(data: bytes) -> bytes:
     """``data`` without the mailbox-metadata headers (and their continuation lines)."""
     end = header_end(data)
     head = data[:end]
-    stripped = _METADATA_LINE.sub(b"", head)
-    return data if len(stripped) == len(head) else stripped + data[end:]
+    low = b"\n" + head.lower()
+    if not _ANY_METADATA.search(low):                       # the common case: nothing to do
+        return data
+    kept = []
+    skipping = False
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t") and line.strip():
+            if not skipping:
+                kept.append(line)
+            continue
+        colon = line.find(b":")
+        skipping = colon > 0 and line[:colon].rstrip(b" \t").lower() in _METADATA_SET
+        if not skipping:
+            kept.append(line)
+    return b"".join(kept) + data[end:]
 
 
 def add_headers(data: bytes, lines: list[bytes]) -> bytes:
@@ -141,9 +167,9 @@ def add_headers(data: bytes, lines: list[bytes]) -> bytes:
     return data[: end - blank] + b"".join(line + eol for line in lines) + data[end - blank:]
 
 
-def content_digest(data: bytes) -> bytes:
+def content_digest(data: bytes, stripped: bool = False) -> bytes:
     """Identity of a message across formats: metadata headers removed, final newline made sure."""
-    core = strip_metadata(data)
+    core = data if stripped else strip_metadata(data)
     if not core.endswith(b"\n"):
         core += b"\n"
-    return hashlib.blake2b(core, digest_size=16).digest()
+    return hashlib.sha1(core).digest()   # identity, not security: the fastest here

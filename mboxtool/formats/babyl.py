@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import flags
 from ..errors import InputError
-from ..message import MailMessage, header_end, split_message, strip_metadata
+from ..message import MailMessage, header_end, split_message, strip_metadata, core_bytes
 from .common import header_date
 from .mbox import MboxWriter
 
@@ -80,7 +80,7 @@ class BabylWriter(MboxWriter):
         return b""
 
     def add(self, msg: MailMessage) -> bool:
-        data = strip_metadata(msg.data).replace(b"\r\n", b"\n")
+        data = core_bytes(msg).replace(b"\r\n", b"\n")
         if b"\n\x1f" in data or data.startswith(b"\x1f"):
             raise ValueError("the message contains a Babyl separator line")
         end = header_end(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import random
+import re
 import socket
 import stat
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 from .. import dates, flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
-from ..message import MailMessage, add_headers, split_message, strip_metadata
+from ..message import MailMessage, add_headers, split_message, strip_metadata, core_bytes
 
 KEYWORDS_FILE = "dovecot-keywords"
 MAX_KEYWORD_LETTERS = 26
@@ -171,6 +172,21 @@ class MaildirReader:
             yield msg
 
 
+OUR_NAME = re.compile(r"\d+\.M\d+P(\d+)Q\d+R([0-9a-f]{16})\.([^:!;,]+)")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _host() -> str:
     return socket.gethostname().replace("/", "\\057").replace(":", "\\072")
 
@@ -245,22 +261,28 @@ class MaildirWriter:
             os.close(fd)
         os.replace(tmp, self.path / KEYWORDS_FILE)   # a control file, not a spool: rename is right
 
-    def unique_name(self) -> str:
+    def unique_name(self, digest: int | None = None) -> str:
+        """``<sec>.M<usec>P<pid>Q<n>R<hex>.<host>``: the R field carries the content digest.
+
+        Putting the digest in our own names makes the destination its own index:
+        a re-run lists new/ and cur/ and skips what is there, whatever point a
+        previous run was killed at, with no separate index file to keep in step.
+        """
         now = time.time()
         self.counter += 1
-        return (f"{int(now)}.M{int(now % 1 * 1e6)}P{self.pid}Q{self.counter}"
-                f"R{random.getrandbits(32):08x}.{self.host}")
+        tag = f"{digest:016x}" if digest is not None else f"{random.getrandbits(64):016x}"
+        return f"{int(now)}.M{int(now % 1 * 1e6)}P{self.pid}Q{self.counter}R{tag}.{self.host}"
 
-    def plan(self, msg: MailMessage) -> tuple[str, str, bytes]:
+    def plan(self, msg: MailMessage, digest: int | None = None) -> tuple[str, str, bytes]:
         """(tmp name, final relpath, bytes) for ``msg``, without touching the disk."""
-        data = strip_metadata(msg.data)
+        data = core_bytes(msg)
         kw_letters, overflow = self._keyword_letters(msg.keywords)
         if overflow:
             # more keywords than Dovecot's 26 letters: keep them in the message itself
             data = add_headers(data, [b"X-Keywords: " + " ".join(overflow).encode("utf-8", "replace")])
             self.notes.append(f"{msg.key}: keywords kept in X-Keywords (no letter left): {' '.join(overflow)}")
         letters = flags.normalize(msg.flags)
-        name = self.unique_name()
+        name = self.unique_name(digest)
         if msg.new and not letters and not kw_letters:
             return name, f"new/{name}", data
         return name, f"cur/{name}{flags.maildir_info(letters, kw_letters)}", data
@@ -299,6 +321,7 @@ class MaildirWriter:
         """Make every message added since the last commit durable; returns them."""
         done, self.pending = self.pending, []
         if done and self.fsync:
+            # one filesystem flush covers the files and the directories (performance.md)
             if not syncfs(self.dirfd["new"]):
                 for _, final in done:             # no syncfs here: one fsync per file
                     sub, name = final.split("/", 1)
@@ -307,9 +330,31 @@ class MaildirWriter:
                         os.fsync(fd)
                     finally:
                         os.close(fd)
-            for sub in ("new", "cur", "tmp"):
-                os.fsync(self.dirfd[sub])
+                for sub in ("new", "cur", "tmp"):
+                    os.fsync(self.dirfd[sub])
         return done
+
+    def known_digests(self) -> set[int]:
+        """Digests carried by the names of messages mboxtool already delivered here."""
+        found: set[int] = set()
+        for sub in ("new", "cur"):
+            with os.scandir(self.path / sub) as it:
+                for entry in it:
+                    m = OUR_NAME.match(entry.name)
+                    if m:
+                        found.add(int(m.group(2), 16))
+        return found
+
+    def clean_own_tmp(self) -> int:
+        """Remove tmp/ files left by a killed mboxtool run on this host (never anyone else's)."""
+        removed = 0
+        with os.scandir(self.path / "tmp") as it:
+            for entry in it:
+                m = OUR_NAME.match(entry.name)
+                if m and m.group(3) == self.host and not _alive(int(m.group(1))):
+                    os.unlink(entry.name, dir_fd=self.dirfd["tmp"])
+                    removed += 1
+        return removed
 
     def close(self) -> None:
         for fd in getattr(self, "dirfd", {}).values():

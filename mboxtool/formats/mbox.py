@@ -17,15 +17,12 @@ from .. import dates, flags
 from ..durable import fsync_dir
 from ..errors import InputError
 from ..locking import MboxLock
-from ..message import MailMessage, add_headers, strip_metadata
+from ..message import MailMessage, add_headers, strip_metadata, core_bytes
 from .mboxscan import Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
 SNIFF_BYTES = 4 << 20
 PSEUDO_SUBJECT = "FOLDER INTERNAL DATA"
-_RD_QUOTED = re.compile(rb"(?m)^>(>*From )")
-_RD_QUOTE = re.compile(rb"(?m)^(>*From )")
-_O_QUOTE = re.compile(rb"(?m)^(From )")
 _TWO_SPACES = re.compile(rb"^From \S+  \S")
 
 
@@ -120,20 +117,52 @@ def sniff_variant(fh, size: int) -> VariantGuess:
     return VariantGuess("mboxrd", ["nothing decisive: mboxrd by default"])
 
 
+def _line_starts(data: bytes, needle: bytes) -> list[int]:
+    """Offsets of the lines that begin with ``>*`` + ``needle`` (e.g. ``From ``), found with find()."""
+    starts = []
+    pos = data.find(needle)
+    while pos >= 0:
+        start = pos
+        while start > 0 and data[start - 1] == 0x3E:          # walk back over '>' quoting
+            start -= 1
+        if start == 0 or data[start - 1] == 0x0A:
+            starts.append(start)
+        pos = data.find(needle, pos + len(needle))
+    return starts
+
+
 def unquote(data: bytes, variant: str) -> bytes:
     """Undo the body quoting of ``variant`` (only mboxrd quoting is reversible)."""
-    if variant == "mboxrd" and b">From " in data:
-        return _RD_QUOTED.sub(rb"\1", data)
-    return data
+    if variant != "mboxrd" or b">From " not in data:
+        return data
+    # a regex with ^ in multiline mode is slow on large messages: find() the few lines instead
+    starts = [s for s in _line_starts(data, b">From ") if data[s] == 0x3E]
+    if not starts:
+        return data
+    parts, last = [], 0
+    for s in starts:
+        parts.append(data[last:s])
+        last = s + 1                                          # drop one '>'
+    parts.append(data[last:])
+    return b"".join(parts)
 
 
 def quote(data: bytes, variant: str) -> bytes:
     """Quote the lines of ``data`` that would be read as From_ lines, as ``variant`` does."""
-    if variant == "mboxrd":
-        return _RD_QUOTE.sub(rb">\1", data) if b"From " in data else data
+    if variant == "mboxcl2" or b"From " not in data:
+        return data
+    starts = _line_starts(data, b"From ")
     if variant in ("mboxo", "mboxcl"):
-        return _O_QUOTE.sub(rb">\1", data) if b"From " in data else data
-    return data
+        starts = [s for s in starts if data[s] == 0x46]       # only unquoted 'From ' lines
+    if not starts:
+        return data
+    parts, last = [], 0
+    for s in starts:
+        parts.append(data[last:s])
+        parts.append(b">")
+        last = s
+    parts.append(data[last:])
+    return b"".join(parts)
 
 
 class DateResolver:
@@ -303,7 +332,7 @@ def envelope_sender(msg: MailMessage) -> str:
 
 def render_mbox_message(msg: MailMessage, variant: str, now: float | None = None) -> bytes:
     """The bytes of one mbox entry: From_ line, message with fresh metadata, empty line."""
-    core = strip_metadata(msg.data)
+    core = core_bytes(msg)
     meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords)
     body = quote(add_headers(core, meta), variant)
     if not body.endswith(b"\n"):

@@ -138,6 +138,7 @@ class MboxScanner:
         self.bare_style = False
         self.cr_only = False
         self.messages = 0
+        self._parsed: tuple[int, FromLine] | None = None
 
     # -- line numbers ----------------------------------------------------
     def _line_of(self, b: _Buffer, offset: int) -> int:
@@ -228,7 +229,8 @@ class MboxScanner:
                                   parse_from_line(from_line), b"", Headers(b""), 0, b.end,
                                   blank_before=blank_before), None
         from_line = b.get(start, from_nl).rstrip(b"\r")
-        parsed = parse_from_line(from_line)
+        cached = self._parsed
+        parsed = cached[1] if cached is not None and cached[0] == start else parse_from_line(from_line)
         data_start = from_nl + 1
         hdr_end = _find_header_end(b, data_start)
         headers = Headers(b.get(data_start, hdr_end if hdr_end >= 0 else data_start))
@@ -304,6 +306,7 @@ class MboxScanner:
                            reason="inside an open multipart whose closing delimiter follows")
                 separator = False
             if separator:
+                self._parsed = (cand, parsed)          # _message() needs it again
                 if not blank:
                     self.event("from-line-without-blank", offset=cand, line=self._line_of(b, cand))
                 return cand, cand

@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
-from ..message import MailMessage, split_message, strip_metadata
+from ..message import MailMessage, split_message, strip_metadata, core_bytes
 from .common import header_date
 
 # MH sequence -> Maildir letter; "unseen" is the absence of S.
@@ -146,7 +146,7 @@ class MHWriter:
         return self
 
     def add(self, msg: MailMessage) -> bool:
-        data = strip_metadata(msg.data)
+        data = core_bytes(msg)
         while True:
             name = str(self.next)
             self.next += 1

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import dates, flags
-from ..message import MailMessage, split_message, strip_metadata, add_headers
+from ..message import MailMessage, split_message, strip_metadata, add_headers, core_bytes
 from .mbox import DateResolver, FdFile, MboxReader, MboxWriter, envelope_sender, open_mbox_fd
 from ..locking import MboxLock
 
@@ -99,7 +99,7 @@ class MMDFWriter(MboxWriter):
         return b"" if tail == b"\n" else b"\n"
 
     def add(self, msg: MailMessage) -> bool:
-        core = strip_metadata(msg.data)
+        core = core_bytes(msg)
         body = add_headers(core, flags.to_mbox_headers(msg.flags, msg.new, msg.keywords))
         if not body.endswith(b"\n"):
             body += b"\n"
