@@ -43,11 +43,39 @@ SEVERITY = {
     "insecure-permissions": "warning", "bad-mtime": "info", "mtime-far-from-date": "warning",
     "uid-in-name": "info", "control-files": "info", "not-a-message": "warning",
 }
-_GLUED = re.compile(rb"[^\n> ]From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +[A-Z][a-z]{2} +\d{1,2} +"
+_GLUED = re.compile(rb"From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +[A-Z][a-z]{2} +\d{1,2} +"
                     rb"\d{1,2}:\d\d(?::\d\d)? +\d{4}\r?\n[\x21-\x39\x3B-\x7E]+[ \t]*:")
 _LONG = re.compile(rb"[^\n]{999,}")
 _HUGE = 1 << 20
 _NUL_RUN = re.compile(rb"\x00+")
+
+
+def _long_line(data: bytes, limit: int = 998) -> tuple[int, int] | None:
+    """(start, length) of the first line longer than ``limit`` bytes, or None.
+
+    A regex over every byte is slow in CPython; any line of 999+ bytes covers a
+    whole aligned 500-byte window with no newline, so only those are looked at.
+    """
+    step = 500
+    for i in range(0, len(data) - step + 1, step):
+        if data.find(b"\n", i, i + step) < 0:
+            start = data.rfind(b"\n", 0, i) + 1
+            end = data.find(b"\n", i)
+            end = len(data) if end < 0 else end
+            n = len(data[start:end].rstrip(b"\r"))
+            if n > limit:
+                return start, n
+    return None
+
+
+def _glued(data: bytes) -> int | None:
+    """Offset of a full From_ line that starts mid-line (glued onto the previous line), or None."""
+    pos = data.find(b"From ", 1)
+    while pos > 0:
+        if data[pos - 1] not in b"\n> \t" and _GLUED.match(data, pos):
+            return pos
+        pos = data.find(b"From ", pos + 5)
+    return None
 
 
 @dataclass
@@ -200,7 +228,7 @@ class _MboxCheck:
         if raw.parsed.date is None and raw.index > 0:
             r.add("bad-from-date", "the From_ line has no date that can be read; the date comes from "
                   "the headers", **where)
-        if any(b >= 0x80 for b in fl):
+        if not fl.isascii():
             r.add("non-ascii-from-line", "8-bit bytes in the From_ line", **where)
         data = raw.data
         if not data.strip():
@@ -248,36 +276,40 @@ class _MboxCheck:
         self.eols["crlf" if crlf and not lf else "lf" if lf and not crlf else "mixed" if crlf else "none"] += 1
         if crlf and lf:
             r.add("mixed-line-endings", f"header block mixes CRLF ({crlf}) and LF ({lf}) line ends", **where)
+        if b"\x00" in data:                     # the regex only when there is something to find
+            self._nuls(raw, data)
+        long_at = _long_line(data)
+        if long_at is not None:
+            start, n = long_at
+            r.add("very-long-line" if n > _HUGE else "long-line",
+                  f"a line of {n} bytes (RFC 5322 allows 998)",
+                  line=raw.line + data.count(b"\n", 0, start) + 1,
+                  offset=raw.data_offset + start, key=str(raw.index))
+        g = _glued(data)
+        if g is not None:
+            r.add("glued-from-line", "a From_ line glued to the end of the previous line (an append "
+                  "to a file without a final newline)", line=raw.line + data.count(b"\n", 0, g) + 1,
+                  offset=raw.data_offset + g, key=str(raw.index))
+
+    def _nuls(self, raw: ScannedMessage, data: bytes) -> None:
+        r = self.report
         for m in _NUL_RUN.finditer(data):
             n = m.end() - m.start()
             at = raw.data_offset + m.start()
             at_end = m.end() >= len(data)
+            line = raw.line + data.count(b"\n", 0, m.start()) + 1
             if n >= 512 or at_end:
                 r.add("nul-run", f"a run of {n} NUL bytes" + (" at the end of the message" if at_end else ""),
-                      line=raw.line + data.count(b"\n", 0, m.start()) + 1, offset=at, key=str(raw.index))
+                      line=line, offset=at, key=str(raw.index))
             else:
                 r.add("nul-byte", f"{n} NUL byte(s) inside the message (IMAP servers reject NUL)",
-                      line=raw.line + data.count(b"\n", 0, m.start()) + 1, offset=at, key=str(raw.index))
+                      line=line, offset=at, key=str(raw.index))
                 break
-        m = _LONG.search(data)
-        if m:
-            n = len(m.group(0).rstrip(b"\r"))
-            if n > 998:
-                huge = n > _HUGE
-                r.add("very-long-line" if huge else "long-line",
-                      f"a line of {n} bytes (RFC 5322 allows 998)",
-                      line=raw.line + data.count(b"\n", 0, m.start()) + 1,
-                      offset=raw.data_offset + m.start(), key=str(raw.index))
-        g = _GLUED.search(data)
-        if g:
-            r.add("glued-from-line", "a From_ line glued to the end of the previous line (an append "
-                  "to a file without a final newline)", line=raw.line + data.count(b"\n", 0, g.start()) + 1,
-                  offset=raw.data_offset + g.start() + 1, key=str(raw.index))
 
     def _header(self, raw: ScannedMessage, where: dict) -> None:
         r = self.report
         head = raw.data[:raw.body_offset]
-        if any(b >= 0x80 for b in head):
+        if not head.isascii():
             try:
                 head.decode("utf-8")
                 r.add("header-8bit", "8-bit (UTF-8) bytes in the header", **where)
