@@ -164,6 +164,8 @@ INFO_SEPARATORS = ":!;,"
 
 def parse_maildir_name(name: str) -> MaildirInfo:
     """Split a Maildir name at its last info separator followed by ``2,`` or ``1,`` (§2.5)."""
+    if "2," not in name and "1," not in name:
+        return MaildirInfo(name, "", "", False)
     best = -1
     for sep in INFO_SEPARATORS:
         for version in ("2,", "1,"):

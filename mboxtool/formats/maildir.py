@@ -138,8 +138,16 @@ class MaildirReader:
 
     def read(self, entry: MaildirEntry) -> MailMessage:
         """The message stored in ``entry``."""
-        with open(self.path / entry.subdir / entry.name, "rb") as fh:
-            data = fh.read()
+        fd = os.open(f"{self.path}/{entry.subdir}/{entry.name}", os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            data = os.read(fd, entry.size + 1)
+            if len(data) > entry.size:                     # it grew since listing: read the rest
+                chunks = [data]
+                while chunk := os.read(fd, 1 << 20):
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+        finally:
+            os.close(fd)
         info = flags.parse_maildir_name(entry.name)
         keywords = []
         for c in info.keyword_letters:

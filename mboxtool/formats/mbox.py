@@ -309,6 +309,18 @@ class MboxReader:
         return msg
 
 
+_ANGLE_ADDR = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
+_BARE_ADDR = re.compile(r"^\s*([^<>\s,;\"()]+@[^<>\s,;\"()]+)\s*$")
+
+
+def _addr_spec(value: str) -> str:
+    """The addr-spec of an address header, quickly for the usual forms, else via email.utils."""
+    m = _ANGLE_ADDR.search(value) or _BARE_ADDR.match(value)
+    if m:
+        return m.group(1)
+    return parseaddr(value)[1]
+
+
 def envelope_sender(msg: MailMessage) -> str:
     """The sender for a From_ line: kept from an mbox source, else Return-Path, From:, MAILER-DAEMON."""
     from ..message import split_message
@@ -320,7 +332,7 @@ def envelope_sender(msg: MailMessage) -> str:
         for name in (b"return-path", b"from"):
             value = headers.get(name)
             if value:
-                sender = parseaddr(value)[1] or ("" if name == b"from" else "")
+                sender = _addr_spec(value)
                 if sender:
                     break
         sender = sender or "MAILER-DAEMON"
