@@ -159,6 +159,8 @@ def _print_convert(report, quiet: bool) -> None:
             f"; {report.skipped} already there, {report.failed} failed")
     if report.verified is not None:
         line += "; verified" if report.verified else "; VERIFY FAILED"
+    if report.resumed_at:
+        line += f" (read from byte {report.resumed_at}: the part before was converted by an earlier run)"
     if not quiet or not report.ok:
         click.echo(line)
 

@@ -14,6 +14,7 @@ from .detect import detect_format, normalize_format
 from .errors import InputError, UsageError
 from .formats.maildir import is_maildir
 from .formats.mbox import FdFile, MboxScanner, VARIANTS
+from . import checkpoint
 from .index import short_digest
 from .mailboxes import make_reader, make_writer
 from .message import MailMessage, core_bytes, is_header_line
@@ -63,6 +64,7 @@ class ConvertReport:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
     moved: bool = False
+    resumed_at: int | None = None         # byte offset where an unchanged source was resumed
 
     @property
     def ok(self) -> bool:
@@ -82,7 +84,7 @@ class ConvertReport:
             "source_variant": self.source_variant, "variant_evidence": self.variant_evidence,
             "converted": self.converted, "skipped": self.skipped, "failed": self.failed,
             "bytes": self.bytes, "seconds": round(self.seconds, 3), "verified": self.verified,
-            "dry_run": self.dry_run, "moved": self.moved,
+            "dry_run": self.dry_run, "moved": self.moved, "resumed_at": self.resumed_at,
             "errors": self.errors, "excluded": self.excluded, "warnings": self.warnings,
         }
 
@@ -203,9 +205,23 @@ def _dry_run(reader: Any, dst: Path, dst_format: str, opts: ConvertOptions,
             report.bytes += len(msg.data)
 
 
+def _resume(reader: Any, src_format: str, dst: Path, dst_format: str) -> Path | None:
+    """Start an unchanged mbox source where the last complete run stopped (checkpoint.py)."""
+    if src_format != "mbox":
+        return None
+    state = checkpoint.state_path(dst, dst_format)
+    point = checkpoint.resume_point(state, reader.path, reader.fd, reader.size, reader.variant)
+    if point is not None:
+        reader.resume_at = point
+    return state
+
+
 def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: ConvertOptions,
          report: ConvertReport, progress: Progress | None, warn: Any) -> None:
     known = _Known(dst, dst_format, opts.fsync)
+    state = _resume(reader, src_format, dst, dst_format) if not opts.move else None
+    if state is not None and reader.resume_at[0] > 0:
+        report.resumed_at = reader.resume_at[0]
     writer = make_writer(dst, dst_format, variant=opts.variant, fsync=opts.fsync, lock=opts.lock,
                          lock_timeout=opts.lock_timeout, warn=warn)
     if dst_format == "babyl":
@@ -244,10 +260,25 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
             aborted = not _flush(writer, known, batch, report, expected, moved_keys, opts)
         if opts.move and not aborted:
             _remove_moved(reader, src_format, moved_keys, report)
+        if state is not None and not aborted and not report.failed:
+            lines = reader.resume_at[1] + _count_lines(reader)
+            checkpoint.save(state, reader.path, reader.fd, reader.size, lines, reader.variant, opts.fsync)
     finally:
         writer.close()
     if opts.verify and not aborted:
         _verify(dst, dst_format, expected, report)
+
+
+def _count_lines(reader: Any) -> int:
+    """Newlines between the resume point and the end that was read (for line numbers next time)."""
+    start, n = reader.resume_at[0], 0
+    while start < reader.size:
+        chunk = os.pread(reader.fd, min(8 << 20, reader.size - start), start)
+        if not chunk:
+            break
+        n += chunk.count(b"\n")
+        start += len(chunk)
+    return n
 
 
 def _flush(writer: Any, known: _Known, batch: list[tuple[MailMessage, int]], report: ConvertReport,

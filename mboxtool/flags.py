@@ -100,12 +100,16 @@ def from_mbox_headers(headers: Headers) -> MessageState:
     if not headers.names & _STATE_HEADERS:
         return _NO_STATE
     keywords: list[str] = []
-    for value in headers.get_all(b"x-keywords"):
-        keywords += _split_keywords(value, ", ")
-    for value in headers.get_all(b"x-mozilla-keys"):
-        keywords += _split_keywords(value)
-    for value in headers.get_all(b"x-label"):
-        keywords += _split_keywords(value, ", ")
+    names = headers.names
+    if b"x-keywords" in names:
+        for value in headers.get_all(b"x-keywords"):
+            keywords += _split_keywords(value, ", ")
+    if b"x-mozilla-keys" in names:
+        for value in headers.get_all(b"x-mozilla-keys"):
+            keywords += _split_keywords(value)
+    if b"x-label" in names:
+        for value in headers.get_all(b"x-label"):
+            keywords += _split_keywords(value, ", ")
     status = headers.get(b"status")
     xstatus = headers.get(b"x-status")
     expunged = False

@@ -136,18 +136,22 @@ def strip_metadata(data: bytes) -> bytes:
     low = b"\n" + head.lower()
     if not _ANY_METADATA.search(low):                       # the common case: nothing to do
         return data
-    kept = []
-    skipping = False
-    for line in head.splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t") and line.strip():
-            if not skipping:
-                kept.append(line)
+    # cut each metadata field with its continuation lines; usually one or two per message
+    parts, last = [], 0
+    for m in _ANY_METADATA.finditer(low):
+        start = m.start()                      # index in head: low has one extra leading byte
+        if start < last:
             continue
-        colon = line.find(b":")
-        skipping = colon > 0 and line[:colon].rstrip(b" \t").lower() in _METADATA_SET
-        if not skipping:
-            kept.append(line)
-    return b"".join(kept) + data[end:]
+        end = start
+        while True:
+            nl = head.find(b"\n", end)
+            end = len(head) if nl < 0 else nl + 1
+            if end >= len(head) or head[end] not in (0x20, 0x09):   # no continuation line follows
+                break
+        parts.append(head[last:start])
+        last = end
+    parts.append(head[last:])
+    return b"".join(parts) + data[len(head):]
 
 
 def add_headers(data: bytes, lines: list[bytes]) -> bytes:

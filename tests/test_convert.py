@@ -391,3 +391,30 @@ def test_cli_unconvertible_garbage_is_reported_and_exit_1(invoke, tmp_path):
     doc = json.loads(r.stdout)
     assert r.exit_code == 1 and (doc["converted"], doc["failed"]) == (1, 1)
     assert doc["errors"][0]["offset"] == 0
+
+
+def test_unchanged_source_is_resumed_where_the_last_run_stopped(tmp_path):
+    src = tmp_path / "spool"
+    src.write_bytes(mbox_entry(body="one\n") + mbox_entry(body="two\n"))
+    md = tmp_path / "md"
+    assert convert_mailbox(src, md).converted == 2
+    again = convert_mailbox(src, md)
+    assert (again.converted, again.skipped, again.resumed_at) == (0, 0, src.stat().st_size)
+    size = src.stat().st_size
+    with open(src, "ab") as fh:
+        fh.write(mbox_entry(body="three\n"))
+    third = convert_mailbox(src, md)
+    assert (third.converted, third.resumed_at) == (1, size)
+    assert len(maildir_files(md)) == 3
+
+
+def test_rewritten_source_is_read_from_the_start(tmp_path):
+    src = tmp_path / "spool"
+    src.write_bytes(mbox_entry(body="one\n") + mbox_entry(body="two\n"))
+    md = tmp_path / "md"
+    convert_mailbox(src, md)
+    data = src.read_bytes().replace(b"one", b"uno")        # a MUA rewrote the file in place
+    with open(src, "r+b") as fh:
+        fh.write(data)
+    report = convert_mailbox(src, md)
+    assert (report.resumed_at, report.converted, report.skipped) == (None, 1, 1)

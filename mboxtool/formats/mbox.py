@@ -229,6 +229,7 @@ class MboxReader:
         self.size = 0
         self.guess = VariantGuess("mboxrd")
         self.skipped: list[tuple[MailMessage, str]] = []
+        self.resume_at: tuple[int, int] = (0, 1)    # (offset, line) of a From_ line to start at
 
     def open(self) -> MboxReader:
         self.fd, st = open_mbox_fd(self.path, write=self.exclusive)
@@ -274,7 +275,8 @@ class MboxReader:
     def scanned(self) -> Iterator[ScannedMessage]:
         """Raw scanner output: every message including garbage and pseudo-messages."""
         self.fh.seek(0)
-        yield from MboxScanner(self.fh, self.size, event=self.event)
+        start, line = self.resume_at
+        yield from MboxScanner(self.fh, self.size, event=self.event, start=start, start_line=line)
 
     def __iter__(self) -> Iterator[MailMessage]:
         for raw in self.scanned():

@@ -1,0 +1,73 @@
+"""Where the last run over an mbox source stopped, so an unchanged source costs almost nothing.
+
+Delivery agents only append to an mbox. After a complete run, the destination
+remembers the source's identity, the size read and a hash of the 64 KiB before
+it. The next run starts there when the same file still has the same bytes
+before that point; otherwise (a MUA rewrote the file) it reads from the start,
+and message digests keep the result free of duplicates either way (§7.4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+STATE_NAME = ".mboxtool-state"
+TAIL = 64 << 10
+
+
+def state_path(dst: Path, dst_format: str) -> Path | None:
+    """The state file of a directory destination; None where there is nowhere private to put it."""
+    return dst / STATE_NAME if dst_format in ("maildir", "mh") else None
+
+
+def _tail_hash(fd: int, offset: int) -> str:
+    start = max(0, offset - TAIL)
+    return hashlib.sha1(os.pread(fd, offset - start, start)).hexdigest()
+
+
+def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str) -> tuple[int, int] | None:
+    """(offset, line) to resume reading ``src`` at, or None to read it all."""
+    if state is None:
+        return None
+    try:
+        entries = json.loads(state.read_text())
+        entry = entries.get(str(src.resolve()))
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not entry:
+        return None
+    st = os.fstat(fd)
+    offset = entry.get("offset", 0)
+    if (entry.get("dev"), entry.get("ino")) != (st.st_dev, st.st_ino) or offset > size \
+            or entry.get("variant") != variant or offset <= 0:
+        return None
+    if _tail_hash(fd, offset) != entry.get("tail"):
+        return None
+    return offset, int(entry.get("line", 1))
+
+
+def save(state: Path | None, src: Path, fd: int, size: int, line: int, variant: str, fsync: bool) -> None:
+    """Remember that ``src`` was converted completely up to ``size`` (after the last commit)."""
+    if state is None or not state.parent.exists():
+        return
+    try:
+        entries = json.loads(state.read_text())
+        if not isinstance(entries, dict):
+            entries = {}
+    except (OSError, ValueError):
+        entries = {}
+    st = os.fstat(fd)
+    entries[str(src.resolve())] = {"dev": st.st_dev, "ino": st.st_ino, "offset": size, "line": line,
+                                   "tail": _tail_hash(fd, size), "variant": variant}
+    tmp = state.with_name(f"{STATE_NAME}.{os.getpid()}.tmp")
+    out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(out, json.dumps(entries, indent=1).encode())
+        if fsync:
+            os.fsync(out)
+    finally:
+        os.close(out)
+    os.replace(tmp, state)
