@@ -171,9 +171,44 @@ def add_headers(data: bytes, lines: list[bytes]) -> bytes:
     return data[: end - blank] + b"".join(line + eol for line in lines) + data[end - blank:]
 
 
+def from_line_starts(data: bytes, needle: bytes = b"From ") -> list[int]:
+    """Offsets of the lines of ``data`` that are ``>*`` + ``needle``, found with find().
+
+    A regex with ``^`` in multiline mode tests every byte and is slow on large
+    messages; the few candidate lines are found with bytes.find instead.
+    """
+    starts = []
+    pos = data.find(needle)
+    while pos >= 0:
+        start = pos
+        while start > 0 and data[start - 1] == 0x3E:          # walk back over '>' quoting
+            start -= 1
+        if start == 0 or data[start - 1] == 0x0A:
+            starts.append(start)
+        pos = data.find(needle, pos + len(needle))
+    return starts
+
+
+def _drop_from_quoting(data: bytes) -> bytes:
+    parts, last = [], 0
+    for start in from_line_starts(data, b">From "):
+        if data[start] == 0x3E:
+            parts.append(data[last:start])
+            last = data.index(b"From ", start)
+    parts.append(data[last:])
+    return b"".join(parts)
+
+
 def content_digest(data: bytes, stripped: bool = False) -> bytes:
-    """Identity of a message across formats: metadata headers removed, final newline made sure."""
+    """Identity of a message across formats and mbox variants.
+
+    Metadata headers are removed, the final newline is made sure, and ``>From``
+    quoting of any depth is ignored, so a message reads back with the same
+    identity whichever variant (even lossy mboxo) stored it.
+    """
     core = data if stripped else strip_metadata(data)
+    if b">From " in core:
+        core = _drop_from_quoting(core)
     if not core.endswith(b"\n"):
         core += b"\n"
     return hashlib.sha1(core).digest()   # identity, not security: the fastest here

@@ -420,3 +420,15 @@ def test_rewritten_source_is_read_from_the_start(tmp_path):
         fh.write(data)
     report = convert_mailbox(src, md)
     assert (report.resumed_at, report.converted, report.skipped) == (None, 1, 1)
+
+
+@pytest.mark.parametrize("variant", ["mboxo", "mboxrd", "mboxcl", "mboxcl2"])
+def test_rerun_into_mbox_of_any_variant_adds_nothing(tmp_path, variant):
+    md = tmp_path / "md"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    (md / "cur" / "1.x:2,S").write_bytes(b"Subject: q\n\nFrom here\n>From there\n>>From everywhere\n")
+    box = tmp_path / "box"
+    assert convert_mailbox(md, box, ConvertOptions(variant=variant)).converted == 1
+    again = convert_mailbox(md, box, ConvertOptions(variant=variant))
+    assert (again.converted, again.skipped) == (0, 1)

@@ -17,7 +17,7 @@ from .. import dates, flags
 from ..durable import fsync_dir
 from ..errors import InputError
 from ..locking import MboxLock
-from ..message import MailMessage, add_headers, strip_metadata, core_bytes
+from ..message import MailMessage, add_headers, core_bytes, from_line_starts, strip_metadata
 from .mboxscan import Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
@@ -117,26 +117,12 @@ def sniff_variant(fh, size: int) -> VariantGuess:
     return VariantGuess("mboxrd", ["nothing decisive: mboxrd by default"])
 
 
-def _line_starts(data: bytes, needle: bytes) -> list[int]:
-    """Offsets of the lines that begin with ``>*`` + ``needle`` (e.g. ``From ``), found with find()."""
-    starts = []
-    pos = data.find(needle)
-    while pos >= 0:
-        start = pos
-        while start > 0 and data[start - 1] == 0x3E:          # walk back over '>' quoting
-            start -= 1
-        if start == 0 or data[start - 1] == 0x0A:
-            starts.append(start)
-        pos = data.find(needle, pos + len(needle))
-    return starts
-
-
 def unquote(data: bytes, variant: str) -> bytes:
     """Undo the body quoting of ``variant`` (only mboxrd quoting is reversible)."""
     if variant != "mboxrd" or b">From " not in data:
         return data
     # a regex with ^ in multiline mode is slow on large messages: find() the few lines instead
-    starts = [s for s in _line_starts(data, b">From ") if data[s] == 0x3E]
+    starts = [s for s in from_line_starts(data, b">From ") if data[s] == 0x3E]
     if not starts:
         return data
     parts, last = [], 0
@@ -151,7 +137,7 @@ def quote(data: bytes, variant: str) -> bytes:
     """Quote the lines of ``data`` that would be read as From_ lines, as ``variant`` does."""
     if variant == "mboxcl2" or b"From " not in data:
         return data
-    starts = _line_starts(data, b"From ")
+    starts = from_line_starts(data, b"From ")
     if variant in ("mboxo", "mboxcl"):
         starts = [s for s in starts if data[s] == 0x46]       # only unquoted 'From ' lines
     if not starts:
