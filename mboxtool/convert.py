@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from .mailboxes import make_reader, make_writer
 from .message import MailMessage, core_bytes, is_header_line
 
 BATCH_MESSAGES = 256
-BATCH_BYTES = 16 << 20
+BATCH_BYTES = 8 << 20          # two batches may be in memory: one read, one being written
 
 Progress = Callable[[int], None]
 
@@ -229,35 +231,45 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     writer.open()
     expected: dict[int, tuple[str, bool, int | None]] = {}
     moved_keys: list[str] = []
+    aborted = False
     try:
         if dst_format != "babyl":
             known.read_back(dst, dst_format, writer)
-        batch: list[tuple[MailMessage, int]] = []
-        size = 0
-        aborted = False
-        for msg in reader:
-            if progress:
-                progress(len(msg.data))
-            if "garbage-before-first-from" in msg.notes and not _looks_like_message(msg):
-                report.failed += 1
-                report.error("bytes before the first From_ line are not a message; "
-                             "'mboxtool repair' keeps them", msg.key, offset=msg.offset)
-                continue
-            digest = short_digest(core_bytes(msg), stripped=True)
-            if digest in known.digests:
-                report.skipped += 1
-                moved_keys.append(msg.key)
-                continue
-            # identical copies inside one source are all converted (users keep copies on purpose)
-            batch.append((msg, digest))
-            size += len(msg.data)
-            if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
-                aborted = not _flush(writer, known, batch, report, expected, moved_keys, opts)
-                batch, size = [], 0
-                if aborted:
-                    break
-        if batch and not aborted:
-            aborted = not _flush(writer, known, batch, report, expected, moved_keys, opts)
+        with _BatchWriter(writer) as pipe:
+
+            def account(result: _BatchResult) -> None:
+                nonlocal aborted
+                aborted = not _account(result, report, expected, moved_keys, opts) or aborted
+
+            batch: list[tuple[MailMessage, int]] = []
+            size = 0
+            for msg in reader:
+                if progress:
+                    progress(len(msg.data))
+                if "garbage-before-first-from" in msg.notes and not _looks_like_message(msg):
+                    report.failed += 1
+                    report.error("bytes before the first From_ line are not a message; "
+                                 "'mboxtool repair' keeps them", msg.key, offset=msg.offset)
+                    continue
+                digest = short_digest(core_bytes(msg), stripped=True)
+                if digest in known.digests:
+                    report.skipped += 1
+                    moved_keys.append(msg.key)
+                    continue
+                # identical copies inside one source are all converted (users keep copies on purpose)
+                batch.append((msg, digest))
+                size += len(msg.data)
+                if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
+                    for result in pipe.submit(batch):
+                        account(result)
+                    batch, size = [], 0
+                    if aborted:
+                        break
+            if batch and not aborted:
+                for result in pipe.submit(batch):
+                    account(result)
+            for result in pipe.finish():
+                account(result)
         if opts.move and not aborted:
             _remove_moved(reader, src_format, moved_keys, report)
         if state is not None and not aborted and not report.failed:
@@ -281,37 +293,107 @@ def _count_lines(reader: Any) -> int:
     return n
 
 
-def _flush(writer: Any, known: _Known, batch: list[tuple[MailMessage, int]], report: ConvertReport,
-           expected: dict, moved_keys: list[str], opts: ConvertOptions) -> bool:
-    """Write one batch and make it durable; False when the run must stop (disk full, I/O error)."""
-    written: list[tuple[MailMessage, int]] = []
+@dataclass
+class _BatchResult:
+    batch: list[tuple[MailMessage, int]]
+    written: list[tuple[MailMessage, int]] = field(default_factory=list)
+    refused: list[tuple[MailMessage, str]] = field(default_factory=list)
+    error: OSError | None = None
+
+
+def _write_batch(writer: Any, batch: list[tuple[MailMessage, int]]) -> _BatchResult:
+    """Write one batch and make it durable (runs in the writer thread; touches no report)."""
+    result = _BatchResult(batch)
     try:
-        if writer.format == "maildir":
-            for msg, digest in batch:
-                writer.add(msg, writer.plan(msg, digest))
-                written.append((msg, digest))
-            writer.commit()
-        else:
-            for msg, digest in batch:
-                try:
+        for msg, digest in batch:
+            try:
+                if writer.format == "maildir":
+                    writer.add(msg, writer.plan(msg, digest))
+                else:
                     writer.add(msg)
-                except ValueError as exc:
-                    report.failed += 1
-                    report.error(f"cannot be stored in {writer.format}: {exc}", msg.key, offset=msg.offset)
-                    continue
-                written.append((msg, digest))
-            writer.commit()
+            except ValueError as exc:               # this one message cannot be stored in DST
+                result.refused.append((msg, str(exc)))
+                continue
+            result.written.append((msg, digest))
+        writer.commit()
     except OSError as exc:
         if hasattr(writer, "rollback"):
             writer.rollback()
-        lost = len(batch)
+        result.error = exc
+    return result
+
+
+class _BatchWriter:
+    """Writes batches in a second thread while the next batch is read and parsed.
+
+    File creation, writes and syncfs release the GIL, so parsing and I/O overlap.
+    At most one batch waits and one is being written: memory stays bounded. A
+    batch counts as converted only when its result, after commit(), comes back.
+    """
+
+    def __init__(self, writer: Any):
+        self.writer = writer
+        self.todo: queue.Queue = queue.Queue(maxsize=1)
+        self.done: queue.Queue = queue.Queue()
+        self.failed = threading.Event()
+        self.thread = threading.Thread(target=self._work, name="mboxtool-writer", daemon=True)
+
+    def _work(self) -> None:
+        while True:
+            batch = self.todo.get()
+            if batch is None:
+                return
+            if self.failed.is_set():                # after a write error nothing more is written
+                continue
+            result = _write_batch(self.writer, batch)
+            if result.error is not None:
+                self.failed.set()
+            self.done.put(result)
+
+    def _ready(self) -> list[_BatchResult]:
+        out = []
+        while True:
+            try:
+                out.append(self.done.get_nowait())
+            except queue.Empty:
+                return out
+
+    def submit(self, batch: list[tuple[MailMessage, int]]) -> list[_BatchResult]:
+        self.todo.put(batch)
+        return self._ready()
+
+    def finish(self) -> list[_BatchResult]:
+        self.todo.put(None)
+        self.thread.join()
+        return self._ready()
+
+    def __enter__(self) -> _BatchWriter:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.thread.is_alive():
+            self.failed.set()
+            self.todo.put(None)
+            self.thread.join()
+
+
+def _account(result: _BatchResult, report: ConvertReport, expected: dict, moved_keys: list[str],
+             opts: ConvertOptions) -> bool:
+    """Count a written batch; False when the run must stop (disk full, I/O error)."""
+    for msg, reason in result.refused:
+        report.failed += 1
+        report.error(f"cannot be stored in {report.destination_format}: {reason}", msg.key,
+                     offset=msg.offset)
+    if result.error is not None:
+        lost = len(result.batch) - len(result.refused)
         report.failed += lost
-        reason = exc.strerror or str(exc)
-        report.error(f"{report.destination}: write failed: {reason}; stopped, {lost} messages of this "
-                     f"batch not counted (a re-run continues where this one stopped)",
-                     key=batch[0][0].key, errno=errno.errorcode.get(exc.errno or 0))
+        exc = result.error
+        report.error(f"{report.destination}: write failed: {exc.strerror or exc}; stopped, {lost} messages "
+                     f"of this batch not counted (a re-run continues where this one stopped)",
+                     key=result.batch[0][0].key, errno=errno.errorcode.get(exc.errno or 0))
         return False
-    for msg, digest in written:
+    for msg, digest in result.written:
         report.converted += 1
         report.bytes += len(msg.data)
         moved_keys.append(msg.key)

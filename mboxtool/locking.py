@@ -116,7 +116,8 @@ class MboxLock:
                                   f"{exc.strerror} (the directory is not writable)") from exc
             raise
         try:
-            os.write(fd, f"{os.getpid()} {host}\n".encode())
+            self._content = f"{os.getpid()} {host}\n".encode()
+            os.write(fd, self._content)
             os.close(fd)
             try:
                 os.link(tmp, self.lockpath)
@@ -160,7 +161,9 @@ class MboxLock:
         self._stop.set()
         if self.dotlock_ino is not None:
             try:
-                if os.lstat(self.lockpath).st_ino == self.dotlock_ino:   # only ours
+                # only ours: same inode (numbers are reused at once) and the content we wrote
+                if os.lstat(self.lockpath).st_ino == self.dotlock_ino and \
+                        self.lockpath.read_bytes() == self._content:
                     os.unlink(self.lockpath)
             except FileNotFoundError:
                 pass

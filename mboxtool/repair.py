@@ -89,6 +89,9 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
     for p in pre.problems:
         if p.code == "possible-phantom-split" and p.key:
             phantoms.add(int(p.key))
+    ends = pre.line_ends
+    mixed = ends.get("mixed", 0) or (ends.get("crlf", 0) and ends.get("lf", 0))
+    eol = (b"\r\n" if ends.get("crlf", 0) > ends.get("lf", 0) else b"\n") if mixed else None
     reader = MboxReader(src, variant=variant, lock=lock, lock_timeout=lock_timeout)
     with reader:
         write_variant = out_variant or (reader.variant if reader.variant in ("mboxrd", "mboxcl2") else "mboxrd")
@@ -109,6 +112,8 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
                 if held is not None:
                     _emit(writer, *held, report, seen, dedupe)
                 held = _prepare(raw, msg, reader, report, dst)
+                if held is not None and eol is not None:
+                    _normalize_eol(held[1], eol, raw.line, report)
             if held is not None:
                 _emit(writer, *held, report, seen, dedupe)
             writer.commit()
@@ -133,6 +138,16 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
             report.fixed(p.code, "final newline added", p.line)
         elif p.code == "glued-from-line":
             report.remaining.append(p.to_dict())
+
+
+def _normalize_eol(msg: MailMessage, eol: bytes, line: int, report: RepairReport) -> None:
+    """Give a message the file's majority line ends (repair of mixed-line-endings)."""
+    lf = msg.data.replace(b"\r\n", b"\n")
+    fixed = lf if eol == b"\n" else lf.replace(b"\n", b"\r\n")
+    if fixed != msg.data:
+        msg.data = fixed
+        style = "CRLF" if eol == b"\r\n" else "LF"
+        report.fixed("mixed-line-endings", f"line ends made {style} like the rest of the file", line)
 
 
 def _prepare(raw: ScannedMessage, msg: MailMessage, reader: MboxReader, report: RepairReport,

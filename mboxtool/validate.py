@@ -105,6 +105,7 @@ class ValidationReport:
     variant_evidence: list[str] = field(default_factory=list)
     messages: int = 0
     problems: list[Problem] = field(default_factory=list)
+    line_ends: dict[str, int] = field(default_factory=dict)   # messages by header line-end style
 
     def add(self, code: str, message: str, severity: str | None = None, **where: Any) -> None:
         self.problems.append(Problem(code, severity or SEVERITY[code], message, **where))
@@ -120,6 +121,7 @@ class ValidationReport:
                 "variant_evidence": self.variant_evidence, "messages": self.messages,
                 "ok": self.ok(strict),
                 "counts": {s: self.count(s) for s in ("error", "warning", "info")},
+                "line_ends": self.line_ends,
                 "problems": [p.to_dict() for p in self.problems]}
 
     def to_text(self, strict: bool = False, shown: int = 5) -> str:
@@ -355,6 +357,9 @@ class _MboxCheck:
 
     def _style_checks(self) -> None:
         r = self.report
+        r.line_ends = {k: v for k, v in self.eols.items() if v}
+        if self.eols["crlf"] and self.eols["lf"]:
+            r.add("mixed-line-endings", f"{self.eols['crlf']} messages use CRLF and {self.eols['lf']} use LF")
         n = max(r.messages, 1)
         if self.eols["crlf"] == r.messages and r.messages:
             r.add("crlf-line-endings", "CRLF line ends throughout (Windows or Gmail Takeout style)")

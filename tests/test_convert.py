@@ -432,3 +432,16 @@ def test_rerun_into_mbox_of_any_variant_adds_nothing(tmp_path, variant):
     assert convert_mailbox(md, box, ConvertOptions(variant=variant)).converted == 1
     again = convert_mailbox(md, box, ConvertOptions(variant=variant))
     assert (again.converted, again.skipped) == (0, 1)
+
+
+def test_maildir_duplicate_unique_names_merge_identical_copies(tmp_path):
+    md = tmp_path / "md"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    (md / "new" / "123.abc").write_bytes(b"Subject: same\n\nx\n")
+    (md / "cur" / "123.abc:2,S").write_bytes(b"Subject: same\n\nx\n")      # crash between link and unlink
+    (md / "cur" / "456.def:2,F").write_bytes(b"Subject: one\n\nx\n")
+    (md / "cur" / "456.def:2,R").write_bytes(b"Subject: two\n\ny\n")     # different bytes: two messages
+    msgs = sorted((m.data, m.flags) for m in MaildirReader(md))
+    assert msgs == [(b"Subject: one\n\nx\n", "F"), (b"Subject: same\n\nx\n", "S"),
+                    (b"Subject: two\n\ny\n", "R")]

@@ -82,6 +82,7 @@ class MaildirReader:
         self.skipped: list[tuple[MailMessage, str]] = []
         self.variant = None
         self.guess = None
+        self.groups: dict[str, list[MaildirEntry]] = {}
 
     def open(self) -> MaildirReader:
         if not self.path.is_dir():
@@ -128,13 +129,15 @@ class MaildirReader:
         return found
 
     def _check_duplicates(self, found: list[MaildirEntry]) -> None:
-        seen: dict[str, str] = {}
+        seen: dict[str, MaildirEntry] = {}
+        self.groups: dict[str, list[MaildirEntry]] = {}
         for e in found:
             unique = flags.parse_maildir_name(e.name).unique
             if unique in seen:
-                self.event("duplicate-unique", key=e.relpath, other=seen[unique])
+                self.event("duplicate-unique", key=e.relpath, other=seen[unique].relpath)
+                self.groups.setdefault(unique, [seen[unique]]).append(e)
             else:
-                seen[unique] = e.relpath
+                seen[unique] = e
 
     def read(self, entry: MaildirEntry) -> MailMessage:
         """The message stored in ``entry``."""
@@ -165,8 +168,31 @@ class MaildirReader:
             msg.notes.append("unknown-flag:" + "".join(sorted(unknown)))
         return msg
 
+    def _merged(self, group: list[MaildirEntry]) -> list[MailMessage]:
+        """One unique name twice (a crash between link and unlink): identical bytes are one
+        message with the union of the flags; different bytes stay separate messages (§6)."""
+        out: list[MailMessage] = []
+        for entry in group:
+            msg = self.read(entry)
+            same = next((m for m in out if m.data == msg.data), None)
+            if same is None:
+                out.append(msg)
+            else:
+                same.flags = flags.normalize(same.flags + msg.flags)
+                same.keywords = tuple(dict.fromkeys(same.keywords + msg.keywords))
+                same.new = same.new and msg.new
+        return out
+
     def __iter__(self) -> Iterator[MailMessage]:
+        done: set[str] = set()
         for entry in self.entries():
+            if self.groups:
+                unique = flags.parse_maildir_name(entry.name).unique
+                if unique in self.groups:
+                    if unique not in done:
+                        done.add(unique)
+                        yield from self._merged(self.groups[unique])
+                    continue
             try:
                 msg = self.read(entry)
             except OSError as exc:
