@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -235,13 +233,14 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     try:
         if dst_format != "babyl":
             known.read_back(dst, dst_format, writer)
-        with _BatchWriter(writer) as pipe:
+        sink = _ForkSink if dst_format == "maildir" and hasattr(os, "fork") else _InlineSink
+        with sink(writer, known.digests, opts.verify) as pipe:
 
             def account(result: _BatchResult) -> None:
                 nonlocal aborted
                 aborted = not _account(result, report, expected, moved_keys, opts) or aborted
 
-            batch: list[tuple[MailMessage, int]] = []
+            batch: list[MailMessage] = []
             size = 0
             for msg in reader:
                 if progress:
@@ -251,13 +250,9 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                     report.error("bytes before the first From_ line are not a message; "
                                  "'mboxtool repair' keeps them", msg.key, offset=msg.offset)
                     continue
-                digest = short_digest(core_bytes(msg), stripped=True)
-                if digest in known.digests:
-                    report.skipped += 1
-                    moved_keys.append(msg.key)
-                    continue
-                # identical copies inside one source are all converted (users keep copies on purpose)
-                batch.append((msg, digest))
+                # the sink digests and skips what DST holds; identical copies inside one
+                # source are all converted (users keep copies on purpose)
+                batch.append(msg)
                 size += len(msg.data)
                 if len(batch) >= BATCH_MESSAGES or size >= BATCH_BYTES:
                     for result in pipe.submit(batch):
@@ -295,17 +290,22 @@ def _count_lines(reader: Any) -> int:
 
 @dataclass
 class _BatchResult:
-    batch: list[tuple[MailMessage, int]]
+    batch: list[MailMessage]
     written: list[tuple[MailMessage, int]] = field(default_factory=list)
+    skipped: list[MailMessage] = field(default_factory=list)
     refused: list[tuple[MailMessage, str]] = field(default_factory=list)
     error: OSError | None = None
 
 
-def _write_batch(writer: Any, batch: list[tuple[MailMessage, int]]) -> _BatchResult:
-    """Write one batch and make it durable (runs in the writer thread; touches no report)."""
+def _write_batch(writer: Any, batch: list[MailMessage], known: set[int]) -> _BatchResult:
+    """Digest each message, skip what DST holds, write the rest and make them durable."""
     result = _BatchResult(batch)
     try:
-        for msg, digest in batch:
+        for msg in batch:
+            digest = short_digest(core_bytes(msg), stripped=True)
+            if digest in known:
+                result.skipped.append(msg)
+                continue
             try:
                 if writer.format == "maildir":
                     writer.add(msg, writer.plan(msg, digest))
@@ -323,59 +323,96 @@ def _write_batch(writer: Any, batch: list[tuple[MailMessage, int]]) -> _BatchRes
     return result
 
 
-class _BatchWriter:
-    """Writes batches in a second thread while the next batch is read and parsed.
+class _InlineSink:
+    """Writes each batch where it is handed over."""
 
-    File creation, writes and syncfs release the GIL, so parsing and I/O overlap.
-    At most one batch waits and one is being written: memory stays bounded. A
-    batch counts as converted only when its result, after commit(), comes back.
-    """
+    def __init__(self, writer: Any, known: set[int], verify: bool):
+        self.writer, self.known = writer, known
 
-    def __init__(self, writer: Any):
-        self.writer = writer
-        self.todo: queue.Queue = queue.Queue(maxsize=1)
-        self.done: queue.Queue = queue.Queue()
-        self.failed = threading.Event()
-        self.thread = threading.Thread(target=self._work, name="mboxtool-writer", daemon=True)
-
-    def _work(self) -> None:
-        while True:
-            batch = self.todo.get()
-            if batch is None:
-                return
-            if self.failed.is_set():                # after a write error nothing more is written
-                continue
-            result = _write_batch(self.writer, batch)
-            if result.error is not None:
-                self.failed.set()
-            self.done.put(result)
-
-    def _ready(self) -> list[_BatchResult]:
-        out = []
-        while True:
-            try:
-                out.append(self.done.get_nowait())
-            except queue.Empty:
-                return out
-
-    def submit(self, batch: list[tuple[MailMessage, int]]) -> list[_BatchResult]:
-        self.todo.put(batch)
-        return self._ready()
+    def submit(self, batch: list[MailMessage]) -> list[_BatchResult]:
+        return [_write_batch(self.writer, batch, self.known)]
 
     def finish(self) -> list[_BatchResult]:
-        self.todo.put(None)
-        self.thread.join()
-        return self._ready()
+        return []
 
-    def __enter__(self) -> _BatchWriter:
-        self.thread.start()
+    def __enter__(self) -> _InlineSink:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.thread.is_alive():
-            self.failed.set()
-            self.todo.put(None)
-            self.thread.join()
+        pass
+
+
+def _light(msg: MailMessage) -> MailMessage:
+    """What accounting needs of a message once its bytes are on their way to the child."""
+    light = MailMessage(b"", msg.flags, msg.new, msg.keywords, msg.date, msg.date_source,
+                        key=msg.key, offset=msg.offset)
+    light.notes.append(f"size:{len(msg.data)}")
+    return light
+
+
+class _ForkSink:
+    """Maildir deliveries made by a child process (forkwriter.py) while this one parses.
+
+    The child digests, skips what the Maildir holds, plans names and writes;
+    this process only reads and parses, and counts a batch when the child says
+    it is durable.
+    """
+
+    def __init__(self, writer: Any, known: set[int], verify: bool):
+        from .forkwriter import ForkedMaildirWriter
+        self.child = ForkedMaildirWriter(writer, known, verify)
+        self.waiting: dict[int, _BatchResult] = {}
+
+    def submit(self, batch: list[MailMessage]) -> list[_BatchResult]:
+        result = _BatchResult([_light(m) for m in batch])
+        try:
+            for msg in batch:
+                self.child.send(msg)
+            number = self.child.commit()
+        except OSError as exc:                       # the child is gone (broken pipe)
+            result.error = exc
+            return [result]
+        self.waiting[number] = result
+        return self._collect()
+
+    def _collect(self, wait_for: int | None = None) -> list[_BatchResult]:
+        out = []
+        for ack in self.child.acks(wait_for):
+            result = self.waiting.pop(ack["batch"], None)
+            if result is None:
+                continue
+            if ack.get("errno"):
+                result.error = OSError(ack["errno"], os.strerror(ack["errno"]))
+            else:
+                for msg, status, digest in zip(result.batch, ack["status"], ack["digests"]):
+                    if status == "s":
+                        result.skipped.append(msg)
+                    elif status == "w":
+                        result.written.append((msg, digest))
+                    else:
+                        result.refused.append((msg, ack["reasons"].get(msg.key, "refused")))
+            out.append(result)
+        return out
+
+    def finish(self) -> list[_BatchResult]:
+        out = self._collect(max(self.waiting) if self.waiting else None)
+        status = self.child.close()
+        for number in sorted(self.waiting):          # never acknowledged: not durable, not counted
+            result = self.waiting.pop(number)
+            result.error = OSError(errno.EIO, f"the writer process ended (status {status})")
+            out.append(result)
+        return out
+
+    def __enter__(self) -> _ForkSink:
+        self.child.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.child.closed:
+            try:
+                self.child.close()
+            except (OSError, ChildProcessError):
+                pass
 
 
 def _account(result: _BatchResult, report: ConvertReport, expected: dict, moved_keys: list[str],
@@ -385,17 +422,21 @@ def _account(result: _BatchResult, report: ConvertReport, expected: dict, moved_
         report.failed += 1
         report.error(f"cannot be stored in {report.destination_format}: {reason}", msg.key,
                      offset=msg.offset)
+    for msg in result.skipped:
+        report.skipped += 1
+        moved_keys.append(msg.key)
     if result.error is not None:
-        lost = len(result.batch) - len(result.refused)
+        lost = len(result.batch) - len(result.refused) - len(result.skipped)
         report.failed += lost
         exc = result.error
         report.error(f"{report.destination}: write failed: {exc.strerror or exc}; stopped, {lost} messages "
                      f"of this batch not counted (a re-run continues where this one stopped)",
-                     key=result.batch[0][0].key, errno=errno.errorcode.get(exc.errno or 0))
+                     key=result.batch[0].key, errno=errno.errorcode.get(exc.errno or 0))
         return False
     for msg, digest in result.written:
         report.converted += 1
-        report.bytes += len(msg.data)
+        size = next((int(n[5:]) for n in msg.notes if n.startswith("size:")), len(msg.data))
+        report.bytes += size
         moved_keys.append(msg.key)
         if opts.verify:
             expected[digest] = (msg.flags, msg.new, msg.date)

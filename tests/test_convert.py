@@ -212,18 +212,22 @@ def test_write_failure_rolls_back_and_rerun_converges(tmp_path, monkeypatch):
     src = tmp_path / "src"
     src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n") for i in range(600)))
     md = tmp_path / "md"
-    import mboxtool.formats.maildir as maildir_mod
-    real_write = os.write
+    from mboxtool.formats.maildir import MaildirWriter
+    real_deliver = MaildirWriter.deliver
     calls = {"n": 0}
 
-    def failing_write(fd, data):
+    def failing_deliver(self, tmpname, final, data, mtime):
         calls["n"] += 1
-        if calls["n"] == 300:
+        if calls["n"] == 300:                        # the disk fills up in the second batch
+            fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=self.dirfd["tmp"])
+            os.write(fd, data[:10])
+            os.close(fd)
+            os.unlink(tmpname, dir_fd=self.dirfd["tmp"])
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-    monkeypatch.setattr(maildir_mod.os, "write", failing_write)
+        return real_deliver(self, tmpname, final, data, mtime)
+    monkeypatch.setattr(MaildirWriter, "deliver", failing_deliver)
     report = convert_mailbox(src, md)
-    monkeypatch.setattr(maildir_mod.os, "write", real_write)
+    monkeypatch.setattr(MaildirWriter, "deliver", real_deliver)
     assert not report.ok and "No space left" in report.errors[0]["message"]
     assert report.converted == 256                 # only the durable first batch counts
     again = convert_mailbox(src, md)

@@ -324,15 +324,20 @@ class MaildirWriter:
     def add(self, msg: MailMessage, planned: tuple[str, str, bytes] | None = None) -> bool:
         """Write one message into tmp/ and link it into place; True when a batch should be committed."""
         tmpname, final, data = planned or self.plan(msg)
+        self.deliver(tmpname, final, data, msg.date)
+        return len(self.pending) >= self.batch
+
+    def deliver(self, tmpname: str, final: str, data: bytes, mtime: int | None) -> None:
+        """tmp/NAME, mtime set, then link() to new/ or cur/ (§2.4); durable at the next commit()."""
         tmpfd = self.dirfd["tmp"]
         fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=tmpfd)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            if msg.date is not None:
+            if mtime is not None:
                 # mtime is the delivery time (IMAP INTERNALDATE), set before the file is visible
-                os.utime(fd, (time.time(), msg.date))
+                os.utime(fd, (time.time(), mtime))
         except BaseException:
             os.close(fd)
             os.unlink(tmpname, dir_fd=tmpfd)
@@ -349,7 +354,6 @@ class MaildirWriter:
         else:
             os.unlink(tmpname, dir_fd=tmpfd)
         self.pending.append((tmpname, final))
-        return len(self.pending) >= self.batch
 
     def commit(self) -> list[tuple[str, str]]:
         """Make every message added since the last commit durable; returns them."""

@@ -160,23 +160,26 @@ class DateResolver:
         self.fixed = _fixed_offset(from_tz)
 
     def resolve(self, parsed: dates.FromLine, headers) -> tuple[int | None, str]:
-        received = dates.received_date(headers.get_all(b"received")) if headers is not None else None
         epoch = parsed.date
         if epoch is not None and dates.plausible(epoch + 14 * 3600) and epoch not in dates.PLACEHOLDER_DATES:
             if not parsed.has_zone:
-                epoch -= self._offset(epoch, received)
+                epoch -= self._offset(epoch, headers)
             return epoch, "from-line"
         if headers is not None:
             date = dates.parse_header_date(headers.get(b"date"))
             if dates.plausible(date):
                 return date, "date-header"
-        if received is not None:
-            return received, "received"
+            received = dates.received_date(headers.get_all(b"received"))
+            if received is not None:
+                return received, "received"
         return None, "none"
 
-    def _offset(self, epoch: int, received: int | None) -> int:
+    def _offset(self, epoch: int, headers) -> int:
         if self.fixed is not None:
             return self.fixed
+        # the top-most Received: is the final hop, the one the delivery agent wrote (§3.6)
+        top = headers.get(b"received") if headers is not None and b"received" in headers else None
+        received = dates.received_date([top]) if top else None
         guess = dates.zone_offset_guess(epoch, received)
         if guess is not None:
             self.offsets[guess] += 1
