@@ -46,7 +46,7 @@ def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str
         return None
     if _tail_hash(fd, offset) != entry.get("tail"):
         return None
-    return offset, int(entry.get("line", 1))
+    return offset, int(entry.get("line") or 0)
 
 
 def save(state: Path | None, src: Path, fd: int, size: int, line: int, variant: str, fsync: bool) -> None:

@@ -169,6 +169,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
                          lock=opts.lock, lock_timeout=opts.lock_timeout,
                          exclusive=opts.move and src_format in ("mbox", "mmdf"),
                          include_expunged=opts.include_expunged, event=on_event, warn=warn)
+    reader.count_lines = False           # convert reports byte offsets; line numbers are validate's
     with reader:
         report.source_variant = getattr(reader, "variant", None)
         if getattr(reader, "guess", None) is not None:
@@ -268,24 +269,11 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         if opts.move and not aborted:
             _remove_moved(reader, src_format, moved_keys, report)
         if state is not None and not aborted and not report.failed:
-            lines = reader.resume_at[1] + _count_lines(reader)
-            checkpoint.save(state, reader.path, reader.fd, reader.size, lines, reader.variant, opts.fsync)
+            checkpoint.save(state, reader.path, reader.fd, reader.size, 0, reader.variant, opts.fsync)
     finally:
         writer.close()
     if opts.verify and not aborted:
         _verify(dst, dst_format, expected, report)
-
-
-def _count_lines(reader: Any) -> int:
-    """Newlines between the resume point and the end that was read (for line numbers next time)."""
-    start, n = reader.resume_at[0], 0
-    while start < reader.size:
-        chunk = os.pread(reader.fd, min(8 << 20, reader.size - start), start)
-        if not chunk:
-            break
-        n += chunk.count(b"\n")
-        start += len(chunk)
-    return n
 
 
 @dataclass

@@ -219,6 +219,7 @@ class MboxReader:
         self.guess = VariantGuess("mboxrd")
         self.skipped: list[tuple[MailMessage, str]] = []
         self.resume_at: tuple[int, int] = (0, 1)    # (offset, line) of a From_ line to start at
+        self.count_lines = True
 
     def open(self) -> MboxReader:
         self.fd, st = open_mbox_fd(self.path, write=self.exclusive)
@@ -265,7 +266,8 @@ class MboxReader:
         """Raw scanner output: every message including garbage and pseudo-messages."""
         self.fh.seek(0)
         start, line = self.resume_at
-        yield from MboxScanner(self.fh, self.size, event=self.event, start=start, start_line=line)
+        yield from MboxScanner(self.fh, self.size, event=self.event, start=start, start_line=line,
+                               count_lines=self.count_lines)
 
     def __iter__(self) -> Iterator[MailMessage]:
         for raw in self.scanned():
@@ -291,7 +293,7 @@ class MboxReader:
         date, source = self.dates.resolve(raw.parsed, raw.headers)
         msg = MailMessage(data, state.flags, state.new, state.keywords, date, source,
                           raw.parsed.sender if not raw.garbage else None, str(raw.index),
-                          raw.offset, raw.line, raw.from_line if not raw.garbage else None)
+                          raw.offset, raw.line or None, raw.from_line if not raw.garbage else None)
         if state.expunged:
             msg.flags = flags.normalize(msg.flags + "T")
             msg.notes.append("expunged")

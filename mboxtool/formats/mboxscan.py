@@ -131,10 +131,11 @@ class MboxScanner:
     """Iterate the messages of an open mbox file, streaming."""
 
     def __init__(self, fh: BinaryIO, size: int, event: Event | None = None,
-                 start: int = 0, start_line: int = 1):
+                 start: int = 0, start_line: int = 1, count_lines: bool = True):
         self.fh, self.size = fh, size
         self.event = event or (lambda *a, **k: None)
         self.start, self.start_line = start, start_line
+        self.count_lines = count_lines          # line numbers cost a pass over the bytes
         self.bare_style = False
         self.cr_only = False
         self.messages = 0
@@ -142,6 +143,8 @@ class MboxScanner:
 
     # -- line numbers ----------------------------------------------------
     def _line_of(self, b: _Buffer, offset: int) -> int:
+        if not self.count_lines:
+            return 0
         self._line += b.buf.count(b"\n", self._line_pos - b.base, offset - b.base)
         self._line_pos = offset
         return self._line
@@ -220,8 +223,13 @@ class MboxScanner:
         """Read the message whose From_ line is at ``start``; return it and the next start."""
         b.keep = start
         line_no = self._line_of(b, start)
-        blank_before = start == self.start or _blank_before(b, start)
-        from_nl = b.find(b"\n", start)
+        cached = self._parsed
+        if cached is not None and cached[0] == start:       # classified already: reuse the work
+            _, parsed, from_nl, blank_before = cached
+        else:
+            parsed = None
+            blank_before = start == self.start or _blank_before(b, start)
+            from_nl = b.find(b"\n", start)
         if from_nl < 0:                                   # a lone From_ line at EOF
             from_line = b.get(start, b.end).rstrip(b"\r")
             self.messages += 1
@@ -229,8 +237,8 @@ class MboxScanner:
                                   parse_from_line(from_line), b"", Headers(b""), 0, b.end,
                                   blank_before=blank_before), None
         from_line = b.get(start, from_nl).rstrip(b"\r")
-        cached = self._parsed
-        parsed = cached[1] if cached is not None and cached[0] == start else parse_from_line(from_line)
+        if parsed is None:
+            parsed = parse_from_line(from_line)
         data_start = from_nl + 1
         hdr_end = _find_header_end(b, data_start)
         headers = Headers(b.get(data_start, hdr_end if hdr_end >= 0 else data_start))
@@ -240,10 +248,13 @@ class MboxScanner:
         if end is None:
             end, next_start = self._find_separator(b, start, data_start, body_abs, headers)
         data = b.get(data_start, end)
-        if cl_bounded is False and next_start is not None and _blank_before(b, next_start):
+        if next_start is None:
             data = _drop_blank(data)
-        elif next_start is None:
-            data = _drop_blank(data)
+        elif not cl_bounded:
+            nxt = self._parsed
+            blank_next = nxt[3] if nxt is not None and nxt[0] == next_start else _blank_before(b, next_start)
+            if blank_next:
+                data = _drop_blank(data)
         self.messages += 1
         body_offset = (body_abs - data_start) if body_abs is not None else len(data)
         msg = ScannedMessage(self.messages, start, line_no, from_line, parsed, data, headers,
@@ -291,10 +302,9 @@ class MboxScanner:
                 return b.end, None
             cand = nl + 1
             pos = cand
-            line = b.line_at(cand)
+            line, line_end, nxt = _two_lines(b, cand)
             in_header = body_abs is None or cand < body_abs
             parsed = parse_from_line(line)
-            nxt = self._next_line(b, cand)
             header_next = nxt is not None and (is_header_line(nxt) or nxt.startswith(b">From "))
             blank = _blank_before(b, cand)
             if parsed.date is not None:
@@ -306,7 +316,7 @@ class MboxScanner:
                            reason="inside an open multipart whose closing delimiter follows")
                 separator = False
             if separator:
-                self._parsed = (cand, parsed)          # _message() needs it again
+                self._parsed = (cand, parsed, line_end, blank)     # _message() needs it again
                 if not blank:
                     self.event("from-line-without-blank", offset=cand, line=self._line_of(b, cand))
                 return cand, cand
@@ -336,6 +346,24 @@ class MboxScanner:
             if parse_from_line(b.line_at(at)).date is not None:
                 return False
             pos = at
+
+
+def _two_lines(b: _Buffer, cand: int) -> tuple[bytes, int, bytes | None]:
+    """The line at ``cand`` (no line end), the offset of its newline (or EOF), and the next line."""
+    buf, base = b.buf, b.base
+    r = cand - base
+    e1 = buf.find(b"\n", r)
+    e2 = buf.find(b"\n", e1 + 1) if e1 >= 0 else -1
+    if e2 >= 0:                                      # the usual case: both lines are buffered
+        return buf[r:e1].rstrip(b"\r"), e1 + base, buf[e1 + 1:e2].rstrip(b"\r")
+    e1 = b.find(b"\n", cand)                         # near the window's end: read on
+    if e1 < 0:
+        return b.get(cand, b.end).rstrip(b"\r"), b.end, None
+    line = b.get(cand, e1).rstrip(b"\r")
+    b.fill(e1 + 2)
+    if e1 + 1 >= b.end:
+        return line, e1, None
+    return line, e1, b.line_at(e1 + 1)
 
 
 def _blank_before(b: _Buffer, at: int) -> bool:
