@@ -7,12 +7,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
-from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
 from .detect import detect_format, normalize_format
 from .mailboxes import make_reader
+from .formats.mbox import addr_spec
 from .message import MailMessage, split_message
 
 # scanner events that mean the file is damaged (validate explains them)
@@ -81,8 +81,8 @@ def row_of(index: int, msg: MailMessage) -> Row:
     headers, _ = split_message(msg.data)
     raw_from = headers.get(b"from") or ""
     decoded = decode_text(raw_from)
-    addrs = getaddresses([decoded]) if decoded else []
-    address = addrs[0][1] if addrs and addrs[0][1] else decoded
+    address = addr_spec(decoded) if decoded else ""
+    address = address or decoded
     return Row(index, msg.key, msg.date, decoded, address.lower(),
                decode_text(headers.get(b"subject")), msg.flags, len(msg.data), msg.new, msg.keywords)
 
@@ -98,6 +98,7 @@ class Inspection:
         self.reader = make_reader(self.path, self.format, variant=variant, lock=lock,
                                   lock_timeout=lock_timeout, include_expunged=True,
                                   event=lambda code, **_: self._note(code))
+        self.reader.count_lines = False     # rows carry keys and offsets, not line numbers
 
     def _note(self, code: str) -> None:
         if code in DAMAGE:

@@ -306,7 +306,7 @@ _ANGLE_ADDR = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
 _BARE_ADDR = re.compile(r"^\s*([^<>\s,;\"()]+@[^<>\s,;\"()]+)\s*$")
 
 
-def _addr_spec(value: str) -> str:
+def addr_spec(value: str) -> str:
     """The addr-spec of an address header, quickly for the usual forms, else via email.utils."""
     m = _ANGLE_ADDR.search(value) or _BARE_ADDR.match(value)
     if m:
@@ -325,7 +325,7 @@ def envelope_sender(msg: MailMessage) -> str:
         for name in (b"return-path", b"from"):
             value = headers.get(name)
             if value:
-                sender = _addr_spec(value)
+                sender = addr_spec(value)
                 if sender:
                     break
         sender = sender or "MAILER-DAEMON"
