@@ -57,10 +57,59 @@ def test_clean_mbox_has_no_problems(tmp_path):
     (mbox_entry(headers="From: a@b\r\nSubject: s\n"), "mixed-line-endings", 1),
     (mbox_entry(body="last line without newlineFrom x Mon Jan  6 10:00:00 2020\nSubject: glued\n"), "glued-from-line", 6),
     (mbox_entry(headers="From: \xe9\n".encode("latin-1").decode("latin-1")), "header-8bit", 1),
+    (b"From a@b Mon Jan  6 10:00:00 2020\nFrom  :<x@example.com>\nSubject: s\n\nb\n", "from-line-in-header", 2),
+    (mbox_entry(sender="j\xe9r\xf4me@example.org") + CLEAN, "non-ascii-from-line", 1),
+    (b"From a@b Mon Jan  6 10:00:00 2020\n\n" + CLEAN, "empty-message", 1),
+    (mbox_entry(body="y" * (1 << 20) + "yy\n"), "very-long-line", 6),
+    (mbox_entry(body="a\n>From quoted\n") + mbox_entry(body="b\n\nFrom raw text\n"), "mixed-quoting", None),
+    (mbox_entry(headers="From: a\r\nSubject: s\r\n").replace(b"\n\nhi\n", b"\r\n\r\nhi\r\n")
+     + CLEAN, "mixed-line-endings", None),
 ])
 def test_each_damage_kind_is_found_at_its_line(tmp_path, data, code, line):
     report = validate_mailbox(write(tmp_path, data), "mbox")
     assert (code, line) in codes(report), codes(report)
+
+
+def test_pseudo_message_is_info(tmp_path):
+    pseudo = (b"From MAILER-DAEMON Mon Jan  6 10:00:00 2020\nDate: Mon, 6 Jan 2020 10:00:00 +0000\n"
+              b"From: Mail System Internal Data <MAILER-DAEMON@host>\n"
+              b"Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\nX-IMAP: 1 2\nStatus: RO\n\n"
+              b"This text is part of the internal format of your mail folder.\n\n")
+    report = validate_mailbox(write(tmp_path, pseudo + CLEAN))
+    assert [(p.code, p.severity, p.line) for p in report.problems] == [("pseudo-message", "info", 1)]
+    rep = repair_mailbox(tmp_path / "box", tmp_path / "out")
+    assert len(messages(tmp_path / "out")) == 2 and "pseudo-message" in {x["code"] for x in rep.repaired}
+
+
+def test_repair_normalises_mixed_line_ends_to_the_majority(tmp_path):
+    crlf = mbox_entry(body="x\n").replace(b"\n", b"\r\n")
+    src = write(tmp_path, CLEAN + mbox_entry(body="three\n") + crlf)
+    rep = repair_mailbox(src, tmp_path / "out")
+    assert "mixed-line-endings" in {x["code"] for x in rep.repaired}
+    assert b"\r" not in (tmp_path / "out").read_bytes()
+    assert validate_mailbox(tmp_path / "out").problems == []
+
+
+def test_repair_cr_only_file(tmp_path):
+    src = write(tmp_path, CLEAN.replace(b"\n", b"\r"))
+    rep = repair_mailbox(src, tmp_path / "out")
+    assert "cr-line-endings" in {x["code"] for x in rep.repaired}
+    assert len(messages(tmp_path / "out")) == 2 and b"\r" not in (tmp_path / "out").read_bytes()
+
+
+def test_maildir_stale_tmp_and_permissions(tmp_path):
+    md = tmp_path / "md"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    old = md / "tmp" / "123.abandoned"
+    old.write_bytes(b"Subject: half\n")
+    t = time.time() - 40 * 3600
+    os.utime(old, (t, t))
+    (md / "new" / "1.x").write_bytes(b"Subject: s\n\nb\n")
+    os.chmod(md / "new" / "1.x", 0o644)
+    found = {(p.code, p.key) for p in validate_mailbox(md).problems}
+    assert ("stale-tmp-file", "tmp/123.abandoned") in found
+    assert ("insecure-permissions", "new/1.x") in found
 
 
 def test_stale_dotlock_is_reported(tmp_path):
