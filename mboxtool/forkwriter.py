@@ -17,6 +17,7 @@ import json
 import os
 import select
 import struct
+import warnings
 from typing import Any
 
 from .index import short_digest
@@ -63,7 +64,11 @@ class ForkedMaildirWriter:
             fcntl.fcntl(self.to_child, 1031, PIPE_SIZE)       # F_SETPIPE_SZ (Linux)
         except OSError:
             pass
-        self.pid = os.fork()
+        with warnings.catch_warnings():
+            # Python >= 3.12 warns about fork() with threads (tqdm's monitor, the dotlock
+            # refresher); the child only writes files and never touches their locks
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.pid = os.fork()
         if self.pid == 0:                                   # the child: write until EOF
             os.close(self.to_child)
             os.close(self.from_child)

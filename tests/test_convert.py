@@ -449,3 +449,25 @@ def test_maildir_duplicate_unique_names_merge_identical_copies(tmp_path):
     msgs = sorted((m.data, m.flags) for m in MaildirReader(md))
     assert msgs == [(b"Subject: one\n\nx\n", "F"), (b"Subject: same\n\nx\n", "S"),
                     (b"Subject: two\n\ny\n", "R")]
+
+
+def test_writer_process_dying_stops_the_run_cleanly(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n") for i in range(700)))
+    md = tmp_path / "md"
+    from mboxtool.formats.maildir import MaildirWriter
+    real_deliver = MaildirWriter.deliver
+    calls = {"n": 0}
+
+    def dying_deliver(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 400:
+            os._exit(9)                              # the writer process vanishes mid-batch
+        return real_deliver(self, *args)
+    monkeypatch.setattr(MaildirWriter, "deliver", dying_deliver)
+    report = convert_mailbox(src, md)
+    monkeypatch.setattr(MaildirWriter, "deliver", real_deliver)
+    assert not report.ok and report.converted == 256
+    again = convert_mailbox(src, md)
+    assert again.ok and again.converted + again.skipped == 700
+    assert len({m.data for m in MaildirReader(md)}) == 700 == len(list(MaildirReader(md)))
