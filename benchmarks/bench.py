@@ -20,7 +20,6 @@ import argparse
 import base64
 import os
 import random
-import shutil
 import subprocess
 import sys
 import time

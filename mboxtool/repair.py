@@ -9,15 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from .convert import ConvertOptions, convert_mailbox
-from .dates import asctime_utc, plausible
 from .detect import detect_format, normalize_format
-from .errors import InputError, UsageError
-from .formats.mbox import MboxReader, MboxWriter, envelope_sender, quote, render_mbox_message
+from .errors import UsageError
+from .formats.mbox import MboxReader, MboxWriter, render_mbox_message
 from .formats.mboxscan import ScannedMessage
 from .index import short_digest
-from .message import MailMessage, is_header_line, strip_metadata, add_headers
-from .validate import ValidationReport, validate_mailbox
-from . import flags as flagmap
+from .message import MailMessage, is_header_line
+from .validate import validate_mailbox
 
 _NUL_RUN = re.compile(rb"\x00{2,}|\x00+(?=\n*\Z)")
 
@@ -192,7 +190,7 @@ def _emit(writer: MboxWriter, raw: ScannedMessage, msg: MailMessage, report: Rep
     if dedupe:
         digest = short_digest(msg.data)
         if digest in seen:
-            report.fixed("duplicate-message", f"duplicate of an earlier message dropped", raw.line)
+            report.fixed("duplicate-message", "duplicate of an earlier message dropped", raw.line)
             return
         seen.add(digest)
     entry = render_mbox_message(msg, writer.variant)

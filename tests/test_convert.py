@@ -1,7 +1,6 @@
 """convert: bytes, flags, dates, idempotency, durability and refusal of bad input."""
 
 import errno
-import fcntl
 import hashlib
 import json
 import os

@@ -223,6 +223,6 @@ def test_property_inserted_from_line_is_one_phantom_split_and_repair_restores(tm
     report = validate_mailbox(box)
     errors = codes(report, "error")
     assert errors == [("possible-phantom-split", line_no)]
-    rep = repair_mailbox(box, base / "fixed")
+    repair_mailbox(box, base / "fixed")
     assert len(messages(base / "fixed")) == len(bodies)
     assert validate_mailbox(base / "fixed").count("error") == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import flags
 from ..errors import InputError
-from ..message import MailMessage, header_end, split_message, strip_metadata, core_bytes
+from ..message import MailMessage, header_end, split_message, core_bytes
 from .common import header_date
 from .mbox import MboxWriter
 

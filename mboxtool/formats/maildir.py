@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import dates, flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
-from ..message import MailMessage, add_headers, split_message, strip_metadata, core_bytes
+from ..message import MailMessage, add_headers, split_message, core_bytes
 
 KEYWORDS_FILE = "dovecot-keywords"
 MAX_KEYWORD_LETTERS = 26

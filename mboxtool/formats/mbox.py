@@ -17,7 +17,7 @@ from .. import dates, flags
 from ..durable import fsync_dir
 from ..errors import InputError
 from ..locking import MboxLock
-from ..message import MailMessage, add_headers, core_bytes, from_line_starts, strip_metadata
+from ..message import MailMessage, add_headers, core_bytes, from_line_starts
 from .mboxscan import Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
@@ -382,7 +382,7 @@ class MboxWriter:
             self.fd, st = open_mbox_fd(self.path, write=True)
             if st.st_nlink != 1:
                 os.close(self.fd)
-                raise InputError(f"{self.path}: has {st.st_nlink} hard links; refusing to append")
+                raise InputError(f"{self.path}: has {st.st_nlink} hard links; refusing to append") from None
         except PermissionError as exc:
             raise InputError(f"{self.path}: cannot create: permission denied") from exc
         except OSError as exc:

@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
-from ..message import MailMessage, split_message, strip_metadata, core_bytes
+from ..message import MailMessage, split_message, core_bytes
 from .common import header_date
 
 # MH sequence -> Maildir letter; "unseen" is the absence of S.

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 from .. import dates, flags
-from ..message import MailMessage, split_message, strip_metadata, add_headers, core_bytes
+from ..message import MailMessage, split_message, add_headers, core_bytes
 from .mbox import DateResolver, FdFile, MboxReader, MboxWriter, envelope_sender, open_mbox_fd
 from ..locking import MboxLock
 
