@@ -23,7 +23,7 @@ STALE_AFTER = 600          # seconds without change before a dotlock counts as s
 REFRESH_EVERY = 30         # seconds between utime() of our dotlock (others break at 120 s+)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,7 +47,7 @@ def dotlock_state(path: Path, now: float | None = None) -> tuple[bool, str]:
         host = content[1].decode("ascii", "replace") if len(content) > 1 else None
     except (OSError, ValueError):
         pid, host = None, None
-    if pid and (host is None or host == socket.gethostname()) and not _pid_alive(pid):
+    if pid and (host is None or host == socket.gethostname()) and not pid_alive(pid):
         return True, f"it names process {pid}, which is not running"
     try:
         box_mtime = path.stat().st_mtime

@@ -5,12 +5,11 @@ from __future__ import annotations
 import mailbox
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 from .. import flags
 from ..errors import InputError
 from ..message import MailMessage, header_end, split_message, core_bytes
-from .common import header_date
+from .common import Reader, header_date
 from .mbox import MboxWriter
 
 HEADER = (b"BABYL OPTIONS: -*- rmail -*-\nVersion: 5\nLabels:\n"
@@ -19,17 +18,10 @@ HEADER = (b"BABYL OPTIONS: -*- rmail -*-\nVersion: 5\nLabels:\n"
 LABEL_LETTERS = {"answered": "R", "deleted": "T", "forwarded": "P", "resent": "P", "edited": ""}
 
 
-class BabylReader:
+class BabylReader(Reader):
     """The stdlib reader keeps a table of every message: acceptable for this legacy format."""
 
     format = "babyl"
-
-    def __init__(self, path: Path, event=None, **_: object):
-        self.path = Path(path)
-        self.event = event or (lambda *a, **k: None)
-        self.skipped: list = []
-        self.variant = None
-        self.guess = None
 
     def open(self) -> BabylReader:
         try:
@@ -44,12 +36,6 @@ class BabylReader:
         if getattr(self, "box", None) is not None:
             self.box.close()
             self.box = None
-
-    def __enter__(self) -> BabylReader:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __iter__(self) -> Iterator[MailMessage]:
         for index, key in enumerate(self.keys, 1):

@@ -2,8 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .. import dates
 from ..message import Headers
+
+
+class Reader:
+    """What every reader shares: a path, an event callback, the skipped list, context management."""
+
+    format = ""
+    variant: str | None = None
+    guess = None
+
+    def __init__(self, path: Path, event=None, **_: object):
+        self.path = Path(path)
+        self.event = event or (lambda *a, **k: None)
+        self.skipped: list = []
+
+    def open(self):
+        return self
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def header_date(headers: Headers, mtime: int | None = None) -> tuple[int | None, str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import dates, flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
+from ..locking import pid_alive
 from ..message import MailMessage, add_headers, split_message, core_bytes
 
 KEYWORDS_FILE = "dovecot-keywords"
@@ -210,15 +211,7 @@ OUR_NAME = re.compile(r"\d+\.M\d+P(\d+)Q\d+R([0-9a-f]{16})\.([^:!;,]+)")
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid == os.getpid() or pid_alive(pid)
 
 
 def _host() -> str:

@@ -11,7 +11,7 @@ from .. import flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
 from ..message import MailMessage, split_message, core_bytes
-from .common import header_date
+from .common import Reader, header_date
 
 # MH sequence -> Maildir letter; "unseen" is the absence of S.
 SEQUENCE_LETTERS = {"replied": "R", "flagged": "F", "forwarded": "P", "deleted": "T", "draft": "D"}
@@ -63,29 +63,15 @@ def format_sequences(seqs: dict[str, set[int]]) -> str:
     return "".join(lines)
 
 
-class MHReader:
-    format = "mh"
+class MHReader(Reader):
+    """Messages of an MH folder in numeric order; flags from the sequences."""
 
-    def __init__(self, path: Path, event=None, **_: object):
-        self.path = Path(path)
-        self.event = event or (lambda *a, **k: None)
-        self.skipped: list = []
-        self.variant = None
-        self.guess = None
+    format = "mh"
 
     def open(self) -> MHReader:
         if not self.path.is_dir():
             raise InputError(f"{self.path}: no such directory")
         return self
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> MHReader:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def numbers(self) -> list[int]:
         nums = []
