@@ -353,9 +353,7 @@ class _ForkSink:
     def submit(self, batch: list[MailMessage]) -> list[_BatchResult]:
         result = _BatchResult([_light(m) for m in batch])
         try:
-            for msg in batch:
-                self.child.send(msg)
-            number = self.child.commit()
+            number = self.child.send_batch(batch)
         except OSError as exc:                       # the child is gone (broken pipe)
             result.error = exc
             return [result]

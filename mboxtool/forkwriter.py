@@ -23,9 +23,9 @@ from typing import Any
 from .index import short_digest
 from .message import MailMessage, core_bytes
 
-_FRAME = struct.Struct("!BII")        # kind, len(meta json), len(data)
+_BATCH = struct.Struct("!Q")          # bytes of the batch that follows
+_FRAME = struct.Struct("!BqIII")      # new, date (-1: none), len(flags+keywords), len(key), len(data)
 _ACK = struct.Struct("!I")            # length of the JSON acknowledgement that follows
-MESSAGE, COMMIT = 1, 2
 PIPE_SIZE = 1 << 20
 
 
@@ -38,6 +38,22 @@ def _read_exact(fd: int, n: int) -> bytes:
         chunks.append(chunk)
         n -= len(chunk)
     return b"".join(chunks)
+
+
+def _messages(blob: bytes):
+    """The messages of one batch as the parent packed them."""
+    pos = 0
+    while pos < len(blob):
+        new, date, ls, lk, ld = _FRAME.unpack_from(blob, pos)
+        pos += _FRAME.size
+        state = blob[pos:pos + ls].decode("utf-8", "surrogateescape").split("\0")
+        pos += ls
+        key = blob[pos:pos + lk].decode("utf-8", "surrogateescape")
+        pos += lk
+        data = blob[pos:pos + ld]
+        pos += ld
+        yield MailMessage(data, state[0], bool(new), tuple(w for w in state[1:] if w),
+                          None if date < 0 else date, key=key)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -87,21 +103,17 @@ class ForkedMaildirWriter:
     # -- the child ---------------------------------------------------------------
     def _child(self, rfd: int, wfd: int) -> None:
         writer = self.writer
-        batch, status, digests, reasons = 0, [], [], {}
-        failed = False
+        batch = 0
         while True:
             try:
-                kind, lm, ld = _FRAME.unpack(_read_exact(rfd, _FRAME.size))
-                meta = json.loads(_read_exact(rfd, lm)) if lm else {}
-                data = _read_exact(rfd, ld) if ld else b""
+                (size,) = _BATCH.unpack(_read_exact(rfd, _BATCH.size))
+                blob = _read_exact(rfd, size)
             except EOFError:
                 return
-            if failed:
-                continue                                    # drain until the parent stops
+            batch += 1
+            status, digests, reasons = [], [], {}
             try:
-                if kind == MESSAGE:
-                    msg = MailMessage(data, meta["f"], meta["n"], tuple(meta["k"]), meta["d"],
-                                      key=meta["key"])
+                for msg in _messages(blob):
                     digest = short_digest(core_bytes(msg), stripped=True)
                     digests.append(digest if self.verify else 0)
                     if digest in self.known:
@@ -113,15 +125,12 @@ class ForkedMaildirWriter:
                     except ValueError as exc:
                         status.append("r")
                         reasons[msg.key] = str(exc)
-                else:
-                    batch += 1
-                    writer.commit()
-                    self._ack(wfd, {"batch": batch, "status": "".join(status), "digests": digests,
-                                    "reasons": reasons})
-                    status, digests, reasons = [], [], {}
+                writer.commit()
             except OSError as exc:
-                failed = True
-                self._ack(wfd, {"batch": batch + 1, "errno": exc.errno or 5})
+                self._ack(wfd, {"batch": batch, "errno": exc.errno or 5})
+                return
+            self._ack(wfd, {"batch": batch, "status": "".join(status), "digests": digests,
+                            "reasons": reasons})
 
     @staticmethod
     def _ack(wfd: int, doc: dict) -> None:
@@ -129,16 +138,18 @@ class ForkedMaildirWriter:
         _write_all(wfd, _ACK.pack(len(body)) + body)
 
     # -- the parent ----------------------------------------------------------------
-    def send(self, msg: MailMessage) -> None:
-        meta = json.dumps({"f": msg.flags, "n": msg.new, "k": list(msg.keywords), "d": msg.date,
-                           "key": msg.key}).encode()
-        _write_all(self.to_child, _FRAME.pack(MESSAGE, len(meta), len(msg.data)) + meta)
-        _write_all(self.to_child, msg.data)
-
-    def commit(self) -> int:
-        """Ask for the current batch to be made durable; returns its number."""
+    def send_batch(self, batch: list[MailMessage]) -> int:
+        """Hand a batch to the child in one write; returns its number (see acks())."""
+        parts = []
+        for msg in batch:
+            state = (msg.flags + "\0" + "\0".join(msg.keywords)).encode("utf-8", "surrogateescape")
+            key = msg.key.encode("utf-8", "surrogateescape")
+            parts.append(_FRAME.pack(msg.new, -1 if msg.date is None else msg.date, len(state), len(key),
+                                     len(msg.data)))
+            parts += (state, key, msg.data)
+        blob = b"".join(parts)
+        _write_all(self.to_child, _BATCH.pack(len(blob)) + blob)
         self.batch += 1
-        _write_all(self.to_child, _FRAME.pack(COMMIT, 0, 0))
         return self.batch
 
     def acks(self, wait_for: int | None = None) -> list[dict]:
