@@ -301,7 +301,7 @@ def show(path, index, from_format, source_variant, with_from, headers_only, lock
     if msg is None:
         raise UnusableInput(f"{path}: no message {index}")
     data = msg.data[:header_end(msg.data)] if headers_only else msg.data
-    out = click.get_binary_stream("stdout")
+    out = sys.stdout.buffer
     if with_from:
         from .dates import asctime_utc
         line = msg.from_line or (f"From MAILER-DAEMON {asctime_utc(msg.date or 0)}".encode())

@@ -9,7 +9,6 @@ import sys
 import unicodedata
 from typing import Any
 
-import click
 
 from .output import dump_json
 
@@ -95,7 +94,7 @@ class RowPrinter:
 
     def __init__(self, mode: str):
         self.mode = mode
-        self.out = click.get_text_stream("stdout")
+        self.out = sys.stdout
         self.width = shutil.get_terminal_size((120, 24)).columns
         self.started = False
         if mode == "csv":
