@@ -178,32 +178,40 @@ def test_thunderbird_expunged_is_skipped_unless_asked(tmp_path):
     assert r.converted == 2
 
 
+KEYWORD_POOL = ["$Junk", "work", "$label1", "Tax_2020", "$NotJunk"]
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(bodies=st.lists(st.lists(st.sampled_from(
     ["From here", ">From there", ">>From x", "plain", "", " From space", "From a Mon Jan  6 10:00:00 2020",
      "Subject: fake", "--b", "\tcont"]), max_size=8), min_size=1, max_size=4),
     letters=st.lists(st.sets(st.sampled_from("DFPRST")), min_size=4, max_size=4),
+    keywords=st.lists(st.sets(st.integers(0, len(KEYWORD_POOL) - 1)), min_size=4, max_size=4),
     stamps=st.lists(st.integers(1, 1_700_000_000), min_size=4, max_size=4),
     crlf=st.booleans())
-def test_property_maildir_mbox_maildir_round_trip(tmp_path_factory, bodies, letters, stamps, crlf):
+def test_property_maildir_mbox_maildir_round_trip(tmp_path_factory, bodies, letters, keywords, stamps, crlf):
+    """Bytes, flags, keywords and delivery times survive Maildir -> mbox -> Maildir."""
     base = tmp_path_factory.mktemp("rt")
     md = base / "md"
     for sub in ("cur", "new", "tmp"):
         (md / sub).mkdir(parents=True)
+    (md / "dovecot-keywords").write_text("".join(f"{i} {k}\n" for i, k in enumerate(KEYWORD_POOL)))
     eol = "\r\n" if crlf else "\n"
     expected = []
     for i, lines in enumerate(bodies):
         data = (f"From: x{i}@example.org{eol}Subject: m{i}{eol}{eol}" + "".join(l + eol for l in lines)).encode()
         flags_ = "".join(sorted(letters[i]))
-        name = f"cur/{i}.test:2,{flags_}" if flags_ else f"new/{i}.test"
+        kw_letters = "".join(chr(ord("a") + k) for k in sorted(keywords[i]))
+        info = flags_ + kw_letters
+        name = f"cur/{i}.test:2,{info}" if info else f"new/{i}.test"
         (md / name).write_bytes(data)
         os.utime(md / name, (stamps[i] + 1, stamps[i] + 1))
-        expected.append((data, flags_, stamps[i] + 1))
+        expected.append((data, flags_, tuple(sorted(KEYWORD_POOL[k] for k in keywords[i])), stamps[i] + 1))
     box = base / "box"
     assert convert_mailbox(md, box, ConvertOptions(verify=True)).verified
     back = base / "back"
     assert convert_mailbox(box, back, ConvertOptions(verify=True)).verified
-    got = sorted((m.data, m.flags, m.date) for m in MaildirReader(back))
+    got = sorted((m.data, m.flags, tuple(sorted(m.keywords)), m.date) for m in MaildirReader(back))
     assert got == sorted(expected)
 
 
