@@ -14,9 +14,10 @@ from .detect import detect_format, normalize_format
 from .errors import InputError, UsageError
 from .formats.mbox import FdFile, MboxScanner, VARIANTS
 from . import checkpoint
+from .sinks import BatchResult, ForkSink, InlineSink
 from .index import short_digest
 from .mailboxes import make_reader, make_writer
-from .message import MailMessage, core_bytes, is_header_line
+from .message import MailMessage, is_header_line
 
 BATCH_MESSAGES = 256
 BATCH_BYTES = 8 << 20          # two batches may be in memory: one read, one being written
@@ -233,10 +234,10 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     try:
         if dst_format != "babyl":
             known.read_back(dst, dst_format, writer)
-        sink = _ForkSink if dst_format == "maildir" and hasattr(os, "fork") else _InlineSink
+        sink = ForkSink if dst_format == "maildir" and hasattr(os, "fork") else InlineSink
         with sink(writer, known.digests, opts.verify) as pipe:
 
-            def account(result: _BatchResult) -> None:
+            def account(result: BatchResult) -> None:
                 nonlocal aborted
                 aborted = not _account(result, report, expected, moved_keys, opts) or aborted
 
@@ -275,132 +276,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         _verify(dst, dst_format, expected, report)
 
 
-@dataclass
-class _BatchResult:
-    batch: list[MailMessage]
-    written: list[tuple[MailMessage, int]] = field(default_factory=list)
-    skipped: list[MailMessage] = field(default_factory=list)
-    refused: list[tuple[MailMessage, str]] = field(default_factory=list)
-    error: OSError | None = None
-
-
-def _write_batch(writer: Any, batch: list[MailMessage], known: set[int]) -> _BatchResult:
-    """Digest each message, skip what DST holds, write the rest and make them durable."""
-    result = _BatchResult(batch)
-    try:
-        for msg in batch:
-            digest = short_digest(core_bytes(msg), stripped=True)
-            if digest in known:
-                result.skipped.append(msg)
-                continue
-            try:
-                if writer.format == "maildir":
-                    writer.add(msg, writer.plan(msg, digest))
-                else:
-                    writer.add(msg)
-            except ValueError as exc:               # this one message cannot be stored in DST
-                result.refused.append((msg, str(exc)))
-                continue
-            result.written.append((msg, digest))
-        writer.commit()
-    except OSError as exc:
-        if hasattr(writer, "rollback"):
-            writer.rollback()
-        result.error = exc
-    return result
-
-
-class _InlineSink:
-    """Writes each batch where it is handed over."""
-
-    def __init__(self, writer: Any, known: set[int], verify: bool):
-        self.writer, self.known = writer, known
-
-    def submit(self, batch: list[MailMessage]) -> list[_BatchResult]:
-        return [_write_batch(self.writer, batch, self.known)]
-
-    def finish(self) -> list[_BatchResult]:
-        return []
-
-    def __enter__(self) -> _InlineSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-
-def _light(msg: MailMessage) -> MailMessage:
-    """What accounting needs of a message once its bytes are on their way to the child."""
-    light = MailMessage(b"", msg.flags, msg.new, msg.keywords, msg.date, msg.date_source,
-                        key=msg.key, offset=msg.offset)
-    light.notes.append(f"size:{len(msg.data)}")
-    return light
-
-
-class _ForkSink:
-    """Maildir deliveries made by a child process (forkwriter.py) while this one parses.
-
-    The child digests, skips what the Maildir holds, plans names and writes;
-    this process only reads and parses, and counts a batch when the child says
-    it is durable.
-    """
-
-    def __init__(self, writer: Any, known: set[int], verify: bool):
-        from .forkwriter import ForkedMaildirWriter
-        self.child = ForkedMaildirWriter(writer, known, verify)
-        self.waiting: dict[int, _BatchResult] = {}
-
-    def submit(self, batch: list[MailMessage]) -> list[_BatchResult]:
-        result = _BatchResult([_light(m) for m in batch])
-        try:
-            number = self.child.send_batch(batch)
-        except OSError as exc:                       # the child is gone (broken pipe)
-            result.error = exc
-            return [result]
-        self.waiting[number] = result
-        return self._collect()
-
-    def _collect(self, wait_for: int | None = None) -> list[_BatchResult]:
-        out = []
-        for ack in self.child.acks(wait_for):
-            result = self.waiting.pop(ack["batch"], None)
-            if result is None:
-                continue
-            if ack.get("errno"):
-                result.error = OSError(ack["errno"], os.strerror(ack["errno"]))
-            else:
-                for msg, status, digest in zip(result.batch, ack["status"], ack["digests"], strict=True):
-                    if status == "s":
-                        result.skipped.append(msg)
-                    elif status == "w":
-                        result.written.append((msg, digest))
-                    else:
-                        result.refused.append((msg, ack["reasons"].get(msg.key, "refused")))
-            out.append(result)
-        return out
-
-    def finish(self) -> list[_BatchResult]:
-        out = self._collect(max(self.waiting) if self.waiting else None)
-        status = self.child.close()
-        for number in sorted(self.waiting):          # never acknowledged: not durable, not counted
-            result = self.waiting.pop(number)
-            result.error = OSError(errno.EIO, f"the writer process ended (status {status})")
-            out.append(result)
-        return out
-
-    def __enter__(self) -> _ForkSink:
-        self.child.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if not self.child.closed:
-            try:
-                self.child.close()
-            except (OSError, ChildProcessError):
-                pass
-
-
-def _account(result: _BatchResult, report: ConvertReport, expected: dict, moved_keys: list[str],
+def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_keys: list[str],
              opts: ConvertOptions) -> bool:
     """Count a written batch; False when the run must stop (disk full, I/O error)."""
     for msg, reason in result.refused:

@@ -1,0 +1,141 @@
+"""Where convert hands its batches: written here, or by a child process for Maildir.
+
+Each sink digests the messages, skips what the destination already holds, writes
+the rest and makes the batch durable; the converter counts a message only from
+the BatchResult that comes back.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .index import short_digest
+from .message import MailMessage, core_bytes
+
+
+@dataclass
+class BatchResult:
+    batch: list[MailMessage]
+    written: list[tuple[MailMessage, int]] = field(default_factory=list)
+    skipped: list[MailMessage] = field(default_factory=list)
+    refused: list[tuple[MailMessage, str]] = field(default_factory=list)
+    error: OSError | None = None
+
+
+def write_batch(writer: Any, batch: list[MailMessage], known: set[int]) -> BatchResult:
+    """Digest each message, skip what DST holds, write the rest and make them durable."""
+    result = BatchResult(batch)
+    try:
+        for msg in batch:
+            digest = short_digest(core_bytes(msg), stripped=True)
+            if digest in known:
+                result.skipped.append(msg)
+                continue
+            try:
+                if writer.format == "maildir":
+                    writer.add(msg, writer.plan(msg, digest))
+                else:
+                    writer.add(msg)
+            except ValueError as exc:               # this one message cannot be stored in DST
+                result.refused.append((msg, str(exc)))
+                continue
+            result.written.append((msg, digest))
+        writer.commit()
+    except OSError as exc:
+        if hasattr(writer, "rollback"):
+            writer.rollback()
+        result.error = exc
+    return result
+
+
+class InlineSink:
+    """Writes each batch where it is handed over."""
+
+    def __init__(self, writer: Any, known: set[int], verify: bool):
+        self.writer, self.known = writer, known
+
+    def submit(self, batch: list[MailMessage]) -> list[BatchResult]:
+        return [write_batch(self.writer, batch, self.known)]
+
+    def finish(self) -> list[BatchResult]:
+        return []
+
+    def __enter__(self) -> InlineSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def light(msg: MailMessage) -> MailMessage:
+    """What accounting needs of a message once its bytes are on their way to the child."""
+    light = MailMessage(b"", msg.flags, msg.new, msg.keywords, msg.date, msg.date_source,
+                        key=msg.key, offset=msg.offset)
+    light.notes.append(f"size:{len(msg.data)}")
+    return light
+
+
+class ForkSink:
+    """Maildir deliveries made by a child process (forkwriter.py) while this one parses.
+
+    The child digests, skips what the Maildir holds, plans names and writes;
+    this process only reads and parses, and counts a batch when the child says
+    it is durable.
+    """
+
+    def __init__(self, writer: Any, known: set[int], verify: bool):
+        from .forkwriter import ForkedMaildirWriter
+        self.child = ForkedMaildirWriter(writer, known, verify)
+        self.waiting: dict[int, BatchResult] = {}
+
+    def submit(self, batch: list[MailMessage]) -> list[BatchResult]:
+        result = BatchResult([light(m) for m in batch])
+        try:
+            number = self.child.send_batch(batch)
+        except OSError as exc:                       # the child is gone (broken pipe)
+            result.error = exc
+            return [result]
+        self.waiting[number] = result
+        return self._collect()
+
+    def _collect(self, wait_for: int | None = None) -> list[BatchResult]:
+        out = []
+        for ack in self.child.acks(wait_for):
+            result = self.waiting.pop(ack["batch"], None)
+            if result is None:
+                continue
+            if ack.get("errno"):
+                result.error = OSError(ack["errno"], os.strerror(ack["errno"]))
+            else:
+                for msg, status, digest in zip(result.batch, ack["status"], ack["digests"], strict=True):
+                    if status == "s":
+                        result.skipped.append(msg)
+                    elif status == "w":
+                        result.written.append((msg, digest))
+                    else:
+                        result.refused.append((msg, ack["reasons"].get(msg.key, "refused")))
+            out.append(result)
+        return out
+
+    def finish(self) -> list[BatchResult]:
+        out = self._collect(max(self.waiting) if self.waiting else None)
+        status = self.child.close()
+        for number in sorted(self.waiting):          # never acknowledged: not durable, not counted
+            result = self.waiting.pop(number)
+            result.error = OSError(errno.EIO, f"the writer process ended (status {status})")
+            out.append(result)
+        return out
+
+    def __enter__(self) -> ForkSink:
+        self.child.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.child.closed:
+            try:
+                self.child.close()
+            except (OSError, ChildProcessError):
+                pass
