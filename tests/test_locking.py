@@ -1,0 +1,75 @@
+"""The mbox lock protocol (§7.3): fcntl + dotlock, refresh, stale locks, timeouts."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import mboxtool.locking as locking
+from mboxtool.errors import LockTimeout
+from mboxtool.locking import MboxLock, dotlock_state
+
+
+@pytest.fixture
+def box(tmp_path):
+    p = tmp_path / "spool"
+    p.write_bytes(b"")
+    fd = os.open(p, os.O_RDWR)
+    yield p, fd
+    os.close(fd)
+
+
+def test_exclusive_lock_creates_and_removes_the_dotlock(box):
+    path, fd = box
+    with MboxLock(path, fd, True, 1).acquire():
+        content = (path.parent / "spool.lock").read_text().split()
+        assert int(content[0]) == os.getpid()
+    assert not (path.parent / "spool.lock").exists()
+
+
+def test_shared_lock_takes_no_dotlock(box):
+    path, fd = box
+    with MboxLock(path, fd, False, 1).acquire():
+        assert not (path.parent / "spool.lock").exists()
+
+
+def test_held_dotlock_is_refreshed(box, monkeypatch):
+    path, fd = box
+    monkeypatch.setattr(locking, "REFRESH_EVERY", 0.1)
+    lock = path.parent / "spool.lock"
+    with MboxLock(path, fd, True, 1).acquire():
+        old = time.time() - 1000
+        os.utime(lock, (old, old))
+        time.sleep(0.5)
+        assert time.time() - lock.stat().st_mtime < 5
+
+
+def test_lock_of_a_dead_process_is_broken_at_once(box):
+    path, fd = box
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (path.parent / "spool.lock").write_text(f"{dead.pid} {os.uname().nodename}\n")
+    assert dotlock_state(path)[0]
+    with MboxLock(path, fd, True, 1).acquire():
+        assert int((path.parent / "spool.lock").read_text().split()[0]) == os.getpid()
+
+
+def test_fresh_foreign_lock_times_out_with_a_reason(box):
+    path, fd = box
+    (path.parent / "spool.lock").write_text("")
+    with pytest.raises(LockTimeout, match="spool.lock"):
+        MboxLock(path, fd, True, 0.5).acquire()
+    assert (path.parent / "spool.lock").exists()          # never removed: not ours, not stale
+
+
+def test_old_lock_on_an_old_mailbox_is_stale(box):
+    path, fd = box
+    lock = path.parent / "spool.lock"
+    lock.write_text("")
+    old = time.time() - 3600
+    os.utime(lock, (old, old))
+    os.utime(path, (old, old))
+    stale, why = dotlock_state(path)
+    assert stale and "old" in why
