@@ -30,7 +30,9 @@ def _describe(head: bytes) -> str:
     first = head.split(b"\n", 1)[0][:40]
     if not head:
         return "an empty file"
-    if b"\x00" in head[:512] and not head.startswith(b"From "):
+    sample = head[:512]
+    control = sum(1 for b in sample if b < 9 or 13 < b < 32 or b == 127)
+    if (b"\x00" in sample or control > len(sample) // 20) and not head.startswith(b"From "):
         return "binary data"
     text = first.decode("latin-1").rstrip("\r")
     return f"a file starting with {text!r}"
@@ -68,6 +70,8 @@ def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
             else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
         raise InputError(f"{path}: is {kind}, not a mailbox")
     head = read_head(path)
+    if head.startswith(b"\x1f\x8b"):
+        return _detect_gzip(path, damaged_mbox_ok)
     if not head or head.lstrip(b" \t\r\n").startswith(b"From "):   # leading blank lines: still mbox
         return "mbox"
     if head.startswith(b"\x01\x01\x01\x01\n") or head.startswith(b"\x01\x01\x01\x01\r\n"):
@@ -80,6 +84,20 @@ def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
     if b":" in head.split(b"\n", 1)[0]:
         hint = " (a single message, not a mailbox? --from mbox reads it as one)"
     raise InputError(f"{path}: not a known mailbox format: found {_describe(head)}{hint}")
+
+
+def _detect_gzip(path: Path, damaged_mbox_ok: bool) -> str:
+    """A gzip file holding an mbox (as list archives ship) reads as mbox; anything else is refused."""
+    import gzip
+    import zlib
+    try:
+        with gzip.open(path, "rb") as gz:
+            head = gz.read(SNIFF)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path}: broken gzip data: {exc}") from exc
+    if head.lstrip(b" \t\r\n").startswith(b"From ") or (damaged_mbox_ok and b"\nFrom " in head):
+        return "mbox"
+    raise InputError(f"{path}: a gzip file that does not hold an mbox: found {_describe(head)}")
 
 
 def _detect_dir(path: Path) -> str:

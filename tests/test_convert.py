@@ -478,3 +478,17 @@ def test_writer_process_dying_stops_the_run_cleanly(tmp_path, monkeypatch):
     again = convert_mailbox(src, md)
     assert again.ok and again.converted + again.skipped == 700
     assert len({m.data for m in MaildirReader(md)}) == 700 == len(list(MaildirReader(md)))
+
+
+def test_gzip_compressed_mbox_is_read_but_never_moved(tmp_path, invoke):
+    import gzip
+    src = tmp_path / "archive.mbox.gz"
+    src.write_bytes(gzip.compress(mbox_entry(body="one\n") + mbox_entry(body="two\n")))
+    report = convert_mailbox(src, tmp_path / "md")
+    assert report.converted == 2
+    r = invoke("convert", "--move", src, tmp_path / "md2")
+    assert r.exit_code == 2 and "gzip" in r.stderr and not (tmp_path / "md2").exists()
+    junk = tmp_path / "junk.gz"
+    junk.write_bytes(gzip.compress(os.urandom(300)))
+    r = invoke("info", junk)
+    assert r.exit_code == 2 and "does not hold an mbox" in r.stderr

@@ -14,8 +14,6 @@ EXPECTED = {k: v for k, v in json.loads((CORPUS / "expected.json").read_text()).
 # What mboxtool refuses on purpose, with the reason a user is told.
 REFUSED = {
     "mailroot/notmuch-default": "not a Maildir",
-    "mbox-compressed/meli-PATCH-Put-sha1dc-on-a-diet.mbox.gz": "gzip",
-    "mbox-compressed/mmp-mailarc-2.mbox.gz": "gzip",
     "mbox/neomutt-cherry-plaintext.mbox": "no From_ line",
     "eml/dovecot-malformed": "a directory of single messages",
 }

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import errno
+import gzip
 import os
 import re
 import stat
+import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from ..message import MailMessage, add_headers, core_bytes, from_line_starts
 from .mboxscan import Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
+GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 4 << 20
 PSEUDO_SUBJECT = "FOLDER INTERNAL DATA"
 _TWO_SPACES = re.compile(rb"^From \S+  \S")
@@ -43,6 +47,12 @@ class FdFile:
 
     def tell(self) -> int:
         return self.pos
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
 
     def read(self, n: int = -1) -> bytes:
         if n < 0:
@@ -232,6 +242,8 @@ class MboxReader:
                 if os.stat(self.path).st_ino != st.st_ino:
                     self.close()
                     return self.open()
+            if os.pread(self.fd, 2, 0) == GZIP_MAGIC:
+                self._decompress()
             self.size = os.fstat(self.fd).st_size
             self.fh = FdFile(self.fd)
             if self.forced_variant:
@@ -247,6 +259,25 @@ class MboxReader:
     def variant(self) -> str:
         return self.guess.variant
 
+    def _decompress(self) -> None:
+        """A gzip-compressed mbox (list archives): read a private decompressed copy, under the lock.
+
+        Offsets and line numbers then refer to the decompressed bytes.
+        """
+        if self.exclusive:
+            raise InputError(f"{self.path}: is gzip-compressed; --move cannot shrink it")
+        copy = tempfile.TemporaryFile(prefix="mboxtool-")
+        try:
+            with gzip.GzipFile(fileobj=FdFile(self.fd), mode="rb") as gz:
+                while chunk := gz.read(4 << 20):
+                    copy.write(chunk)
+            copy.flush()
+        except (OSError, EOFError, zlib.error) as exc:
+            copy.close()
+            raise InputError(f"{self.path}: broken gzip data: {exc}") from exc
+        self.compressed_fd, self.fd = self.fd, os.dup(copy.fileno())   # lock stays on the original
+        copy.close()
+
     def close(self) -> None:
         self.fh = None
         if self.lock is not None:
@@ -255,6 +286,9 @@ class MboxReader:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+        if getattr(self, "compressed_fd", None) is not None:
+            os.close(self.compressed_fd)
+            self.compressed_fd = None
 
     def __enter__(self) -> MboxReader:
         return self.open()
