@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -36,7 +37,7 @@ def mailboxes(root: Path) -> list[tuple[list[str], Path, str]]:
         for name in sorted(os.listdir(root)):
             sub = root / name
             if name.startswith(".") and name not in (".", "..") and sub.is_dir() and is_maildir(sub):
-                found.append(([p for p in name[1:].split(".") if p], sub, "maildir"))
+                found.append(([mutf7_decode(p) for p in name[1:].split(".") if p], sub, "maildir"))
         return found
     found = []
     _walk(root, [], found)
@@ -67,11 +68,55 @@ def _walk(directory: Path, parts: list[str], found: list) -> None:
             _walk(path, parts + [base], found)
 
 
+def mutf7_encode(name: str) -> str:
+    """IMAP modified UTF-7 (RFC 3501 §5.1.3), as Maildir++ folder names use: 'Entwürfe' -> 'Entw&APw-rfe'."""
+    out, pending = [], []
+
+    def flush() -> None:
+        if pending:
+            raw = "".join(pending).encode("utf-16-be")
+            out.append("&" + base64.b64encode(raw).decode().rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            pending.append(ch)
+    flush()
+    return "".join(out)
+
+
+def mutf7_decode(name: str) -> str:
+    """The inverse of mutf7_encode; text that is not valid modified UTF-7 is returned unchanged."""
+    out, i = [], 0
+    while i < len(name):
+        if name[i] != "&":
+            out.append(name[i])
+            i += 1
+            continue
+        end = name.find("-", i)
+        if end < 0:
+            return name
+        chunk = name[i + 1:end]
+        if not chunk:
+            out.append("&")
+        else:
+            b64 = chunk.replace(",", "/")
+            try:
+                out.append(base64.b64decode(b64 + "=" * (-len(b64) % 4)).decode("utf-16-be"))
+            except (ValueError, UnicodeDecodeError):
+                return name
+        i = end + 1
+    return "".join(out)
+
+
 def _target(parts: list[str], dst: Path, dst_format: str) -> Path:
     if dst_format == "maildir":
         if not parts or parts == ["INBOX"]:
             return dst
-        return dst / ("." + ".".join(p.replace(".", "_") for p in parts))
+        # Maildir++ flattens the hierarchy with '.', so a '.' inside a name cannot stay
+        return dst / ("." + ".".join(mutf7_encode(p.replace(".", "_")) for p in parts))
     if not parts:
         return dst / "INBOX"
     *parents, leaf = parts
