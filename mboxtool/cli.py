@@ -98,6 +98,10 @@ def cli() -> None:
 @click.option("--lock/--no-lock", default=True, show_default=True, help="Lock mbox files as MDAs do.")
 @click.option("--lock-timeout", type=float, default=30, show_default=True, metavar="SECONDS",
               help="Give up (exit 75) when a lock cannot be had within this time.")
+@click.option("--fcntl-only", is_flag=True,
+              help="Lock mbox files with fcntl only, without PATH.lock (for spool directories you "
+                   "cannot write; safe when every writer takes an fcntl lock: Postfix, Dovecot and "
+                   "procmail do, qmail does not).")
 @click.option("--from-tz", default="auto", show_default=True, metavar="auto|utc|local|+HHMM",
               help="Time zone of From_ dates written without one.")
 @click.option("--include-expunged", is_flag=True,
@@ -105,7 +109,7 @@ def cli() -> None:
 @quiet_option
 @json_option
 def convert(src, dst, from_format, source_variant, to_format, variant, recursive, move, verify,
-            dry_run, no_fsync, lock, lock_timeout, from_tz, include_expunged, quiet, as_json):
+            dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, quiet, as_json):
     """Convert every message of SRC into DST, streaming and losslessly.
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
@@ -116,7 +120,7 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
                              source_variant=source_variant.lower() if source_variant else None,
                              fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
                              dry_run=dry_run, verify=verify, move=move, from_tz=from_tz,
-                             include_expunged=include_expunged)
+                             include_expunged=include_expunged, dotlock=not fcntl_only)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
         try:

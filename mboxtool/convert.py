@@ -41,6 +41,7 @@ class ConvertOptions:
     move: bool = False
     from_tz: str = "auto"
     include_expunged: bool = False
+    dotlock: bool = True                  # False: fcntl only (spool directory not writable)
 
 
 @dataclass
@@ -168,7 +169,8 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
     reader = make_reader(src, src_format, variant=opts.source_variant, from_tz=opts.from_tz,
                          lock=opts.lock, lock_timeout=opts.lock_timeout,
                          exclusive=opts.move and src_format in ("mbox", "mmdf"),
-                         include_expunged=opts.include_expunged, event=on_event, warn=warn)
+                         include_expunged=opts.include_expunged, event=on_event, warn=warn,
+                         dotlock=opts.dotlock)
     reader.count_lines = False           # convert reports byte offsets; line numbers are validate's
     with reader:
         report.source_variant = getattr(reader, "variant", None)
@@ -224,7 +226,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     if state is not None and reader.resume_at[0] > 0:
         report.resumed_at = reader.resume_at[0]
     writer = make_writer(dst, dst_format, variant=opts.variant, fsync=opts.fsync, lock=opts.lock,
-                         lock_timeout=opts.lock_timeout, warn=warn)
+                         lock_timeout=opts.lock_timeout, warn=warn, dotlock=opts.dotlock)
     if dst_format == "babyl":
         known.read_back(dst, dst_format)
     writer.open()

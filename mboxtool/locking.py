@@ -113,7 +113,8 @@ class MboxLock:
         except OSError as exc:
             if exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
                 raise LockTimeout(f"{self.path}: cannot create the dotlock {self.lockpath.name}: "
-                                  f"{exc.strerror} (the directory is not writable)") from exc
+                                  f"{exc.strerror} (the directory is not writable; --fcntl-only "
+                                  "locks without it when every writer uses fcntl)") from exc
             raise
         try:
             self._content = f"{os.getpid()} {host}\n".encode()

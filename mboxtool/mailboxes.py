@@ -18,21 +18,23 @@ WRITERS = {"mbox": MboxWriter, "mmdf": MMDFWriter, "maildir": MaildirWriter,
 
 def make_reader(path: Path, fmt: str, *, variant: str | None = None, from_tz: str = "auto",
                 lock: bool = True, lock_timeout: float = 30, exclusive: bool = False,
-                include_expunged: bool = False, event=None, warn=None):
+                include_expunged: bool = False, event=None, warn=None, dotlock: bool = True):
     """An unopened reader for ``path`` in format ``fmt``."""
     if fmt in ("mbox", "mmdf"):
         return READERS[fmt](path, variant=variant, from_tz=from_tz, lock=lock,
                             lock_timeout=lock_timeout, exclusive=exclusive,
-                            include_expunged=include_expunged, event=event, warn=warn)
+                            include_expunged=include_expunged, event=event, warn=warn,
+                            dotlock=dotlock)
     return READERS[fmt](path, event=event)
 
 
 def make_writer(path: Path, fmt: str, *, variant: str = "mboxrd", fsync: bool = True,
-                lock: bool = True, lock_timeout: float = 30, warn=None, folder: bool = False):
+                lock: bool = True, lock_timeout: float = 30, warn=None, folder: bool = False,
+                dotlock: bool = True):
     """An unopened writer for ``path`` in format ``fmt``."""
     if fmt in ("mbox", "mmdf", "babyl"):
         return WRITERS[fmt](path, variant=variant, fsync=fsync, lock=lock,
-                            lock_timeout=lock_timeout, warn=warn)
+                            lock_timeout=lock_timeout, warn=warn, dotlock=dotlock)
     if fmt == "maildir":
         return MaildirWriter(path, fsync=fsync, folder=folder)
     return WRITERS[fmt](path, fsync=fsync)

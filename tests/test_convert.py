@@ -492,3 +492,16 @@ def test_gzip_compressed_mbox_is_read_but_never_moved(tmp_path, invoke):
     junk.write_bytes(gzip.compress(os.urandom(300)))
     r = invoke("info", junk)
     assert r.exit_code == 2 and "does not hold an mbox" in r.stderr
+
+
+def test_fcntl_only_appends_without_a_dotlock(tmp_path, monkeypatch):
+    box = tmp_path / "box"
+    box.write_bytes(mbox_entry())
+    import mboxtool.locking as locking
+    made = []
+    real = locking.MboxLock._try_dotlock
+    monkeypatch.setattr(locking.MboxLock, "_try_dotlock", lambda self: made.append(1) or real(self))
+    report = convert_mailbox(SAMPLES / "Maildir", box, ConvertOptions(dotlock=False))
+    assert report.converted == 3 and made == []
+    convert_mailbox(SAMPLES / "inbox.mbox", box)
+    assert made == [1]

@@ -215,8 +215,10 @@ class MboxReader:
 
     def __init__(self, path: Path, variant: str | None = None, from_tz: str = "auto",
                  lock: bool = True, lock_timeout: float = 30, exclusive: bool = False,
-                 include_expunged: bool = False, event: Event | None = None, warn=None):
+                 include_expunged: bool = False, event: Event | None = None, warn=None,
+                 dotlock: bool = True):
         self.path = Path(path)
+        self.dotlock = dotlock
         self.forced_variant = variant
         self.dates = DateResolver(from_tz)
         self.lock_wanted, self.lock_timeout, self.exclusive = lock, lock_timeout, exclusive
@@ -237,7 +239,7 @@ class MboxReader:
         try:
             if self.lock_wanted:
                 self.lock = MboxLock(self.path, self.fd, self.exclusive, self.lock_timeout,
-                                     warn=self.warn).acquire()
+                                     dotlock=self.exclusive and self.dotlock, warn=self.warn).acquire()
                 # the path may name another file now (rename over the spool): start over
                 if os.stat(self.path).st_ino != st.st_ino:
                     self.close()
@@ -393,8 +395,9 @@ class MboxWriter:
     format = "mbox"
 
     def __init__(self, path: Path, variant: str = "mboxrd", fsync: bool = True, lock: bool = True,
-                 lock_timeout: float = 30, warn=None, batch_bytes: int = 8 << 20):
+                 lock_timeout: float = 30, warn=None, batch_bytes: int = 8 << 20, dotlock: bool = True):
         self.path = Path(path)
+        self.dotlock = dotlock
         self.variant = variant
         self.fsync, self.lock_wanted, self.lock_timeout = fsync, lock, lock_timeout
         self.warn = warn
@@ -424,7 +427,7 @@ class MboxWriter:
         try:
             if self.lock_wanted:
                 self.lock = MboxLock(self.path, self.fd, True, self.lock_timeout,
-                                     warn=self.warn).acquire()
+                                     dotlock=self.dotlock, warn=self.warn).acquire()
             if self.created and self.fsync:
                 fsync_dir(self.path.parent)
             self._recover_journal()

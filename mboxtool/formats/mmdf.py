@@ -24,7 +24,7 @@ class MMDFReader(MboxReader):
         try:
             if self.lock_wanted:
                 self.lock = MboxLock(self.path, self.fd, self.exclusive, self.lock_timeout,
-                                     warn=self.warn).acquire()
+                                     dotlock=self.exclusive and self.dotlock, warn=self.warn).acquire()
             self.size = os.fstat(self.fd).st_size
             self.fh = FdFile(self.fd)
         except BaseException:
