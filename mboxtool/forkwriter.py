@@ -56,6 +56,19 @@ def _messages(blob: bytes):
                           None if date < 0 else date, key=key)
 
 
+def _die_with_parent(parent: int) -> None:
+    """If the parent is killed, stop at once rather than write what a re-run is writing too."""
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)              # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:                              # it died before prctl took effect
+        os._exit(1)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -80,12 +93,14 @@ class ForkedMaildirWriter:
             fcntl.fcntl(self.to_child, 1031, PIPE_SIZE)       # F_SETPIPE_SZ (Linux)
         except OSError:
             pass
+        parent = os.getpid()
         with warnings.catch_warnings():
             # Python >= 3.12 warns about fork() with threads (tqdm's monitor, the dotlock
             # refresher); the child only writes files and never touches their locks
             warnings.simplefilter("ignore", DeprecationWarning)
             self.pid = os.fork()
         if self.pid == 0:                                   # the child: write until EOF
+            _die_with_parent(parent)
             os.close(self.to_child)
             os.close(self.from_child)
             code = 0

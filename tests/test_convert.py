@@ -505,3 +505,22 @@ def test_fcntl_only_appends_without_a_dotlock(tmp_path, monkeypatch):
     assert report.converted == 3 and made == []
     convert_mailbox(SAMPLES / "inbox.mbox", box)
     assert made == [1]
+
+
+def test_writer_process_dies_with_a_killed_parent(tmp_path):
+    src = tmp_path / "src"
+    with open(src, "wb") as fh:
+        for i in range(20000):
+            fh.write(mbox_entry(body=f"message {i}\n" + "y" * 500 + "\n"))
+    md = tmp_path / "md"
+    proc = subprocess.Popen(python_cmd() + ["convert", "-q", "--no-fsync", str(src), str(md)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline and not ((md / "new").exists() and len(os.listdir(md / "new")) > 500):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.05)
+    at_kill = len(os.listdir(md / "new"))
+    time.sleep(1.0)
+    assert len(os.listdir(md / "new")) - at_kill <= 1 and at_kill < 20000   # nothing wrote on behind our back
