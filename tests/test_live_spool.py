@@ -1,6 +1,5 @@
 """A live spool: a delivery agent appends under the same locks while cron runs convert --move."""
 
-import os
 import subprocess
 import sys
 import time
