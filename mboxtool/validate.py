@@ -239,6 +239,7 @@ class _MboxCheck:
             return
         if raw.index == 1 and b"x-imap" in raw.headers and PSEUDO_SUBJECT in (raw.headers.get(b"subject") or ""):
             r.add("pseudo-message", "the UW-IMAP/Dovecot folder-state message (not mail)", **where)
+        self._concatenation(raw, where)
         self._phantom(raw, where)
         self._lines(raw, where)
         self._header(raw, where)
@@ -250,6 +251,25 @@ class _MboxCheck:
         if b"\n>From " in data or data.startswith(b">From "):
             self.quoted += 1
         self.prev = raw
+
+    def _concatenation(self, raw: ScannedMessage, where: dict) -> None:
+        """Signs that two mbox files were joined (`cat a b > c`): folder state or time going back."""
+        if raw.index > 1 and (b"x-imapbase" in raw.headers or (
+                b"x-imap" in raw.headers and PSEUDO_SUBJECT in (raw.headers.get(b"subject") or ""))):
+            self.report.add("concatenated-mbox", "folder-state headers (X-IMAPbase / X-IMAP) after the "
+                            "first message: another mbox file starts here", **where)
+        date = raw.parsed.date
+        if date is None:
+            return
+        last = getattr(self, "_last_date", None)
+        run = getattr(self, "_monotonic", 0)
+        if last is not None and date < last - 86400 and run >= 3:
+            self.report.add("concatenated-mbox", "From_ dates jump back by "
+                            f"{(last - date) // 86400} days after being in order: another mbox may start "
+                            "here", "info", **where)
+            run = 0
+        self._monotonic = run + 1 if last is None or date >= last else 0
+        self._last_date = date
 
     def _phantom(self, raw: ScannedMessage, where: dict) -> None:
         """A split that evidence says is a body line of the previous message (§5, ≥ 2 signals)."""

@@ -112,6 +112,16 @@ def test_maildir_stale_tmp_and_permissions(tmp_path):
     assert ("insecure-permissions", "new/1.x") in found
 
 
+def test_concatenated_mbox(tmp_path):
+    first = b"".join(mbox_entry(date=f"Mon Jan  {d} 10:00:00 2020", body=f"{d}\n") for d in range(6, 10))
+    second = (mbox_entry(date="Wed Jan  1 10:00:00 2014", headers="From: b@c\nX-IMAPbase: 1 2\n")
+              + mbox_entry(date="Thu Jan  2 10:00:00 2014"))
+    report = validate_mailbox(write(tmp_path, first + second))
+    found = [(p.code, p.severity, p.line) for p in report.problems if p.code == "concatenated-mbox"]
+    line = (first.count(b"\n")) + 1
+    assert ("concatenated-mbox", "warning", line) in found and ("concatenated-mbox", "info", line) in found
+
+
 def test_stale_dotlock_is_reported(tmp_path):
     box = write(tmp_path, CLEAN)
     lock = tmp_path / "box.lock"
