@@ -39,13 +39,26 @@ def _describe(head: bytes) -> str:
 
 
 def read_head(path: Path, size: int = SNIFF) -> bytes:
+    """The first bytes of ``path``, leaving its access time as it was ("new mail" stays new)."""
     try:
+        before = os.stat(path)
         with open(path, "rb") as fh:
-            return fh.read(size)
+            head = fh.read(size)
+        _restore_atime(path, before)
+        return head
     except PermissionError as exc:
         raise InputError(f"{path}: permission denied") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def _restore_atime(path: Path, before: os.stat_result) -> None:
+    try:
+        now = os.stat(path)
+        if now.st_atime_ns != before.st_atime_ns and now.st_mtime_ns == before.st_mtime_ns:
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    except OSError:                       # not ours to change: never mind
+        pass
 
 
 def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
@@ -91,8 +104,10 @@ def _detect_gzip(path: Path, damaged_mbox_ok: bool) -> str:
     import gzip
     import zlib
     try:
+        before = os.stat(path)
         with gzip.open(path, "rb") as gz:
             head = gz.read(SNIFF)
+        _restore_atime(path, before)
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: broken gzip data: {exc}") from exc
     if head.lstrip(b" \t\r\n").startswith(b"From ") or (damaged_mbox_ok and b"\nFrom " in head):

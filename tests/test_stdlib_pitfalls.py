@@ -183,3 +183,12 @@ def test_lock_waits_and_retries_instead_of_failing_fast(tmp_path):  # lock(): fa
     report = convert_mailbox(src, box, ConvertOptions(to_format="mbox", lock_timeout=10))
     waited = time.monotonic() - start
     assert report.converted == 1 and 0.6 < waited < 10
+
+
+def test_reading_a_spool_keeps_its_new_mail_indicator(tmp_path):   # reads bump atime
+    box = tmp_path / "box"
+    box.write_bytes(mbox_entry())
+    os.utime(box, (1_600_000_000, 1_700_000_000))              # mtime > atime: "you have new mail"
+    convert_mailbox(box, tmp_path / "md")
+    st = box.stat()
+    assert (int(st.st_atime), int(st.st_mtime)) == (1_600_000_000, 1_700_000_000)

@@ -280,8 +280,22 @@ class MboxReader:
         self.compressed_fd, self.fd = self.fd, os.dup(copy.fileno())   # lock stays on the original
         copy.close()
 
+    def _restore_atime(self) -> None:
+        """Put back the access time our reads changed, so "new mail" (mtime > atime) stays true (§7.4)."""
+        st = getattr(self, "st", None)
+        fd = getattr(self, "compressed_fd", None) or self.fd
+        if st is None or fd is None or self.exclusive:
+            return
+        try:
+            now = os.fstat(fd)
+            if now.st_atime_ns != st.st_atime_ns:
+                os.utime(fd, ns=(st.st_atime_ns, now.st_mtime_ns))
+        except OSError:                                   # not our file: nothing we may do
+            pass
+
     def close(self) -> None:
         self.fh = None
+        self._restore_atime()                             # still under the lock: no delivery in between
         if self.lock is not None:
             self.lock.release()
             self.lock = None
