@@ -170,6 +170,12 @@ def _print_convert(report, quiet: bool) -> None:
 
 
 def main() -> None:
+    # a C or Latin-1 locale (cron, old servers) must never turn a subject into a traceback
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
     cli(prog_name="mboxtool")
 
 

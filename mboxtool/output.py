@@ -8,7 +8,9 @@ from typing import Any
 
 
 def dump_json(doc: Any) -> str:
-    return json.dumps(doc, ensure_ascii=False, default=str)
+    """JSON text; plain ASCII escapes when stdout cannot carry UTF-8, so nothing is lost."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    return json.dumps(doc, ensure_ascii=encoding not in ("utf8", "utf16", "utf32"), default=str)
 
 
 class ProgressBar:

@@ -80,7 +80,7 @@ def _fit(text: str, width: int) -> str:
         w = 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
         if used + w > width:
             if out:
-                out[-1] = "…"
+                out[-1] = "…" if unicode_ok() else "~"
             break
         out.append(ch)
         used += w

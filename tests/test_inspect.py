@@ -114,3 +114,17 @@ def test_info_recursive_tree(invoke, tmp_path):
     rows = json.loads(r.stdout)
     assert [(x["folder"], x["messages"]) for x in rows] == [("Work/Old", 3), ("Work", 5), ("TOTAL", 8)] \
         or sorted((x["folder"], x["messages"]) for x in rows) == [("TOTAL", 8), ("Work", 5), ("Work/Old", 3)]
+
+
+@pytest.mark.parametrize("command", [["list"], ["list", "--json"], ["info"], ["validate"]])
+def test_non_utf8_output_never_raises(command):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    r = subprocess.run([sys.executable, "-m", "mboxtool", *command, str(SAMPLES / "inbox.mbox")],
+                       capture_output=True, env=env)
+    assert r.returncode == 0 and b"Traceback" not in r.stderr
+    if "--json" in command:
+        rows = [json.loads(line) for line in r.stdout.decode("ascii").splitlines()]
+        assert rows[1]["subject"] == "Résumé attached"             # escaped, not lost
