@@ -51,7 +51,8 @@ def header_end(data: bytes) -> int:
     if data.startswith(b"\r\n"):
         return 2
     lf = data.find(b"\n\n")
-    crlf = data.find(b"\n\r\n", 0, lf if lf >= 0 else len(data))   # only look before the LF one
+    # a CRLF blank line may end just after the LF pair starts ("\r\n\r\n\n"): look up to lf + 2
+    crlf = data.find(b"\n\r\n", 0, lf + 2 if lf >= 0 else len(data))
     if crlf >= 0:
         return crlf + 3
     return lf + 2 if lf >= 0 else len(data)

@@ -110,3 +110,41 @@ def test_quoting(variant, text, quoted):
     assert quote(text, variant) == quoted
     if variant == "mboxrd":
         assert unquote(quoted, variant) == text
+
+
+LINES = ["From here", ">From there", ">>From x", "plain", "", " From space", "From a Mon Jan  6 10:00:00 2020",
+         "Subject: fake", "--b", "\tcont", "Content-Length: 5", "Status: RO", "From  :<x@y>", "\r", "x\r"]
+
+
+@pytest.mark.parametrize("variant", ["mboxrd", "mboxcl2"])
+@pytest.mark.parametrize("crlf", [False, True])
+def test_message_with_empty_body_survives(variant, crlf):    # regression: CL-bounded blank line
+    from mboxtool.message import MailMessage, strip_metadata
+    from mboxtool.formats.mbox import render_mbox_message, MboxReader
+    eol = b"\r\n" if crlf else b"\n"
+    data = b"From: u@example.org" + eol + b"Subject: s" + eol + eol
+    out = render_mbox_message(MailMessage(data, "S", False, (), 1578304800), variant)
+    msgs = scan(out)
+    assert len(msgs) == 1
+    core = strip_metadata(msgs[0].data)
+    assert core == data
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(msgs=st.lists(st.tuples(st.lists(st.sampled_from(LINES), max_size=10), st.booleans()),
+                     min_size=1, max_size=6),
+       variant=st.sampled_from(["mboxrd", "mboxcl2"]))
+def test_property_written_mbox_reads_back_every_message(msgs, variant):
+    from mboxtool.message import MailMessage, strip_metadata
+    from mboxtool.formats.mbox import render_mbox_message, unquote
+    originals, out = [], b""
+    for i, (lines, crlf) in enumerate(msgs):
+        eol = "\r\n" if crlf else "\n"
+        data = (f"From: u{i}@example.org{eol}Subject: s{i}{eol}{eol}" + "".join(l + eol for l in lines)).encode()
+        originals.append(data if data.endswith(b"\n") else data + b"\n")
+        out += render_mbox_message(MailMessage(data, "S", False, (), 1578304800), variant)
+    got = [strip_metadata(m.data if m.cl_bounded else unquote(m.data, "mboxrd")) for m in scan(out)]
+    assert got == originals

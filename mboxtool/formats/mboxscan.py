@@ -248,9 +248,11 @@ class MboxScanner:
         if end is None:
             end, next_start = self._find_separator(b, start, data_start, body_abs, headers)
         data = b.get(data_start, end)
-        if next_start is None:
+        if cl_bounded:
+            pass                    # Content-Length already left the separating empty line out
+        elif next_start is None:
             data = _drop_blank(data)
-        elif not cl_bounded:
+        else:
             nxt = self._parsed
             blank_next = nxt[3] if nxt is not None and nxt[0] == next_start else _blank_before(b, next_start)
             if blank_next:
@@ -393,7 +395,7 @@ def _find_header_end(b: _Buffer, data_start: int) -> int:
         return data_start + 2
     limit = min(b.size, data_start + HEADER_LIMIT)
     lf = b.find(b"\n\n", data_start, limit)
-    crlf = b.find(b"\n\r\n", data_start, lf if lf >= 0 else limit)
+    crlf = b.find(b"\n\r\n", data_start, lf + 2 if lf >= 0 else limit)
     if crlf >= 0 and (lf < 0 or crlf < lf):
         return crlf + 3
     return lf + 2 if lf >= 0 else -1
