@@ -120,7 +120,7 @@ LINES = ["From here", ">From there", ">>From x", "plain", "", " From space", "Fr
 @pytest.mark.parametrize("crlf", [False, True])
 def test_message_with_empty_body_survives(variant, crlf):    # regression: CL-bounded blank line
     from mboxtool.message import MailMessage, strip_metadata
-    from mboxtool.formats.mbox import render_mbox_message, MboxReader
+    from mboxtool.formats.mbox import render_mbox_message
     eol = b"\r\n" if crlf else b"\n"
     data = b"From: u@example.org" + eol + b"Subject: s" + eol + eol
     out = render_mbox_message(MailMessage(data, "S", False, (), 1578304800), variant)
