@@ -524,3 +524,19 @@ def test_writer_process_dies_with_a_killed_parent(tmp_path):
     at_kill = len(os.listdir(md / "new"))
     time.sleep(1.0)
     assert len(os.listdir(md / "new")) - at_kill <= 1 and at_kill < 20000   # nothing wrote on behind our back
+
+
+@pytest.mark.parametrize("fmt", ["mbox", "mh", "mmdf", "babyl"])
+def test_crlf_and_headers_only_messages_keep_their_bytes_in_every_format(tmp_path, fmt):
+    md = tmp_path / "md"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    originals = [b"From: a@example.org\r\nSubject: crlf\r\n\r\nline one\r\nFrom line\r\n",
+                 b"From: b@example.org\nSubject: no body\n\n",
+                 b"From: c@example.org\nSubject: binary\n\n\x00\x01\xff\rraw\n"]
+    for i, data in enumerate(originals):
+        (md / "cur" / f"{i}.x:2,S").write_bytes(data)
+    middle = tmp_path / f"middle.{fmt}"
+    convert_mailbox(md, middle, ConvertOptions(to_format=fmt))
+    convert_mailbox(middle, tmp_path / "back", ConvertOptions(to_format="maildir"))
+    assert sorted(m.data for m in MaildirReader(tmp_path / "back")) == sorted(originals)

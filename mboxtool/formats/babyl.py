@@ -66,20 +66,25 @@ class BabylWriter(MboxWriter):
         return b""
 
     def add(self, msg: MailMessage) -> bool:
-        data = core_bytes(msg).replace(b"\r\n", b"\n")
+        data = core_bytes(msg)
         if b"\n\x1f" in data or data.startswith(b"\x1f"):
             raise ValueError("the message contains a Babyl separator line")
         end = header_end(data)
         head, body = data[:end], data[end:]
-        if not head.endswith(b"\n\n"):
-            head = head.rstrip(b"\n") + b"\n\n"
+        if not head.endswith(b"\n"):
+            head += b"\n"                                   # headers only, no final newline
+        # the original header is kept byte for byte; readers find the body after the visible
+        # copy, which must end in a bare "\n" line, so only that copy is normalised
+        visible = head.replace(b"\r\n", b"\n")
+        if not visible.endswith(b"\n\n"):
+            visible += b"\n"
         special = [] if "S" in msg.flags else ["unseen"]
         special += [name for name, letter in (("answered", "R"), ("deleted", "T"), ("forwarded", "P"))
                     if letter in msg.flags]
         user = [k for k in msg.keywords if "," not in k]
         labels = b"1," + b"".join(b" " + s.encode() + b"," for s in special) + b"," + \
             b"".join(b" " + u.encode("utf-8", "replace") + b"," for u in user) + b"\n"
-        entry = b"\x0c\n" + labels + head + b"*** EOOH ***\n" + head + body + b"\n\x1f"
+        entry = b"\x0c\n" + labels + head + b"*** EOOH ***\n" + visible + body + b"\n\x1f"
         self.pending.append(entry)
         self.pending_size += len(entry)
         return self.pending_size >= self.batch_bytes
