@@ -73,3 +73,32 @@ def test_old_lock_on_an_old_mailbox_is_stale(box):
     os.utime(path, (old, old))
     stale, why = dotlock_state(path)
     assert stale and "old" in why
+
+
+def test_append_follows_a_file_renamed_over_the_spool_while_waiting(tmp_path):
+    import threading
+
+    from mboxtool.convert import ConvertOptions, convert_mailbox
+
+    from .conftest import SAMPLES, mbox_entry
+    box = tmp_path / "box"
+    box.write_bytes(mbox_entry(body="old inode\n"))
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import fcntl,sys,time; f=open(sys.argv[1],'r+b'); "
+                               "fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(1.2)",
+                               str(box)], stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == b"locked"
+    replacement = tmp_path / "box.new"
+    replacement.write_bytes(mbox_entry(body="new inode\n"))
+
+    def rename_over():                                  # a MUA rewrites the folder meanwhile
+        os.rename(replacement, box)
+    threading.Timer(0.3, rename_over).start()
+    try:
+        report = convert_mailbox(SAMPLES / "Maildir", box, ConvertOptions(lock_timeout=10))
+    finally:
+        holder.wait()
+        holder.stdout.close()
+    data = box.read_bytes()
+    assert report.converted == 3 and data.startswith(mbox_entry(body="new inode\n"))
+    assert data.count(b"\nFrom ") == 3

@@ -442,6 +442,13 @@ class MboxWriter:
             if self.lock_wanted:
                 self.lock = MboxLock(self.path, self.fd, True, self.lock_timeout,
                                      dotlock=self.dotlock, warn=self.warn).acquire()
+                # while we waited, a MUA may have renamed a new file over the path (§7.3 step 3)
+                if os.stat(self.path).st_ino != os.fstat(self.fd).st_ino:
+                    self.lock.release()
+                    self.lock = None
+                    os.close(self.fd)
+                    self.fd, self.created = None, False
+                    return self.open()
             if self.created and self.fsync:
                 fsync_dir(self.path.parent)
             self._recover_journal()
