@@ -28,8 +28,8 @@ def _tail_hash(fd: int, offset: int) -> str:
     return hashlib.sha1(os.pread(fd, offset - start, start)).hexdigest()
 
 
-def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str) -> tuple[int, int] | None:
-    """(offset, line) to resume reading ``src`` at, or None to read it all."""
+def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str) -> int | None:
+    """The byte offset to resume reading ``src`` at, or None to read it all."""
     if state is None:
         return None
     try:
@@ -46,10 +46,10 @@ def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str
         return None
     if _tail_hash(fd, offset) != entry.get("tail"):
         return None
-    return offset, int(entry.get("line") or 0)
+    return offset
 
 
-def save(state: Path | None, src: Path, fd: int, size: int, line: int, variant: str, fsync: bool) -> None:
+def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync: bool) -> None:
     """Remember that ``src`` was converted completely up to ``size`` (after the last commit)."""
     if state is None or not state.parent.exists():
         return
@@ -60,7 +60,7 @@ def save(state: Path | None, src: Path, fd: int, size: int, line: int, variant: 
     except (OSError, ValueError):
         entries = {}
     st = os.fstat(fd)
-    entries[str(src.resolve())] = {"dev": st.st_dev, "ino": st.st_ino, "offset": size, "line": line,
+    entries[str(src.resolve())] = {"dev": st.st_dev, "ino": st.st_ino, "offset": size,
                                    "tail": _tail_hash(fd, size), "variant": variant}
     tmp = state.with_name(f"{STATE_NAME}.{os.getpid()}.tmp")
     out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -215,7 +215,7 @@ def _resume(reader: Any, src_format: str, dst: Path, dst_format: str) -> Path | 
     state = checkpoint.state_path(dst, dst_format)
     point = checkpoint.resume_point(state, reader.path, reader.fd, reader.size, reader.variant)
     if point is not None:
-        reader.resume_at = point
+        reader.resume_at = (point, 1)        # convert counts no lines: the line is a placeholder
     return state
 
 
@@ -271,7 +271,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         if opts.move and not aborted:
             _remove_moved(reader, src_format, moved_keys, report)
         if state is not None and not aborted and not report.failed:
-            checkpoint.save(state, reader.path, reader.fd, reader.size, 0, reader.variant, opts.fsync)
+            checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync)
     finally:
         writer.close()
     if opts.verify and not aborted:
@@ -298,8 +298,7 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
         return False
     for msg, digest in result.written:
         report.converted += 1
-        size = next((int(n[5:]) for n in msg.notes if n.startswith("size:")), len(msg.data))
-        report.bytes += size
+        report.bytes += msg.size if msg.size is not None else len(msg.data)
         moved_keys.append(msg.key)
         if opts.verify:
             expected[digest] = (msg.flags, msg.new, msg.date)
@@ -315,7 +314,7 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
                                                f"{report.failed} messages could not be converted"})
             return
         from .formats.mbox import truncate_source
-        truncate_source(reader, reader.size, [])
+        truncate_source(reader, reader.size)
     elif src_format in ("maildir", "mh"):
         for key in keys:
             try:

@@ -39,6 +39,7 @@ class MailMessage:
     from_line: bytes | None = None       # the From_ line as read, without its line end
     notes: list[str] = field(default_factory=list)  # what the reader had to guess
     stripped: bool = False               # metadata headers already removed from ``data``
+    size: int | None = None              # bytes as read, when ``data`` has been let go
 
 
 def header_end(data: bytes) -> int:

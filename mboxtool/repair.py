@@ -128,8 +128,6 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
         elif p.code == "content-length-mismatch":
             report.fixed(p.code, "wrong Content-Length removed"
                          + (" (recomputed)" if write_variant in ("mboxcl", "mboxcl2") else ""), p.line)
-        elif p.code in ("crlf-line-endings", "mixed-line-endings") and False:
-            pass
         elif p.code == "cr-line-endings":
             report.fixed(p.code, "CR line ends converted to LF", p.line)
         elif p.code == "missing-final-newline":

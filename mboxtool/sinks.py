@@ -72,10 +72,8 @@ class InlineSink:
 
 def light(msg: MailMessage) -> MailMessage:
     """What accounting needs of a message once its bytes are on their way to the child."""
-    light = MailMessage(b"", msg.flags, msg.new, msg.keywords, msg.date, msg.date_source,
-                        key=msg.key, offset=msg.offset)
-    light.notes.append(f"size:{len(msg.data)}")
-    return light
+    return MailMessage(b"", msg.flags, msg.new, msg.keywords, msg.date, msg.date_source,
+                       key=msg.key, offset=msg.offset, size=len(msg.data))
 
 
 class ForkSink:

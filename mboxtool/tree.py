@@ -13,7 +13,7 @@ from .detect import detect_format
 from .errors import InputError, MboxtoolError
 from .formats.maildir import is_maildir
 
-SKIP_SUFFIXES = (".msf", ".lock", ".mboxtool-append", ".mboxtool-keep", ".dat", ".json", ".html")
+SKIP_SUFFIXES = (".msf", ".lock", ".mboxtool-append", ".dat", ".json", ".html")
 
 
 def _file_format(path: Path) -> str | None:
@@ -23,7 +23,7 @@ def _file_format(path: Path) -> str | None:
         fmt = detect_format(path)
     except InputError:
         return None
-    return fmt if fmt in ("mbox", "mmdf", "babyl") and path.stat().st_size > 0 or fmt == "mbox" else fmt
+    return fmt
 
 
 def mailboxes(root: Path) -> list[tuple[list[str], Path, str]]:

@@ -276,7 +276,6 @@ class _MboxCheck:
         if self.prev is None or self.prev.garbage:
             return
         signals = []
-        head = raw.data[:raw.body_offset]
         if not any(name in raw.headers for name in (b"date", b"message-id", b"received", b"from")):
             signals.append("the new message has no Date:, Message-ID:, Received: or From:")
         first = raw.data.split(b"\n", 1)[0].rstrip(b"\r")
@@ -285,7 +284,6 @@ class _MboxCheck:
         boundary = _boundary(self.prev.headers)
         if boundary and b"--" + boundary + b"--" not in self.prev.data and b"--" + boundary + b"--" in raw.data:
             signals.append("the previous message's multipart closes after it")
-        del head
         if len(signals) >= 2:
             self.report.add("possible-phantom-split", "a body line 'From ...' split message "
                             f"{self.prev.index} in two: " + "; ".join(signals), **where)
@@ -337,8 +335,6 @@ class _MboxCheck:
                 r.add("header-8bit", "8-bit (UTF-8) bytes in the header", **where)
             except UnicodeDecodeError:
                 r.add("header-invalid-utf8", "8-bit bytes in the header that are not UTF-8", **where)
-        if raw.body_offset >= len(raw.data) and not raw.data.endswith((b"\n\n", b"\r\n\r\n")):
-            pass                                    # headers only: legal
         for n, line in enumerate(head.split(b"\n")):
             line = line.rstrip(b"\r")
             if not line or line[:1] in (b" ", b"\t") or is_header_line(line):
@@ -351,7 +347,6 @@ class _MboxCheck:
             break
         boundary = _boundary(raw.headers)
         if boundary and b"--" + boundary + b"--" not in raw.data:
-            self.open_multipart = raw.index
             r.add("broken-mime-boundary", "multipart message without its closing delimiter", **where)
 
     def _file_end(self, last: ScannedMessage | None, size: int) -> None:

@@ -546,31 +546,17 @@ class MboxWriter:
         self.fd = None
 
 
-def truncate_source(reader: MboxReader, consumed: int, keep: list[tuple[int, int]]) -> None:
-    """After --move: drop the moved messages from the spool in place, keeping delivered-since mail.
+def truncate_source(reader: MboxReader, consumed: int) -> None:
+    """After --move: empty the spool in place, under the lock held since it was read.
 
-    ``consumed`` is the size read under the lock; ``keep`` lists (start, stop)
-    byte ranges of messages that were not moved. The inode, owner and mode stay
-    (never rename a new file over a live spool, §7.5).
+    ``consumed`` is the size read under that lock; if the file is not that size
+    any more, someone ignored the lock and nothing is truncated. The inode,
+    owner and mode stay (never rename a new file over a live spool, §7.5).
     """
     fd = reader.fd
     assert fd is not None
     st = os.fstat(fd)
     if st.st_size != consumed or os.stat(reader.path).st_ino != st.st_ino:
         raise OSError(errno.EBUSY, f"{reader.path}: changed while locked; not truncated")
-    if not keep:
-        os.ftruncate(fd, 0)
-        os.fsync(fd)
-        return
-    kept = b"".join(os.pread(fd, stop - start, start) for start, stop in keep)
-    keepfile = reader.path.with_name(reader.path.name + ".mboxtool-keep")
-    kfd = os.open(keepfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(kfd, kept)
-        os.fsync(kfd)
-    finally:
-        os.close(kfd)
-    os.pwrite(fd, kept, 0)
-    os.ftruncate(fd, len(kept))
+    os.ftruncate(fd, 0)
     os.fsync(fd)
-    keepfile.unlink()
