@@ -100,9 +100,14 @@ def destination_format(src_format: str, dst: Path, requested: str | None) -> str
     return requested or existing or ("maildir" if src_format == "mbox" else "mbox")
 
 
-def _looks_like_message(msg: MailMessage) -> bool:
-    first = msg.data.split(b"\n", 1)[0]
-    return is_header_line(first)
+def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
+    """Count bytes before the first From_ line that are no message as failed; True when refused."""
+    if "garbage-before-first-from" not in msg.notes or is_header_line(msg.data.split(b"\n", 1)[0]):
+        return False
+    report.failed += 1
+    report.error("bytes before the first From_ line are not a message; 'mboxtool repair' keeps them",
+                 msg.key, offset=msg.offset)
+    return True
 
 
 class _Known:
@@ -197,9 +202,7 @@ def _dry_run(reader: Any, dst: Path, dst_format: str, opts: ConvertOptions,
     for msg in reader:
         if progress:
             progress(len(msg.data))
-        if "garbage-before-first-from" in msg.notes and not _looks_like_message(msg):
-            report.failed += 1
-            report.error("bytes before the first From_ line are not a message", msg.key, offset=msg.offset)
+        if _refuse_garbage(msg, report):
             continue
         if short_digest(msg.data) in known.digests:
             report.skipped += 1
@@ -248,10 +251,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
             for msg in reader:
                 if progress:
                     progress(len(msg.data))
-                if "garbage-before-first-from" in msg.notes and not _looks_like_message(msg):
-                    report.failed += 1
-                    report.error("bytes before the first From_ line are not a message; "
-                                 "'mboxtool repair' keeps them", msg.key, offset=msg.offset)
+                if _refuse_garbage(msg, report):
                     continue
                 # the sink digests and skips what DST holds; identical copies inside one
                 # source are all converted (users keep copies on purpose)

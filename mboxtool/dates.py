@@ -25,8 +25,9 @@ _RFC2822 = re.compile(
     rf"(?::(\d{{2}}))?(?:\s+{_ZONE})?(?=\s|$)"
 )
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = {m.lower(): i for i, m in enumerate(_MONTH_NAMES, 1)}
 
 # Dates that writers put on every From_ line regardless of delivery:
 # public-inbox's epoch and git format-patch's magic date. They are envelope
@@ -76,8 +77,7 @@ def _epoch(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> int | 
 # The common case, ``From sender Www Mmm dd hh:mm:ss yyyy``, without the general regexes.
 _FAST = re.compile(rb"From (\S*) +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
                    rb" +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})\r?\n?$")
-_FAST_MONTHS = {m.encode(): i for i, m in enumerate(
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
+_FAST_MONTHS = {m.encode(): i for i, m in enumerate(_MONTH_NAMES, 1)}
 
 
 def parse_from_line(line: bytes) -> FromLine:
@@ -162,10 +162,6 @@ def received_date(values: list[str]) -> int | None:
             if plausible(epoch) and (best is None or epoch > best):  # type: ignore[operator]
                 best = epoch
     return best
-
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def asctime_utc(epoch: int) -> str:

@@ -7,14 +7,13 @@ import stat
 from pathlib import Path
 
 from .errors import InputError
+from .formats.maildir import CONTROL_FILES
 
 FORMATS = ("mbox", "maildir", "mh", "mmdf", "babyl")
 FILE_FORMATS = ("mbox", "mmdf", "babyl")
 SNIFF = 64 << 10
 
 
-CONTROL = ("dovecot-uidlist", "dovecot-keywords", "maildirsize", "maildirfolder", "subscriptions",
-           "courierimapuiddb", "courierimapkeywords", "dovecot.index", "dovecot.index.log")
 
 
 def _looks_like_message(path: Path) -> bool:
@@ -122,7 +121,7 @@ def _detect_dir(path: Path) -> str:
         raise InputError(f"{path}: permission denied") from exc
     if (path / "cur").is_dir() and (path / "new").is_dir():
         loose = [n for n in names if not n.startswith(".") and n not in ("cur", "new", "tmp")
-                 and n not in CONTROL and (path / n).is_file() and _looks_like_message(path / n)]
+                 and n not in CONTROL_FILES and (path / n).is_file() and _looks_like_message(path / n)]
         if loose:
             raise InputError(f"{path}: has cur/ and new/ but also {len(loose)} message files at its top "
                              f"(e.g. {sorted(loose)[0]!r}): a mail root, not a Maildir "

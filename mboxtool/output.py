@@ -7,10 +7,15 @@ import sys
 from typing import Any
 
 
+def unicode_ok() -> bool:
+    """True when stdout can carry any Unicode text (a UTF encoding)."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    return encoding in ("utf8", "utf16", "utf32")
+
+
 def dump_json(doc: Any) -> str:
     """JSON text; plain ASCII escapes when stdout cannot carry UTF-8, so nothing is lost."""
-    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
-    return json.dumps(doc, ensure_ascii=encoding not in ("utf8", "utf16", "utf32"), default=str)
+    return json.dumps(doc, ensure_ascii=not unicode_ok(), default=str)
 
 
 class ProgressBar:

@@ -10,14 +10,9 @@ import unicodedata
 from typing import Any
 
 
-from .output import dump_json
+from .output import dump_json, unicode_ok
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
-
-
-def unicode_ok() -> bool:
-    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
-    return encoding in ("utf8", "utf16", "utf32")
 
 
 def bar(value: int, peak: int, width: int, fancy: bool) -> str:

@@ -17,12 +17,14 @@ from .. import dates, flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
 from ..locking import pid_alive
+from .common import Reader
 from ..message import MailMessage, add_headers, split_message, core_bytes
 
 KEYWORDS_FILE = "dovecot-keywords"
 MAX_KEYWORD_LETTERS = 26
 CONTROL_FILES = ("dovecot-uidlist", "dovecot-keywords", "maildirsize", "maildirfolder",
-                 "subscriptions", "courierimapuiddb", "courierimapkeywords")
+                 "subscriptions", "courierimapuiddb", "courierimapkeywords", "dovecot.index",
+                 "dovecot.index.log")
 
 
 def is_maildir(path: Path) -> bool:
@@ -71,18 +73,14 @@ def _sane_mtime(mtime: int, name: str, data: bytes | None) -> tuple[int | None, 
     return None, "none"
 
 
-class MaildirReader:
+class MaildirReader(Reader):
     """Messages of one Maildir, ordered by (mtime, name), flags from the file names."""
 
     format = "maildir"
 
     def __init__(self, path: Path, event=None, **_: object):
-        self.path = Path(path)
-        self.event = event or (lambda *a, **k: None)
+        super().__init__(path, event)
         self.keyword_map = read_keyword_map(self.path)
-        self.skipped: list[tuple[MailMessage, str]] = []
-        self.variant = None
-        self.guess = None
         self.groups: dict[str, list[MaildirEntry]] = {}
 
     def open(self) -> MaildirReader:
@@ -91,15 +89,6 @@ class MaildirReader:
         if not (self.path / "cur").is_dir() and not (self.path / "new").is_dir():
             raise InputError(f"{self.path}: not a Maildir (no cur/ or new/)")
         return self
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> MaildirReader:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def entries(self) -> list[MaildirEntry]:
         """Message files of new/ and cur/, dot-files and non-regular files skipped, sorted."""
