@@ -131,10 +131,8 @@ class _Known:
             return
         if fmt == "mbox" and writer is not None and writer.fd is not None:
             size = writer.committed
-            for raw in MboxScanner(FdFile(writer.fd), size):
-                from .formats.mbox import unquote
-                data = raw.data if raw.cl_bounded else unquote(raw.data, "mboxrd")
-                self.digests.add(short_digest(data))
+            for raw in MboxScanner(FdFile(writer.fd), size, count_lines=False):
+                self.digests.add(short_digest(raw.data))   # the digest ignores From quoting
             return
         if fmt == "mmdf" and writer is not None and writer.fd is not None:
             reader = make_reader(dst, fmt, lock=False)

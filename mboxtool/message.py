@@ -40,6 +40,7 @@ class MailMessage:
     notes: list[str] = field(default_factory=list)  # what the reader had to guess
     stripped: bool = False               # metadata headers already removed from ``data``
     size: int | None = None              # bytes as read, when ``data`` has been let go
+    headers: Headers | None = None       # the header block, when the reader parsed it already
 
 
 def header_end(data: bytes) -> int:

@@ -78,7 +78,7 @@ def iso(epoch: int | None) -> str | None:
 
 
 def row_of(index: int, msg: MailMessage) -> Row:
-    headers, _ = split_message(msg.data)
+    headers = msg.headers or split_message(msg.data)[0]
     raw_from = headers.get(b"from") or ""
     decoded = decode_text(raw_from)
     address = addr_spec(decoded) if decoded else ""

@@ -15,7 +15,7 @@ from .detect import detect_format, normalize_format
 from .errors import InputError
 from .flags import LETTERS, parse_maildir_name
 from .formats.maildir import CONTROL_FILES, read_keyword_map
-from .formats.mbox import PSEUDO_SUBJECT, MboxReader, unquote
+from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage, _boundary
 from .index import short_digest
 from .locking import dotlock_state
@@ -243,7 +243,7 @@ class _MboxCheck:
         self._phantom(raw, where)
         self._lines(raw, where)
         self._header(raw, where)
-        digest = short_digest(unquote(data, self.reader.variant))
+        digest = short_digest(data)                # the digest ignores From quoting
         if digest in self.digests:
             r.add("duplicate-message", f"the same message as message {self.digests[digest]}", **where)
         else:

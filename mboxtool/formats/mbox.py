@@ -20,7 +20,7 @@ from .. import dates, flags
 from ..durable import fsync_dir
 from ..errors import InputError
 from ..locking import MboxLock
-from ..message import MailMessage, add_headers, core_bytes, from_line_starts
+from ..message import MailMessage, add_headers, core_bytes, from_line_starts, header_end
 from .mboxscan import Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
@@ -344,6 +344,7 @@ class MboxReader:
         msg = MailMessage(data, state.flags, state.new, state.keywords, date, source,
                           raw.parsed.sender if not raw.garbage else None, str(raw.index),
                           raw.offset, raw.line or None, raw.from_line if not raw.garbage else None)
+        msg.headers = raw.headers                         # parsed once, by the scanner
         if state.expunged:
             msg.flags = flags.normalize(msg.flags + "T")
             msg.notes.append("expunged")
@@ -370,7 +371,7 @@ def envelope_sender(msg: MailMessage) -> str:
     if msg.sender is not None and msg.sender.strip():
         sender = msg.sender
     else:
-        headers, _ = split_message(msg.data)
+        headers = msg.headers or split_message(msg.data)[0]
         sender = ""
         for name in (b"return-path", b"from"):
             value = headers.get(name)
@@ -387,17 +388,14 @@ def envelope_sender(msg: MailMessage) -> str:
 
 def render_mbox_message(msg: MailMessage, variant: str, now: float | None = None) -> bytes:
     """The bytes of one mbox entry: From_ line, message with fresh metadata, empty line."""
-    core = core_bytes(msg)
-    meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords)
-    body = quote(add_headers(core, meta), variant)
+    # quote first, then add the metadata lines (none of them can begin 'From '): one pass each
+    body = quote(core_bytes(msg), variant)
     if not body.endswith(b"\n"):
         body += b"\n"
+    meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords)
     if variant in ("mboxcl", "mboxcl2"):
-        from ..message import header_end
-        cl = len(body) - header_end(body)
-        body = quote(add_headers(core, meta + [b"Content-Length: %d" % cl]), variant)
-        if not body.endswith(b"\n"):
-            body += b"\n"
+        meta.append(b"Content-Length: %d" % (len(body) - header_end(body)))
+    body = add_headers(body, meta)
     date = msg.date if msg.date is not None else int(now if now is not None else time.time())
     from_line = f"From {envelope_sender(msg)} {dates.asctime_utc(date)}\n".encode("ascii")
     return from_line + body + b"\n"

@@ -83,7 +83,7 @@ class MMDFReader(MboxReader):
             date, source = resolver.resolve(parsed, headers)
             yield MailMessage(data, state.flags, state.new, state.keywords, date, source,
                               parsed.sender if from_line else None, str(index), offset,
-                              None, from_line)
+                              None, from_line, headers=headers)
 
 
 class MMDFWriter(MboxWriter):
