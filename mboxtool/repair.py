@@ -11,7 +11,7 @@ from typing import Any
 from .convert import ConvertOptions, convert_mailbox
 from .detect import detect_format, normalize_format
 from .errors import UsageError
-from .formats.mbox import MboxReader, MboxWriter, render_mbox_message
+from .formats.mbox import MboxReader, MboxWriter
 from .formats.mboxscan import ScannedMessage
 from .index import short_digest
 from .message import MailMessage, is_header_line
@@ -94,6 +94,7 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
     with reader:
         write_variant = out_variant or (reader.variant if reader.variant in ("mboxrd", "mboxcl2") else "mboxrd")
         writer = MboxWriter(dst, write_variant, fsync=fsync, lock=False)
+        writer.keep_from_lines = True
         writer.open()
         try:
             seen: set[int] = set()
@@ -183,20 +184,12 @@ def _prepare(raw: ScannedMessage, msg: MailMessage, reader: MboxReader, report: 
 
 def _emit(writer: MboxWriter, raw: ScannedMessage, msg: MailMessage, report: RepairReport,
           seen: set[int], dedupe: bool) -> None:
-    if msg is None:
-        return
     if dedupe:
         digest = short_digest(msg.data)
         if digest in seen:
             report.fixed("duplicate-message", "duplicate of an earlier message dropped", raw.line)
             return
         seen.add(digest)
-    entry = render_mbox_message(msg, writer.variant)
-    if raw.from_line and raw.parsed.date is not None and raw.from_line.isascii():
-        # keep a good From_ line exactly as it was (sender, local time, spacing)
-        entry = raw.from_line + entry[entry.index(b"\n"):]
-    writer.pending.append(entry)
-    writer.pending_size += len(entry)
     report.messages += 1
-    if writer.pending_size >= writer.batch_bytes:
+    if writer.add(msg):
         writer.commit()

@@ -85,6 +85,4 @@ class BabylWriter(MboxWriter):
         labels = b"1," + b"".join(b" " + s.encode() + b"," for s in special) + b"," + \
             b"".join(b" " + u.encode("utf-8", "replace") + b"," for u in user) + b"\n"
         entry = b"\x0c\n" + labels + head + b"*** EOOH ***\n" + visible + body + b"\n\x1f"
-        self.pending.append(entry)
-        self.pending_size += len(entry)
-        return self.pending_size >= self.batch_bytes
+        return self._queue(entry)

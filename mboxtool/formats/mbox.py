@@ -386,8 +386,13 @@ def envelope_sender(msg: MailMessage) -> str:
     return sender
 
 
-def render_mbox_message(msg: MailMessage, variant: str, now: float | None = None) -> bytes:
-    """The bytes of one mbox entry: From_ line, message with fresh metadata, empty line."""
+def render_mbox_message(msg: MailMessage, variant: str, now: float | None = None,
+                        keep_from_line: bool = False) -> bytes:
+    """The bytes of one mbox entry: From_ line, message with fresh metadata, empty line.
+
+    With ``keep_from_line``, a From_ line that was read with a good date and plain ASCII is
+    written back exactly (sender, local time, spacing), as repair does.
+    """
     # quote first, then add the metadata lines (none of them can begin 'From '): one pass each
     body = quote(core_bytes(msg), variant)
     if not body.endswith(b"\n"):
@@ -396,6 +401,9 @@ def render_mbox_message(msg: MailMessage, variant: str, now: float | None = None
     if variant in ("mboxcl", "mboxcl2"):
         meta.append(b"Content-Length: %d" % (len(body) - header_end(body)))
     body = add_headers(body, meta)
+    if keep_from_line and msg.from_line and msg.from_line.isascii() \
+            and dates.parse_from_line(msg.from_line).date is not None:
+        return msg.from_line + b"\n" + body + b"\n"
     date = msg.date if msg.date is not None else int(now if now is not None else time.time())
     from_line = f"From {envelope_sender(msg)} {dates.asctime_utc(date)}\n".encode("ascii")
     return from_line + body + b"\n"
@@ -487,9 +495,13 @@ class MboxWriter:
             return b""
         return b"\n" if tail.endswith(b"\n") else b"\n\n"
 
+    keep_from_lines = False                  # repair writes good From_ lines back as they were
+
     def add(self, msg: MailMessage) -> bool:
         """Queue one message; True when the batch is full and commit() should follow."""
-        entry = render_mbox_message(msg, self.variant)
+        return self._queue(render_mbox_message(msg, self.variant, keep_from_line=self.keep_from_lines))
+
+    def _queue(self, entry: bytes) -> bool:
         self.pending.append(entry)
         self.pending_size += len(entry)
         return self.pending_size >= self.batch_bytes

@@ -108,6 +108,4 @@ class MMDFWriter(MboxWriter):
         from_line = (f"From {envelope_sender(msg)} {dates.asctime_utc(date)}\n".encode()
                      if date is not None else b"")
         entry = DELIM + from_line + body + DELIM
-        self.pending.append(entry)
-        self.pending_size += len(entry)
-        return self.pending_size >= self.batch_bytes
+        return self._queue(entry)
