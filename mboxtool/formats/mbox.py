@@ -248,14 +248,17 @@ class MboxReader:
                 self._decompress()
             self.size = os.fstat(self.fd).st_size
             self.fh = FdFile(self.fd)
-            if self.forced_variant:
-                self.guess = VariantGuess(self.forced_variant, ["forced with --source-variant"])
-            else:
-                self.guess = sniff_variant(self.fh, self.size)
+            self._detect_variant()
         except BaseException:
             self.close()
             raise
         return self
+
+    def _detect_variant(self) -> None:
+        if self.forced_variant:
+            self.guess = VariantGuess(self.forced_variant, ["forced with --source-variant"])
+        else:
+            self.guess = sniff_variant(self.fh, self.size)
 
     @property
     def variant(self) -> str:

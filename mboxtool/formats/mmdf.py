@@ -7,8 +7,7 @@ from collections.abc import Iterator
 
 from .. import dates, flags
 from ..message import MailMessage, split_message, add_headers, core_bytes
-from .mbox import DateResolver, FdFile, MboxReader, MboxWriter, envelope_sender, open_mbox_fd
-from ..locking import MboxLock
+from .mbox import DateResolver, MboxReader, MboxWriter, envelope_sender
 
 DELIM = b"\x01\x01\x01\x01\n"
 CHUNK = 4 << 20
@@ -19,18 +18,8 @@ class MMDFReader(MboxReader):
 
     format = "mmdf"
 
-    def open(self) -> MMDFReader:
-        self.fd, self.st = open_mbox_fd(self.path, write=self.exclusive)
-        try:
-            if self.lock_wanted:
-                self.lock = MboxLock(self.path, self.fd, self.exclusive, self.lock_timeout,
-                                     dotlock=self.exclusive and self.dotlock, warn=self.warn).acquire()
-            self.size = os.fstat(self.fd).st_size
-            self.fh = FdFile(self.fd)
-        except BaseException:
-            self.close()
-            raise
-        return self
+    def _detect_variant(self) -> None:
+        """MMDF has no variants: messages are delimited, never quoted."""
 
     @property
     def variant(self) -> None:  # type: ignore[override]
