@@ -113,7 +113,7 @@ def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
 class _Known:
     """Digests already in the destination: from our Maildir names, or DST read back."""
 
-    def __init__(self, dst: Path, fmt: str, fsync: bool):
+    def __init__(self) -> None:
         self.digests: set[int] = set()
 
     def read_back(self, dst: Path, fmt: str, writer: Any = None) -> None:
@@ -194,7 +194,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
 
 def _dry_run(reader: Any, dst: Path, dst_format: str, opts: ConvertOptions,
              report: ConvertReport, progress: Progress | None) -> None:
-    known = _Known(dst, dst_format, False)
+    known = _Known()
     if dst.exists():
         known.read_back(dst, dst_format)
     for msg in reader:
@@ -222,7 +222,7 @@ def _resume(reader: Any, src_format: str, dst: Path, dst_format: str) -> Path | 
 
 def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: ConvertOptions,
          report: ConvertReport, progress: Progress | None, warn: Any) -> None:
-    known = _Known(dst, dst_format, opts.fsync)
+    known = _Known()
     state = _resume(reader, src_format, dst, dst_format) if not opts.move else None
     if state is not None and reader.resume_at[0] > 0:
         report.resumed_at = reader.resume_at[0]

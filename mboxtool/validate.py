@@ -173,13 +173,13 @@ class _MboxCheck:
         self.digests: dict[int, int] = {}
         self.prev: ScannedMessage | None = None
         self.quoted = self.unescaped = 0
-        self.cl_style = 0
 
     def event(self, code: str, offset: int | None = None, line: int | None = None, **info: Any) -> None:
         text = {
-            "unescaped-from-line": "a body line begins 'From ' unquoted; mboxo readers split the message here",
-            "possible-phantom-split": "a From_ line inside an open multipart (its closing delimiter "
-                                      "follows): read as body, but naive readers split here",
+            "unescaped-from-line": "a From_ line inside an open multipart (its closing delimiter "
+                                   "follows): read as body, but naive readers split here"
+                                   if info.get("in_multipart") else
+                                   "a body line begins 'From ' unquoted; mboxo readers split the message here",
             "from-line-without-blank": "a From_ line without an empty line before it",
             "from-line-in-header": "a header line begins 'From ' (malformed header; mboxo writers mangle it)",
             "garbage-before-first-from": f"{info.get('size', 0)} bytes before the first From_ line",
@@ -192,8 +192,6 @@ class _MboxCheck:
             return
         if code == "unescaped-from-line":
             self.unescaped += 1
-        if code == "possible-phantom-split":
-            code, text = "unescaped-from-line", text
         if code == "content-length-mismatch":
             self.pending_cl = (text, line, offset)
             return

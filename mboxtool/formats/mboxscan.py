@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..dates import FromLine, parse_from_line
-from ..message import Headers, is_header_line
+from ..message import Headers, is_header_line, split_message
 
 CHUNK = 4 << 20
 HEADER_LIMIT = 1 << 20          # a header block longer than this is not looked for
@@ -206,7 +206,7 @@ class MboxScanner:
         self.messages += 1
         self.event("garbage-before-first-from", offset=start, line=self.start_line,
                    size=stop - start)
-        headers, body = _headers_of(data)
+        headers, body = split_message(data)
         return ScannedMessage(self.messages, start, self.start_line, b"", FromLine("", None, False),
                               data, headers, body, start, garbage=True, blank_before=True)
 
@@ -313,10 +313,10 @@ class MboxScanner:
                 separator = not in_header and (header_next or blank)
             else:
                 separator = not in_header and header_next and blank and self.bare_style
-            if separator and boundary and self._inside_open_multipart(b, body_abs, cand, boundary):
-                self.event("possible-phantom-split", offset=cand, line=self._line_of(b, cand),
-                           reason="inside an open multipart whose closing delimiter follows")
-                separator = False
+            in_multipart = separator and bool(boundary) and \
+                self._inside_open_multipart(b, body_abs, cand, boundary)
+            if in_multipart:
+                separator = False                 # a dated From_ line that is body text after all
             if separator:
                 self._parsed = (cand, parsed, line_end, blank)     # _message() needs it again
                 if not blank:
@@ -324,7 +324,7 @@ class MboxScanner:
                 return cand, cand
             if not in_header:
                 self.event("unescaped-from-line", offset=cand, line=self._line_of(b, cand),
-                           dated=parsed.date is not None, blank_before=blank)
+                           dated=parsed.date is not None, blank_before=blank, in_multipart=in_multipart)
             else:
                 self.event("from-line-in-header", offset=cand, line=self._line_of(b, cand))
 
@@ -399,11 +399,6 @@ def _find_header_end(b: _Buffer, data_start: int) -> int:
     if crlf >= 0 and (lf < 0 or crlf < lf):
         return crlf + 3
     return lf + 2 if lf >= 0 else -1
-
-
-def _headers_of(data: bytes) -> tuple[Headers, int]:
-    from ..message import split_message
-    return split_message(data)
 
 
 def _boundary(headers: Headers) -> bytes | None:
