@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import checkpoint
 from .detect import detect_format, normalize_format
 from .errors import InputError, UsageError
-from .formats.mbox import FdFile, MboxScanner, VARIANTS
-from . import checkpoint
-from .sinks import BatchResult, ForkSink, InlineSink
+from .formats.mbox import VARIANTS, FdFile, MboxScanner
 from .index import short_digest
 from .mailboxes import make_reader, make_writer
 from .message import MailMessage, is_header_line
+from .sinks import BatchResult, ForkSink, InlineSink
 
 BATCH_MESSAGES = 256
 BATCH_BYTES = 8 << 20          # two batches may be in memory: one read, one being written

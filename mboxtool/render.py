@@ -9,7 +9,6 @@ import sys
 import unicodedata
 from typing import Any
 
-
 from .output import dump_json, unicode_ok
 
 BLOCKS = " ▏▎▍▌▋▊▉█"

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .detect import detect_format, normalize_format
-from .mailboxes import make_reader
 from .formats.mbox import addr_spec
+from .mailboxes import make_reader
 from .message import MailMessage, split_message
 
 # scanner events that mean the file is damaged (validate explains them)

@@ -485,8 +485,8 @@ def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dic
     if st.st_mtime <= 0 or st.st_mtime > now + 86400:
         r.add("bad-mtime", "the file time (delivery time) is impossible", key=key)
     else:
-        from .message import Headers, header_end
         from .dates import parse_header_date
+        from .message import Headers, header_end
         d = parse_header_date(Headers(head[:header_end(head)]).get(b"date"))
         if d is not None and abs(d - st.st_mtime) > 7 * 86400:
             r.add("mtime-far-from-date", f"delivery time (mtime) is {abs(d - st.st_mtime) / 86400:.0f} days "

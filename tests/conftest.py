@@ -33,5 +33,12 @@ def mbox_entry(sender="a@example.org", date="Mon Jan  6 10:00:00 2020", headers=
     return f"From {sender} {date}\n{head}\n{body}\n".encode()
 
 
+def make_maildir(path):
+    """An empty Maildir (cur/, new/, tmp/) at ``path``."""
+    for sub in ("cur", "new", "tmp"):
+        (path / sub).mkdir(parents=True)
+    return path
+
+
 def python_cmd():
     return [sys.executable, "-m", "mboxtool"]

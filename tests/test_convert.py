@@ -20,7 +20,7 @@ from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxReader
 from mboxtool.message import strip_metadata
 
-from .conftest import SAMPLES, mbox_entry, python_cmd
+from .conftest import SAMPLES, make_maildir, mbox_entry, python_cmd
 
 
 def tree_digest(path: Path) -> str:
@@ -77,8 +77,7 @@ def test_files_and_dirs_are_private(tmp_path):
 
 def test_maildir_to_mbox_writes_envelope_and_mtime(tmp_path):
     md = tmp_path / "md"
-    for sub in ("cur", "new", "tmp"):
-        (md / sub).mkdir(parents=True)
+    make_maildir(md)
     msg = md / "cur" / "1.x:2,S"
     msg.write_bytes(b"Return-Path: <r@example.org>\nFrom: A <a@example.org>\nSubject: s\n\nFrom here\n")
     os.utime(msg, (1_600_000_000, 1_600_000_000))
@@ -193,8 +192,7 @@ def test_property_maildir_mbox_maildir_round_trip(tmp_path_factory, bodies, lett
     """Bytes, flags, keywords and delivery times survive Maildir -> mbox -> Maildir."""
     base = tmp_path_factory.mktemp("rt")
     md = base / "md"
-    for sub in ("cur", "new", "tmp"):
-        (md / sub).mkdir(parents=True)
+    make_maildir(md)
     (md / "dovecot-keywords").write_text("".join(f"{i} {k}\n" for i, k in enumerate(KEYWORD_POOL)))
     eol = "\r\n" if crlf else "\n"
     expected = []
@@ -215,26 +213,35 @@ def test_property_maildir_mbox_maildir_round_trip(tmp_path_factory, bodies, lett
     assert got == sorted(expected)
 
 
+def break_delivery(monkeypatch, at, fault):
+    """Make Maildir delivery number ``at`` run ``fault(writer, tmpname, data)`` instead; returns undo."""
+    from mboxtool.formats.maildir import MaildirWriter
+    real = MaildirWriter.deliver
+    calls = {"n": 0}
+
+    def deliver(self, tmpname, final, data, mtime):
+        calls["n"] += 1
+        if calls["n"] == at:
+            return fault(self, tmpname, data)
+        return real(self, tmpname, final, data, mtime)
+    monkeypatch.setattr(MaildirWriter, "deliver", deliver)
+    return lambda: monkeypatch.setattr(MaildirWriter, "deliver", real)
+
+
 def test_write_failure_rolls_back_and_rerun_converges(tmp_path, monkeypatch):
     src = tmp_path / "src"
     src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n") for i in range(600)))
     md = tmp_path / "md"
-    from mboxtool.formats.maildir import MaildirWriter
-    real_deliver = MaildirWriter.deliver
-    calls = {"n": 0}
 
-    def failing_deliver(self, tmpname, final, data, mtime):
-        calls["n"] += 1
-        if calls["n"] == 300:                        # the disk fills up in the second batch
-            fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=self.dirfd["tmp"])
-            os.write(fd, data[:10])
-            os.close(fd)
-            os.unlink(tmpname, dir_fd=self.dirfd["tmp"])
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_deliver(self, tmpname, final, data, mtime)
-    monkeypatch.setattr(MaildirWriter, "deliver", failing_deliver)
+    def disk_full(writer, tmpname, data):          # the disk fills up in the second batch
+        fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=writer.dirfd["tmp"])
+        os.write(fd, data[:10])
+        os.close(fd)
+        os.unlink(tmpname, dir_fd=writer.dirfd["tmp"])
+        raise OSError(errno.ENOSPC, "No space left on device")
+    undo = break_delivery(monkeypatch, 300, disk_full)
     report = convert_mailbox(src, md)
-    monkeypatch.setattr(MaildirWriter, "deliver", real_deliver)
+    undo()
     assert not report.ok and "No space left" in report.errors[0]["message"]
     assert report.converted == 256                 # only the durable first batch counts
     again = convert_mailbox(src, md)
@@ -259,22 +266,23 @@ def test_mbox_destination_write_failure_truncates_back(tmp_path, monkeypatch):
     assert not report.ok and box.read_bytes() == before
 
 
-def test_killed_conversion_reruns_without_loss_or_duplicates(tmp_path):
-    src = tmp_path / "src"
+def kill_midway(src, md, messages, body, after, *args):
+    """Write an mbox of ``messages``, start a conversion of it and SIGKILL it once ``after`` are in new/."""
     with open(src, "wb") as fh:
-        for i in range(6000):
-            fh.write(mbox_entry(body=f"message {i}\n" + "x" * 2000 + "\n"))
-    md = tmp_path / "md"
-    proc = subprocess.Popen(python_cmd() + ["convert", "-q", str(src), str(md)],
+        for i in range(messages):
+            fh.write(mbox_entry(body=f"message {i}\n" + body + "\n"))
+    proc = subprocess.Popen(python_cmd() + ["convert", "-q", *args, str(src), str(md)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 30
-    while time.time() < deadline:                   # wait until it is part-way through
-        if (md / "cur").exists() or (md / "new").exists():
-            if len(os.listdir(md / "new")) > 700:
-                break
+    while time.time() < deadline and not ((md / "new").exists() and len(os.listdir(md / "new")) > after):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+def test_killed_conversion_reruns_without_loss_or_duplicates(tmp_path):
+    src, md = tmp_path / "src", tmp_path / "md"
+    kill_midway(src, md, 6000, "x" * 2000, 700)
     partial = len(os.listdir(md / "new"))
     assert 0 < partial < 6000, "the kill should land part-way"
     r = subprocess.run(python_cmd() + ["convert", "--json", str(src), str(md)], capture_output=True)
@@ -436,8 +444,7 @@ def test_rewritten_source_is_read_from_the_start(tmp_path):
 @pytest.mark.parametrize("variant", ["mboxo", "mboxrd", "mboxcl", "mboxcl2"])
 def test_rerun_into_mbox_of_any_variant_adds_nothing(tmp_path, variant):
     md = tmp_path / "md"
-    for sub in ("cur", "new", "tmp"):
-        (md / sub).mkdir(parents=True)
+    make_maildir(md)
     (md / "cur" / "1.x:2,S").write_bytes(b"Subject: q\n\nFrom here\n>From there\n>>From everywhere\n")
     box = tmp_path / "box"
     assert convert_mailbox(md, box, ConvertOptions(variant=variant)).converted == 1
@@ -447,8 +454,7 @@ def test_rerun_into_mbox_of_any_variant_adds_nothing(tmp_path, variant):
 
 def test_maildir_duplicate_unique_names_merge_identical_copies(tmp_path):
     md = tmp_path / "md"
-    for sub in ("cur", "new", "tmp"):
-        (md / sub).mkdir(parents=True)
+    make_maildir(md)
     (md / "new" / "123.abc").write_bytes(b"Subject: same\n\nx\n")
     (md / "cur" / "123.abc:2,S").write_bytes(b"Subject: same\n\nx\n")      # crash between link and unlink
     (md / "cur" / "456.def:2,F").write_bytes(b"Subject: one\n\nx\n")
@@ -462,18 +468,9 @@ def test_writer_process_dying_stops_the_run_cleanly(tmp_path, monkeypatch):
     src = tmp_path / "src"
     src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n") for i in range(700)))
     md = tmp_path / "md"
-    from mboxtool.formats.maildir import MaildirWriter
-    real_deliver = MaildirWriter.deliver
-    calls = {"n": 0}
-
-    def dying_deliver(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 400:
-            os._exit(9)                              # the writer process vanishes mid-batch
-        return real_deliver(self, *args)
-    monkeypatch.setattr(MaildirWriter, "deliver", dying_deliver)
+    undo = break_delivery(monkeypatch, 400, lambda *_: os._exit(9))   # the writer process vanishes
     report = convert_mailbox(src, md)
-    monkeypatch.setattr(MaildirWriter, "deliver", real_deliver)
+    undo()
     assert not report.ok and report.converted == 256
     again = convert_mailbox(src, md)
     assert again.ok and again.converted + again.skipped == 700
@@ -508,18 +505,8 @@ def test_fcntl_only_appends_without_a_dotlock(tmp_path, monkeypatch):
 
 
 def test_writer_process_dies_with_a_killed_parent(tmp_path):
-    src = tmp_path / "src"
-    with open(src, "wb") as fh:
-        for i in range(20000):
-            fh.write(mbox_entry(body=f"message {i}\n" + "y" * 500 + "\n"))
     md = tmp_path / "md"
-    proc = subprocess.Popen(python_cmd() + ["convert", "-q", "--no-fsync", str(src), str(md)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline and not ((md / "new").exists() and len(os.listdir(md / "new")) > 500):
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_midway(tmp_path / "src", md, 20000, "y" * 500, 500, "--no-fsync")
     time.sleep(0.05)
     at_kill = len(os.listdir(md / "new"))
     time.sleep(1.0)
@@ -529,8 +516,7 @@ def test_writer_process_dies_with_a_killed_parent(tmp_path):
 @pytest.mark.parametrize("fmt", ["mbox", "mh", "mmdf", "babyl"])
 def test_crlf_and_headers_only_messages_keep_their_bytes_in_every_format(tmp_path, fmt):
     md = tmp_path / "md"
-    for sub in ("cur", "new", "tmp"):
-        (md / sub).mkdir(parents=True)
+    make_maildir(md)
     originals = [b"From: a@example.org\r\nSubject: crlf\r\n\r\nline one\r\nFrom line\r\n",
                  b"From: b@example.org\nSubject: no body\n\n",
                  b"From: c@example.org\nSubject: binary\n\n\x00\x01\xff\rraw\n"]

@@ -3,6 +3,8 @@
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mboxtool.formats.mbox import quote, unquote
 from mboxtool.formats.mboxscan import MboxScanner
@@ -119,8 +121,8 @@ LINES = ["From here", ">From there", ">>From x", "plain", "", " From space", "Fr
 @pytest.mark.parametrize("variant", ["mboxrd", "mboxcl2"])
 @pytest.mark.parametrize("crlf", [False, True])
 def test_message_with_empty_body_survives(variant, crlf):    # regression: CL-bounded blank line
-    from mboxtool.message import MailMessage, strip_metadata
     from mboxtool.formats.mbox import render_mbox_message
+    from mboxtool.message import MailMessage, strip_metadata
     eol = b"\r\n" if crlf else b"\n"
     data = b"From: u@example.org" + eol + b"Subject: s" + eol + eol
     out = render_mbox_message(MailMessage(data, "S", False, (), 1578304800), variant)
@@ -130,7 +132,6 @@ def test_message_with_empty_body_survives(variant, crlf):    # regression: CL-bo
     assert core == data
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=150, deadline=None)
@@ -138,8 +139,8 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
                      min_size=1, max_size=6),
        variant=st.sampled_from(["mboxrd", "mboxcl2"]))
 def test_property_written_mbox_reads_back_every_message(msgs, variant):
-    from mboxtool.message import MailMessage, strip_metadata
     from mboxtool.formats.mbox import render_mbox_message, unquote
+    from mboxtool.message import MailMessage, strip_metadata
     originals, out = [], b""
     for i, (lines, crlf) in enumerate(msgs):
         eol = "\r\n" if crlf else "\n"

@@ -9,7 +9,7 @@ from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxReader
 from mboxtool.locking import MboxLock
 
-from .conftest import mbox_entry
+from .conftest import make_maildir, mbox_entry
 
 
 def read_mbox(path):
@@ -39,8 +39,7 @@ def test_cr_only_file_is_not_one_empty_message(tmp_path):     # unbounded readli
 
 def test_mboxrd_quoting_is_undone_and_written_back(tmp_path):  # never unquotes, writes mboxo
     md = tmp_path / "md"
-    for sub in ("cur", "new", "tmp"):
-        (md / sub).mkdir(parents=True)
+    make_maildir(md)
     original = b"Subject: q\n\nFrom a\n>From b\n"
     (md / "new" / "1.x").write_bytes(original)
     box = tmp_path / "box"
@@ -71,8 +70,7 @@ def test_append_after_missing_final_newline(tmp_path):        # add() glues the 
     box = tmp_path / "box"
     box.write_bytes(mbox_entry().rstrip(b"\n"))
     md = tmp_path / "md"
-    for sub in ("cur", "new", "tmp"):
-        (md / sub).mkdir(parents=True)
+    make_maildir(md)
     (md / "new" / "1.x").write_bytes(b"Subject: second\n\nb\n")
     convert_mailbox(md, box)
     assert len(read_mbox(box)) == 2
@@ -97,8 +95,7 @@ def test_unusual_from_dates_become_the_maildir_mtime(tmp_path):  # date silently
 
 def test_maildir_to_mbox_keeps_the_envelope_sender(tmp_path):  # From_ becomes MAILER-DAEMON
     md = tmp_path / "md"
-    for sub in ("cur", "new", "tmp"):
-        (md / sub).mkdir(parents=True)
+    make_maildir(md)
     (md / "new" / "1.x").write_bytes(b"Return-Path: <bounce@example.org>\nSubject: s\n\nb\n")
     convert_mailbox(md, tmp_path / "box")
     assert (tmp_path / "box").read_bytes().startswith(b"From bounce@example.org ")
@@ -106,8 +103,7 @@ def test_maildir_to_mbox_keeps_the_envelope_sender(tmp_path):  # From_ becomes M
 
 def test_draft_and_passed_survive(tmp_path):                  # conversion drops draft and passed
     md = tmp_path / "md"
-    for sub in ("cur", "new", "tmp"):
-        (md / sub).mkdir(parents=True)
+    make_maildir(md)
     (md / "cur" / "1.x:2,DPS").write_bytes(b"Subject: s\n\nb\n")
     convert_mailbox(md, tmp_path / "box")
     convert_mailbox(tmp_path / "box", tmp_path / "back")
@@ -159,8 +155,7 @@ def test_new_files_are_private(tmp_path):                      # 0644 by default
 
 def test_maildir_dotfiles_are_skipped_and_order_is_stable(tmp_path):  # dot-files counted; dir order
     md = tmp_path / "md"
-    for sub in ("cur", "new", "tmp"):
-        (md / sub).mkdir(parents=True)
+    make_maildir(md)
     (md / "new" / ".keep").write_bytes(b"")
     for i, name in enumerate(["c", "a", "b"]):
         p = md / "cur" / f"{name}:2,S"

@@ -13,7 +13,7 @@ from mboxtool.message import strip_metadata
 from mboxtool.repair import repair_mailbox
 from mboxtool.validate import validate_mailbox
 
-from .conftest import SAMPLES, mbox_entry
+from .conftest import SAMPLES, make_maildir, mbox_entry
 
 
 def codes(report, severity=None):
@@ -99,8 +99,7 @@ def test_repair_cr_only_file(tmp_path):
 
 def test_maildir_stale_tmp_and_permissions(tmp_path):
     md = tmp_path / "md"
-    for sub in ("cur", "new", "tmp"):
-        (md / sub).mkdir(parents=True)
+    make_maildir(md)
     old = md / "tmp" / "123.abandoned"
     old.write_bytes(b"Subject: half\n")
     t = time.time() - 40 * 3600

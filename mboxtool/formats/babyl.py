@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from .. import flags
 from ..errors import InputError
-from ..message import MailMessage, header_end, split_message, core_bytes
+from ..message import MailMessage, core_bytes, header_end, split_message
 from .common import Reader, header_date
 from .mbox import MboxWriter
 

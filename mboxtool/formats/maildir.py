@@ -17,8 +17,8 @@ from .. import dates, flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
 from ..locking import pid_alive
+from ..message import MailMessage, add_headers, core_bytes, split_message
 from .common import Reader
-from ..message import MailMessage, add_headers, split_message, core_bytes
 
 KEYWORDS_FILE = "dovecot-keywords"
 MAX_KEYWORD_LETTERS = 26

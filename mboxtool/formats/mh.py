@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
-from ..message import MailMessage, split_message, core_bytes
+from ..message import MailMessage, core_bytes, split_message
 from .common import Reader, header_date
 
 # MH sequence -> Maildir letter; "unseen" is the absence of S.

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 
 from .. import dates, flags
-from ..message import MailMessage, split_message, add_headers, core_bytes
+from ..message import MailMessage, add_headers, core_bytes, split_message
 from .mbox import DateResolver, MboxReader, MboxWriter, envelope_sender
 
 DELIM = b"\x01\x01\x01\x01\n"
