@@ -257,11 +257,10 @@ def test_mbox_destination_write_failure_truncates_back(tmp_path, monkeypatch):
     before = box.read_bytes()
     import mboxtool.formats.mbox as mbox_mod
 
-    def failing_pwrite(fd, data, offset):
-        os.lseek(fd, offset, 0)
-        os.write(fd, bytes(data[:10]))
+    def failing_pwritev(fd, buffers, offset):           # 10 bytes reach the disk, then it is full
+        os.pwrite(fd, bytes(buffers[0][:10]), offset)
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(mbox_mod.os, "pwrite", failing_pwrite)
+    monkeypatch.setattr(mbox_mod.os, "pwritev", failing_pwritev)
     report = convert_mailbox(SAMPLES / "Maildir", box)
     assert not report.ok and box.read_bytes() == before
 

@@ -10,10 +10,11 @@ import stat
 import tempfile
 import time
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from itertools import islice
 from pathlib import Path
 
 from .. import dates, flags
@@ -511,21 +512,17 @@ class MboxWriter:
 
     def commit(self) -> None:
         """Write the queued messages and make them durable; on error, cut back to before them."""
-        data = b"".join(self.pending)
-        if not data:
+        total = sum(len(entry) for entry in self.pending)
+        if not total:
             self.pending = []
             return
         start = self.committed
         wrote_journal = False
         try:
             if self.fsync:
-                self.journal.write_text(f"{os.fstat(self.fd).st_ino} {start} {start + len(data)}\n")
+                self.journal.write_text(f"{os.fstat(self.fd).st_ino} {start} {start + total}\n")
                 wrote_journal = True
-            view = memoryview(data)
-            offset = start
-            while view:
-                n = os.pwrite(self.fd, view, offset)
-                view, offset = view[n:], offset + n
+            _pwrite_all(self.fd, self.pending, start)    # no joined copy of the batch in memory
             if self.fsync:
                 os.fsync(self.fd)
         except OSError:
@@ -538,7 +535,7 @@ class MboxWriter:
         finally:
             if wrote_journal:
                 self.journal.unlink(missing_ok=True)
-        self.committed = start + len(data)
+        self.committed = start + total
         self.pending, self.pending_size = [], 0
 
     def rollback(self) -> None:
@@ -557,6 +554,20 @@ class MboxWriter:
             self.lock = None
         os.close(self.fd)
         self.fd = None
+
+
+def _pwrite_all(fd: int, buffers: list[bytes], offset: int) -> None:
+    """Write ``buffers`` at ``offset`` with pwritev, a few hundred at a time, finishing short writes."""
+    views = deque(memoryview(b) for b in buffers if b)
+    while views:
+        n = os.pwritev(fd, list(islice(views, 512)), offset)   # well under IOV_MAX
+        offset += n
+        while n:
+            if n >= len(views[0]):
+                n -= len(views.popleft())
+            else:
+                views[0] = views[0][n:]
+                n = 0
 
 
 def truncate_source(reader: MboxReader, consumed: int) -> None:
