@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import gzip
 import os
 import re
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from .. import dates, flags
 from ..durable import fsync_dir
-from ..errors import InputError
+from ..errors import InputError, SourceChanged
 from ..locking import MboxLock
 from ..message import MailMessage, add_headers, core_bytes, from_line_starts, header_end
 from .mboxscan import Event, MboxScanner, ScannedMessage
@@ -581,6 +580,7 @@ def truncate_source(reader: MboxReader, consumed: int) -> None:
     assert fd is not None
     st = os.fstat(fd)
     if st.st_size != consumed or os.stat(reader.path).st_ino != st.st_ino:
-        raise OSError(errno.EBUSY, f"{reader.path}: changed while locked; not truncated")
+        raise SourceChanged(f"{reader.path}: changed although it was locked (a writer ignored the lock); "
+                            "the converted messages are in the destination, the spool was not truncated")
     os.ftruncate(fd, 0)
     os.fsync(fd)
