@@ -339,7 +339,17 @@ class MaildirWriter:
 
     def commit(self) -> list[tuple[str, str]]:
         """Make every message added since the last commit durable; returns them."""
+        done = self.take()
+        self.make_durable(done)
+        return done
+
+    def take(self) -> list[tuple[str, str]]:
+        """The messages added since the last take(), to be made durable by make_durable()."""
         done, self.pending = self.pending, []
+        return done
+
+    def make_durable(self, done: list[tuple[str, str]]) -> None:
+        """fsync what ``done`` names (safe from another thread while this one delivers)."""
         if done and self.fsync:
             # one filesystem flush covers the files and the directories (performance.md)
             if not syncfs(self.dirfd["new"]):
@@ -352,7 +362,6 @@ class MaildirWriter:
                         os.close(fd)
                 for sub in ("new", "cur", "tmp"):
                     os.fsync(self.dirfd[sub])
-        return done
 
     def known_digests(self) -> set[int]:
         """Digests carried by the names of messages mboxtool already delivered here."""
