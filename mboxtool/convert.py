@@ -175,6 +175,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
                          include_expunged=opts.include_expunged, event=on_event, warn=warn,
                          dotlock=opts.dotlock)
     reader.count_lines = False           # convert reports byte offsets; line numbers are validate's
+    reader.defer_unquote = True          # writers unquote through core_bytes (in the writer process)
     with reader:
         report.source_variant = getattr(reader, "variant", None)
         if getattr(reader, "guess", None) is not None:

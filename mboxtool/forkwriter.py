@@ -23,11 +23,11 @@ import threading
 import warnings
 from typing import Any
 
-from .index import short_digest
-from .message import MailMessage, core_bytes
+from .index import message_digest
+from .message import MailMessage
 
 _BATCH = struct.Struct("!Q")          # bytes of the batch that follows
-_FRAME = struct.Struct("!BqIII")      # new, date (-1: none), len(flags+keywords), len(key), len(data)
+_FRAME = struct.Struct("!BqIII")      # new | quoted << 1, date (-1: none), len(flags+keywords), len(key), len(data)
 _ACK = struct.Struct("!I")            # length of the JSON acknowledgement that follows
 PIPE_SIZE = 1 << 20
 
@@ -47,7 +47,7 @@ def _messages(blob: bytes):
     """The messages of one batch as the parent packed them."""
     pos = 0
     while pos < len(blob):
-        new, date, ls, lk, ld = _FRAME.unpack_from(blob, pos)
+        bits, date, ls, lk, ld = _FRAME.unpack_from(blob, pos)
         pos += _FRAME.size
         state = blob[pos:pos + ls].decode("utf-8", "surrogateescape").split("\0")
         pos += ls
@@ -55,8 +55,8 @@ def _messages(blob: bytes):
         pos += lk
         data = blob[pos:pos + ld]
         pos += ld
-        yield MailMessage(data, state[0], bool(new), tuple(w for w in state[1:] if w),
-                          None if date < 0 else date, key=key)
+        yield MailMessage(data, state[0], bool(bits & 1), tuple(w for w in state[1:] if w),
+                          None if date < 0 else date, key=key, quoted=bool(bits & 2))
 
 
 def _die_with_parent(parent: int) -> None:
@@ -186,13 +186,13 @@ class ForkedMaildirWriter:
                 status, digests, reasons = [], [], {}
                 try:
                     for msg in _messages(blob):
-                        digest = short_digest(core_bytes(msg), stripped=True)
+                        digest, parts = message_digest(msg)
                         digests.append(digest if self.verify else 0)
                         if digest in self.known:
                             status.append("s")
                             continue
                         try:
-                            writer.add(msg, writer.plan(msg, digest))
+                            writer.add(msg, writer.plan(msg, digest, parts))
                             status.append("w")
                         except ValueError as exc:
                             status.append("r")
@@ -213,7 +213,8 @@ class ForkedMaildirWriter:
         for msg in batch:
             state = (msg.flags + "\0" + "\0".join(msg.keywords)).encode("utf-8", "surrogateescape")
             key = msg.key.encode("utf-8", "surrogateescape")
-            parts.append(_FRAME.pack(msg.new, -1 if msg.date is None else msg.date, len(state), len(key),
+            parts.append(_FRAME.pack(msg.new | msg.quoted << 1, -1 if msg.date is None else msg.date,
+                                     len(state), len(key),
                                      len(msg.data)))
             parts += (state, key, msg.data)
         blob = b"".join(parts)

@@ -41,6 +41,7 @@ class MailMessage:
     stripped: bool = False               # metadata headers already removed from ``data``
     size: int | None = None              # bytes as read, when ``data`` has been let go
     headers: Headers | None = None       # the header block, when the reader parsed it already
+    quoted: bool = False                 # ``data`` still has its mboxrd >From quoting (core_bytes undoes it)
 
 
 def header_end(data: bytes) -> int:
@@ -125,24 +126,33 @@ _ANY_METADATA = re.compile(b"\n(?:" + b"|".join(re.escape(n) for n in METADATA_H
 
 
 def core_bytes(msg: MailMessage) -> bytes:
-    """The message's bytes without metadata headers (cached on the message)."""
+    """The message's bytes without metadata headers or mboxrd quoting (cached on the message)."""
     if not msg.stripped:
-        msg.data = strip_metadata(msg.data)
-        msg.stripped = True
+        data = unquote_mboxrd(msg.data) if msg.quoted else msg.data
+        msg.data = strip_metadata(data)
+        msg.stripped, msg.quoted = True, False
     return msg.data
+
+
+def split_core(data: bytes) -> tuple[bytes, memoryview]:
+    """(header block without metadata fields, body as a view): strip_metadata without copying the body."""
+    end = header_end(data)
+    return _strip_head(data[:end]), memoryview(data)[end:]
 
 
 def strip_metadata(data: bytes) -> bytes:
     """``data`` without the mailbox-metadata headers (and their continuation lines)."""
     end = header_end(data)
-    head = data[:end]
-    low = b"\n" + head.lower()
-    if not _ANY_METADATA.search(low):                       # the common case: nothing to do
-        return data
-    # cut each metadata field with its continuation lines; usually one or two per message
+    head = _strip_head(data[:end])
+    return data if len(head) == end else head + data[end:]
+
+
+def _strip_head(head: bytes) -> bytes:
+    """A header block without its metadata fields; the same object when it has none."""
     parts, last = [], 0
-    for m in _ANY_METADATA.finditer(low):
-        start = m.start()                      # index in head: low has one extra leading byte
+    # one pass over the lower-cased block: usually one or two fields to cut (Status, X-Status)
+    for m in _ANY_METADATA.finditer(b"\n" + head.lower()):
+        start = m.start()                      # index in head: the pattern's own \n is one byte before
         if start < last:
             continue
         end = start
@@ -153,8 +163,25 @@ def strip_metadata(data: bytes) -> bytes:
                 break
         parts.append(head[last:start])
         last = end
+    if not parts:
+        return head
     parts.append(head[last:])
-    return b"".join(parts) + data[len(head):]
+    return b"".join(parts)
+
+
+def unquote_mboxrd(data: bytes) -> bytes:
+    """Remove one ``>`` from every ``>+From `` line (mboxrd quoting is reversible)."""
+    if b">From " not in data:
+        return data
+    starts = [s for s in from_line_starts(data, b">From ") if data[s] == 0x3E]
+    if not starts:
+        return data
+    parts, last = [], 0
+    for s in starts:
+        parts.append(data[last:s])
+        last = s + 1                                          # drop one '>'
+    parts.append(data[last:])
+    return b"".join(parts)
 
 
 def add_headers(data: bytes, lines: list[bytes]) -> bytes:

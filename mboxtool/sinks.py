@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .index import short_digest
-from .message import MailMessage, core_bytes
+from .index import message_digest
+from .message import MailMessage
 
 
 @dataclass
@@ -30,13 +30,13 @@ def write_batch(writer: Any, batch: list[MailMessage], known: set[int]) -> Batch
     result = BatchResult(batch)
     try:
         for msg in batch:
-            digest = short_digest(core_bytes(msg), stripped=True)
+            digest, parts = message_digest(msg)
             if digest in known:
                 result.skipped.append(msg)
                 continue
             try:
                 if writer.format == "maildir":
-                    writer.add(msg, writer.plan(msg, digest))
+                    writer.add(msg, writer.plan(msg, digest, parts))
                 else:
                     writer.add(msg)
             except ValueError as exc:               # this one message cannot be stored in DST

@@ -219,11 +219,11 @@ def break_delivery(monkeypatch, at, fault):
     real = MaildirWriter.deliver
     calls = {"n": 0}
 
-    def deliver(self, tmpname, final, data, mtime):
+    def deliver(self, tmpname, final, parts, mtime):
         calls["n"] += 1
         if calls["n"] == at:
-            return fault(self, tmpname, data)
-        return real(self, tmpname, final, data, mtime)
+            return fault(self, tmpname, b"".join(parts))
+        return real(self, tmpname, final, parts, mtime)
     monkeypatch.setattr(MaildirWriter, "deliver", deliver)
     return lambda: monkeypatch.setattr(MaildirWriter, "deliver", real)
 

@@ -196,6 +196,17 @@ class MaildirReader(Reader):
             yield msg
 
 
+def _writev_all(fd: int, parts: tuple) -> None:
+    """Write every buffer of ``parts``, in one writev when the kernel takes it all (it usually does)."""
+    total = sum(len(p) for p in parts)
+    written = os.writev(fd, parts) if len(parts) > 1 else os.write(fd, parts[0])
+    if written == total:
+        return
+    rest = memoryview(b"".join(parts))[written:]
+    while rest:
+        rest = rest[os.write(fd, rest):]
+
+
 OUR_NAME = re.compile(r"\d+\.M\d+P(\d+)Q\d+R([0-9a-f]{16})\.([^:!;,]+)")
 
 
@@ -289,34 +300,39 @@ class MaildirWriter:
         tag = f"{digest:016x}" if digest is not None else f"{random.getrandbits(64):016x}"
         return f"{int(now)}.M{int(now % 1 * 1e6)}P{self.pid}Q{self.counter}R{tag}.{self.host}"
 
-    def plan(self, msg: MailMessage, digest: int | None = None) -> tuple[str, str, bytes]:
-        """(tmp name, final relpath, bytes) for ``msg``, without touching the disk."""
-        data = core_bytes(msg)
-        kw_letters, overflow = self._keyword_letters(msg.keywords)
+    def plan(self, msg: MailMessage, digest: int | None = None,
+             parts: tuple[bytes | memoryview, ...] | None = None) -> tuple[str, str, tuple]:
+        """(tmp name, final relpath, buffers to write) for ``msg``, without touching the disk.
+
+        ``parts`` are the message's bytes when the caller has them already
+        (``message.core_parts``); by default ``core_bytes(msg)``.
+        """
+        if parts is None:
+            parts = (core_bytes(msg),)
+        kw_letters, overflow = self._keyword_letters(msg.keywords) if msg.keywords else ("", None)
         if overflow:
             # more keywords than Dovecot's 26 letters: keep them in the message itself
-            data = add_headers(data, [b"X-Keywords: " + " ".join(overflow).encode("utf-8", "replace")])
+            data = add_headers(b"".join(parts), [b"X-Keywords: " + " ".join(overflow).encode("utf-8", "replace")])
+            parts = (data,)
             self.notes.append(f"{msg.key}: keywords kept in X-Keywords (no letter left): {' '.join(overflow)}")
-        letters = flags.normalize(msg.flags)
+        letters = flags.normalize(msg.flags) if msg.flags else ""
         name = self.unique_name(digest)
         if msg.new and not letters and not kw_letters:
-            return name, f"new/{name}", data
-        return name, f"cur/{name}{flags.maildir_info(letters, kw_letters)}", data
+            return name, f"new/{name}", parts
+        return name, f"cur/{name}{flags.maildir_info(letters, kw_letters)}", parts
 
-    def add(self, msg: MailMessage, planned: tuple[str, str, bytes] | None = None) -> bool:
+    def add(self, msg: MailMessage, planned: tuple[str, str, tuple] | None = None) -> bool:
         """Write one message into tmp/ and link it into place; True when a batch should be committed."""
-        tmpname, final, data = planned or self.plan(msg)
-        self.deliver(tmpname, final, data, msg.date)
+        tmpname, final, parts = planned or self.plan(msg)
+        self.deliver(tmpname, final, parts, msg.date)
         return len(self.pending) >= self.batch
 
-    def deliver(self, tmpname: str, final: str, data: bytes, mtime: int | None) -> None:
+    def deliver(self, tmpname: str, final: str, parts: tuple, mtime: int | None) -> None:
         """tmp/NAME, mtime set, then link() to new/ or cur/ (§2.4); durable at the next commit()."""
         tmpfd = self.dirfd["tmp"]
         fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=tmpfd)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            _writev_all(fd, parts)
             if mtime is not None:
                 # mtime is the delivery time (IMAP INTERNALDATE), set before the file is visible
                 os.utime(fd, (time.time(), mtime))
@@ -325,7 +341,7 @@ class MaildirWriter:
             os.unlink(tmpname, dir_fd=tmpfd)
             raise
         os.close(fd)
-        sub, name = final.split("/", 1)
+        sub, name = final[:3], final[4:]
         try:
             os.link(tmpname, name, src_dir_fd=tmpfd, dst_dir_fd=self.dirfd[sub])
         except OSError as exc:

@@ -20,7 +20,7 @@ from .. import dates, flags
 from ..durable import fsync_dir
 from ..errors import InputError, SourceChanged
 from ..locking import MboxLock
-from ..message import MailMessage, add_headers, core_bytes, from_line_starts, header_end
+from ..message import MailMessage, add_headers, core_bytes, from_line_starts, header_end, unquote_mboxrd
 from .mboxscan import Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
@@ -129,18 +129,7 @@ def sniff_variant(fh, size: int) -> VariantGuess:
 
 def unquote(data: bytes, variant: str) -> bytes:
     """Undo the body quoting of ``variant`` (only mboxrd quoting is reversible)."""
-    if variant != "mboxrd" or b">From " not in data:
-        return data
-    # a regex with ^ in multiline mode is slow on large messages: find() the few lines instead
-    starts = [s for s in from_line_starts(data, b">From ") if data[s] == 0x3E]
-    if not starts:
-        return data
-    parts, last = [], 0
-    for s in starts:
-        parts.append(data[last:s])
-        last = s + 1                                          # drop one '>'
-    parts.append(data[last:])
-    return b"".join(parts)
+    return unquote_mboxrd(data) if variant == "mboxrd" else data
 
 
 def quote(data: bytes, variant: str) -> bytes:
@@ -232,6 +221,9 @@ class MboxReader:
         self.skipped: list[tuple[MailMessage, str]] = []
         self.resume_at: tuple[int, int] = (0, 1)    # (offset, line) of a From_ line to start at
         self.count_lines = True
+        # leave mboxrd quoting in MailMessage.data for core_bytes() to undo: a converter
+        # that hands the bytes to a writer process then unquotes over there
+        self.defer_unquote = False
 
     def open(self) -> MboxReader:
         self.fd, st = open_mbox_fd(self.path, write=self.exclusive)
@@ -341,13 +333,15 @@ class MboxReader:
 
     def to_message(self, raw: ScannedMessage) -> MailMessage:
         """A MailMessage from scanner output: unquoted bytes, flags, keywords, delivery date."""
-        data = raw.data if raw.cl_bounded else unquote(raw.data, self.variant)
+        quoted = self.variant == "mboxrd" and not raw.cl_bounded
+        data = raw.data if not quoted or self.defer_unquote else unquote_mboxrd(raw.data)
         state = flags.from_mbox_headers(raw.headers)
         date, source = self.dates.resolve(raw.parsed, raw.headers)
         msg = MailMessage(data, state.flags, state.new, state.keywords, date, source,
                           raw.parsed.sender if not raw.garbage else None, str(raw.index),
                           raw.offset, raw.line or None, raw.from_line if not raw.garbage else None)
         msg.headers = raw.headers                         # parsed once, by the scanner
+        msg.quoted = quoted and self.defer_unquote
         if state.expunged:
             msg.flags = flags.normalize(msg.flags + "T")
             msg.notes.append("expunged")
