@@ -11,6 +11,7 @@ import click
 from . import __version__
 from .convert import ConvertOptions, convert_mailbox
 from .detect import FORMATS
+from .durable import reuse_large_buffers
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
 from .formats.mbox import VARIANTS
 from .output import ProgressBar, dump_json
@@ -176,6 +177,7 @@ def main() -> None:
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError):
             pass
+    reuse_large_buffers()
     cli(prog_name="mboxtool")
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from dataclasses import dataclass
 from email.utils import parsedate_tz
+from typing import NamedTuple
 
 _DOW = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*"
 _MON = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
@@ -35,8 +35,7 @@ _MONTHS = {m.lower(): i for i, m in enumerate(_MONTH_NAMES, 1)}
 PLACEHOLDER_DATES = frozenset({0, 1000684800})
 
 
-@dataclass(frozen=True)
-class FromLine:
+class FromLine(NamedTuple):
     """A parsed From_ line: sender and date (epoch seconds, UTC) when they could be read."""
 
     sender: str

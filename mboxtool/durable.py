@@ -15,12 +15,19 @@ _libc = None
 _syncfs_ok: bool | None = None
 
 
-def _syncfs_fn():
+def _libc_handle():
     global _libc
     if _libc is None:
         name = ctypes.util.find_library("c")
-        _libc = ctypes.CDLL(name, use_errno=True) if name else False
-    return getattr(_libc, "syncfs", None) if _libc else None
+        try:
+            _libc = ctypes.CDLL(name, use_errno=True) if name else False
+        except OSError:
+            _libc = False
+    return _libc or None
+
+
+def _syncfs_fn():
+    return getattr(_libc_handle(), "syncfs", None)
 
 
 def syncfs(fd: int) -> bool:
@@ -40,6 +47,21 @@ def syncfs(fd: int) -> bool:
         raise OSError(err, os.strerror(err))
     _syncfs_ok = True
     return True
+
+
+def reuse_large_buffers() -> None:
+    """Let glibc serve multi-megabyte buffers from its heap instead of a fresh mmap each time.
+
+    By default glibc maps every large allocation anew and unmaps it on free, so
+    each 4 MiB read chunk, each batch and each big message page-faults its
+    memory in again: about 40,000 faults, a third of a pass over a 166 MB mbox.
+    A process-wide setting, so only the command-line entry point calls it.
+    """
+    fn = getattr(_libc_handle(), "mallopt", None)
+    if fn is None:
+        return
+    fn(-3, 32 << 20)             # M_MMAP_THRESHOLD: up to 32 MiB from the heap
+    fn(-1, 128 << 20)            # M_TRIM_THRESHOLD: keep freed heap for the next chunk
 
 
 def fsync_dir(path_or_fd: str | os.PathLike[str] | int) -> None:

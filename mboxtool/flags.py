@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .message import Headers
 
@@ -32,8 +33,7 @@ _STATE_HEADERS = frozenset({b"status", b"x-status", b"x-keywords", b"x-mozilla-s
                             b"x-label", b"x-gmail-labels"})
 
 
-@dataclass(frozen=True)
-class MessageState:
+class MessageState(NamedTuple):
     """Flags, new-ness and keywords of one message."""
 
     flags: str = ""

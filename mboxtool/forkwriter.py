@@ -21,40 +21,34 @@ import select
 import struct
 import threading
 import warnings
-from typing import Any
+from typing import Any, BinaryIO
 
+from .fdio import write_buffers
 from .index import message_digest
 from .message import MailMessage
 
-_BATCH = struct.Struct("!Q")          # bytes of the batch that follows
+_BATCH = struct.Struct("!I")          # messages in the batch that follows
 _FRAME = struct.Struct("!BqIII")      # new | quoted << 1, date (-1: none), len(flags+keywords), len(key), len(data)
 _ACK = struct.Struct("!I")            # length of the JSON acknowledgement that follows
 PIPE_SIZE = 1 << 20
 
 
-def _read_exact(fd: int, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+def _read_exact(stream: BinaryIO, n: int) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        raise EOFError
+    return data
 
 
-def _messages(blob: bytes):
-    """The messages of one batch as the parent packed them."""
-    pos = 0
-    while pos < len(blob):
-        bits, date, ls, lk, ld = _FRAME.unpack_from(blob, pos)
-        pos += _FRAME.size
-        state = blob[pos:pos + ls].decode("utf-8", "surrogateescape").split("\0")
-        pos += ls
-        key = blob[pos:pos + lk].decode("utf-8", "surrogateescape")
-        pos += lk
-        data = blob[pos:pos + ld]
-        pos += ld
+def _messages(stream: BinaryIO):
+    """The messages of the next batch, read one by one: no copy of the whole batch in memory."""
+    (count,) = _BATCH.unpack(_read_exact(stream, _BATCH.size))
+    for _ in range(count):
+        bits, date, ls, lk, ld = _FRAME.unpack(_read_exact(stream, _FRAME.size))
+        meta = _read_exact(stream, ls + lk)
+        state = meta[:ls].decode("utf-8", "surrogateescape").split("\0")
+        key = meta[ls:].decode("utf-8", "surrogateescape")
+        data = _read_exact(stream, ld)
         yield MailMessage(data, state[0], bool(bits & 1), tuple(w for w in state[1:] if w),
                           None if date < 0 else date, key=key, quoted=bool(bits & 2))
 
@@ -176,16 +170,14 @@ class ForkedMaildirWriter:
         durable = _Acknowledger(writer, wfd)
         try:
             batch = 0
+            stream = open(rfd, "rb", buffering=256 << 10, closefd=False)
             while not durable.failed:
-                try:
-                    (size,) = _BATCH.unpack(_read_exact(rfd, _BATCH.size))
-                    blob = _read_exact(rfd, size)
-                except EOFError:
-                    return
+                if not stream.peek(1):
+                    return                                  # the parent closed the pipe: done
                 batch += 1
                 status, digests, reasons = [], [], {}
                 try:
-                    for msg in _messages(blob):
+                    for msg in _messages(stream):
                         digest, parts = message_digest(msg)
                         digests.append(digest if self.verify else 0)
                         if digest in self.known:
@@ -199,6 +191,8 @@ class ForkedMaildirWriter:
                             reasons[msg.key] = str(exc)
                 except OSError as exc:
                     durable.put(batch, writer.take(), {"batch": batch, "errno": exc.errno or 5})
+                    return
+                except EOFError:                            # the parent died mid-batch: never acknowledged
                     return
                 durable.put(batch, writer.take(), {"batch": batch, "status": "".join(status),
                                                    "digests": digests, "reasons": reasons})
@@ -217,8 +211,8 @@ class ForkedMaildirWriter:
                                      len(state), len(key),
                                      len(msg.data)))
             parts += (state, key, msg.data)
-        blob = b"".join(parts)
-        _write_all(self.to_child, _BATCH.pack(len(blob)) + blob)
+        parts.insert(0, _BATCH.pack(len(batch)))
+        write_buffers(self.to_child, parts)            # no joined copy of the batch in memory
         self.batch += 1
         return self.batch
 

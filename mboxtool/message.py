@@ -78,37 +78,32 @@ class Headers:
     def __contains__(self, name: bytes) -> bool:
         return name in self.names
 
-    def _find(self, name: bytes, start: int) -> int:
-        needle = b"\n" + name + b":"
-        return self._low.find(needle, start)
+    def _value(self, pos: int, name: bytes) -> str:
+        """The unfolded value of the field whose name starts at ``pos`` (an index into ``raw``)."""
+        raw = self.raw
+        start = pos + len(name) + 1
+        end = raw.find(b"\n", start)
+        while end >= 0 and raw[end + 1:end + 2] in (b" ", b"\t"):      # a continuation line follows
+            end = raw.find(b"\n", end + 1)
+        return " ".join(raw[start:end if end >= 0 else len(raw)].decode("latin-1").split())
 
     def get_all(self, name: bytes) -> list[str]:
         """Every value of header ``name``, unfolded, decoded as latin-1 (byte-preserving)."""
         if name not in self.names:
             return []
+        needle = b"\n" + name + b":"
         values = []
-        pos = self._find(name, 0)
+        pos = self._low.find(needle)
         while pos >= 0:
-            start = pos + len(name) + 1          # index in raw: pos - 1 + len(name) + 2
-            end = start
-            raw = self.raw
-            while True:
-                nl = raw.find(b"\n", end)
-                if nl < 0:
-                    end = len(raw)
-                    break
-                end = nl + 1
-                if end >= len(raw) or raw[end] not in (0x20, 0x09):
-                    break
-            value = raw[start:end].decode("latin-1")
-            values.append(" ".join(value.split()))
-            pos = self._find(name, pos + 1)
+            values.append(self._value(pos, name))
+            pos = self._low.find(needle, pos + 1)
         return values
 
     def get(self, name: bytes) -> str | None:
         """The first value of header ``name``, or None."""
-        values = self.get_all(name)
-        return values[0] if values else None
+        if name not in self.names:
+            return None
+        return self._value(self._low.find(b"\n" + name + b":"), name)
 
 
 def split_message(data: bytes) -> tuple[Headers, int]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import dates, flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
+from ..fdio import write_buffers
 from ..locking import pid_alive
 from ..message import MailMessage, add_headers, core_bytes, split_message
 from .common import Reader
@@ -197,14 +198,11 @@ class MaildirReader(Reader):
 
 
 def _writev_all(fd: int, parts: tuple) -> None:
-    """Write every buffer of ``parts``, in one writev when the kernel takes it all (it usually does)."""
-    total = sum(len(p) for p in parts)
-    written = os.writev(fd, parts) if len(parts) > 1 else os.write(fd, parts[0])
-    if written == total:
-        return
-    rest = memoryview(b"".join(parts))[written:]
-    while rest:
-        rest = rest[os.write(fd, rest):]
+    """Write the message's buffers: one writev, which the kernel usually takes whole."""
+    written = os.writev(fd, parts)
+    if written != sum(len(p) for p in parts):
+        rest = memoryview(b"".join(parts))[written:]
+        write_buffers(fd, [rest])
 
 
 OUR_NAME = re.compile(r"\d+\.M\d+P(\d+)Q\d+R([0-9a-f]{16})\.([^:!;,]+)")

@@ -9,16 +9,16 @@ import stat
 import tempfile
 import time
 import zlib
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import parseaddr
-from itertools import islice
 from pathlib import Path
 
 from .. import dates, flags
 from ..durable import fsync_dir
 from ..errors import InputError, SourceChanged
+from ..fdio import write_buffers
 from ..locking import MboxLock
 from ..message import MailMessage, add_headers, core_bytes, from_line_starts, header_end, unquote_mboxrd
 from .mboxscan import Event, MboxScanner, ScannedMessage
@@ -93,28 +93,33 @@ def open_mbox_fd(path: Path, write: bool = False) -> tuple[int, os.stat_result]:
 def sniff_variant(fh, size: int) -> VariantGuess:
     """Guess the variant from the first 4 MiB (§1.5); mboxrd when nothing is decisive."""
     limit = min(size, SNIFF_BYTES)
-    scanned = list(MboxScanner(fh, limit))
+    # counted while streaming: a list of the sniffed messages would stay in the heap
+    n = with_cl = unescaped_in_cl = quoted = multi = imap = postfix = mozilla = 0
+    for m in MboxScanner(fh, limit, count_lines=False):
+        if m.garbage:
+            continue
+        n += 1
+        data, headers = m.data, m.headers
+        if m.cl_bounded:
+            with_cl += 1
+            unescaped_in_cl += data.find(b"\nFrom ", max(m.body_offset - 1, 0)) >= 0
+        quoted += b"\n>From " in data or data.startswith(b">From ")
+        multi += b">>From " in data and bool(from_line_starts(data, b">>From "))
+        imap += b"x-uid" in headers or b"x-imapbase" in headers
+        postfix += bool(_TWO_SPACES.match(m.from_line)) and (b"delivered-to" in headers
+                                                             or b"x-original-to" in headers)
+        mozilla += b"x-mozilla-status" in headers
     fh.seek(0)
-    real = [m for m in scanned if not m.garbage]
-    if not real:
+    if not n:
         return VariantGuess("mboxrd", ["no messages: mboxrd by default"])
-    n = len(real)
-    with_cl = [m for m in real if m.cl_bounded]
-    unescaped_in_cl = sum(1 for m in with_cl if b"\nFrom " in m.data[m.body_offset - 1:])
-    quoted = sum(1 for m in real if b"\n>From " in m.data or m.data.startswith(b">From "))
-    multi = sum(1 for m in real if re.search(rb"(?m)^>>+From ", m.data))
-    imap = sum(1 for m in real if b"x-uid" in m.headers or b"x-imapbase" in m.headers)
-    postfix = sum(1 for m in real if _TWO_SPACES.match(m.from_line)
-                  and (b"delivered-to" in m.headers or b"x-original-to" in m.headers))
-    mozilla = sum(1 for m in real if b"x-mozilla-status" in m.headers)
-    if len(with_cl) >= 0.9 * n:
+    if with_cl >= 0.9 * n:
         if unescaped_in_cl:
-            return VariantGuess("mboxcl2", [f"valid Content-Length on {len(with_cl)}/{n} messages",
+            return VariantGuess("mboxcl2", [f"valid Content-Length on {with_cl}/{n} messages",
                                             f"unescaped From lines inside {unescaped_in_cl} of them"])
         if quoted:
-            return VariantGuess("mboxcl", [f"valid Content-Length on {len(with_cl)}/{n} messages",
+            return VariantGuess("mboxcl", [f"valid Content-Length on {with_cl}/{n} messages",
                                            f">From lines in {quoted} messages"])
-        return VariantGuess("mboxcl2", [f"valid Content-Length on {len(with_cl)}/{n} messages"])
+        return VariantGuess("mboxcl2", [f"valid Content-Length on {with_cl}/{n} messages"])
     if multi:
         return VariantGuess("mboxrd", [f">>From lines in {multi} messages"])
     if imap:
@@ -515,7 +520,7 @@ class MboxWriter:
             if self.fsync:
                 self.journal.write_text(f"{os.fstat(self.fd).st_ino} {start} {start + total}\n")
                 wrote_journal = True
-            _pwrite_all(self.fd, self.pending, start)    # no joined copy of the batch in memory
+            write_buffers(self.fd, self.pending, start)    # no joined copy of the batch in memory
             if self.fsync:
                 os.fsync(self.fd)
         except OSError:
@@ -547,20 +552,6 @@ class MboxWriter:
             self.lock = None
         os.close(self.fd)
         self.fd = None
-
-
-def _pwrite_all(fd: int, buffers: list[bytes], offset: int) -> None:
-    """Write ``buffers`` at ``offset`` with pwritev, a few hundred at a time, finishing short writes."""
-    views = deque(memoryview(b) for b in buffers if b)
-    while views:
-        n = os.pwritev(fd, list(islice(views, 512)), offset)   # well under IOV_MAX
-        offset += n
-        while n:
-            if n >= len(views[0]):
-                n -= len(views.popleft())
-            else:
-                views[0] = views[0][n:]
-                n = 0
 
 
 def truncate_source(reader: MboxReader, consumed: int) -> None:

@@ -24,7 +24,7 @@ from typing import BinaryIO
 from ..dates import FromLine, parse_from_line
 from ..message import Headers, is_header_line, split_message
 
-CHUNK = 4 << 20
+CHUNK = 1 << 20
 HEADER_LIMIT = 1 << 20          # a header block longer than this is not looked for
 LOOKAHEAD_LIMIT = 32 << 20      # how far the open-multipart test may read ahead
 _BOUNDARY = re.compile(rb'(?i)boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))')
