@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .message import MailMessage, content_digest, core_bytes, split_core
+from .message import MailMessage, content_digest, drop_from_quoting, header_end, strip_head, unquote_mboxrd
 
 
 def short_digest(data: bytes, stripped: bool = False) -> int:
@@ -19,26 +19,31 @@ def short_digest(data: bytes, stripped: bool = False) -> int:
 
 
 def message_digest(msg: MailMessage) -> tuple[int, tuple[bytes | memoryview, ...]]:
-    """The digest of ``core_bytes(msg)``, and those bytes as buffers to write one after another.
+    """``short_digest(core_bytes(msg), stripped=True)``, and those core bytes as buffers to write.
 
-    The usual message has no ``>From `` line at all: then unquoting changes
-    nothing, only the header block needs a new copy, and the body stays a view
-    of the bytes as read, digested in place and written with writev. Anything
-    else takes the general path, as one buffer.
+    Done on the header block and the body separately, so that the body is
+    copied only when it has ``>From`` lines to unquote: otherwise it stays a
+    view of the bytes as read, digested in place and written with writev.
+    ``msg`` itself is left as it was.
     """
-    if msg.stripped or b">From " in msg.data:
-        core = core_bytes(msg)
-        return short_digest(core, stripped=True), (core,)
-    head, body = split_core(msg.data)
-    return parts_digest(head, body), (head, body)
-
-
-def parts_digest(head: bytes, body: bytes | memoryview) -> int:
-    """``short_digest(head + body, stripped=True)`` for parts without any ``>From `` line."""
-    h = hashlib.sha1(head)
-    if body:
-        h.update(body)
+    data = msg.data
+    if msg.stripped:
+        return short_digest(data, stripped=True), (data,)
+    end = header_end(data)
+    head = data[:end]
+    if msg.quoted and b">From " in head:
+        head = unquote_mboxrd(head)
+    head = strip_head(head)
+    if data.find(b">From ", end) < 0:                  # the usual body: nothing to unquote or ignore
+        body: bytes | memoryview = memoryview(data)[end:]
+        hashed_body = body
+    else:
+        body = unquote_mboxrd(data[end:]) if msg.quoted else memoryview(data)[end:]
+        hashed_body = drop_from_quoting(bytes(body))
+    hashed_head = drop_from_quoting(head) if b">From " in head else head
+    h = hashlib.sha1(hashed_head)
+    h.update(hashed_body)
     last = body[-1:] if len(body) else head[-1:]
     if last != b"\n":
         h.update(b"\n")
-    return int.from_bytes(h.digest()[:8], "big")
+    return int.from_bytes(h.digest()[:8], "big"), (head, body)

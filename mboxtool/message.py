@@ -129,20 +129,14 @@ def core_bytes(msg: MailMessage) -> bytes:
     return msg.data
 
 
-def split_core(data: bytes) -> tuple[bytes, memoryview]:
-    """(header block without metadata fields, body as a view): strip_metadata without copying the body."""
-    end = header_end(data)
-    return _strip_head(data[:end]), memoryview(data)[end:]
-
-
 def strip_metadata(data: bytes) -> bytes:
     """``data`` without the mailbox-metadata headers (and their continuation lines)."""
     end = header_end(data)
-    head = _strip_head(data[:end])
+    head = strip_head(data[:end])
     return data if len(head) == end else head + data[end:]
 
 
-def _strip_head(head: bytes) -> bytes:
+def strip_head(head: bytes) -> bytes:
     """A header block without its metadata fields; the same object when it has none."""
     parts, last = [], 0
     # one pass over the lower-cased block: usually one or two fields to cut (Status, X-Status)
@@ -214,7 +208,8 @@ def from_line_starts(data: bytes, needle: bytes = b"From ") -> list[int]:
     return starts
 
 
-def _drop_from_quoting(data: bytes) -> bytes:
+def drop_from_quoting(data: bytes) -> bytes:
+    """``data`` with every ``>+From `` line turned into ``From `` (how digests ignore quoting)."""
     parts, last = [], 0
     for start in from_line_starts(data, b">From "):
         if data[start] == 0x3E:
@@ -233,7 +228,7 @@ def content_digest(data: bytes, stripped: bool = False) -> bytes:
     """
     core = data if stripped else strip_metadata(data)
     if b">From " in core:
-        core = _drop_from_quoting(core)
+        core = drop_from_quoting(core)
     if not core.endswith(b"\n"):
         core += b"\n"
     return hashlib.sha1(core).digest()   # identity, not security: the fastest here

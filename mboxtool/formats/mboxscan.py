@@ -222,7 +222,7 @@ class MboxScanner:
     def _message(self, b: _Buffer, start: int) -> tuple[ScannedMessage, int | None]:
         """Read the message whose From_ line is at ``start``; return it and the next start."""
         b.keep = start
-        line_no = self._line_of(b, start)
+        line_no = self._line_of(b, start) if self.count_lines else 0
         cached = self._parsed
         if cached is not None and cached[0] == start:       # classified already: reuse the work
             _, parsed, from_nl, blank_before = cached
@@ -247,16 +247,16 @@ class MboxScanner:
         end, next_start, cl_bounded = self._content_length_end(b, headers, body_abs, line_no)
         if end is None:
             end, next_start = self._find_separator(b, start, data_start, body_abs, headers)
-        data = b.get(data_start, end)
         if cl_bounded:
             pass                    # Content-Length already left the separating empty line out
         elif next_start is None:
-            data = _drop_blank(data)
+            end = _drop_blank(b, data_start, end)
         else:
             nxt = self._parsed
             blank_next = nxt[3] if nxt is not None and nxt[0] == next_start else _blank_before(b, next_start)
             if blank_next:
-                data = _drop_blank(data)
+                end = _drop_blank(b, data_start, end)
+        data = b.get(data_start, end)                     # the one copy of the message's bytes
         self.messages += 1
         body_offset = (body_abs - data_start) if body_abs is not None else len(data)
         msg = ScannedMessage(self.messages, start, line_no, from_line, parsed, data, headers,
@@ -375,19 +375,27 @@ def _blank_before(b: _Buffer, at: int) -> bool:
         before in (b"\n", b"")
 
 
-def _drop_blank(data: bytes) -> bytes:
-    """Remove the one empty line that separates a message from the next From_ line."""
-    if data.endswith(b"\n\r\n"):
-        return data[:-2]
-    if data.endswith(b"\n\n"):
-        return data[:-1]
-    if data in (b"\n", b"\r\n"):
-        return b""
-    return data
+def _drop_blank(b: _Buffer, start: int, end: int) -> int:
+    """The end of ``start:end`` without the one empty line that separates it from the next From_ line."""
+    tail = b.get(max(start, end - 3), end)
+    if tail.endswith(b"\n\r\n"):
+        return end - 2
+    if tail.endswith(b"\n\n"):
+        return end - 1
+    if end - start == len(tail) and tail in (b"\n", b"\r\n"):
+        return start
+    return end
 
 
 def _find_header_end(b: _Buffer, data_start: int) -> int:
     """Absolute offset where the body starts, or -1 when no empty line ends the header."""
+    buf, base = b.buf, b.base
+    r = data_start - base
+    if buf[r:r + 1] not in (b"\n", b"\r", b""):            # the usual case, inside the window
+        lf = buf.find(b"\n\n", r, r + HEADER_LIMIT)
+        if lf >= 0:
+            crlf = buf.find(b"\n\r\n", r, lf + 2)
+            return (crlf + 3 if crlf >= 0 else lf + 2) + base
     b.fill(data_start + 2)
     if b.startswith(b"\n", data_start):
         return data_start + 1

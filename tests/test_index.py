@@ -1,0 +1,44 @@
+"""Message identity: the fast digest of convert's writers agrees with the reference one."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mboxtool.index import message_digest, short_digest
+from mboxtool.message import MailMessage, core_bytes
+
+LINES = st.sampled_from([
+    "Subject: hello", "Status: RO", "X-Status: A", "X-Keywords: $Label1", "Content-Length: 12",
+    "X-Mozilla-Status: 0001", "From: a@example.org", " folded continuation", "From the desk",
+    ">From a quote", ">>From deeper", "From ", ">From ", "plain text", "", "\r",
+])
+
+
+@st.composite
+def messages(draw):
+    eol = draw(st.sampled_from(["\n", "\r\n"]))
+    head = draw(st.lists(LINES, max_size=6))
+    body = draw(st.lists(LINES, max_size=8))
+    text = eol.join(head) + eol + eol + eol.join(body)
+    if draw(st.booleans()):
+        text += eol
+    if draw(st.booleans()):
+        text = eol.join(draw(st.lists(LINES, max_size=5)))      # anything at all, even no header block
+    return text.encode()
+
+
+@settings(max_examples=400, deadline=None)
+@given(messages(), st.booleans())
+def test_message_digest_matches_core_bytes_and_short_digest(data, quoted):
+    reference = MailMessage(data, quoted=quoted)
+    core = core_bytes(reference)
+    msg = MailMessage(data, quoted=quoted)
+    digest, parts = message_digest(msg)
+    assert b"".join(bytes(p) for p in parts) == core
+    assert digest == short_digest(core, stripped=True)
+    assert msg.data == data and not msg.stripped          # the message itself is left alone
+
+
+def test_usual_message_body_is_not_copied():
+    data = b"Status: RO\nSubject: s\n\nbody line\nFrom the desk\n"
+    digest, (head, body) = message_digest(MailMessage(data, quoted=True))
+    assert head == b"Subject: s\n\n" and isinstance(body, memoryview) and body.obj is data
