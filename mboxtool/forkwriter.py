@@ -2,14 +2,14 @@
 
 Creating 20,000 small files is mostly kernel time, and parsing is mostly Python
 time; a thread cannot overlap them (the GIL comes back after every system
-call), a second process can. The parent streams each message (bytes, flags,
-keywords, date) through a pipe; the child digests it, skips what the Maildir
-already holds and writes the rest through tmp/ into new/ or cur/; a second
-thread of the child makes each finished batch durable (while the first writes
-the next) and acknowledges it with the fate of every message. The parent
-counts a message as converted only after that. If either
-side dies, nothing is half-counted: linked files carry their digest in their
-names, so a re-run skips them.
+call), a second process can. The parent digests each message, skips what the
+Maildir already holds and streams the rest (digest, flags, keywords, date and
+the final bytes) through a pipe; the child names each file and writes it
+through tmp/ into new/ or cur/; a second thread of the child makes each
+finished batch durable (while the first writes the next) and acknowledges it
+with the fate of every message. The parent counts a message as converted only
+after that. If either side dies, nothing is half-counted: linked files carry
+their digest in their names, so a re-run skips them.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ import warnings
 from typing import Any, BinaryIO
 
 from .fdio import write_buffers
-from .index import message_digest
 from .message import MailMessage
 
 _BATCH = struct.Struct("!I")          # messages in the batch that follows
-_FRAME = struct.Struct("!BqIII")      # new | quoted << 1, date (-1: none), len(flags+keywords), len(key), len(data)
+_FRAME = struct.Struct("!BqQII")      # new, date (-1: none), digest, len(flags + keywords), len(bytes)
 _ACK = struct.Struct("!I")            # length of the JSON acknowledgement that follows
 PIPE_SIZE = 1 << 20
 
@@ -41,16 +40,14 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
 
 
 def _messages(stream: BinaryIO):
-    """The messages of the next batch, read one by one: no copy of the whole batch in memory."""
+    """(letters, new, keywords, date, digest, bytes) of each message of the next batch, read one
+    by one: the whole batch is never in memory at once."""
     (count,) = _BATCH.unpack(_read_exact(stream, _BATCH.size))
     for _ in range(count):
-        bits, date, ls, lk, ld = _FRAME.unpack(_read_exact(stream, _FRAME.size))
-        meta = _read_exact(stream, ls + lk)
-        state = meta[:ls].decode("utf-8", "surrogateescape").split("\0")
-        key = meta[ls:].decode("utf-8", "surrogateescape")
-        data = _read_exact(stream, ld)
-        yield MailMessage(data, state[0], bool(bits & 1), tuple(w for w in state[1:] if w),
-                          None if date < 0 else date, key=key, quoted=bool(bits & 2))
+        new, date, digest, ls, ld = _FRAME.unpack(_read_exact(stream, _FRAME.size))
+        letters, *keywords = _read_exact(stream, ls).decode("utf-8", "surrogateescape").split("\0")
+        yield letters, bool(new), tuple(w for w in keywords if w), None if date < 0 else date, digest, \
+            _read_exact(stream, ld)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -127,8 +124,8 @@ class _Acknowledger:
 class ForkedMaildirWriter:
     """Delivers messages through a child process; ``acks()`` tells what is durable."""
 
-    def __init__(self, writer: Any, known: set[int], verify: bool):
-        self.writer, self.known, self.verify = writer, known, verify
+    def __init__(self, writer: Any):
+        self.writer = writer
         self.batch = 0
         self.pid = 0
         self.closed = True
@@ -175,44 +172,38 @@ class ForkedMaildirWriter:
                 if not stream.peek(1):
                     return                                  # the parent closed the pipe: done
                 batch += 1
-                status, digests, reasons = [], [], {}
+                status, reasons = [], {}
                 try:
-                    for msg in _messages(stream):
-                        digest, parts = message_digest(msg)
-                        digests.append(digest if self.verify else 0)
-                        if digest in self.known:
-                            status.append("s")
-                            continue
+                    for i, (letters, new, keywords, date, digest, data) in enumerate(_messages(stream)):
                         try:
-                            writer.add(msg, writer.plan(msg, digest, parts))
+                            tmpname, final, parts = writer.name(letters, new, keywords, digest, (data,))
+                            writer.deliver(tmpname, final, parts, date)
                             status.append("w")
                         except ValueError as exc:
                             status.append("r")
-                            reasons[msg.key] = str(exc)
+                            reasons[i] = str(exc)
                 except OSError as exc:
                     durable.put(batch, writer.take(), {"batch": batch, "errno": exc.errno or 5})
                     return
                 except EOFError:                            # the parent died mid-batch: never acknowledged
                     return
                 durable.put(batch, writer.take(), {"batch": batch, "status": "".join(status),
-                                                   "digests": digests, "reasons": reasons})
+                                                   "reasons": reasons})
         finally:
             durable.close()
 
 
     # -- the parent ----------------------------------------------------------------
-    def send_batch(self, batch: list[MailMessage]) -> int:
-        """Hand a batch to the child in one write; returns its number (see acks())."""
-        parts = []
-        for msg in batch:
+    def send_batch(self, batch: list[tuple[MailMessage, int, tuple]]) -> int:
+        """Hand (message, digest, buffers) to the child in one writev; returns the batch number."""
+        out = [_BATCH.pack(len(batch))]
+        for msg, digest, parts in batch:
             state = (msg.flags + "\0" + "\0".join(msg.keywords)).encode("utf-8", "surrogateescape")
-            key = msg.key.encode("utf-8", "surrogateescape")
-            parts.append(_FRAME.pack(msg.new | msg.quoted << 1, -1 if msg.date is None else msg.date,
-                                     len(state), len(key),
-                                     len(msg.data)))
-            parts += (state, key, msg.data)
-        parts.insert(0, _BATCH.pack(len(batch)))
-        write_buffers(self.to_child, parts)            # no joined copy of the batch in memory
+            out.append(_FRAME.pack(msg.new, -1 if msg.date is None else msg.date, digest, len(state),
+                                   sum(len(p) for p in parts)))
+            out.append(state)
+            out += parts
+        write_buffers(self.to_child, out)            # no joined copy of the batch in memory
         self.batch += 1
         return self.batch
 

@@ -303,19 +303,23 @@ class MaildirWriter:
         """(tmp name, final relpath, buffers to write) for ``msg``, without touching the disk.
 
         ``parts`` are the message's bytes when the caller has them already
-        (``message.core_parts``); by default ``core_bytes(msg)``.
+        (``index.message_digest``); by default ``core_bytes(msg)``.
         """
-        if parts is None:
-            parts = (core_bytes(msg),)
-        kw_letters, overflow = self._keyword_letters(msg.keywords) if msg.keywords else ("", None)
+        return self.name(msg.flags, msg.new, msg.keywords, digest,
+                         (core_bytes(msg),) if parts is None else parts, msg.key)
+
+    def name(self, letters: str, new: bool, keywords: tuple[str, ...], digest: int | None,
+             parts: tuple, key: str = "") -> tuple[str, str, tuple]:
+        """(tmp name, final relpath, buffers) for a message with these flags and core bytes."""
+        kw_letters, overflow = self._keyword_letters(keywords) if keywords else ("", None)
         if overflow:
             # more keywords than Dovecot's 26 letters: keep them in the message itself
             data = add_headers(b"".join(parts), [b"X-Keywords: " + " ".join(overflow).encode("utf-8", "replace")])
             parts = (data,)
-            self.notes.append(f"{msg.key}: keywords kept in X-Keywords (no letter left): {' '.join(overflow)}")
-        letters = flags.normalize(msg.flags) if msg.flags else ""
+            self.notes.append(f"{key}: keywords kept in X-Keywords (no letter left): {' '.join(overflow)}")
+        letters = flags.normalize(letters) if letters else ""
         name = self.unique_name(digest)
-        if msg.new and not letters and not kw_letters:
+        if new and not letters and not kw_letters:
             return name, f"new/{name}", parts
         return name, f"cur/{name}{flags.maildir_info(letters, kw_letters)}", parts
 
