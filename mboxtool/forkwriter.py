@@ -2,10 +2,10 @@
 
 Creating 20,000 small files is mostly kernel time, and parsing is mostly Python
 time; a thread cannot overlap them (the GIL comes back after every system
-call), a second process can. The parent digests each message, skips what the
-Maildir already holds and streams the rest (digest, flags, keywords, date and
-the final bytes) through a pipe; the child names each file and writes it
-through tmp/ into new/ or cur/; a second thread of the child makes each
+call), a second process can. The parent streams each message (flags,
+keywords, date and the bytes as read) through a pipe; the child digests it,
+skips what the Maildir already holds, names the file and writes it through
+tmp/ into new/ or cur/; a second thread of the child makes each
 finished batch durable (while the first writes the next) and acknowledges it
 with the fate of every message. The parent counts a message as converted only
 after that. If either side dies, nothing is half-counted: linked files carry
@@ -24,10 +24,11 @@ import warnings
 from typing import Any, BinaryIO
 
 from .fdio import write_buffers
+from .index import core_digest
 from .message import MailMessage
 
 _BATCH = struct.Struct("!I")          # messages in the batch that follows
-_FRAME = struct.Struct("!BqQII")      # new, date (-1: none), digest, len(flags + keywords), len(bytes)
+_FRAME = struct.Struct("!BqII")       # new | quoted << 1, date (-1: none), len(flags + keywords), len(bytes)
 _ACK = struct.Struct("!I")            # length of the JSON acknowledgement that follows
 PIPE_SIZE = 1 << 20
 
@@ -40,14 +41,14 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
 
 
 def _messages(stream: BinaryIO):
-    """(letters, new, keywords, date, digest, bytes) of each message of the next batch, read one
+    """(letters, new, keywords, date, quoted, bytes) of each message of the next batch, read one
     by one: the whole batch is never in memory at once."""
     (count,) = _BATCH.unpack(_read_exact(stream, _BATCH.size))
     for _ in range(count):
-        new, date, digest, ls, ld = _FRAME.unpack(_read_exact(stream, _FRAME.size))
+        bits, date, ls, ld = _FRAME.unpack(_read_exact(stream, _FRAME.size))
         letters, *keywords = _read_exact(stream, ls).decode("utf-8", "surrogateescape").split("\0")
-        yield letters, bool(new), tuple(w for w in keywords if w), None if date < 0 else date, digest, \
-            _read_exact(stream, ld)
+        yield letters, bool(bits & 1), tuple(w for w in keywords if w), None if date < 0 else date, \
+            bool(bits & 2), _read_exact(stream, ld)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -124,8 +125,8 @@ class _Acknowledger:
 class ForkedMaildirWriter:
     """Delivers messages through a child process; ``acks()`` tells what is durable."""
 
-    def __init__(self, writer: Any):
-        self.writer = writer
+    def __init__(self, writer: Any, known: set[int], verify: bool):
+        self.writer, self.known, self.verify = writer, known, verify
         self.batch = 0
         self.pid = 0
         self.closed = True
@@ -172,11 +173,18 @@ class ForkedMaildirWriter:
                 if not stream.peek(1):
                     return                                  # the parent closed the pipe: done
                 batch += 1
-                status, reasons = [], {}
+                status, digests, reasons = [], [], {}
+                known, verify = self.known, self.verify
                 try:
-                    for i, (letters, new, keywords, date, digest, data) in enumerate(_messages(stream)):
+                    for i, (letters, new, keywords, date, quoted, data) in enumerate(_messages(stream)):
+                        digest, parts = core_digest(data, quoted)
+                        if verify:
+                            digests.append(digest)
+                        if digest in known:
+                            status.append("s")
+                            continue
                         try:
-                            tmpname, final, parts = writer.name(letters, new, keywords, digest, (data,))
+                            tmpname, final, parts = writer.name(letters, new, keywords, digest, parts)
                             writer.deliver(tmpname, final, parts, date)
                             status.append("w")
                         except ValueError as exc:
@@ -188,21 +196,20 @@ class ForkedMaildirWriter:
                 except EOFError:                            # the parent died mid-batch: never acknowledged
                     return
                 durable.put(batch, writer.take(), {"batch": batch, "status": "".join(status),
-                                                   "reasons": reasons})
+                                                   "digests": digests, "reasons": reasons})
         finally:
             durable.close()
 
 
     # -- the parent ----------------------------------------------------------------
-    def send_batch(self, batch: list[tuple[MailMessage, int, tuple]]) -> int:
-        """Hand (message, digest, buffers) to the child in one writev; returns the batch number."""
+    def send_batch(self, batch: list[MailMessage]) -> int:
+        """Hand a batch to the child in one writev; returns its number (see acks())."""
         out = [_BATCH.pack(len(batch))]
-        for msg, digest, parts in batch:
+        for msg in batch:
             state = (msg.flags + "\0" + "\0".join(msg.keywords)).encode("utf-8", "surrogateescape")
-            out.append(_FRAME.pack(msg.new, -1 if msg.date is None else msg.date, digest, len(state),
-                                   sum(len(p) for p in parts)))
-            out.append(state)
-            out += parts
+            out.append(_FRAME.pack(msg.new | msg.quoted << 1, -1 if msg.date is None else msg.date,
+                                   len(state), len(msg.data)))
+            out += (state, msg.data)
         write_buffers(self.to_child, out)            # no joined copy of the batch in memory
         self.batch += 1
         return self.batch

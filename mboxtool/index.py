@@ -26,19 +26,23 @@ def message_digest(msg: MailMessage) -> tuple[int, tuple[bytes | memoryview, ...
     view of the bytes as read, digested in place and written with writev.
     ``msg`` itself is left as it was.
     """
-    data = msg.data
     if msg.stripped:
-        return short_digest(data, stripped=True), (data,)
+        return short_digest(msg.data, stripped=True), (msg.data,)
+    return core_digest(msg.data, msg.quoted)
+
+
+def core_digest(data: bytes, quoted: bool) -> tuple[int, tuple[bytes | memoryview, ...]]:
+    """``message_digest`` of message bytes as read (``quoted``: still mboxrd-quoted)."""
     end = header_end(data)
     head = data[:end]
-    if msg.quoted and b">From " in head:
+    if quoted and b">From " in head:
         head = unquote_mboxrd(head)
     head = strip_head(head)
     if data.find(b">From ", end) < 0:                  # the usual body: nothing to unquote or ignore
         body: bytes | memoryview = memoryview(data)[end:]
         hashed_body = body
     else:
-        body = unquote_mboxrd(data[end:]) if msg.quoted else memoryview(data)[end:]
+        body = unquote_mboxrd(data[end:]) if quoted else memoryview(data)[end:]
         hashed_body = drop_from_quoting(bytes(body))
     hashed_head = drop_from_quoting(head) if b">From " in head else head
     h = hashlib.sha1(hashed_head)

@@ -79,50 +79,40 @@ def light(msg: MailMessage) -> MailMessage:
 class ForkSink:
     """Maildir deliveries made by a child process (forkwriter.py) while this one parses.
 
-    This process reads, parses, digests and skips what the Maildir holds; the
-    child names and writes the files. A batch counts when the child says it
-    is durable.
+    The child digests, skips what the Maildir holds, names and writes the
+    files; this process only reads and parses, and counts a batch when the
+    child says it is durable.
     """
 
     def __init__(self, writer: Any, known: set[int], verify: bool):
         from .forkwriter import ForkedMaildirWriter
-        self.child = ForkedMaildirWriter(writer)
-        self.known = known
-        self.waiting: dict[int, tuple[BatchResult, list[tuple[MailMessage, int]]]] = {}
+        self.child = ForkedMaildirWriter(writer, known, verify)
+        self.waiting: dict[int, BatchResult] = {}
 
     def submit(self, batch: list[MailMessage]) -> list[BatchResult]:
-        result = BatchResult([])
-        outgoing, sent = [], []
-        for msg in batch:
-            digest, parts = message_digest(msg)
-            accounted = light(msg)
-            result.batch.append(accounted)
-            if digest in self.known:
-                result.skipped.append(accounted)
-            else:
-                outgoing.append((msg, digest, parts))
-                sent.append((accounted, digest))
-        if not outgoing:
-            return [result]
+        result = BatchResult([light(m) for m in batch])
         try:
-            number = self.child.send_batch(outgoing)
+            number = self.child.send_batch(batch)
         except OSError as exc:                       # the child is gone (broken pipe)
             result.error = exc
             return [result]
-        self.waiting[number] = (result, sent)
+        self.waiting[number] = result
         return self._collect()
 
     def _collect(self, wait_for: int | None = None) -> list[BatchResult]:
         out = []
         for ack in self.child.acks(wait_for):
-            result, sent = self.waiting.pop(ack["batch"], (None, []))
+            result = self.waiting.pop(ack["batch"], None)
             if result is None:
                 continue
             if ack.get("errno"):
                 result.error = OSError(ack["errno"], os.strerror(ack["errno"]))
             else:
-                for i, ((msg, digest), status) in enumerate(zip(sent, ack["status"], strict=True)):
-                    if status == "w":
+                digests = ack["digests"] or [0] * len(result.batch)
+                for i, (msg, status, digest) in enumerate(zip(result.batch, ack["status"], digests, strict=True)):
+                    if status == "s":
+                        result.skipped.append(msg)
+                    elif status == "w":
                         result.written.append((msg, digest))
                     else:
                         result.refused.append((msg, ack["reasons"].get(str(i), "refused")))
@@ -133,7 +123,7 @@ class ForkSink:
         out = self._collect(max(self.waiting) if self.waiting else None)
         status = self.child.close()
         for number in sorted(self.waiting):          # never acknowledged: not durable, not counted
-            result, _ = self.waiting.pop(number)
+            result = self.waiting.pop(number)
             result.error = OSError(errno.EIO, f"the writer process ended (status {status})")
             out.append(result)
         return out
