@@ -251,6 +251,27 @@ def test_write_failure_rolls_back_and_rerun_converges(tmp_path, monkeypatch):
     assert not list((md / "tmp").iterdir())
 
 
+def test_failed_flush_counts_nothing_and_rerun_converges(tmp_path, monkeypatch):
+    """The flush runs beside the writing (a second thread); when it fails, no batch it covered counts."""
+    from mboxtool.formats.maildir import MaildirWriter
+    src = tmp_path / "src"
+    src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n") for i in range(600)))
+    md = tmp_path / "md"
+
+    def failing_flush(self, done):
+        if done:
+            raise OSError(errno.EIO, "Input/output error")
+    monkeypatch.setattr(MaildirWriter, "make_durable", failing_flush)
+    report = convert_mailbox(src, md)
+    monkeypatch.undo()
+    assert not report.ok and report.converted == 0
+    assert "Input/output error" in report.errors[0]["message"]
+    again = convert_mailbox(src, md)
+    assert again.ok and again.converted + again.skipped == 600
+    bodies = sorted(m.data for m in MaildirReader(md))
+    assert len(bodies) == 600 and len(set(bodies)) == 600
+
+
 def test_mbox_destination_write_failure_truncates_back(tmp_path, monkeypatch):
     box = tmp_path / "box"
     box.write_bytes(mbox_entry())
