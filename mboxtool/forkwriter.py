@@ -28,7 +28,7 @@ from .index import core_digest
 from .message import MailMessage
 
 _BATCH = struct.Struct("!I")          # messages in the batch that follows
-_FRAME = struct.Struct("!BqII")       # new | quoted << 1, date (-1: none), len(flags + keywords), len(bytes)
+_FRAME = struct.Struct("!BqII")       # new | quoted << 1, date (-1: none), len(state), len(bytes)
 _ACK = struct.Struct("!I")            # length of the JSON acknowledgement that follows
 PIPE_SIZE = 1 << 20
 
@@ -41,14 +41,14 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
 
 
 def _messages(stream: BinaryIO):
-    """(letters, new, keywords, date, quoted, bytes) of each message of the next batch, read one
-    by one: the whole batch is never in memory at once."""
+    """(flag letters, new, keyword letters, extra header, date, quoted, bytes) of each message of
+    the next batch, read one by one: the whole batch is never in memory at once."""
     (count,) = _BATCH.unpack(_read_exact(stream, _BATCH.size))
     for _ in range(count):
         bits, date, ls, ld = _FRAME.unpack(_read_exact(stream, _FRAME.size))
-        letters, *keywords = _read_exact(stream, ls).decode("utf-8", "surrogateescape").split("\0")
-        yield letters, bool(bits & 1), tuple(w for w in keywords if w), None if date < 0 else date, \
-            bool(bits & 2), _read_exact(stream, ld)
+        letters, kw_letters, extra = _read_exact(stream, ls).split(b"\0", 2)
+        yield letters.decode("ascii"), bool(bits & 1), kw_letters.decode("ascii"), extra or None, \
+            None if date < 0 else date, bool(bits & 2), _read_exact(stream, ld)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -132,7 +132,9 @@ class ForkedMaildirWriter:
         self.closed = True
         self.buf = b""
 
-    def start(self) -> ForkedMaildirWriter:
+    def start(self, siblings: list[ForkedMaildirWriter] | None = None) -> ForkedMaildirWriter:
+        """Fork the child. ``siblings``: writers started before this one, whose pipe ends the
+        new child must close (a copy left open would keep a sibling from ever seeing EOF)."""
         to_child_r, self.to_child = os.pipe()
         self.from_child, from_child_w = os.pipe()
         try:                                                # a deep pipe smooths out disk latency
@@ -148,8 +150,12 @@ class ForkedMaildirWriter:
             self.pid = os.fork()
         if self.pid == 0:                                   # the child: write until EOF
             _die_with_parent(parent)
+            self.writer.pid = os.getpid()                   # its own file names (P field), its own tmp/
             os.close(self.to_child)
             os.close(self.from_child)
+            for sibling in siblings or ():
+                os.close(sibling.to_child)
+                os.close(sibling.from_child)
             code = 0
             try:
                 self._child(to_child_r, from_child_w)
@@ -176,7 +182,7 @@ class ForkedMaildirWriter:
                 status, digests, reasons = [], [], {}
                 known, verify = self.known, self.verify
                 try:
-                    for i, (letters, new, keywords, date, quoted, data) in enumerate(_messages(stream)):
+                    for i, (letters, new, kw_letters, extra, date, quoted, data) in enumerate(_messages(stream)):
                         digest, parts = core_digest(data, quoted)
                         if verify:
                             digests.append(digest)
@@ -184,7 +190,7 @@ class ForkedMaildirWriter:
                             status.append("s")
                             continue
                         try:
-                            tmpname, final, parts = writer.name(letters, new, keywords, digest, parts)
+                            tmpname, final, parts = writer.place(letters, new, kw_letters, digest, parts, extra)
                             writer.deliver(tmpname, final, parts, date)
                             status.append("w")
                         except ValueError as exc:
@@ -206,7 +212,9 @@ class ForkedMaildirWriter:
         """Hand a batch to the child in one writev; returns its number (see acks())."""
         out = [_BATCH.pack(len(batch))]
         for msg in batch:
-            state = (msg.flags + "\0" + "\0".join(msg.keywords)).encode("utf-8", "surrogateescape")
+            # keyword letters are given out here, by the one process that owns dovecot-keywords
+            kw_letters, extra = self.writer.keyword_letters(msg.keywords, msg.key)
+            state = b"%s\0%s\0%s" % (msg.flags.encode("ascii"), kw_letters.encode("ascii"), extra or b"")
             out.append(_FRAME.pack(msg.new | msg.quoted << 1, -1 if msg.date is None else msg.date,
                                    len(state), len(msg.data)))
             out += (state, msg.data)

@@ -311,12 +311,26 @@ class MaildirWriter:
     def name(self, letters: str, new: bool, keywords: tuple[str, ...], digest: int | None,
              parts: tuple, key: str = "") -> tuple[str, str, tuple]:
         """(tmp name, final relpath, buffers) for a message with these flags and core bytes."""
-        kw_letters, overflow = self._keyword_letters(keywords) if keywords else ("", None)
-        if overflow:
+        kw_letters, extra = self.keyword_letters(keywords, key)
+        return self.place(letters, new, kw_letters, digest, parts, extra)
+
+    def keyword_letters(self, keywords: tuple[str, ...], key: str = "") -> tuple[str, bytes | None]:
+        """The info letters of ``keywords`` (new ones get the next free letter), and an
+        X-Keywords header line for those beyond Dovecot's 26 letters, if any."""
+        if not keywords:
+            return "", None
+        kw_letters, overflow = self._keyword_letters(keywords)
+        if not overflow:
+            return kw_letters, None
+        self.notes.append(f"{key}: keywords kept in X-Keywords (no letter left): {' '.join(overflow)}")
+        return kw_letters, b"X-Keywords: " + " ".join(overflow).encode("utf-8", "replace")
+
+    def place(self, letters: str, new: bool, kw_letters: str, digest: int | None, parts: tuple,
+              extra_header: bytes | None = None) -> tuple[str, str, tuple]:
+        """(tmp name, final relpath, buffers) once the keyword letters are known."""
+        if extra_header:
             # more keywords than Dovecot's 26 letters: keep them in the message itself
-            data = add_headers(b"".join(parts), [b"X-Keywords: " + " ".join(overflow).encode("utf-8", "replace")])
-            parts = (data,)
-            self.notes.append(f"{key}: keywords kept in X-Keywords (no letter left): {' '.join(overflow)}")
+            parts = (add_headers(b"".join(parts), [extra_header]),)
         letters = flags.normalize(letters) if letters else ""
         name = self.unique_name(digest)
         if new and not letters and not kw_letters:
