@@ -22,7 +22,7 @@ _METADATA_SET = frozenset(METADATA_HEADERS)
 _FIELD = re.compile(rb"[\x21-\x39\x3B-\x7E]+[ \t]*:")
 
 
-@dataclass
+@dataclass(slots=True)
 class MailMessage:
     """One message: raw bytes plus the mailbox state around them."""
 

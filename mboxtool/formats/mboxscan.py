@@ -33,7 +33,7 @@ _CL = re.compile(rb"\s*(\d{1,12})\s*$")
 Event = Callable[..., None]
 
 
-@dataclass
+@dataclass(slots=True)
 class ScannedMessage:
     """One message as found in the file, before unquoting."""
 
