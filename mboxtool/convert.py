@@ -267,6 +267,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                     account(result)
             for result in pipe.finish():
                 account(result)
+        for note in getattr(writer, "notes", ()):      # e.g. keywords beyond Dovecot's 26 letters
+            report.warnings.append({"code": "keywords-in-header", "message": note})
         if opts.move and not aborted:
             _remove_moved(reader, src_format, moved_keys, report)
         if state is not None and not aborted and not report.failed:

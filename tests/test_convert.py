@@ -514,6 +514,7 @@ def test_keywords_stay_right_across_writer_processes(tmp_path):
     md = tmp_path / "md"
     report = convert_mailbox(src, md)
     assert report.ok and report.converted == 1000
+    assert any(w["code"] == "keywords-in-header" for w in report.warnings)   # 30 words, 26 letters
     got = {}
     for msg in MaildirReader(md):
         headers = split_message(msg.data)[0]
