@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import hashlib
 
-from .message import MailMessage, content_digest, drop_from_quoting, header_end, strip_head, unquote_mboxrd
+from .message import (
+    MailMessage,
+    content_digest,
+    drop_from_quoting,
+    from_line_starts,
+    header_end,
+    strip_head,
+    unquote_mboxrd,
+)
 
 
 def short_digest(data: bytes, stripped: bool = False) -> int:
@@ -38,16 +46,23 @@ def core_digest(data: bytes, quoted: bool) -> tuple[int, tuple[bytes | memoryvie
     if quoted and b">From " in head:
         head = unquote_mboxrd(head)
     head = strip_head(head)
-    if data.find(b">From ", end) < 0:                  # the usual body: nothing to unquote or ignore
-        body: bytes | memoryview = memoryview(data)[end:]
-        hashed_body = body
-    else:
-        body = unquote_mboxrd(data[end:]) if quoted else memoryview(data)[end:]
-        hashed_body = drop_from_quoting(bytes(body))
-    hashed_head = drop_from_quoting(head) if b">From " in head else head
-    h = hashlib.sha1(hashed_head)
-    h.update(hashed_body)
-    last = body[-1:] if len(body) else head[-1:]
+    view = memoryview(data)
+    # the body's >From lines, found in one pass: usually none at all. Written (unquoted) and
+    # hashed (every '>' of the run dropped) as views between them, never as copies
+    written, hashed = [head], [drop_from_quoting(head) if b">From " in head else head]
+    w = h = end
+    for start in from_line_starts(data, b">From ", end):
+        if quoted:
+            written.append(view[w:start])
+            w = start + 1                                  # mboxrd: one '>' less
+        hashed.append(view[h:start])
+        h = data.index(b"From ", start)                    # the digest ignores quoting of any depth
+    written.append(view[w:])
+    hashed.append(view[h:])
+    sha = hashlib.sha1()
+    for part in hashed:
+        sha.update(part)
+    last = data[-1:] if len(data) > end else head[-1:]     # a '>' dropped is never the last byte
     if last != b"\n":
-        h.update(b"\n")
-    return int.from_bytes(h.digest()[:8], "big"), (head, body)
+        sha.update(b"\n")
+    return int.from_bytes(sha.digest()[:8], "big"), tuple(written)

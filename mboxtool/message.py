@@ -190,14 +190,14 @@ def add_headers(data: bytes, lines: list[bytes]) -> bytes:
     return data[: end - blank] + b"".join(line + eol for line in lines) + data[end - blank:]
 
 
-def from_line_starts(data: bytes, needle: bytes = b"From ") -> list[int]:
-    """Offsets of the lines of ``data`` that are ``>*`` + ``needle``, found with find().
+def from_line_starts(data: bytes, needle: bytes = b"From ", begin: int = 0) -> list[int]:
+    """Offsets of the lines of ``data`` (from a line start ``begin`` on) that are ``>*`` + ``needle``.
 
     A regex with ``^`` in multiline mode tests every byte and is slow on large
     messages; the few candidate lines are found with bytes.find instead.
     """
     starts = []
-    pos = data.find(needle)
+    pos = data.find(needle, begin)
     while pos >= 0:
         start = pos
         while start > 0 and data[start - 1] == 0x3E:          # walk back over '>' quoting
