@@ -200,7 +200,7 @@ class MaildirReader(Reader):
 def _writev_all(fd: int, parts: tuple) -> None:
     """Write the message's buffers: one writev, which the kernel usually takes whole."""
     written = os.writev(fd, parts)
-    if written != sum(len(p) for p in parts):
+    if written != sum(map(len, parts)):
         rest = memoryview(b"".join(parts))[written:]
         write_buffers(fd, [rest])
 

@@ -1,0 +1,37 @@
+"""write_buffers: every byte in order, whatever the kernel takes per call."""
+
+import os
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mboxtool.fdio as fdio
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.binary(max_size=40), max_size=1200), st.randoms(use_true_random=False),
+       st.booleans())
+def test_write_buffers_survives_short_writes(tmp_path_factory, buffers, rnd, positioned):
+    path = tmp_path_factory.mktemp("w") / "out"
+    real_writev, real_pwritev = os.writev, os.pwritev
+
+    def short_writev(fd, chunk):                      # the kernel takes a random prefix
+        data = b"".join(bytes(c) for c in chunk)
+        return os.write(fd, data[:rnd.randint(1, len(data))])
+
+    def short_pwritev(fd, chunk, offset):
+        data = b"".join(bytes(c) for c in chunk)
+        return os.pwrite(fd, data[:rnd.randint(1, len(data))], offset)
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.writev, os.pwritev = short_writev, short_pwritev
+        if positioned:
+            os.pwrite(fd, b"HEAD", 0)
+            fdio.write_buffers(fd, buffers, 4)
+        else:
+            fdio.write_buffers(fd, buffers)
+    finally:
+        os.writev, os.pwritev = real_writev, real_pwritev
+        os.close(fd)
+    assert path.read_bytes() == (b"HEAD" if positioned else b"") + b"".join(buffers)
