@@ -7,10 +7,8 @@ rest as the envelope sender.
 
 from __future__ import annotations
 
-import calendar
 import re
 import time
-from email.utils import parsedate_tz
 from typing import NamedTuple
 
 _DOW = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*"
@@ -61,7 +59,7 @@ def _zone_seconds(*zones: str | None) -> int | None:
 def _epoch(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> int | None:
     if not (1 <= month <= 12 and 1 <= year <= 9999 and hh <= 24 and mm <= 59 and ss <= 61):
         return None
-    if day < 1 or day > (_MONTH_DAYS[month] if month != 2 else 28 + calendar.isleap(year)):
+    if day < 1 or day > (_MONTH_DAYS[month] if month != 2 else 28 + (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))):
         return None
     # days from the civil date (Howard Hinnant's algorithm): faster than calendar.timegm
     y = year - (month <= 2)
@@ -131,6 +129,7 @@ def parse_header_date(value: str | None) -> int | None:
         if epoch is not None:
             return epoch - (1 if sign == "+" else -1) * (int(zh) * 3600 + int(zm) * 60)
     try:
+        from email.utils import parsedate_tz  # the rare malformed date: imported on demand
         parsed = parsedate_tz(value.strip())
     except (ValueError, IndexError, OverflowError, TypeError):
         return None

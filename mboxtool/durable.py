@@ -8,7 +8,6 @@ one commit each. Where syncfs is unavailable, fall back to per-file fsync.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 _libc = None
@@ -18,9 +17,8 @@ _syncfs_ok: bool | None = None
 def _libc_handle():
     global _libc
     if _libc is None:
-        name = ctypes.util.find_library("c")
-        try:
-            _libc = ctypes.CDLL(name, use_errno=True) if name else False
+        try:                            # the running program's symbols include libc's (POSIX)
+            _libc = ctypes.CDLL(None, use_errno=True)
         except OSError:
             _libc = False
     return _libc or None

@@ -6,7 +6,6 @@ R replied, S seen, T trashed; plus ``new`` and a list of keywords.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -69,6 +68,7 @@ def _unique(words: list[str]) -> tuple[str, ...]:
 
 
 def _gmail_labels(value: str) -> list[str]:
+    import csv  # Gmail Takeout only: imported on demand
     try:
         return [label.strip() for label in next(csv.reader([value])) if label.strip()]
     except (csv.Error, StopIteration):

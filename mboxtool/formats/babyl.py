@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mailbox
 import os
 from collections.abc import Iterator
 
@@ -25,6 +24,7 @@ class BabylReader(Reader):
 
     def open(self) -> BabylReader:
         try:
+            import mailbox  # only Babyl needs it: imported on demand
             self.box = mailbox.Babyl(str(self.path), create=False)
             self.box.lock = lambda: None           # read only: no stdlib dotlock dance
             self.keys = sorted(self.box.keys())

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import stat
-import tempfile
 import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 from pathlib import Path
 
 from .. import dates, flags
@@ -268,6 +265,8 @@ class MboxReader:
         """
         if self.exclusive:
             raise InputError(f"{self.path}: is gzip-compressed; --move cannot shrink it")
+        import gzip
+        import tempfile
         copy = tempfile.TemporaryFile(prefix="mboxtool-")
         try:
             with gzip.GzipFile(fileobj=FdFile(self.fd), mode="rb") as gz:
@@ -364,6 +363,7 @@ def addr_spec(value: str) -> str:
     m = _ANGLE_ADDR.search(value) or _BARE_ADDR.match(value)
     if m:
         return m.group(1)
+    from email.utils import parseaddr
     return parseaddr(value)[1]
 
 
