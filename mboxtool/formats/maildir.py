@@ -54,6 +54,7 @@ class MaildirEntry:
     name: str
     mtime: int
     size: int
+    info: flags.MaildirInfo | None = None        # the parsed name, once parsed
 
     @property
     def relpath(self) -> str:
@@ -123,7 +124,8 @@ class MaildirReader(Reader):
         seen: dict[str, MaildirEntry] = {}
         self.groups: dict[str, list[MaildirEntry]] = {}
         for e in found:
-            unique = flags.parse_maildir_name(e.name).unique
+            e.info = flags.parse_maildir_name(e.name)
+            unique = e.info.unique
             if unique in seen:
                 self.event("duplicate-unique", key=e.relpath, other=seen[unique].relpath)
                 self.groups.setdefault(unique, [seen[unique]]).append(e)
@@ -142,7 +144,7 @@ class MaildirReader(Reader):
                 data = b"".join(chunks)
         finally:
             os.close(fd)
-        info = flags.parse_maildir_name(entry.name)
+        info = entry.info or flags.parse_maildir_name(entry.name)
         keywords = []
         for c in info.keyword_letters:
             name = self.keyword_map.get(ord(c) - ord("a"))
@@ -178,7 +180,7 @@ class MaildirReader(Reader):
         done: set[str] = set()
         for entry in self.entries():
             if self.groups:
-                unique = flags.parse_maildir_name(entry.name).unique
+                unique = (entry.info or flags.parse_maildir_name(entry.name)).unique
                 if unique in self.groups:
                     if unique not in done:
                         done.add(unique)
