@@ -288,7 +288,8 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
                      offset=msg.offset)
     for msg in result.skipped:
         report.skipped += 1
-        moved_keys.append(msg.key)
+        if opts.move:                              # only --move needs them: 20,000 keys otherwise
+            moved_keys.append(msg.key)
     if result.error is not None:
         lost = len(result.batch) - len(result.refused) - len(result.skipped)
         report.failed += lost
@@ -300,7 +301,8 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
     for msg, digest in result.written:
         report.converted += 1
         report.bytes += msg.size if msg.size is not None else len(msg.data)
-        moved_keys.append(msg.key)
+        if opts.move:
+            moved_keys.append(msg.key)
         if opts.verify:
             expected[digest] = (msg.flags, msg.new, msg.date)
     return True

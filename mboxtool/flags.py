@@ -6,7 +6,6 @@ R replied, S seen, T trashed; plus ``new`` and a list of keywords.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from .message import Headers
@@ -153,8 +152,7 @@ def to_mbox_headers(flags: str, new: bool, keywords: tuple[str, ...] | list[str]
     return lines
 
 
-@dataclass(frozen=True)
-class MaildirInfo:
+class MaildirInfo(NamedTuple):
     """The parts of a Maildir file name: unique part, standard letters, keyword letters."""
 
     unique: str

@@ -187,7 +187,8 @@ def add_headers(data: bytes, lines: list[bytes]) -> bytes:
     # the empty line itself tells the header block's line end
     eol = b"\r\n" if data[:end].endswith(b"\r\n") else b"\n"
     blank = len(eol)
-    return data[: end - blank] + b"".join(line + eol for line in lines) + data[end - blank:]
+    # one join: a multi-megabyte message is copied once, not once per concatenation
+    return b"".join((data[: end - blank], *(line + eol for line in lines), memoryview(data)[end - blank:]))
 
 
 def from_line_starts(data: bytes, needle: bytes = b"From ", begin: int = 0) -> list[int]:

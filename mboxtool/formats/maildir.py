@@ -46,7 +46,7 @@ def read_keyword_map(path: Path) -> dict[int, str]:
     return mapping
 
 
-@dataclass
+@dataclass(slots=True)
 class MaildirEntry:
     """One message file found in new/ or cur/."""
 

@@ -405,10 +405,10 @@ def render_mbox_message(msg: MailMessage, variant: str, now: float | None = None
     body = add_headers(body, meta)
     if keep_from_line and msg.from_line and msg.from_line.isascii() \
             and dates.parse_from_line(msg.from_line).date is not None:
-        return msg.from_line + b"\n" + body + b"\n"
+        return b"".join((msg.from_line, b"\n", body, b"\n"))
     date = msg.date if msg.date is not None else int(now if now is not None else time.time())
     from_line = f"From {envelope_sender(msg)} {dates.asctime_utc(date)}\n".encode("ascii")
-    return from_line + body + b"\n"
+    return b"".join((from_line, body, b"\n"))
 
 
 class MboxWriter:
