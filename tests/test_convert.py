@@ -556,7 +556,8 @@ def test_writer_process_dies_with_a_killed_parent(tmp_path):
     time.sleep(0.05)
     at_kill = len(os.listdir(md / "new"))
     time.sleep(1.0)
-    assert len(os.listdir(md / "new")) - at_kill <= 1 and at_kill < 20000   # nothing wrote on behind our back
+    # nothing wrote on behind our back: at most the one file each writer process had in flight
+    assert len(os.listdir(md / "new")) - at_kill <= 2 and at_kill < 20000
 
 
 @pytest.mark.parametrize("fmt", ["mbox", "mh", "mmdf", "babyl"])
