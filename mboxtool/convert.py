@@ -20,7 +20,7 @@ from .message import MailMessage, is_header_line
 from .sinks import BatchResult, ForkSink, InlineSink
 
 BATCH_MESSAGES = 256
-BATCH_BYTES = 2 << 20          # a batch is in memory twice in the writer process (read, then split)
+BATCH_BYTES = 2 << 20          # held by the reading process until its writer has taken it
 
 Progress = Callable[[int], None]
 

@@ -64,12 +64,6 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 class _Acknowledger:
     """The child's second thread: makes written batches durable, then acknowledges them.
 
@@ -119,7 +113,7 @@ class _Acknowledger:
 
     def _ack(self, doc: dict) -> None:
         body = json.dumps(doc).encode()
-        _write_all(self.wfd, _ACK.pack(len(body)) + body)
+        write_buffers(self.wfd, [_ACK.pack(len(body)), body])
 
 
 class ForkedMaildirWriter:

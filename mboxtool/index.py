@@ -10,37 +10,33 @@ from __future__ import annotations
 
 import hashlib
 
-from .message import (
-    MailMessage,
-    content_digest,
-    drop_from_quoting,
-    from_line_starts,
-    header_end,
-    strip_head,
-    unquote_mboxrd,
-)
+from .message import MailMessage, drop_from_quoting, from_line_starts, header_end, strip_head, unquote_mboxrd
 
 
 def short_digest(data: bytes, stripped: bool = False) -> int:
-    """A 64-bit digest of the message content, kept in memory as a small int."""
-    return int.from_bytes(content_digest(data, stripped)[:8], "big")
+    """The 64-bit identity of a message, kept in memory as a small int.
+
+    Metadata headers are left out, the final newline is made sure, and ``>From``
+    quoting of any depth is ignored, so a message reads back with the same
+    identity whichever format or mbox variant (even lossy mboxo) stored it.
+    ``stripped`` is accepted for callers that removed the metadata already;
+    removing it twice changes nothing.
+    """
+    return core_digest(data, False)[0]
 
 
 def message_digest(msg: MailMessage) -> tuple[int, tuple[bytes | memoryview, ...]]:
-    """``short_digest(core_bytes(msg), stripped=True)``, and those core bytes as buffers to write.
-
-    Done on the header block and the body separately, so that the body is
-    copied only when it has ``>From`` lines to unquote: otherwise it stays a
-    view of the bytes as read, digested in place and written with writev.
-    ``msg`` itself is left as it was.
-    """
-    if msg.stripped:
-        return short_digest(msg.data, stripped=True), (msg.data,)
+    """The identity of ``msg``, and ``core_bytes(msg)`` as buffers to write (``msg`` is left as it was)."""
     return core_digest(msg.data, msg.quoted)
 
 
 def core_digest(data: bytes, quoted: bool) -> tuple[int, tuple[bytes | memoryview, ...]]:
-    """``message_digest`` of message bytes as read (``quoted``: still mboxrd-quoted)."""
+    """(identity, core bytes as buffers) of message bytes as read (``quoted``: still mboxrd-quoted).
+
+    The one implementation of message identity. It works on the header block
+    and the body apart, so that a body is never copied: it is hashed (SHA-1:
+    identity, not security) and written as views around its ``>From`` lines.
+    """
     end = header_end(data)
     head = data[:end]
     if quoted and b">From " in head:

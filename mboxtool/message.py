@@ -7,7 +7,6 @@ MIME delimiters), so only the header block is looked at, as bytes.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -218,18 +217,3 @@ def drop_from_quoting(data: bytes) -> bytes:
             last = data.index(b"From ", start)
     parts.append(data[last:])
     return b"".join(parts)
-
-
-def content_digest(data: bytes, stripped: bool = False) -> bytes:
-    """Identity of a message across formats and mbox variants.
-
-    Metadata headers are removed, the final newline is made sure, and ``>From``
-    quoting of any depth is ignored, so a message reads back with the same
-    identity whichever variant (even lossy mboxo) stored it.
-    """
-    core = data if stripped else strip_metadata(data)
-    if b">From " in core:
-        core = drop_from_quoting(core)
-    if not core.endswith(b"\n"):
-        core += b"\n"
-    return hashlib.sha1(core).digest()   # identity, not security: the fastest here

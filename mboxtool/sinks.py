@@ -1,4 +1,4 @@
-"""Where convert hands its batches: written here, or by a child process for Maildir.
+"""Where convert hands its batches: written here, or by writer processes for Maildir.
 
 Each sink digests the messages, skips what the destination already holds, writes
 the rest and makes the batch durable; the converter counts a message only from

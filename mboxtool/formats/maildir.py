@@ -54,7 +54,7 @@ class MaildirEntry:
     name: str
     mtime: int
     size: int
-    info: flags.MaildirInfo | None = None        # the parsed name, once parsed
+    info: flags.MaildirInfo                     # the parsed name: unique part and flags
 
     @property
     def relpath(self) -> str:
@@ -115,7 +115,8 @@ class MaildirReader(Reader):
                     if not stat.S_ISREG(st.st_mode):
                         self.event("foreign-file", key=f"{subdir}/{entry.name}", reason="not a regular file")
                         continue
-                    found.append(MaildirEntry(subdir, entry.name, int(st.st_mtime), st.st_size))
+                    found.append(MaildirEntry(subdir, entry.name, int(st.st_mtime), st.st_size,
+                                              flags.parse_maildir_name(entry.name)))
         found.sort(key=lambda e: (e.mtime, e.name))
         self._check_duplicates(found)
         return found
@@ -124,7 +125,6 @@ class MaildirReader(Reader):
         seen: dict[str, MaildirEntry] = {}
         self.groups: dict[str, list[MaildirEntry]] = {}
         for e in found:
-            e.info = flags.parse_maildir_name(e.name)
             unique = e.info.unique
             if unique in seen:
                 self.event("duplicate-unique", key=e.relpath, other=seen[unique].relpath)
@@ -144,7 +144,7 @@ class MaildirReader(Reader):
                 data = b"".join(chunks)
         finally:
             os.close(fd)
-        info = entry.info or flags.parse_maildir_name(entry.name)
+        info = entry.info
         keywords = []
         for c in info.keyword_letters:
             name = self.keyword_map.get(ord(c) - ord("a"))
@@ -180,7 +180,7 @@ class MaildirReader(Reader):
         done: set[str] = set()
         for entry in self.entries():
             if self.groups:
-                unique = (entry.info or flags.parse_maildir_name(entry.name)).unique
+                unique = entry.info.unique
                 if unique in self.groups:
                     if unique not in done:
                         done.add(unique)
@@ -307,14 +307,9 @@ class MaildirWriter:
         ``parts`` are the message's bytes when the caller has them already
         (``index.message_digest``); by default ``core_bytes(msg)``.
         """
-        return self.name(msg.flags, msg.new, msg.keywords, digest,
-                         (core_bytes(msg),) if parts is None else parts, msg.key)
-
-    def name(self, letters: str, new: bool, keywords: tuple[str, ...], digest: int | None,
-             parts: tuple, key: str = "") -> tuple[str, str, tuple]:
-        """(tmp name, final relpath, buffers) for a message with these flags and core bytes."""
-        kw_letters, extra = self.keyword_letters(keywords, key)
-        return self.place(letters, new, kw_letters, digest, parts, extra)
+        kw_letters, extra = self.keyword_letters(msg.keywords, msg.key)
+        return self.place(msg.flags, msg.new, kw_letters, digest,
+                          (core_bytes(msg),) if parts is None else parts, extra)
 
     def keyword_letters(self, keywords: tuple[str, ...], key: str = "") -> tuple[str, bytes | None]:
         """The info letters of ``keywords`` (new ones get the next free letter), and an

@@ -222,7 +222,7 @@ class MboxScanner:
     def _message(self, b: _Buffer, start: int) -> tuple[ScannedMessage, int | None]:
         """Read the message whose From_ line is at ``start``; return it and the next start."""
         b.keep = start
-        line_no = self._line_of(b, start) if self.count_lines else 0
+        line_no = self._line_of(b, start)
         cached = self._parsed
         if cached is not None and cached[0] == start:       # classified already: reuse the work
             _, parsed, from_nl, blank_before = cached
