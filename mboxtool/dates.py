@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import lru_cache
 from typing import NamedTuple
 
 _DOW = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*"
@@ -57,18 +58,30 @@ def _zone_seconds(*zones: str | None) -> int | None:
 
 
 def _epoch(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> int | None:
-    if not (1 <= month <= 12 and 1 <= year <= 9999 and hh <= 24 and mm <= 59 and ss <= 61):
+    if hh > 24 or mm > 59 or ss > 61:
+        return None
+    days = _days(year, month, day)
+    return None if days is None else days * 86400 + hh * 3600 + mm * 60 + ss
+
+
+@lru_cache(maxsize=4096)
+def _days(year: int, month: int, day: int) -> int | None:
+    """Days since 1970-01-01 of a civil date, None if there is no such date.
+
+    Cached: a mailbox's messages fall on comparatively few days, and this runs
+    two or three times per message.
+    """
+    if not (1 <= month <= 12 and 1 <= year <= 9999):
         return None
     if day < 1 or day > (_MONTH_DAYS[month] if month != 2 else 28 + (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0))):
         return None
-    # days from the civil date (Howard Hinnant's algorithm): faster than calendar.timegm
+    # Howard Hinnant's days-from-civil: faster than calendar.timegm
     y = year - (month <= 2)
     era = y // 400
     yoe = y - era * 400
     doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468
-    return days * 86400 + hh * 3600 + mm * 60 + ss
+    return era * 146097 + doe - 719468
 
 
 # The common case, ``From sender Www Mmm dd hh:mm:ss yyyy``, without the general regexes.

@@ -6,6 +6,7 @@ R replied, S seen, T trashed; plus ``new`` and a list of keywords.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 from .message import Headers
@@ -29,6 +30,7 @@ GMAIL_FLAG_LABELS = {"starred": "F", "trash": "T", "draft": "D", "drafts": "D"}
 
 _STATE_HEADERS = frozenset({b"status", b"x-status", b"x-keywords", b"x-mozilla-status", b"x-mozilla-keys",
                             b"x-label", b"x-gmail-labels"})
+_STATUS_HEADERS = frozenset({b"status", b"x-status"})
 
 
 class MessageState(NamedTuple):
@@ -43,8 +45,9 @@ class MessageState(NamedTuple):
 _NO_STATE = MessageState()
 
 
+@lru_cache(maxsize=512)
 def normalize(letters: str) -> str:
-    """Sorted, de-duplicated standard letters of ``letters``."""
+    """Sorted, de-duplicated standard letters of ``letters`` (few distinct inputs: cached)."""
     return "".join(sorted(set(letters) & set(LETTERS)))
 
 
@@ -96,8 +99,11 @@ def _moz_state(status: str | None, status2: str | None) -> tuple[str, bool]:
 
 def from_mbox_headers(headers: Headers) -> MessageState:
     """Flags of an mbox/MMDF message by the §3.3 precedence, keywords from every source."""
-    if not headers.names & _STATE_HEADERS:
+    present = headers.names & _STATE_HEADERS
+    if not present:
         return _NO_STATE
+    if present <= _STATUS_HEADERS:                  # the usual case: only Status / X-Status
+        return _status_state(headers.get(b"status") or "", headers.get(b"x-status") or "")
     keywords: list[str] = []
     names = headers.names
     if b"x-keywords" in names:
@@ -114,10 +120,7 @@ def from_mbox_headers(headers: Headers) -> MessageState:
     expunged = False
     labels = headers.get(b"x-gmail-labels")
     if status is not None or xstatus is not None:
-        status = status or ""
-        letters = "S" if "R" in status else ""
-        letters += "".join(XSTATUS_TO_MAILDIR.get(c, "") for c in (xstatus or ""))
-        new = "O" not in status
+        letters, new = _status_state(status or "", xstatus or "")[:2]
     elif b"x-mozilla-status" in headers:
         letters, expunged = _moz_state(headers.get(b"x-mozilla-status"),
                                        headers.get(b"x-mozilla-status2"))
@@ -135,6 +138,14 @@ def from_mbox_headers(headers: Headers) -> MessageState:
         letters += "P"
     keywords = [k for k in keywords if k != FORWARDED]
     return MessageState(normalize(letters), new, _unique(keywords), expunged)
+
+
+@lru_cache(maxsize=256)
+def _status_state(status: str, xstatus: str) -> MessageState:
+    """The state that Status (R = seen, O = not new) and X-Status (UW-IMAP letters) give."""
+    letters = "S" if "R" in status else ""
+    letters += "".join(XSTATUS_TO_MAILDIR.get(c, "") for c in xstatus)
+    return MessageState(normalize(letters), "O" not in status)
 
 
 def to_mbox_headers(flags: str, new: bool, keywords: tuple[str, ...] | list[str]) -> list[bytes]:

@@ -77,14 +77,28 @@ class Headers:
     def __contains__(self, name: bytes) -> bool:
         return name in self.names
 
-    def _value(self, pos: int, name: bytes) -> str:
-        """The unfolded value of the field whose name starts at ``pos`` (an index into ``raw``)."""
+    def _span(self, pos: int, name: bytes) -> tuple[int, int]:
+        """Where the value of the field whose name starts at ``pos`` (an index into ``raw``) lies."""
         raw = self.raw
         start = pos + len(name) + 1
         end = raw.find(b"\n", start)
         while end >= 0 and raw[end + 1:end + 2] in (b" ", b"\t"):      # a continuation line follows
             end = raw.find(b"\n", end + 1)
-        return " ".join(raw[start:end if end >= 0 else len(raw)].decode("latin-1").split())
+        return start, end if end >= 0 else len(raw)
+
+    def _value(self, pos: int, name: bytes) -> str:
+        """The unfolded value of the field whose name starts at ``pos``."""
+        start, end = self._span(pos, name)
+        return " ".join(self.raw[start:end].decode("latin-1").split())
+
+    def tail(self, name: bytes, sep: bytes) -> str | None:
+        """What follows the last ``sep`` in the first ``name`` field, unfolded (the date of a
+        Received: field); None without such a field or separator."""
+        if name not in self.names:
+            return None
+        start, end = self._span(self._low.find(b"\n" + name + b":"), name)
+        cut = self.raw.rfind(sep, start, end)
+        return None if cut < 0 else " ".join(self.raw[cut + 1:end].decode("latin-1").split())
 
     def get_all(self, name: bytes) -> list[str]:
         """Every value of header ``name``, unfolded, decoded as latin-1 (byte-preserving)."""

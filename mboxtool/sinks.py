@@ -70,10 +70,13 @@ class InlineSink:
         pass
 
 
-def light(msg: MailMessage) -> MailMessage:
-    """What accounting needs of a message once its bytes are on their way to the child."""
-    return MailMessage(b"", msg.flags, msg.new, msg.keywords, msg.date, msg.date_source,
-                       key=msg.key, offset=msg.offset, size=len(msg.data))
+def release(msg: MailMessage) -> MailMessage:
+    """Let go of the bytes of ``msg`` once they are on their way to a writer process;
+    accounting needs only its state, key, offset and size."""
+    msg.size = len(msg.data)
+    msg.data = b""
+    msg.headers = None
+    return msg
 
 
 def writer_processes() -> int:
@@ -102,14 +105,15 @@ class ForkSink:
         self.waiting: dict[tuple[int, int], BatchResult] = {}
 
     def submit(self, batch: list[MailMessage]) -> list[BatchResult]:
-        result = BatchResult([light(m) for m in batch])
         which = self.turn % len(self.children)
         self.turn += 1
         try:
             number = self.children[which].send_batch(batch)
         except OSError as exc:                       # the child is gone (broken pipe)
+            result = BatchResult([release(m) for m in batch])
             result.error = exc
             return [result]
+        result = BatchResult([release(m) for m in batch])
         self.waiting[which, number] = result
         return self._collect()
 

@@ -179,8 +179,10 @@ class DateResolver:
         if self.fixed is not None:
             return self.fixed
         # the top-most Received: is the final hop, the one the delivery agent wrote (§3.6)
-        top = headers.get(b"received") if headers is not None and b"received" in headers else None
-        received = dates.received_date([top]) if top else None
+        top = headers.tail(b"received", b";") if headers is not None else None
+        received = dates.parse_header_date(top)
+        if not dates.plausible(received):
+            received = None
         guess = dates.zone_offset_guess(epoch, received)
         if guess is not None:
             self.offsets[guess] += 1
