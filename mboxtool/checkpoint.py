@@ -28,8 +28,13 @@ def _tail_hash(fd: int, offset: int) -> str:
     return hashlib.sha1(os.pread(fd, offset - start, start)).hexdigest()
 
 
-def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str) -> int | None:
-    """The byte offset to resume reading ``src`` at, or None to read it all."""
+def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str,
+                 ident: os.stat_result | None = None) -> int | None:
+    """The byte offset to resume reading ``src`` at, or None to read it all.
+
+    ``fd`` holds the bytes; ``ident`` is the source file itself when ``fd`` is a
+    private copy of it (a decompressed or snapshot copy).
+    """
     if state is None:
         return None
     try:
@@ -39,7 +44,7 @@ def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str
         return None
     if not entry:
         return None
-    st = os.fstat(fd)
+    st = ident or os.fstat(fd)
     offset = entry.get("offset", 0)
     if (entry.get("dev"), entry.get("ino")) != (st.st_dev, st.st_ino) or offset > size \
             or entry.get("variant") != variant or offset <= 0:
@@ -49,7 +54,8 @@ def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str
     return offset
 
 
-def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync: bool) -> None:
+def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync: bool,
+         ident: os.stat_result | None = None) -> None:
     """Remember that ``src`` was converted completely up to ``size`` (after the last commit)."""
     if state is None or not state.parent.exists():
         return
@@ -59,7 +65,7 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
             entries = {}
     except (OSError, ValueError):
         entries = {}
-    st = os.fstat(fd)
+    st = ident or os.fstat(fd)
     entries[str(src.resolve())] = {"dev": st.st_dev, "ino": st.st_ino, "offset": size,
                                    "tail": _tail_hash(fd, size), "variant": variant}
     tmp = state.with_name(f"{STATE_NAME}.{os.getpid()}.tmp")

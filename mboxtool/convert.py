@@ -215,10 +215,25 @@ def _resume(reader: Any, src_format: str, dst: Path, dst_format: str) -> Path | 
     if src_format != "mbox":
         return None
     state = checkpoint.state_path(dst, dst_format)
-    point = checkpoint.resume_point(state, reader.path, reader.fd, reader.size, reader.variant)
+    point = checkpoint.resume_point(state, reader.path, reader.fd, reader.size, reader.variant,
+                                    getattr(reader, "identity", None))
     if point is not None:
         reader.resume_at = (point, 1)        # convert counts no lines: the line is a placeholder
     return state
+
+
+# How long a conversion reads an mbox under its shared lock. After that the rest of the
+# file is copied under the lock and read from the copy, so that a delivery waits seconds,
+# never the whole of a long run: Postfix defers a message after about 20 s of failed
+# attempts (§7.3). Shorter runs never pay for the copy.
+LOCK_HOLD_SECONDS = 5.0
+
+
+def _let_go_of_lock(reader: Any, dst: Path, dst_format: str) -> None:
+    """Read the rest of an mbox source from a private copy and release its lock."""
+    # the copy goes where the converted mail goes: that file system needs the room anyway
+    where = dst / "tmp" if dst_format == "maildir" else dst if dst_format == "mh" else dst.parent
+    reader.snapshot(where, keep_tail=checkpoint.TAIL)
 
 
 def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: ConvertOptions,
@@ -247,7 +262,11 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
 
             batch: list[MailMessage] = []
             size = 0
+            let_go_at = time.monotonic() + LOCK_HOLD_SECONDS if hasattr(reader, "snapshot") else None
             for msg in reader:
+                if let_go_at is not None and time.monotonic() >= let_go_at:
+                    _let_go_of_lock(reader, dst, dst_format)
+                    let_go_at = None
                 if progress:
                     progress(len(msg.data))
                 if _refuse_garbage(msg, report):
@@ -272,7 +291,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         if opts.move and not aborted:
             _remove_moved(reader, src_format, moved_keys, report)
         if state is not None and not aborted and not report.failed:
-            checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync)
+            checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync,
+                            getattr(reader, "identity", None))
     finally:
         writer.close()
     if opts.verify and not aborted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -18,7 +19,7 @@ from ..errors import InputError, SourceChanged
 from ..fdio import write_buffers
 from ..locking import MboxLock
 from ..message import MailMessage, add_headers, core_bytes, from_line_starts, header_end, unquote_mboxrd
-from .mboxscan import Event, MboxScanner, ScannedMessage
+from .mboxscan import CHUNK, Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -201,6 +202,28 @@ def _fixed_offset(from_tz: str) -> int | None:
     return None
 
 
+def _copy_range(src: int, dst: int, start: int, stop: int) -> None:
+    """Bytes ``start:stop`` of ``src`` to the same offsets of ``dst``, in the kernel where it can."""
+    pos = start
+    while pos < stop:
+        try:
+            n = os.copy_file_range(src, dst, stop - pos, pos, pos)
+        except (AttributeError, OSError) as exc:        # old kernel, or a file system without it
+            if isinstance(exc, OSError) and exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL,
+                                                               errno.EOPNOTSUPP, errno.EBADF):
+                raise
+            while pos < stop:
+                chunk = os.pread(src, min(CHUNK, stop - pos), pos)
+                if not chunk:
+                    break
+                write_buffers(dst, [chunk], pos)
+                pos += len(chunk)
+            return
+        if n == 0:                                      # the source shrank under us
+            raise OSError(errno.EIO, "the mbox shrank while it was copied")
+        pos += n
+
+
 class MboxReader:
     """Messages of an mbox file, streaming, under a shared (or, for --move, exclusive) lock."""
 
@@ -228,6 +251,7 @@ class MboxReader:
         # leave mboxrd quoting in MailMessage.data for core_bytes() to undo: a converter
         # that hands the bytes to a writer process then unquotes over there
         self.defer_unquote = False
+        self.snapshotted = False        # reading a private copy; the source is closed and unlocked
 
     def open(self) -> MboxReader:
         self.fd, st = open_mbox_fd(self.path, write=self.exclusive)
@@ -281,11 +305,54 @@ class MboxReader:
         self.compressed_fd, self.fd = self.fd, os.dup(copy.fileno())   # lock stays on the original
         copy.close()
 
+    @property
+    def identity(self) -> os.stat_result:
+        """The source file as opened and locked (not a private copy read in its place)."""
+        return self.st
+
+    def snapshot(self, directory: Path | None = None, keep_tail: int = 0) -> bool:
+        """Go on reading from a private copy of the rest of the file, and let go of the lock (§7.3).
+
+        A shared lock held for the whole of a long read delays deliveries. Under
+        the lock, the bytes not read yet are copied (in the kernel: far faster
+        than converting them) to an unlinked file in ``directory``, at their own
+        offsets (the copy is sparse before them), together with the last
+        ``keep_tail`` bytes of the file (for the checkpoint's hash). Reading then
+        continues from the copy, and nothing done to the spool afterwards
+        changes what this run reads. Returns False, keeping the lock and
+        reading on from the source, when the copy cannot be made (a full disk).
+        """
+        if self.lock is None or self.exclusive or self.fd is None or self.snapshotted:
+            return False
+        if getattr(self, "compressed_fd", None) is not None:
+            # a compressed mbox is read from its private decompressed copy already
+            self._let_go(self.compressed_fd)
+            self.compressed_fd = None
+            return True
+        import tempfile
+        start = min(self.fh.pos, max(0, self.size - keep_tail))
+        try:
+            with tempfile.TemporaryFile(prefix=".mboxtool-snapshot-", dir=directory) as copy:
+                _copy_range(self.fd, copy.fileno(), start, self.size)
+                fd = os.dup(copy.fileno())
+        except OSError:
+            return False
+        self._let_go(self.fd)
+        self.fd = self.fh.fd = fd                         # the scanner reads on through self.fh
+        return True
+
+    def _let_go(self, source_fd: int) -> None:
+        self._restore_atime()                             # still under the lock
+        self.lock.release()
+        self.lock = None
+        os.close(source_fd)                               # the one fd of the spool (§7.3 step 5)
+        self.snapshotted = True
+
     def _restore_atime(self) -> None:
         """Put back the access time our reads changed, so "new mail" (mtime > atime) stays true (§7.4)."""
         st = getattr(self, "st", None)
         fd = getattr(self, "compressed_fd", None) or self.fd
-        if st is None or fd is None or self.exclusive:
+        if st is None or fd is None or self.exclusive or self.snapshotted:
             return
         try:
             now = os.fstat(fd)
