@@ -179,12 +179,15 @@ def parse_maildir_name(name: str) -> MaildirInfo:
     """Split a Maildir name at its last info separator followed by ``2,`` or ``1,`` (§2.5)."""
     if "2," not in name and "1," not in name:
         return MaildirInfo(name, "", "", False)
-    best = -1
-    for sep in INFO_SEPARATORS:
-        for version in ("2,", "1,"):
-            i = name.rfind(sep + version)
-            if i > best:
-                best = i
+    best = name.rfind(":2,")
+    rest = name[best + 3:]
+    if best < 0 or "2," in rest or "1," in rest:     # not the usual ":2,<letters>" at the end
+        best = -1
+        for sep in INFO_SEPARATORS:
+            for version in ("2,", "1,"):
+                i = name.rfind(sep + version)
+                if i > best:
+                    best = i
     if best < 0:
         return MaildirInfo(name, "", "", False)
     unique, info = name[:best], name[best + 1:]

@@ -66,3 +66,21 @@ def test_every_state_survives_mbox_headers_and_back(letters, new, keywords):
 def test_maildir_names(name, unique, letters, kw):
     info = flags.parse_maildir_name(name)
     assert (info.unique, info.letters, info.keyword_letters) == (unique, letters, kw)
+
+
+def _last_info_separator(name):
+    """The §2.5 rule as written: the last separator followed by ``2,`` or ``1,``."""
+    return max(name.rfind(sep + v) for sep in flags.INFO_SEPARATORS for v in ("2,", "1,"))
+
+
+@given(st.text(alphabet="ab.:!;,12SRF=", max_size=24))
+def test_maildir_name_split_follows_the_last_separator_rule(name):
+    info = flags.parse_maildir_name(name)
+    cut = _last_info_separator(name)
+    if cut < 0:
+        assert (info.unique, info.has_info) == (name, False)
+    else:
+        assert (info.unique, info.has_info) == (name[:cut], True)
+        if name[cut + 1:].startswith("2,"):
+            chars = name[cut + 3:].split(",", 1)[0]
+            assert info.letters == "".join(c for c in chars if c.isupper())

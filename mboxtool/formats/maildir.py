@@ -11,6 +11,7 @@ import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 from .. import dates, flags
@@ -117,7 +118,7 @@ class MaildirReader(Reader):
                         continue
                     found.append(MaildirEntry(subdir, entry.name, int(st.st_mtime), st.st_size,
                                               flags.parse_maildir_name(entry.name)))
-        found.sort(key=lambda e: (e.mtime, e.name))
+        found.sort(key=attrgetter("mtime", "name"))
         self._check_duplicates(found)
         return found
 

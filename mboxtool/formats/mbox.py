@@ -18,7 +18,15 @@ from ..durable import fsync_dir
 from ..errors import InputError, SourceChanged
 from ..fdio import write_buffers
 from ..locking import MboxLock
-from ..message import MailMessage, add_headers, core_bytes, from_line_starts, header_end, unquote_mboxrd
+from ..message import (
+    MailMessage,
+    add_headers,
+    core_bytes,
+    from_line_starts,
+    header_end,
+    split_message,
+    unquote_mboxrd,
+)
 from .mboxscan import CHUNK, Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
@@ -436,9 +444,11 @@ def addr_spec(value: str) -> str:
     return parseaddr(value)[1]
 
 
+_BLANKS = re.compile(r"[ \t\r\n]+")
+
+
 def envelope_sender(msg: MailMessage) -> str:
     """The sender for a From_ line: kept from an mbox source, else Return-Path, From:, MAILER-DAEMON."""
-    from ..message import split_message
     if msg.sender is not None and msg.sender.strip():
         sender = msg.sender
     else:
@@ -451,7 +461,7 @@ def envelope_sender(msg: MailMessage) -> str:
                 if sender:
                     break
         sender = sender or "MAILER-DAEMON"
-    sender = re.sub(r"[ \t\r\n]+", "-", sender.strip())
+    sender = _BLANKS.sub("-", sender.strip())
     if not sender.isascii() or not sender:
         return "MAILER-DAEMON"
     return sender
