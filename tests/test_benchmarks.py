@@ -1,0 +1,39 @@
+"""The benchmark scripts run on a fresh machine, and the mailbox they generate is what they claim."""
+
+import importlib.util
+import subprocess
+import sys
+
+from mboxtool.formats.mbox import MboxReader
+
+from .conftest import ROOT
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_benchmark_mbox_reads_back_message_by_message(tmp_path):
+    bench = load("bench")
+    path = tmp_path / "bench.mbox"
+    size = bench.generate(path, 1200)
+    assert size == path.stat().st_size
+    with MboxReader(path) as reader:
+        messages = list(reader)
+    assert len(messages) == 1200
+    assert [m.headers.get(b"message-id") for m in messages] == [f"<{i}.1@example.org>" for i in range(1200)]
+    assert sum(len(m.data) > 1 << 20 for m in messages) == 1           # the attachment of message 1000
+    assert any(b"\nFrom the desk" in m.data for m in messages)          # body From lines, unquoted
+    assert {m.flags for m in messages} >= {"", "S"}
+
+
+def test_delivery_floor_script_prints_its_three_timings(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "delivery_floor.py"), "--files", "50",
+                        "--repeat", "1", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.rstrip().endswith("x")]
+    assert len(rows) == 3 and rows[0].split()[-1] == "1.00x"
+    assert len(list(tmp_path.rglob("cur/*"))) == 150                    # 50 files from each of the three
