@@ -144,6 +144,18 @@ class _Known:
             self.digests.update(short_digest(m.data) for m in reader)
 
 
+def refuse_destination_inside(src: Path, dst: Path) -> None:
+    """A destination inside a directory source would be read as part of it (a Maildir's
+    cur/ would list the new mbox as a message; a tree would convert its own output)."""
+    if not src.is_dir():
+        return
+    try:
+        dst.resolve().relative_to(src.resolve())
+    except ValueError:
+        return
+    raise UsageError(f"{dst}: is inside the source {src}; choose a destination outside it")
+
+
 def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
                     progress: Progress | None = None, warn: Callable[[str], None] | None = None,
                     progress_total: Callable[[int | None, str], None] | None = None) -> ConvertReport:
@@ -157,6 +169,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
     dst_format = destination_format(src_format, dst, normalize_format(opts.to_format))
     if src.exists() and dst.exists() and os.path.samefile(src, dst):
         raise UsageError(f"{dst}: is the source itself")
+    refuse_destination_inside(src, dst)
     if opts.variant not in VARIANTS:
         raise UsageError(f"unknown variant {opts.variant!r}")
     if opts.move and src_format == "babyl":

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .convert import ConvertOptions, ConvertReport, convert_mailbox
+from .convert import ConvertOptions, ConvertReport, convert_mailbox, refuse_destination_inside
 from .detect import detect_format
 from .errors import InputError, MboxtoolError
 from .formats.maildir import is_maildir
@@ -126,6 +126,7 @@ def _target(parts: list[str], dst: Path, dst_format: str) -> Path:
 def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -> ConvertReport:
     """Convert every mailbox of a folder tree; one summed report, errors prefixed by folder."""
     src, dst = Path(src), Path(dst)
+    refuse_destination_inside(src, dst)
     boxes = mailboxes(src)
     if not boxes:
         raise InputError(f"{src}: no mailboxes found in this folder tree")

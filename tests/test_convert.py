@@ -589,3 +589,25 @@ def test_move_never_truncates_a_spool_that_changed_under_the_lock(tmp_path, monk
     r = invoke("convert", "--move", src, tmp_path / "md")
     assert r.exit_code == 1 and "not truncated" in r.stderr and "Traceback" not in r.stderr
     assert src.read_bytes().endswith(b"late\n\n") and src.read_bytes().startswith(b"From a@")
+
+
+@pytest.mark.parametrize("inside, recursive", [("cur/out.mbox", False), (".Sub", False), ("out", True)])
+def test_destination_inside_a_directory_source_is_refused(invoke, tmp_path, inside, recursive):
+    # a new mbox in a Maildir's cur/ would be listed as one of its messages; a tree would
+    # convert its own output on the next run
+    src = make_maildir(tmp_path / "md")
+    (src / "cur" / "1.x:2,S").write_bytes(b"Subject: a\n\nbody\n")
+    before = tree_digest(src)
+    dst = src / inside
+    r = invoke("convert", *(["--recursive"] if recursive else []), src, dst)
+    assert r.exit_code == 2 and "inside the source" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert not dst.exists() and tree_digest(src) == before
+
+
+def test_a_maildir_subfolder_can_be_merged_into_its_parent(tmp_path):
+    parent = make_maildir(tmp_path / "md")
+    sub = make_maildir(parent / ".Archive")
+    (sub / "cur" / "1.x:2,S").write_bytes(b"Subject: a\n\nbody\n")
+    report = convert_mailbox(sub, parent)
+    assert report.converted == 1 and len(maildir_files(parent)) == 1
