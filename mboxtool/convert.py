@@ -42,6 +42,7 @@ class ConvertOptions:
     from_tz: str = "auto"
     include_expunged: bool = False
     dotlock: bool = True                  # False: fcntl only (spool directory not writable)
+    in_tree: bool = False                 # one folder of a --recursive run: its subfolders are taken care of
 
 
 @dataclass
@@ -202,8 +203,30 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
         for msg, reason in reader.skipped:
             report.excluded.append({"key": msg.key, "reason": reason,
                                     **({"offset": msg.offset} if msg.offset is not None else {})})
+    if not opts.in_tree:
+        _note_subfolders(src, src_format, report)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _note_subfolders(src: Path, src_format: str, report: ConvertReport) -> None:
+    """Warn that subfolders were left out: Maildir++ ``.Name`` folders, or Thunderbird's
+    ``NAME.sbd/`` beside an mbox file. Only --recursive converts a folder tree."""
+    if src_format == "maildir":
+        from .formats.maildir import is_maildir
+        try:
+            names = sorted(n for n in os.listdir(src) if n.startswith(".") and n not in (".", "..")
+                           and is_maildir(src / n))
+        except OSError:
+            return
+    else:
+        sbd = src.with_name(src.name + ".sbd")
+        names = [sbd.name] if sbd.is_dir() and any(sbd.iterdir()) else []
+    if names:
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        report.warnings.append({"code": "subfolders-not-converted",
+                                "message": f"{len(names)} subfolder(s) not converted ({shown}); "
+                                           "--recursive converts the whole folder tree"})
 
 
 def _dry_run(reader: Any, dst: Path, dst_format: str, opts: ConvertOptions,

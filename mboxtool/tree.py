@@ -140,7 +140,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
     for parts, path, fmt in boxes:
         target = _target(parts, dst, dst_format)
         folder = "/".join(parts) or "INBOX"
-        opts = replace(options, from_format=fmt, to_format=dst_format)
+        opts = replace(options, from_format=fmt, to_format=dst_format, in_tree=True)
         try:
             rep = convert_mailbox(path, target, opts, **kwargs)
         except MboxtoolError as exc:

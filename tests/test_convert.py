@@ -611,3 +611,24 @@ def test_a_maildir_subfolder_can_be_merged_into_its_parent(tmp_path):
     (sub / "cur" / "1.x:2,S").write_bytes(b"Subject: a\n\nbody\n")
     report = convert_mailbox(sub, parent)
     assert report.converted == 1 and len(maildir_files(parent)) == 1
+
+
+def test_subfolders_left_out_are_reported_and_recursive_takes_them(invoke, tmp_path):
+    md = make_maildir(tmp_path / "md")
+    (md / "cur" / "1.x:2,S").write_bytes(b"Subject: inbox\n\nbody\n")
+    sub = make_maildir(md / ".Work")
+    (sub / "cur" / "2.x:2,S").write_bytes(b"Subject: work\n\nbody\n")
+    r = invoke("convert", "--json", md, tmp_path / "out.mbox")
+    codes = [w["code"] for w in json.loads(r.stdout)["warnings"]]
+    assert r.exit_code == 0 and codes == ["subfolders-not-converted"]
+    r = invoke("convert", "-q", md, tmp_path / "again.mbox")
+    assert r.exit_code == 0 and r.stderr == "" and r.stdout == ""       # cron: quiet
+    r = invoke("convert", "--json", "--recursive", md, tmp_path / "tree")
+    doc = json.loads(r.stdout)
+    assert doc["converted"] == 2 and doc["warnings"] == []
+    box = tmp_path / "Sub"                                              # Thunderbird: Sub + Sub.sbd/
+    box.write_bytes(mbox_entry())
+    (tmp_path / "Sub.sbd").mkdir()
+    (tmp_path / "Sub.sbd" / "Deeper").write_bytes(mbox_entry())
+    r = invoke("convert", box, tmp_path / "md2")
+    assert r.exit_code == 0 and "Sub.sbd" in r.stderr and "--recursive" in r.stderr
