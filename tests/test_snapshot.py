@@ -151,3 +151,20 @@ def test_compressed_source_resumes_too(tmp_path):
     assert convert_mailbox(src, md).converted == 3
     again = convert_mailbox(src, md)
     assert (again.converted, again.skipped, again.resumed_at) == (0, 0, len(data))
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_a_source_that_shrinks_while_copied_gives_no_partial_copy(tmp_path, monkeypatch, kernel_copy):
+    src = spool(tmp_path)
+    data = src.read_bytes()
+    if not kernel_copy:
+        def unsupported(*_):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        monkeypatch.setattr(os, "copy_file_range", unsupported)
+    reader = mbox.MboxReader(src).open()
+    try:
+        os.truncate(src, len(data) // 2)                     # someone ignored the lock
+        assert reader.snapshot(tmp_path) is False            # keeps the lock and the source
+        assert reader.lock is not None and not reader.snapshotted
+    finally:
+        reader.close()

@@ -223,7 +223,7 @@ def _copy_range(src: int, dst: int, start: int, stop: int) -> None:
             while pos < stop:
                 chunk = os.pread(src, min(CHUNK, stop - pos), pos)
                 if not chunk:
-                    break
+                    raise OSError(errno.EIO, "the mbox shrank while it was copied") from None
                 write_buffers(dst, [chunk], pos)
                 pos += len(chunk)
             return
