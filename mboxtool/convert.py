@@ -213,10 +213,9 @@ def _note_subfolders(src: Path, src_format: str, report: ConvertReport) -> None:
     """Warn that subfolders were left out: Maildir++ ``.Name`` folders, or Thunderbird's
     ``NAME.sbd/`` beside an mbox file. Only --recursive converts a folder tree."""
     if src_format == "maildir":
-        from .formats.maildir import is_maildir
+        from .formats.maildir import maildir_folders
         try:
-            names = sorted(n for n in os.listdir(src) if n.startswith(".") and n not in (".", "..")
-                           and is_maildir(src / n))
+            names = maildir_folders(src)
         except OSError:
             return
     else:

@@ -51,7 +51,7 @@ def reuse_large_buffers() -> None:
     """Let glibc serve multi-megabyte buffers from its heap instead of a fresh mmap each time.
 
     By default glibc maps every large allocation anew and unmaps it on free, so
-    each 4 MiB read chunk, each batch and each big message page-faults its
+    each read chunk, each batch and each big message page-faults its
     memory in again: about 40,000 faults, a third of a pass over a 166 MB mbox.
     A process-wide setting, so only the command-line entry point calls it.
     """

@@ -9,23 +9,28 @@ IOV_BATCH = 512                 # buffers per call, well under IOV_MAX (1024 on 
 
 def write_buffers(fd: int, buffers, offset: int | None = None) -> None:
     """Write ``buffers`` in order (at ``offset`` with pwritev, else writev), finishing short writes."""
-    bufs = [b for b in buffers if len(b)]
+    bufs = buffers if isinstance(buffers, (list, tuple)) else list(buffers)
+    private = bufs is not buffers                      # ours to change after a short write
     i = 0
     while i < len(bufs):
-        chunk = bufs[i:i + IOV_BATCH]
-        if offset is None:
-            n = os.writev(fd, chunk)
-        else:
-            n = os.pwritev(fd, chunk, offset)
+        chunk = bufs[i:i + IOV_BATCH] if i or len(bufs) > IOV_BATCH else bufs
+        size = sum(map(len, chunk))
+        if not size:
+            i += len(chunk)
+            continue
+        n = os.writev(fd, chunk) if offset is None else os.pwritev(fd, chunk, offset)
+        if offset is not None:
             offset += n
-        if n == sum(map(len, chunk)):                  # the usual case: all of it
+        if n == size:                                  # the usual case: all of it, one call
             i += len(chunk)
             continue
         while n:                                       # a short write: skip what went out
-            size = len(bufs[i])
-            if n >= size:
-                n -= size
+            length = len(bufs[i])
+            if n >= length:
+                n -= length
                 i += 1
             else:
+                if not private:
+                    bufs, private = list(bufs), True   # never change the caller's list
                 bufs[i] = memoryview(bufs[i])[n:]
                 n = 0

@@ -13,14 +13,12 @@ import hashlib
 from .message import MailMessage, drop_from_quoting, from_line_starts, header_end, strip_head, unquote_mboxrd
 
 
-def short_digest(data: bytes, stripped: bool = False) -> int:
+def short_digest(data: bytes) -> int:
     """The 64-bit identity of a message, kept in memory as a small int.
 
     Metadata headers are left out, the final newline is made sure, and ``>From``
     quoting of any depth is ignored, so a message reads back with the same
     identity whichever format or mbox variant (even lossy mboxo) stored it.
-    ``stripped`` is accepted for callers that removed the metadata already;
-    removing it twice changes nothing.
     """
     return core_digest(data, False)[0]
 

@@ -11,7 +11,7 @@ from typing import Any
 from .convert import ConvertOptions, ConvertReport, convert_mailbox, refuse_destination_inside
 from .detect import detect_format
 from .errors import InputError, MboxtoolError
-from .formats.maildir import is_maildir
+from .formats.maildir import is_maildir, maildir_folders
 
 SKIP_SUFFIXES = (".msf", ".lock", ".mboxtool-append", ".dat", ".json", ".html")
 
@@ -31,13 +31,11 @@ def mailboxes(root: Path) -> list[tuple[list[str], Path, str]]:
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: --recursive needs a directory")
-    dotted = [n for n in os.listdir(root) if n.startswith(".") and is_maildir(root / n)]
-    if is_maildir(root) or dotted:                      # a Maildir++ root (INBOX) and its folders
+    folders = maildir_folders(root)
+    if is_maildir(root) or folders:                     # a Maildir++ root (INBOX) and its folders
         found = [([], root, "maildir")] if is_maildir(root) else []
-        for name in sorted(os.listdir(root)):
-            sub = root / name
-            if name.startswith(".") and name not in (".", "..") and sub.is_dir() and is_maildir(sub):
-                found.append(([mutf7_decode(p) for p in name[1:].split(".") if p], sub, "maildir"))
+        for name in folders:
+            found.append(([mutf7_decode(p) for p in name[1:].split(".") if p], root / name, "maildir"))
         return found
     found = []
     _walk(root, [], found)

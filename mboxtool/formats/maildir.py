@@ -33,6 +33,12 @@ def is_maildir(path: Path) -> bool:
     return (path / "cur").is_dir() and (path / "new").is_dir()
 
 
+def maildir_folders(root: Path) -> list[str]:
+    """The Maildir++ folders (``.Name`` Maildirs) directly under ``root``, sorted by name."""
+    return sorted(n for n in os.listdir(root) if n.startswith(".") and n not in (".", "..")
+                  and is_maildir(root / n))
+
+
 def read_keyword_map(path: Path) -> dict[int, str]:
     """Dovecot's ``dovecot-keywords``: letter index -> keyword name."""
     mapping: dict[int, str] = {}
@@ -200,14 +206,6 @@ class MaildirReader(Reader):
             yield msg
 
 
-def _writev_all(fd: int, parts: tuple) -> None:
-    """Write the message's buffers: one writev, which the kernel usually takes whole."""
-    written = os.writev(fd, parts)
-    if written != sum(map(len, parts)):
-        rest = memoryview(b"".join(parts))[written:]
-        write_buffers(fd, [rest])
-
-
 OUR_NAME = re.compile(r"\d+\.M\d+P(\d+)Q\d+R([0-9a-f]{16})\.([^:!;,]+)")
 
 
@@ -346,7 +344,7 @@ class MaildirWriter:
         tmpfd = self.dirfd["tmp"]
         fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=tmpfd)
         try:
-            _writev_all(fd, parts)
+            write_buffers(fd, parts)                    # one writev, which the kernel takes whole
             if mtime is not None:
                 # mtime is the delivery time (IMAP INTERNALDATE), set before the file is visible
                 os.utime(fd, (time.time(), mtime))

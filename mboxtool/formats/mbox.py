@@ -138,11 +138,6 @@ def sniff_variant(fh, size: int) -> VariantGuess:
     return VariantGuess("mboxrd", ["nothing decisive: mboxrd by default"])
 
 
-def unquote(data: bytes, variant: str) -> bytes:
-    """Undo the body quoting of ``variant`` (only mboxrd quoting is reversible)."""
-    return unquote_mboxrd(data) if variant == "mboxrd" else data
-
-
 def quote(data: bytes, variant: str) -> bytes:
     """Quote the lines of ``data`` that would be read as From_ lines, as ``variant`` does."""
     if variant == "mboxcl2" or b"From " not in data:
