@@ -1,0 +1,81 @@
+"""The hand-over from the reading process to a Maildir writer process: shared ring and pipe."""
+
+import os
+
+import pytest
+
+from mboxtool import forkwriter
+from mboxtool.forkwriter import ForkedMaildirWriter, _messages, _Ring
+from mboxtool.formats.maildir import MaildirReader, MaildirWriter
+from mboxtool.message import MailMessage
+
+from .conftest import mbox_entry
+
+
+def test_ring_regions_are_taken_first_in_first_out():
+    ring = _Ring(100)
+    assert ring.free() == (0, 100)
+    ring.used.append((1, 0, 60))
+    assert ring.free() == (60, 100)                # after the newest region
+    ring.used.append((2, 60, 90))
+    assert ring.free() == (90, 100)                # the 10 bytes left at the end
+    ring.release(1)
+    assert ring.free() == (0, 60)                  # before the oldest is larger than the tail
+    ring.used.append((3, 0, 50))                   # wrapped: only between newest and oldest
+    assert ring.free() == (50, 60)
+    ring.release(3)
+    assert not ring.used and ring.free() == (0, 100)
+
+
+def test_batch_round_trip_through_ring_and_pipe(tmp_path):
+    """Messages that fit in the ring travel there, larger ones through the pipe; the child
+    reads back every message exactly, in order, with its state."""
+    writer = MaildirWriter(tmp_path / "md", fsync=False).open()
+    fork = ForkedMaildirWriter(writer, set(), False)
+    fork.ring = _Ring(10_000)
+    rfd, fork.to_child = os.pipe()
+    batch = [MailMessage(data=(b"Subject: %d\n\n" % i) + bytes([65 + i]) * size, flags=flags,
+                         new=not flags, date=1_600_000_000 + i, quoted=i % 2 == 1)
+             for i, (size, flags) in enumerate([(3000, "S"), (20_000, ""), (4000, "RS"), (2000, "F"), (5000, "")])]
+    fork.send_batch(batch)
+    os.close(fork.to_child)
+    with open(rfd, "rb") as stream:
+        got = list(_messages(stream, fork.ring.mem))
+    assert [g[6] for g in got] == [m.data for m in batch]
+    assert [(g[0], g[1], g[4], g[5]) for g in got] == [(m.flags, m.new, m.date, m.quoted) for m in batch]
+    # 3000 + 4000 + 2000 fitted (in turn); 20,000 and then 5000 did not
+    assert fork.ring.used[0][1:] == (0, sum(len(batch[i].data) for i in (0, 2, 3)))
+    writer.close()
+
+
+@pytest.mark.parametrize("ring_size", [2_000, 50_000])
+def test_conversion_through_a_small_ring_keeps_every_byte(tmp_path, invoke, monkeypatch, ring_size):
+    """Whichever way each message travels, the Maildir holds the source's messages exactly."""
+    monkeypatch.setattr(forkwriter, "RING_SIZE", ring_size)
+    monkeypatch.setattr("mboxtool.convert.BATCH_MESSAGES", 7)          # many batches, many releases
+    bodies = [("line %d\n" % i) * (1 + (i * 37) % 400) + ("From here\n" if i % 5 == 0 else "")
+              for i in range(60)]
+    src = tmp_path / "in.mbox"
+    src.write_bytes(b"".join(mbox_entry(sender=f"s{i}@example.org", body=b.replace("From here", ">From here"))
+                             for i, b in enumerate(bodies)))
+    result = invoke("convert", "-q", "--no-fsync", src, tmp_path / "md")
+    assert result.exit_code == 0, result.stderr
+    with MaildirReader(tmp_path / "md") as reader:
+        got = sorted(m.data.split(b"\n\n", 1)[1] for m in reader)
+    assert got == sorted(b.encode() for b in bodies)
+
+
+def test_child_frees_ring_regions_it_has_read(tmp_path):
+    writer = MaildirWriter(tmp_path / "md", fsync=False).open()
+    fork = ForkedMaildirWriter(writer, set(), False).start()
+    try:
+        for i in range(3):
+            fork.send_batch([MailMessage(data=b"Subject: %d\n\nbody\n" % i)])
+        assert len(fork.ring.used) == 3
+        acks = fork.acks(wait_for=3)
+        assert [a["status"] for a in acks] == ["w", "w", "w"]
+        assert not fork.ring.used and fork.ring.free() == (0, fork.ring.size)
+    finally:
+        assert fork.close() == 0
+        writer.close()
+    assert len(os.listdir(tmp_path / "md" / "new")) == 3
