@@ -282,7 +282,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     if dst_format == "babyl":
         known.read_back(dst, dst_format)
     writer.open()
-    expected: dict[int, tuple[str, bool, int | None]] = {}
+    expected: dict[int, int] = {}                  # --verify: digest -> _packed(flags, date)
     moved_keys: list[str] = []
     aborted = False
     try:
@@ -359,7 +359,7 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
         if opts.move:
             moved_keys.append(msg.key)
         if opts.verify:
-            expected[digest] = (msg.flags, msg.new, msg.date)
+            expected[digest] = _packed(msg.flags, msg.date)
     return True
 
 
@@ -382,24 +382,43 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
     report.moved = True
 
 
-def _verify(dst: Path, fmt: str, expected: dict[int, tuple[str, bool, int | None]],
-            report: ConvertReport) -> None:
-    """Re-read DST and check every converted message: digest, flags and date."""
-    found: dict[int, tuple[str, bool, int | None]] = {}
+_FLAG_LETTERS = "DFPRST"
+
+
+def _packed(flags_: str, date: int | None) -> int:
+    """Flags and date of a converted message in one int: --verify keeps one per message."""
+    bits = 0
+    for i, letter in enumerate(_FLAG_LETTERS):
+        if letter in flags_:
+            bits |= 1 << i
+    return bits if date is None else date << 7 | 1 << 6 | bits
+
+
+def _unpacked(value: int) -> tuple[str, int | None]:
+    return "".join(letter for i, letter in enumerate(_FLAG_LETTERS) if value >> i & 1), \
+        value >> 7 if value >> 6 & 1 else None
+
+
+def _verify(dst: Path, fmt: str, expected: dict[int, int], report: ConvertReport) -> None:
+    """Re-read DST and check every converted message: digest, flags and date.
+
+    Each message is checked as it is read and then forgotten, so the only state
+    is one int per converted message. New-ness is not compared: a seen-but-new
+    mbox message rightly lands in cur/ (§2.4).
+    """
+    mismatches = 0
     with make_reader(dst, fmt, lock=True) as reader:
         for msg in reader:
             digest = short_digest(msg.data)
-            if digest in expected:                 # keep only what is checked: memory per converted message
-                found[digest] = (msg.flags, msg.new, msg.date)
-    mismatches = 0
-    # new-ness is not compared: a seen-but-new mbox message rightly lands in cur/ (§2.4)
-    for digest, (flags_, _new, date) in expected.items():
-        got = found.get(digest)
-        if got is None:
-            mismatches += 1
-            report.error(f"verify: a converted message ({digest:016x}) is missing from {dst}")
-        elif fmt in ("maildir", "mbox", "mmdf") and (got[0] != flags_ or (date is not None and got[2] != date)):
-            mismatches += 1
-            report.error(f"verify: message {digest:016x} has flags {got[0]!r} date {got[2]} in {dst}, "
-                         f"expected {flags_!r} {date}")
+            value = expected.pop(digest, None)
+            if value is None:                      # there before this run, or checked already
+                continue
+            flags_, date = _unpacked(value)
+            if fmt in ("maildir", "mbox", "mmdf") and (msg.flags != flags_ or (date is not None and msg.date != date)):
+                mismatches += 1
+                report.error(f"verify: message {digest:016x} has flags {msg.flags!r} date "
+                             f"{msg.date} in {dst}, expected {flags_!r} {date}")
+    for digest in expected:                        # converted, but not found in DST
+        mismatches += 1
+        report.error(f"verify: a converted message ({digest:016x}) is missing from {dst}")
     report.verified = mismatches == 0

@@ -41,18 +41,48 @@ RING_SIZE = 8 << 20                   # shared memory per writer
 class _Ring:
     """Shared memory that carries the parent's batches to one child.
 
-    A pipe copies every byte twice in the kernel (into the pipe, out of it),
-    which costs about as much CPU as writing the Maildir files. The parent
-    copies a batch into this mapping instead (made before the fork, so both
-    sides see it) and sends only its offset; the child copies each message out
-    and says when it has read the batch, which frees its region. Regions are
-    taken first in, first out; a message that does not fit goes through the pipe.
+    A pipe copies every byte twice in the kernel (into the pipe, out of it) and
+    wakes the reader for every pipeful. Here the parent writes a batch's bytes
+    into a memfd with one pwritev and sends only their offsets; the child,
+    which maps the memfd, copies each message out and says when it has read
+    the batch, which frees its region. The parent never maps the ring, so it
+    adds nothing to the reading process's memory. Regions are taken first in,
+    first out; a message that does not fit goes through the pipe.
     """
 
     def __init__(self, size: int | None = None):
         self.size = size or RING_SIZE
-        self.mem = mmap.mmap(-1, self.size)               # MAP_SHARED | MAP_ANONYMOUS
         self.used: deque[tuple[int, int, int]] = deque()  # (batch, start, end), oldest first
+        self.mem: mmap.mmap | None = None
+        try:
+            self.fd = os.memfd_create("mboxtool-ring")     # Linux
+            os.ftruncate(self.fd, self.size)
+        except (AttributeError, OSError):
+            self.fd = -1                                   # elsewhere: an anonymous shared mapping
+            self.mem = mmap.mmap(-1, self.size)
+
+    def map(self) -> mmap.mmap:
+        """The ring as the child reads it."""
+        if self.mem is None:
+            self.mem = mmap.mmap(self.fd, self.size, prot=mmap.PROT_READ)
+        return self.mem
+
+    def write(self, start: int, buffers: list) -> None:
+        """The parent's side: ``buffers`` one after the other from ``start``."""
+        if self.fd < 0:
+            for buf in buffers:
+                self.mem[start:start + len(buf)] = buf
+                start += len(buf)
+            return
+        write_buffers(self.fd, buffers, start)
+
+    def close(self) -> None:
+        if self.mem is not None:
+            self.mem.close()
+            self.mem = None
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
     def free(self) -> tuple[int, int]:
         """The larger free region, as (start, end)."""
@@ -198,6 +228,7 @@ class ForkedMaildirWriter:
             for sibling in siblings or ():
                 os.close(sibling.to_child)
                 os.close(sibling.from_child)
+                sibling.ring.close()
             code = 0
             try:
                 self._child(to_child_r, from_child_w)
@@ -225,7 +256,7 @@ class ForkedMaildirWriter:
                 known, verify = self.known, self.verify
                 try:
                     for i, (letters, new, kw_letters, extra, date, quoted, data) in enumerate(
-                            _messages(stream, self.ring.mem)):
+                            _messages(stream, self.ring.map())):
                         digest, parts = core_digest(data, quoted)
                         if verify:
                             digests.append(digest)
@@ -255,8 +286,8 @@ class ForkedMaildirWriter:
     def send_batch(self, batch: list[MailMessage]) -> int:
         """Hand a batch to the child in one writev; returns its number (see acks())."""
         ring = self.ring
-        pos, end = ring.free()
-        start, mem = pos, ring.mem
+        pos, end = start, _ = ring.free()
+        in_ring_data = []
         out = [_BATCH.pack(len(batch), start)]
         for msg in batch:
             # keyword letters are given out here, by the one process that owns dovecot-keywords
@@ -267,12 +298,13 @@ class ForkedMaildirWriter:
             out += (_FRAME.pack(msg.new | msg.quoted << 1 | in_ring << 2, -1 if msg.date is None else msg.date,
                                 len(state), n), state)
             if in_ring:
-                mem[pos:pos + n] = msg.data
+                in_ring_data.append(msg.data)
                 pos += n
             else:
                 out.append(msg.data)
         self.batch += 1
         if pos > start:
+            ring.write(start, in_ring_data)
             ring.used.append((self.batch, start, pos))
         write_buffers(self.to_child, out)            # no joined copy of the batch in memory
         return self.batch
@@ -314,4 +346,5 @@ class ForkedMaildirWriter:
             pass
         _, status = os.waitpid(self.pid, 0)
         os.close(self.from_child)
+        self.ring.close()
         return os.waitstatus_to_exitcode(status)

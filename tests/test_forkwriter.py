@@ -40,7 +40,7 @@ def test_batch_round_trip_through_ring_and_pipe(tmp_path):
     fork.send_batch(batch)
     os.close(fork.to_child)
     with open(rfd, "rb") as stream:
-        got = list(_messages(stream, fork.ring.mem))
+        got = list(_messages(stream, fork.ring.map()))
     assert [g[6] for g in got] == [m.data for m in batch]
     assert [(g[0], g[1], g[4], g[5]) for g in got] == [(m.flags, m.new, m.date, m.quoted) for m in batch]
     # 3000 + 4000 + 2000 fitted (in turn); 20,000 and then 5000 did not
@@ -48,10 +48,14 @@ def test_batch_round_trip_through_ring_and_pipe(tmp_path):
     writer.close()
 
 
+@pytest.mark.parametrize("memfd", [True, False], ids=["memfd", "anonymous-mapping"])
 @pytest.mark.parametrize("ring_size", [2_000, 50_000])
-def test_conversion_through_a_small_ring_keeps_every_byte(tmp_path, invoke, monkeypatch, ring_size):
-    """Whichever way each message travels, the Maildir holds the source's messages exactly."""
+def test_conversion_through_a_small_ring_keeps_every_byte(tmp_path, invoke, monkeypatch, ring_size, memfd):
+    """Whichever way each message travels, the Maildir holds the source's messages exactly;
+    also where there is no memfd_create (the ring is then a mapping shared by the fork)."""
     monkeypatch.setattr(forkwriter, "RING_SIZE", ring_size)
+    if not memfd:
+        monkeypatch.delattr(os, "memfd_create")
     monkeypatch.setattr("mboxtool.convert.BATCH_MESSAGES", 7)          # many batches, many releases
     bodies = [("line %d\n" % i) * (1 + (i * 37) % 400) + ("From here\n" if i % 5 == 0 else "")
               for i in range(60)]
