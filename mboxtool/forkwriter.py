@@ -54,12 +54,15 @@ class _Ring:
         self.size = size or RING_SIZE
         self.used: deque[tuple[int, int, int]] = deque()  # (batch, start, end), oldest first
         self.mem: mmap.mmap | None = None
+        self.fd = -1
         try:
             self.fd = os.memfd_create("mboxtool-ring")     # Linux
             os.ftruncate(self.fd, self.size)
         except (AttributeError, OSError):
-            self.fd = -1                                   # elsewhere: an anonymous shared mapping
-            self.mem = mmap.mmap(-1, self.size)
+            if self.fd >= 0:
+                os.close(self.fd)
+                self.fd = -1
+            self.mem = mmap.mmap(-1, self.size)            # elsewhere: an anonymous shared mapping
 
     def map(self) -> mmap.mmap:
         """The ring as the child reads it."""
