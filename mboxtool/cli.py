@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,31 @@ from .formats.mbox import VARIANTS
 from .output import ProgressBar, dump_json
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_TEMPFAIL = 0, 1, 2, 75
+EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM   # the shell's convention
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (cron's timeout, systemd's stop, kill), raised where the program is, so that
+    it unwinds as for Ctrl-C: locks released, a half-made repair copy removed, the writer
+    processes left to finish what they were handed."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+class _Commands(click.Group):
+    """The command group: an interrupted command says so in one line, not click's 'Aborted!'
+    and exit 1, which scripts would read as a run that ended with problems."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            name, code = ("SIGTERM", EXIT_SIGTERM) if isinstance(exc, Terminated) else ("SIGINT", EXIT_SIGINT)
+            click.echo(f"mboxtool: interrupted ({name}); nothing was left half-written, "
+                       "running the same command again finishes the job", err=True)
+            ctx.exit(code)
 
 
 class UnusableInput(click.ClickException):
@@ -75,7 +101,7 @@ def source_options(f):
     return f
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mboxtool")
 def cli() -> None:
     """Convert, inspect, validate and repair mailboxes: mbox, Maildir, MH, MMDF, Babyl."""
@@ -178,6 +204,8 @@ def main() -> None:
         except (AttributeError, ValueError):
             pass
     reuse_large_buffers()
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_terminated)
     cli(prog_name="mboxtool")
 
 

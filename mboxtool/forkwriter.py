@@ -20,6 +20,7 @@ import mmap
 import os
 import queue
 import select
+import signal
 import struct
 import threading
 import warnings
@@ -128,7 +129,6 @@ def _die_with_parent(parent: int) -> None:
     """If the parent is killed, stop at once rather than write what a re-run is writing too."""
     try:
         import ctypes
-        import signal
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)              # PR_SET_PDEATHSIG (Linux)
     except (OSError, AttributeError):
@@ -225,6 +225,10 @@ class ForkedMaildirWriter:
             self.pid = os.fork()
         if self.pid == 0:                                   # the child: write until EOF
             _die_with_parent(parent)
+            # Ctrl-C and systemd's stop signal the whole group: the parent decides, and on its
+            # way out closes the pipe, after which this child finishes what it was handed
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             self.writer.pid = os.getpid()                   # its own file names (P field), its own tmp/
             os.close(self.to_child)
             os.close(self.from_child)
