@@ -179,3 +179,29 @@ class MboxLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def lock_directory(path: Path, timeout: float) -> int | None:
+    """An exclusive flock(2) on a destination directory (Maildir, MH), held while mboxtool
+    writes into it; the fd to close when done.
+
+    Nothing else locks these directories (deliveries into a Maildir need no lock), so this
+    only keeps two mboxtool runs apart: each reads what the destination holds when it
+    starts, so two at once (an overlapping cron job) would both deliver every new message.
+    Where the file system has no flock (some network file systems), None: no lock.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise LockTimeout(f"{path}: another mboxtool run is writing into it; still busy after "
+                                  f"{timeout:g} s, try again later") from None
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic()) + 0.01))
+        except OSError:
+            os.close(fd)
+            return None

@@ -36,5 +36,5 @@ def make_writer(path: Path, fmt: str, *, variant: str = "mboxrd", fsync: bool = 
         return WRITERS[fmt](path, variant=variant, fsync=fsync, lock=lock,
                             lock_timeout=lock_timeout, warn=warn, dotlock=dotlock)
     if fmt == "maildir":
-        return MaildirWriter(path, fsync=fsync, folder=folder)
-    return WRITERS[fmt](path, fsync=fsync)
+        return MaildirWriter(path, fsync=fsync, folder=folder, lock=lock, lock_timeout=lock_timeout)
+    return WRITERS[fmt](path, fsync=fsync, lock=lock, lock_timeout=lock_timeout)

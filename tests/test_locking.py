@@ -1,5 +1,7 @@
-"""The mbox lock protocol (§7.3): fcntl + dotlock, refresh, stale locks, timeouts."""
+"""The mbox lock protocol (§7.3): fcntl + dotlock, refresh, stale locks, timeouts; and the
+lock that keeps two mboxtool runs out of one destination directory."""
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +11,11 @@ import pytest
 
 import mboxtool.locking as locking
 from mboxtool.errors import LockTimeout
+from mboxtool.formats.maildir import MaildirReader
+from mboxtool.formats.mh import MHReader
 from mboxtool.locking import MboxLock, dotlock_state
+
+from .conftest import mbox_entry, python_cmd
 
 
 @pytest.fixture
@@ -102,3 +108,64 @@ def test_append_follows_a_file_renamed_over_the_spool_while_waiting(tmp_path):
     data = box.read_bytes()
     assert report.converted == 3 and data.startswith(mbox_entry(body="new inode\n"))
     assert data.count(b"\nFrom ") == 3
+
+
+# -- the destination directory lock (two mboxtool runs into one Maildir or MH folder) ------------
+
+def _held_flock(path):
+    import fcntl
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+@pytest.mark.parametrize("fmt", ["maildir", "mh"])
+def test_busy_destination_directory_exits_75_and_writes_nothing(tmp_path, fmt):
+    src, dst = tmp_path / "in.mbox", tmp_path / "out"
+    src.write_bytes(b"".join(mbox_entry(body=f"m{i}\n") for i in range(20)))
+    subprocess.run(python_cmd() + ["convert", "-q", "--to", fmt, str(src), str(dst)], check=True)
+    before = sorted(p.relative_to(dst) for p in dst.rglob("*"))
+    src.write_bytes(src.read_bytes() + mbox_entry(body="one more\n"))
+    fd = _held_flock(dst)                              # another run is writing there
+    try:
+        r = subprocess.run(python_cmd() + ["convert", "--lock-timeout", "0.5", "--to", fmt, str(src), str(dst)],
+                           capture_output=True, text=True)
+    finally:
+        os.close(fd)
+    assert r.returncode == 75, r.stderr
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "another mboxtool run" in r.stderr
+    assert sorted(p.relative_to(dst) for p in dst.rglob("*")) == before
+    r = subprocess.run(python_cmd() + ["convert", "--json", "--to", fmt, str(src), str(dst)], capture_output=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["converted"] == 1
+
+
+def test_no_lock_does_not_wait_for_the_directory_lock(tmp_path):
+    src, md = tmp_path / "in.mbox", tmp_path / "md"
+    src.write_bytes(mbox_entry())
+    md.mkdir()
+    fd = _held_flock(md)
+    try:
+        r = subprocess.run(python_cmd() + ["convert", "--no-lock", "--lock-timeout", "0.5", str(src), str(md)],
+                           capture_output=True, text=True)
+    finally:
+        os.close(fd)
+    assert r.returncode == 0, r.stderr
+    assert len(os.listdir(md / "new")) == 1
+
+
+@pytest.mark.parametrize("fmt", ["maildir", "mh"])
+def test_overlapping_runs_into_one_destination_deliver_each_message_once(tmp_path, fmt):
+    """An overlapping cron job: two runs of the same conversion at once."""
+    src, dst = tmp_path / "in.mbox", tmp_path / "out"
+    src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n" + "z" * 3000 + "\n") for i in range(3000)))
+    runs = [subprocess.Popen(python_cmd() + ["convert", "--json", "--to", fmt, str(src), str(dst)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    docs = []
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        docs.append(json.loads(out))
+    assert sorted(d["converted"] for d in docs) == [0, 3000]
+    with {"maildir": MaildirReader, "mh": MHReader}[fmt](dst) as reader:
+        bodies = [m.data for m in reader]
+    assert len(bodies) == 3000 and len(set(bodies)) == 3000

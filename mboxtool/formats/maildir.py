@@ -18,7 +18,7 @@ from .. import dates, flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
-from ..locking import pid_alive
+from ..locking import lock_directory, pid_alive
 from ..message import MailMessage, add_headers, core_bytes, split_message
 from .common import Reader
 
@@ -223,9 +223,11 @@ class MaildirWriter:
     format = "maildir"
 
     def __init__(self, path: Path, fsync: bool = True, batch: int = 256, folder: bool = False,
-                 **_: object):
+                 lock: bool = True, lock_timeout: float = 30, **_: object):
         self.path = Path(path)
         self.fsync = fsync
+        self.lock_wanted, self.lock_timeout = lock, lock_timeout
+        self.run_lock: int | None = None
         self.batch = batch
         self.folder = folder
         self.counter = 0
@@ -255,6 +257,8 @@ class MaildirWriter:
             raise InputError(f"{p}: cannot create: permission denied") from exc
         except OSError as exc:
             raise InputError(f"{p}: cannot create: {exc.strerror}") from exc
+        if self.lock_wanted:
+            self.run_lock = lock_directory(p, self.lock_timeout)    # before anything is read back
         self.dirfd = {sub: os.open(p / sub, os.O_RDONLY | os.O_DIRECTORY) for sub in ("tmp", "new", "cur")}
         self.keywords = {name: chr(ord("a") + i) for i, name in read_keyword_map(p).items()}
         self.host = _host()
@@ -417,3 +421,6 @@ class MaildirWriter:
         for fd in getattr(self, "dirfd", {}).values():
             os.close(fd)
         self.dirfd = {}
+        if self.run_lock is not None:
+            os.close(self.run_lock)
+            self.run_lock = None

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
+from ..locking import lock_directory
 from ..message import MailMessage, core_bytes, split_message
 from .common import Reader, header_date
 
@@ -106,9 +107,12 @@ class MHReader(Reader):
 class MHWriter:
     format = "mh"
 
-    def __init__(self, path: Path, fsync: bool = True, batch: int = 256, **_: object):
+    def __init__(self, path: Path, fsync: bool = True, batch: int = 256, lock: bool = True,
+                 lock_timeout: float = 30, **_: object):
         self.path = Path(path)
         self.fsync, self.batch = fsync, batch
+        self.lock_wanted, self.lock_timeout = lock, lock_timeout
+        self.run_lock: int | None = None
         self.pending: list[str] = []
         self.seqs: dict[str, set[int]] = {}
 
@@ -125,6 +129,8 @@ class MHWriter:
                 fsync_dir(p.parent)
         except OSError as exc:
             raise InputError(f"{p}: cannot create: {exc.strerror}") from exc
+        if self.lock_wanted:
+            self.run_lock = lock_directory(p, self.lock_timeout)    # see locking.lock_directory
         self.dirfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
         nums = [int(n) for n in os.listdir(p) if n.isdigit()]
         self.next = max(nums, default=0) + 1
@@ -185,3 +191,6 @@ class MHWriter:
         if getattr(self, "dirfd", None) is not None:
             os.close(self.dirfd)
             self.dirfd = None
+        if self.run_lock is not None:
+            os.close(self.run_lock)
+            self.run_lock = None
