@@ -19,12 +19,14 @@ from ..errors import InputError, SourceChanged
 from ..fdio import write_buffers
 from ..locking import MboxLock
 from ..message import (
+    Headers,
     MailMessage,
     add_headers,
     core_bytes,
     from_line_starts,
     header_end,
     split_message,
+    strip_head,
     unquote_mboxrd,
 )
 from .mboxscan import CHUNK, Event, MboxScanner, ScannedMessage
@@ -469,20 +471,66 @@ def render_mbox_message(msg: MailMessage, variant: str, now: float | None = None
     With ``keep_from_line``, a From_ line that was read with a good date and plain ASCII is
     written back exactly (sender, local time, spacing), as repair does.
     """
-    # quote first, then add the metadata lines (none of them can begin 'From '): one pass each
+    return b"".join(render_mbox_parts(msg, variant, now, keep_from_line))
+
+
+def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
+                      keep_from_line: bool = False) -> list[bytes | memoryview]:
+    """``render_mbox_message`` as buffers to write one after the other.
+
+    The body (nearly all of a message) is never copied: it is passed on as views
+    around the lines that need a ``>``. Only the header block is built anew.
+    """
+    data = unquote_mboxrd(msg.data) if msg.quoted else msg.data
+    end = header_end(data)
+    if end >= len(data):                          # no body: small, and the rules for where headers go differ
+        body = _render_joined(msg, variant)
+        return [_from_line(msg, now, keep_from_line), body, b"\n"]
+    head = data[:end] if msg.stripped else strip_head(data[:end])
+    head = quote(head, variant)
+    # the body's lines that would read as From_ lines, quoted as ``variant`` does
+    starts = [] if variant == "mboxcl2" else from_line_starts(data, b"From ", end)
+    if variant in ("mboxo", "mboxcl"):
+        starts = [s for s in starts if data[s] == 0x46]       # only unquoted 'From ' lines
+    view = memoryview(data)
+    parts: list[bytes | memoryview] = [b"", b""]             # From_ line and header block, below
+    last = end
+    for start in starts:
+        parts += (view[last:start], b">")
+        last = start
+    parts.append(view[last:])
+    if data[-1] != 0x0A:
+        parts.append(b"\n")
+    meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords)
+    if variant in ("mboxcl", "mboxcl2"):
+        meta.append(b"Content-Length: %d" % (len(data) - end + len(starts) + (data[-1] != 0x0A)))
+    # the metadata lines go just before the empty line that ends the header block
+    eol = b"\r\n" if head.endswith(b"\r\n") else b"\n"
+    parts[1] = b"".join((head[: len(head) - len(eol)], *(line + eol for line in meta), eol))
+    if msg.headers is None and not (msg.sender and msg.sender.strip()):
+        msg.headers = Headers(head)                          # for the envelope sender: no second parse
+    parts[0] = _from_line(msg, now, keep_from_line)
+    parts.append(b"\n")
+    return parts
+
+
+def _render_joined(msg: MailMessage, variant: str) -> bytes:
+    """Message bytes with fresh metadata, for a message without a body."""
     body = quote(core_bytes(msg), variant)
     if not body.endswith(b"\n"):
         body += b"\n"
     meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords)
     if variant in ("mboxcl", "mboxcl2"):
         meta.append(b"Content-Length: %d" % (len(body) - header_end(body)))
-    body = add_headers(body, meta)
+    return add_headers(body, meta)
+
+
+def _from_line(msg: MailMessage, now: float | None, keep_from_line: bool) -> bytes:
     if keep_from_line and msg.from_line and msg.from_line.isascii() \
             and dates.parse_from_line(msg.from_line).date is not None:
-        return b"".join((msg.from_line, b"\n", body, b"\n"))
+        return msg.from_line + b"\n"
     date = msg.date if msg.date is not None else int(now if now is not None else time.time())
-    from_line = f"From {envelope_sender(msg)} {dates.asctime_utc(date)}\n".encode("ascii")
-    return b"".join((from_line, body, b"\n"))
+    return f"From {envelope_sender(msg)} {dates.asctime_utc(date)}\n".encode("ascii")
 
 
 class MboxWriter:
@@ -575,7 +623,10 @@ class MboxWriter:
 
     def add(self, msg: MailMessage) -> bool:
         """Queue one message; True when the batch is full and commit() should follow."""
-        return self._queue(render_mbox_message(msg, self.variant, keep_from_line=self.keep_from_lines))
+        parts = render_mbox_parts(msg, self.variant, keep_from_line=self.keep_from_lines)
+        self.pending += parts
+        self.pending_size += sum(map(len, parts))
+        return self.pending_size >= self.batch_bytes
 
     def _queue(self, entry: bytes) -> bool:
         self.pending.append(entry)
