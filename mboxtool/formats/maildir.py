@@ -11,6 +11,7 @@ import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from operator import attrgetter
 from pathlib import Path
 
@@ -55,13 +56,17 @@ def read_keyword_map(path: Path) -> dict[int, str]:
 
 @dataclass(slots=True)
 class MaildirEntry:
-    """One message file found in new/ or cur/."""
+    """One message file found in new/ or cur/ (a reader keeps one per file: kept small)."""
 
     subdir: str
     name: str
     mtime: int
     size: int
-    info: flags.MaildirInfo                     # the parsed name: unique part and flags
+
+    @property
+    def info(self) -> flags.MaildirInfo:
+        """The parsed name: unique part and flags (parsed when asked, not kept)."""
+        return flags.parse_maildir_name(self.name)
 
     @property
     def relpath(self) -> str:
@@ -122,22 +127,32 @@ class MaildirReader(Reader):
                     if not stat.S_ISREG(st.st_mode):
                         self.event("foreign-file", key=f"{subdir}/{entry.name}", reason="not a regular file")
                         continue
-                    found.append(MaildirEntry(subdir, entry.name, int(st.st_mtime), st.st_size,
-                                              flags.parse_maildir_name(entry.name)))
-        found.sort(key=attrgetter("mtime", "name"))
+                    found.append(MaildirEntry(subdir, entry.name, int(st.st_mtime), st.st_size))
+        # by (mtime, name) in two stable sorts: a key tuple per file would double the peak
+        found.sort(key=attrgetter("name"))
+        found.sort(key=attrgetter("mtime"))
         self._check_duplicates(found)
         return found
 
     def _check_duplicates(self, found: list[MaildirEntry]) -> None:
-        seen: dict[str, MaildirEntry] = {}
+        """Group the files that share a unique name (§6), in listing order."""
         self.groups: dict[str, list[MaildirEntry]] = {}
+        # a first pass keeps only a sorted list of hashes, so the check costs no copy of every name
+        hashes = sorted(hash(e.info.unique) for e in found)
+        twice = {h for h, after in pairwise(hashes) if h == after}
+        del hashes
+        if not twice:
+            return
+        first: dict[str, MaildirEntry] = {}
         for e in found:
             unique = e.info.unique
-            if unique in seen:
-                self.event("duplicate-unique", key=e.relpath, other=seen[unique].relpath)
-                self.groups.setdefault(unique, [seen[unique]]).append(e)
+            if hash(unique) not in twice:
+                continue
+            if unique in first:
+                self.event("duplicate-unique", key=e.relpath, other=first[unique].relpath)
+                self.groups.setdefault(unique, [first[unique]]).append(e)
             else:
-                seen[unique] = e
+                first[unique] = e
 
     def read(self, entry: MaildirEntry) -> MailMessage:
         """The message stored in ``entry``."""
