@@ -179,7 +179,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
 
     def on_event(code: str, **info: Any) -> None:
         if code in ("garbage-before-first-from", "cr-line-endings", "truncated-message",
-                    "unreadable-file", "duplicate-unique", "empty-file", "foreign-file"):
+                    "duplicate-unique", "empty-file", "foreign-file", "vanished-file"):
             report.warnings.append({"code": code, **{k: v for k, v in info.items()
                                                       if isinstance(v, (int, str, bool))}})
 
@@ -201,6 +201,10 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
         else:
             _run(reader, src_format, dst, dst_format, opts, report, progress, warn)
         for msg, reason in reader.skipped:
+            if reason.startswith("unreadable"):           # a message that exists but cannot be had
+                report.failed += 1
+                report.error(f"cannot be read: {reason.split(': ', 1)[-1]}", msg.key)
+                continue
             report.excluded.append({"key": msg.key, "reason": reason,
                                     **({"offset": msg.offset} if msg.offset is not None else {})})
     if not opts.in_tree:

@@ -96,6 +96,7 @@ class MaildirReader(Reader):
         super().__init__(path, event)
         self.keyword_map = read_keyword_map(self.path)
         self.groups: dict[str, list[MaildirEntry]] = {}
+        self._current: dict[str, str] | None = None     # unique name -> relpath, once files moved
 
     def open(self) -> MaildirReader:
         if not self.path.is_dir():
@@ -107,6 +108,7 @@ class MaildirReader(Reader):
     def entries(self) -> list[MaildirEntry]:
         """Message files of new/ and cur/, dot-files and non-regular files skipped, sorted."""
         found: list[MaildirEntry] = []
+        vanished: list[str] = []
         for subdir in ("new", "cur"):
             try:
                 it = os.scandir(self.path / subdir)
@@ -121,13 +123,24 @@ class MaildirReader(Reader):
                         continue
                     try:
                         st = entry.stat(follow_symlinks=True)
-                    except OSError:
-                        self.event("unreadable-file", key=f"{subdir}/{entry.name}")
+                    except FileNotFoundError:                # renamed while listed: a mail client at work
+                        vanished.append(entry.name)
+                        continue
+                    except OSError as exc:
+                        self._unreadable(f"{subdir}/{entry.name}", exc)
                         continue
                     if not stat.S_ISREG(st.st_mode):
                         self.event("foreign-file", key=f"{subdir}/{entry.name}", reason="not a regular file")
                         continue
                     found.append(MaildirEntry(subdir, entry.name, int(st.st_mtime), st.st_size))
+        if vanished:                                         # readdir may miss a renamed file's new name
+            listed = {e.info.unique for e in found}
+            for name in vanished:
+                unique = flags.parse_maildir_name(name).unique
+                moved = None if unique in listed else self._find_moved(unique)
+                if moved is not None:
+                    found.append(moved)
+                    listed.add(unique)
         # by (mtime, name) in two stable sorts: a key tuple per file would double the peak
         found.sort(key=attrgetter("name"))
         found.sort(key=attrgetter("mtime"))
@@ -153,6 +166,41 @@ class MaildirReader(Reader):
                 self.groups.setdefault(unique, [first[unique]]).append(e)
             else:
                 first[unique] = e
+
+    def _unreadable(self, key: str, exc: OSError) -> None:
+        self.event("unreadable-file", key=key, reason=exc.strerror)
+        self.skipped.append((MailMessage(b"", key=key), f"unreadable: {exc.strerror}"))
+
+    def _find_moved(self, unique: str, gone: str | None = None) -> MaildirEntry | None:
+        """Where the message with this unique name is now, if it is still in new/ or cur/.
+
+        A mail client moves new/ files to cur/ and renames cur/ files when their flags
+        change, also while a conversion reads the Maildir. The names are listed again
+        (once, and again only when a name found that way has moved on too), and the
+        message is read where it is, with the flags it has now.
+        """
+        for fresh in (False, True):
+            if fresh or self._current is None:
+                self._current = {}
+                for subdir in ("new", "cur"):
+                    try:
+                        names = os.listdir(self.path / subdir)
+                    except OSError:
+                        continue
+                    for name in names:
+                        if not name.startswith("."):
+                            self._current[flags.parse_maildir_name(name).unique] = f"{subdir}/{name}"
+            relpath = self._current.get(unique)
+            if relpath is None or relpath == gone:
+                continue
+            try:
+                st = os.stat(f"{self.path}/{relpath}", follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                subdir, name = relpath.split("/", 1)
+                return MaildirEntry(subdir, name, int(st.st_mtime), st.st_size)
+        return None
 
     def read(self, entry: MaildirEntry) -> MailMessage:
         """The message stored in ``entry``."""
@@ -187,8 +235,16 @@ class MaildirReader(Reader):
         """One unique name twice (a crash between link and unlink): identical bytes are one
         message with the union of the flags; different bytes stay separate messages (§6)."""
         out: list[MailMessage] = []
+        unreadable = False
         for entry in group:
-            msg = self.read(entry)
+            try:
+                msg = self.read(entry)
+            except FileNotFoundError:                   # one of the copies went (a client cleaned up)
+                continue
+            except OSError as exc:
+                self._unreadable(entry.relpath, exc)
+                unreadable = True
+                continue
             same = next((m for m in out if m.data == msg.data), None)
             if same is None:
                 out.append(msg)
@@ -196,6 +252,10 @@ class MaildirReader(Reader):
                 same.flags = flags.normalize(same.flags + msg.flags)
                 same.keywords = tuple(dict.fromkeys(same.keywords + msg.keywords))
                 same.new = same.new and msg.new
+        if not out and not unreadable:
+            self.event("vanished-file", key=group[0].relpath)
+            self.skipped.append((MailMessage(b"", key=group[0].relpath),
+                                 "vanished: deleted from the source during the run"))
         return out
 
     def __iter__(self) -> Iterator[MailMessage]:
@@ -209,10 +269,18 @@ class MaildirReader(Reader):
                         yield from self._merged(self.groups[unique])
                     continue
             try:
-                msg = self.read(entry)
+                try:
+                    msg = self.read(entry)
+                except FileNotFoundError:
+                    moved = self._find_moved(entry.info.unique, gone=entry.relpath)
+                    if moved is None:                       # deleted (expunged) during the run
+                        self.event("vanished-file", key=entry.relpath)
+                        self.skipped.append((MailMessage(b"", key=entry.relpath),
+                                             "vanished: deleted from the source during the run"))
+                        continue
+                    msg = self.read(moved)
             except OSError as exc:
-                self.event("unreadable-file", key=entry.relpath, reason=exc.strerror)
-                self.skipped.append((MailMessage(b"", key=entry.relpath), f"unreadable: {exc.strerror}"))
+                self._unreadable(entry.relpath, exc)
                 continue
             if not msg.data:
                 self.event("empty-file", key=entry.relpath)

@@ -91,8 +91,13 @@ class MHReader(Reader):
                 with open(self.path / str(num), "rb") as fh:
                     data = fh.read()
                 mtime = int(os.stat(self.path / str(num)).st_mtime)
+            except FileNotFoundError:                           # removed during the run
+                self.event("vanished-file", key=str(num))
+                self.skipped.append((MailMessage(b"", key=str(num)), "vanished: deleted from the source during the run"))
+                continue
             except OSError as exc:
                 self.event("unreadable-file", key=str(num), reason=exc.strerror)
+                self.skipped.append((MailMessage(b"", key=str(num)), f"unreadable: {exc.strerror}"))
                 continue
             letters = "" if num in unseen else "S"
             letters += "".join(l for s, l in SEQUENCE_LETTERS.items() if num in seqs.get(s, ()))
