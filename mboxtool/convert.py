@@ -94,7 +94,10 @@ class ConvertReport:
 def destination_format(src_format: str, dst: Path, requested: str | None) -> str:
     """``--to``, else the format of an existing DST, else maildir for mbox and mbox for the rest."""
     existing = None
-    if dst.exists() and not (dst.is_dir() and not any(dst.iterdir())):
+    empty_dir = dst.is_dir() and not any(dst.iterdir())
+    # an empty file (or one a run waiting for its lock has just created) takes the format asked for
+    empty_file = bool(requested) and dst.is_file() and dst.stat().st_size == 0
+    if dst.exists() and not empty_dir and not empty_file:
         existing = detect_format(dst)
     if requested and existing and requested != existing:
         raise InputError(f"{dst}: exists and is {existing}, not {requested}")
@@ -140,9 +143,29 @@ class _Known:
             reader.fd, reader.size, reader.fh = writer.fd, writer.committed, FdFile(writer.fd)
             self.digests.update(short_digest(m.data) for m in reader)
             return
+        if fmt == "babyl" and writer is not None and writer.fd is not None:
+            self._read_back_babyl(dst, writer)
+            return
         reader = make_reader(dst, fmt, lock=False)
         with reader:
             self.digests.update(short_digest(m.data) for m in reader)
+
+    def _read_back_babyl(self, dst: Path, writer: Any) -> None:
+        """Babyl is parsed by the stdlib, which opens the path itself; opening and closing a
+        second fd would drop the writer's fcntl lock (§7.7), so it reads a private copy made
+        through the locked fd."""
+        import tempfile
+        with tempfile.NamedTemporaryFile(dir=dst.parent, prefix=f".{dst.name}.", suffix=".read-back") as copy:
+            pos = 0
+            while pos < writer.committed:
+                chunk = os.pread(writer.fd, min(1 << 20, writer.committed - pos), pos)
+                if not chunk:
+                    break
+                copy.write(chunk)
+                pos += len(chunk)
+            copy.flush()
+            with make_reader(Path(copy.name), "babyl", lock=False) as reader:
+                self.digests.update(short_digest(m.data) for m in reader)
 
 
 def refuse_destination_inside(src: Path, dst: Path) -> None:
@@ -283,15 +306,12 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         report.resumed_at = reader.resume_at[0]
     writer = make_writer(dst, dst_format, variant=opts.variant, fsync=opts.fsync, lock=opts.lock,
                          lock_timeout=opts.lock_timeout, warn=warn, dotlock=opts.dotlock)
-    if dst_format == "babyl":
-        known.read_back(dst, dst_format)
     writer.open()
     expected: dict[int, int] = {}                  # --verify: digest -> _packed(flags, date)
     moved_keys: list[str] = []
     aborted = False
     try:
-        if dst_format != "babyl":
-            known.read_back(dst, dst_format, writer)
+        known.read_back(dst, dst_format, writer)
         sink = ForkSink if dst_format == "maildir" and hasattr(os, "fork") else InlineSink
         with sink(writer, known.digests, opts.verify) as pipe:
 

@@ -169,3 +169,24 @@ def test_overlapping_runs_into_one_destination_deliver_each_message_once(tmp_pat
     with {"maildir": MaildirReader, "mh": MHReader}[fmt](dst) as reader:
         bodies = [m.data for m in reader]
     assert len(bodies) == 3000 and len(set(bodies)) == 3000
+
+
+@pytest.mark.parametrize("fmt", ["mmdf", "babyl"])
+def test_overlapping_runs_creating_one_single_file_destination(tmp_path, fmt):
+    """The second run finds the file the first just created (empty until its first batch)
+    and waits for its lock instead of calling it an mbox."""
+    src, dst = tmp_path / "md", tmp_path / f"out.{fmt}"
+    for sub in ("cur", "new", "tmp"):
+        (src / sub).mkdir(parents=True)
+    for i in range(3000):
+        (src / "new" / f"{1700000000 + i}.M{i}P1.host").write_bytes(b"Subject: %d\n\n" % i + b"w" * 1000 + b"\n")
+    runs = [subprocess.Popen(python_cmd() + ["convert", "--json", "--to", fmt, str(src), str(dst)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    docs = []
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        docs.append(json.loads(out))
+    assert sorted(d["converted"] for d in docs) == [0, 3000]
+    info = json.loads(subprocess.run(python_cmd() + ["info", "--json", str(dst)], capture_output=True).stdout)
+    assert (info["format"], info["messages"]) == (fmt, 3000)
