@@ -14,6 +14,8 @@ import json
 import os
 from pathlib import Path
 
+from .ownership import give, owner_for
+
 STATE_NAME = ".mboxtool-state"
 TAIL = 64 << 10
 
@@ -71,6 +73,7 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
     tmp = state.with_name(f"{STATE_NAME}.{os.getpid()}.tmp")
     out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
+        give(owner_for(state.parent), out)
         os.write(out, json.dumps(entries, indent=1).encode())
         if fsync:
             os.fsync(out)

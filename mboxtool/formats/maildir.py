@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..fdio import write_buffers
 from ..locking import lock_directory, pid_alive
 from ..message import MailMessage, add_headers, core_bytes, split_message
+from ..ownership import Owner, give, make_parents, owner_for
 from .common import Reader
 
 KEYWORDS_FILE = "dovecot-keywords"
@@ -311,6 +312,7 @@ class MaildirWriter:
         self.fsync = fsync
         self.lock_wanted, self.lock_timeout = lock, lock_timeout
         self.run_lock: int | None = None
+        self.owner: Owner = None
         self.batch = batch
         self.folder = folder
         self.counter = 0
@@ -325,14 +327,19 @@ class MaildirWriter:
             raise InputError(f"{p}: exists and is not a directory (not a Maildir)")
         if p.is_dir() and any(p.iterdir()) and not is_maildir(p):
             raise InputError(f"{p}: exists, is not empty and is not a Maildir")
+        self.owner = owner_for(p)                    # root writing into a user's Maildir: the user's files
         try:
-            if not p.parent.exists():
-                os.makedirs(p.parent, 0o700)
+            make_parents(p, self.owner)
             self.created = make_private_dir(p)
+            if self.created:
+                give(self.owner, p)
             for sub in ("tmp", "new", "cur"):
-                make_private_dir(p / sub)
+                if make_private_dir(p / sub):
+                    give(self.owner, p / sub)
             if self.folder and not (p / "maildirfolder").exists():
-                os.close(os.open(p / "maildirfolder", os.O_CREAT | os.O_WRONLY, 0o600))
+                fd = os.open(p / "maildirfolder", os.O_CREAT | os.O_WRONLY, 0o600)
+                give(self.owner, fd)
+                os.close(fd)
             if self.created and self.fsync:
                 fsync_dir(p.parent)
                 fsync_dir(p)
@@ -367,6 +374,7 @@ class MaildirWriter:
         tmp = self.path / f".{KEYWORDS_FILE}.{self.pid}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
+            give(self.owner, fd)
             os.write(fd, text.encode("utf-8"))
             if self.fsync:
                 os.fsync(fd)
@@ -431,6 +439,8 @@ class MaildirWriter:
         tmpfd = self.dirfd["tmp"]
         fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=tmpfd)
         try:
+            if self.owner is not None:
+                os.fchown(fd, *self.owner)
             write_buffers(fd, parts)                    # one writev, which the kernel takes whole
             if mtime is not None:
                 # mtime is the delivery time (IMAP INTERNALDATE), set before the file is visible

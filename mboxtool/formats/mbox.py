@@ -29,6 +29,7 @@ from ..message import (
     strip_head,
     unquote_mboxrd,
 )
+from ..ownership import give, make_parents, owner_for
 from .mboxscan import CHUNK, Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
@@ -555,10 +556,11 @@ class MboxWriter:
 
     def open(self) -> MboxWriter:
         try:
-            if not self.path.parent.exists():
-                os.makedirs(self.path.parent, 0o700)
+            owner = owner_for(self.path)             # root creating a user's mbox: the user's file
+            make_parents(self.path, owner)
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOCTTY, 0o600)
             self.created = True
+            give(owner, self.fd)
         except FileExistsError:
             self.fd, st = open_mbox_fd(self.path, write=True)
             if st.st_nlink != 1:

@@ -12,6 +12,7 @@ from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
 from ..locking import lock_directory
 from ..message import MailMessage, core_bytes, split_message
+from ..ownership import Owner, give, make_parents, owner_for
 from .common import Reader, header_date
 
 # MH sequence -> Maildir letter; "unseen" is the absence of S.
@@ -118,6 +119,7 @@ class MHWriter:
         self.fsync, self.batch = fsync, batch
         self.lock_wanted, self.lock_timeout = lock, lock_timeout
         self.run_lock: int | None = None
+        self.owner: Owner = None
         self.pending: list[str] = []
         self.seqs: dict[str, set[int]] = {}
 
@@ -127,11 +129,13 @@ class MHWriter:
             raise InputError(f"{p}: exists and is not a directory (not an MH folder)")
         if p.is_dir() and any(p.iterdir()) and not is_mh(p):
             raise InputError(f"{p}: exists, is not empty and is not an MH folder")
+        self.owner = owner_for(p)                    # root writing into a user's folder: the user's files
         try:
-            if not p.parent.exists():
-                os.makedirs(p.parent, 0o700)
-            if make_private_dir(p) and self.fsync:
-                fsync_dir(p.parent)
+            make_parents(p, self.owner)
+            if make_private_dir(p):
+                give(self.owner, p)
+                if self.fsync:
+                    fsync_dir(p.parent)
         except OSError as exc:
             raise InputError(f"{p}: cannot create: {exc.strerror}") from exc
         if self.lock_wanted:
@@ -153,6 +157,7 @@ class MHWriter:
             except FileExistsError:
                 continue
         try:
+            give(self.owner, fd)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
@@ -179,6 +184,7 @@ class MHWriter:
         tmp = f".mh_sequences.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=self.dirfd)
         try:
+            give(self.owner, fd)
             os.write(fd, format_sequences(self.seqs).encode("latin-1", "replace"))
         finally:
             os.close(fd)
