@@ -293,7 +293,8 @@ class ForkedMaildirWriter:
     def send_batch(self, batch: list[MailMessage]) -> int:
         """Hand a batch to the child in one writev; returns its number (see acks())."""
         ring = self.ring
-        pos, end = start, _ = ring.free()
+        start, end = ring.free()
+        pos = start
         in_ring_data = []
         out = [_BATCH.pack(len(batch), start)]
         for msg in batch:

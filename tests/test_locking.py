@@ -153,11 +153,8 @@ def test_no_lock_does_not_wait_for_the_directory_lock(tmp_path):
     assert len(os.listdir(md / "new")) == 1
 
 
-@pytest.mark.parametrize("fmt", ["maildir", "mh"])
-def test_overlapping_runs_into_one_destination_deliver_each_message_once(tmp_path, fmt):
-    """An overlapping cron job: two runs of the same conversion at once."""
-    src, dst = tmp_path / "in.mbox", tmp_path / "out"
-    src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n" + "z" * 3000 + "\n") for i in range(3000)))
+def run_twice_at_once(src, dst, fmt):
+    """Two runs of the same conversion started together (an overlapping cron job); their reports."""
     runs = [subprocess.Popen(python_cmd() + ["convert", "--json", "--to", fmt, str(src), str(dst)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     docs = []
@@ -165,7 +162,15 @@ def test_overlapping_runs_into_one_destination_deliver_each_message_once(tmp_pat
         out, err = run.communicate(timeout=120)
         assert run.returncode == 0, err
         docs.append(json.loads(out))
-    assert sorted(d["converted"] for d in docs) == [0, 3000]
+    return docs
+
+
+@pytest.mark.parametrize("fmt", ["maildir", "mh"])
+def test_overlapping_runs_into_one_destination_deliver_each_message_once(tmp_path, fmt):
+    """An overlapping cron job: two runs of the same conversion at once."""
+    src, dst = tmp_path / "in.mbox", tmp_path / "out"
+    src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n" + "z" * 3000 + "\n") for i in range(3000)))
+    assert sorted(d["converted"] for d in run_twice_at_once(src, dst, fmt)) == [0, 3000]
     with {"maildir": MaildirReader, "mh": MHReader}[fmt](dst) as reader:
         bodies = [m.data for m in reader]
     assert len(bodies) == 3000 and len(set(bodies)) == 3000
@@ -180,13 +185,6 @@ def test_overlapping_runs_creating_one_single_file_destination(tmp_path, fmt):
         (src / sub).mkdir(parents=True)
     for i in range(3000):
         (src / "new" / f"{1700000000 + i}.M{i}P1.host").write_bytes(b"Subject: %d\n\n" % i + b"w" * 1000 + b"\n")
-    runs = [subprocess.Popen(python_cmd() + ["convert", "--json", "--to", fmt, str(src), str(dst)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-    docs = []
-    for run in runs:
-        out, err = run.communicate(timeout=120)
-        assert run.returncode == 0, err
-        docs.append(json.loads(out))
-    assert sorted(d["converted"] for d in docs) == [0, 3000]
+    assert sorted(d["converted"] for d in run_twice_at_once(src, dst, fmt)) == [0, 3000]
     info = json.loads(subprocess.run(python_cmd() + ["info", "--json", str(dst)], capture_output=True).stdout)
     assert (info["format"], info["messages"]) == (fmt, 3000)

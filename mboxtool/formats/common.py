@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import dates
-from ..message import Headers
+from ..message import Headers, MailMessage
 
 
 class Reader:
@@ -19,6 +19,16 @@ class Reader:
         self.path = Path(path)
         self.event = event or (lambda *a, **k: None)
         self.skipped: list = []
+
+    def vanished(self, key: str) -> None:
+        """A message file deleted (expunged by a mail client) while the run read the folder."""
+        self.event("vanished-file", key=key)
+        self.skipped.append((MailMessage(b"", key=key), "vanished: deleted from the source during the run"))
+
+    def unreadable(self, key: str, exc: OSError) -> None:
+        """A message file that is there but cannot be read: convert counts it as failed."""
+        self.event("unreadable-file", key=key, reason=exc.strerror)
+        self.skipped.append((MailMessage(b"", key=key), f"unreadable: {exc.strerror}"))
 
     def open(self):
         return self

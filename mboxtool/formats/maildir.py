@@ -109,7 +109,7 @@ class MaildirReader(Reader):
     def entries(self) -> list[MaildirEntry]:
         """Message files of new/ and cur/, dot-files and non-regular files skipped, sorted."""
         found: list[MaildirEntry] = []
-        vanished: list[str] = []
+        renamed: list[str] = []
         for subdir in ("new", "cur"):
             try:
                 it = os.scandir(self.path / subdir)
@@ -125,18 +125,18 @@ class MaildirReader(Reader):
                     try:
                         st = entry.stat(follow_symlinks=True)
                     except FileNotFoundError:                # renamed while listed: a mail client at work
-                        vanished.append(entry.name)
+                        renamed.append(entry.name)
                         continue
                     except OSError as exc:
-                        self._unreadable(f"{subdir}/{entry.name}", exc)
+                        self.unreadable(f"{subdir}/{entry.name}", exc)
                         continue
                     if not stat.S_ISREG(st.st_mode):
                         self.event("foreign-file", key=f"{subdir}/{entry.name}", reason="not a regular file")
                         continue
                     found.append(MaildirEntry(subdir, entry.name, int(st.st_mtime), st.st_size))
-        if vanished:                                         # readdir may miss a renamed file's new name
+        if renamed:                                          # readdir may miss a renamed file's new name
             listed = {e.info.unique for e in found}
-            for name in vanished:
+            for name in renamed:
                 unique = flags.parse_maildir_name(name).unique
                 moved = None if unique in listed else self._find_moved(unique)
                 if moved is not None:
@@ -167,10 +167,6 @@ class MaildirReader(Reader):
                 self.groups.setdefault(unique, [first[unique]]).append(e)
             else:
                 first[unique] = e
-
-    def _unreadable(self, key: str, exc: OSError) -> None:
-        self.event("unreadable-file", key=key, reason=exc.strerror)
-        self.skipped.append((MailMessage(b"", key=key), f"unreadable: {exc.strerror}"))
 
     def _find_moved(self, unique: str, gone: str | None = None) -> MaildirEntry | None:
         """Where the message with this unique name is now, if it is still in new/ or cur/.
@@ -236,15 +232,15 @@ class MaildirReader(Reader):
         """One unique name twice (a crash between link and unlink): identical bytes are one
         message with the union of the flags; different bytes stay separate messages (§6)."""
         out: list[MailMessage] = []
-        unreadable = False
+        any_unreadable = False
         for entry in group:
             try:
                 msg = self.read(entry)
             except FileNotFoundError:                   # one of the copies went (a client cleaned up)
                 continue
             except OSError as exc:
-                self._unreadable(entry.relpath, exc)
-                unreadable = True
+                self.unreadable(entry.relpath, exc)
+                any_unreadable = True
                 continue
             same = next((m for m in out if m.data == msg.data), None)
             if same is None:
@@ -253,10 +249,8 @@ class MaildirReader(Reader):
                 same.flags = flags.normalize(same.flags + msg.flags)
                 same.keywords = tuple(dict.fromkeys(same.keywords + msg.keywords))
                 same.new = same.new and msg.new
-        if not out and not unreadable:
-            self.event("vanished-file", key=group[0].relpath)
-            self.skipped.append((MailMessage(b"", key=group[0].relpath),
-                                 "vanished: deleted from the source during the run"))
+        if not out and not any_unreadable:
+            self.vanished(group[0].relpath)
         return out
 
     def __iter__(self) -> Iterator[MailMessage]:
@@ -275,13 +269,11 @@ class MaildirReader(Reader):
                 except FileNotFoundError:
                     moved = self._find_moved(entry.info.unique, gone=entry.relpath)
                     if moved is None:                       # deleted (expunged) during the run
-                        self.event("vanished-file", key=entry.relpath)
-                        self.skipped.append((MailMessage(b"", key=entry.relpath),
-                                             "vanished: deleted from the source during the run"))
+                        self.vanished(entry.relpath)
                         continue
                     msg = self.read(moved)
             except OSError as exc:
-                self._unreadable(entry.relpath, exc)
+                self.unreadable(entry.relpath, exc)
                 continue
             if not msg.data:
                 self.event("empty-file", key=entry.relpath)

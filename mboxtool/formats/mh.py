@@ -93,12 +93,10 @@ class MHReader(Reader):
                     data = fh.read()
                 mtime = int(os.stat(self.path / str(num)).st_mtime)
             except FileNotFoundError:                           # removed during the run
-                self.event("vanished-file", key=str(num))
-                self.skipped.append((MailMessage(b"", key=str(num)), "vanished: deleted from the source during the run"))
+                self.vanished(str(num))
                 continue
             except OSError as exc:
-                self.event("unreadable-file", key=str(num), reason=exc.strerror)
-                self.skipped.append((MailMessage(b"", key=str(num)), f"unreadable: {exc.strerror}"))
+                self.unreadable(str(num), exc)
                 continue
             letters = "" if num in unseen else "S"
             letters += "".join(l for s, l in SEQUENCE_LETTERS.items() if num in seqs.get(s, ()))
