@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .formats.maildir import CONTROL_FILES
+from .formats.mh import numbered_messages
 
 FORMATS = ("mbox", "maildir", "mh", "mmdf", "babyl")
 FILE_FORMATS = ("mbox", "mmdf", "babyl")
@@ -130,7 +131,7 @@ def _detect_dir(path: Path) -> str:
     if ".mh_sequences" in names:
         return "mh"
     visible = [n for n in names if not n.startswith(".")]
-    if visible and all(n.isdigit() for n in visible):
+    if numbered_messages(path, visible):
         return "mh"
     if not names:
         raise InputError(f"{path}: is an empty directory, not a mailbox")

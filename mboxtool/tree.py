@@ -111,7 +111,7 @@ def mutf7_decode(name: str) -> str:
 
 def _target(parts: list[str], dst: Path, dst_format: str) -> Path:
     if dst_format == "maildir":
-        if not parts or parts == ["INBOX"]:
+        if not parts or len(parts) == 1 and parts[0].upper() == "INBOX":   # IMAP: any case (Thunderbird's "Inbox")
             return dst
         # Maildir++ flattens the hierarchy with '.', so a '.' inside a name cannot stay
         return dst / ("." + ".".join(mutf7_encode(p.replace(".", "_")) for p in parts))

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mboxtool.convert import convert_mailbox
+from mboxtool.convert import ConvertOptions, convert_mailbox
 from mboxtool.dates import PLACEHOLDER_DATES
 from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxReader
@@ -35,39 +35,50 @@ GID = 65534 if os.getuid() == 0 else os.getgid()
 IMAP_FLAGS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "T": "\\Deleted", "D": "\\Draft"}
 
 
+def run_doveadm(work: Path, mailbox: Path, kind: str, *args: str) -> bytes:
+    """doveadm's stdout for ``args`` on a fresh copy of ``mailbox`` (a Maildir or an mbox file)."""
+    base = Path(tempfile.mkdtemp(dir=work))               # a fresh copy for every call
+    os.chmod(base, 0o755)
+    home = base / "home"
+    if kind == "maildir":
+        shutil.copytree(mailbox, base / "Maildir")
+        location = f"maildir:{base / 'Maildir'}"
+    else:
+        (base / "mail").mkdir()
+        shutil.copyfile(mailbox, base / "inbox")
+        location = f"mbox:{base / 'mail'}:INBOX={base / 'inbox'}"
+    home.mkdir()
+    conf = base / "dovecot.conf"
+    conf.write_text(f"mail_location = {location}\nmail_uid = {UID}\nmail_gid = {GID}\n"
+                    f"first_valid_uid = 1\nfirst_valid_gid = 1\nlog_path = {base / 'dovecot.log'}\n"
+                    "mbox_read_locks = fcntl\nmbox_write_locks = fcntl\n")
+    if os.getuid() == 0:
+        for path in base.rglob("*"):
+            os.chown(path, UID, GID)
+    r = subprocess.run([DOVEADM, "-c", str(conf), *args], capture_output=True,
+                       env={**os.environ, "TZ": "UTC", "USER": "nobody", "HOME": str(home)}, timeout=60)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    return r.stdout
+
+
 @pytest.fixture
-def dovecot():
-    """fetch(mailbox, kind): what doveadm sees in a copy of ``mailbox`` (a Maildir or an mbox
-    file), by Message-ID: flags, keywords, received date and bytes."""
+def doveadm_work():
     work = Path(tempfile.mkdtemp(prefix="mboxtool-dovecot-"))
     os.chmod(work, 0o755)                                 # pytest's own tmp dirs are 0700
+    yield work
+    shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot(doveadm_work):
+    """fetch(mailbox, kind): what doveadm sees in a copy of ``mailbox`` (a Maildir or an mbox
+    file), by Message-ID: flags, keywords, received date and bytes."""
 
     def fetch(mailbox: Path, kind: str) -> dict[str, dict]:
-        base = Path(tempfile.mkdtemp(dir=work))           # a fresh copy for every call
-        os.chmod(base, 0o755)
-        home = base / "home"
-        if kind == "maildir":
-            shutil.copytree(mailbox, base / "Maildir")
-            location = f"maildir:{base / 'Maildir'}"
-        else:
-            (base / "mail").mkdir()
-            shutil.copyfile(mailbox, base / "inbox")
-            location = f"mbox:{base / 'mail'}:INBOX={base / 'inbox'}"
-        home.mkdir()
-        conf = base / "dovecot.conf"
-        conf.write_text(f"mail_location = {location}\nmail_uid = {UID}\nmail_gid = {GID}\n"
-                        f"first_valid_uid = 1\nfirst_valid_gid = 1\nlog_path = {base / 'dovecot.log'}\n"
-                        "mbox_read_locks = fcntl\nmbox_write_locks = fcntl\n")
-        if os.getuid() == 0:
-            for path in base.rglob("*"):
-                os.chown(path, UID, GID)
-        r = subprocess.run([DOVEADM, "-c", str(conf), "-f", "pager", "fetch",
-                            "hdr.message-id flags date.received text", "mailbox", "INBOX", "all"],
-                           capture_output=True, env={**os.environ, "TZ": "UTC", "USER": "nobody",
-                                                     "HOME": str(home)}, timeout=60)
-        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        out = run_doveadm(doveadm_work, mailbox, kind, "-f", "pager", "fetch",
+                          "hdr.message-id flags date.received text", "mailbox", "INBOX", "all")
         seen = {}
-        for record in r.stdout.split(b"\f\n"):
+        for record in out.split(b"\f\n"):
             if not record.strip():
                 continue
             head, _, text = record.partition(b"\ntext:\n")
@@ -81,8 +92,7 @@ def dovecot():
             }
         return seen
 
-    yield fetch
-    shutil.rmtree(work, ignore_errors=True)
+    return fetch
 
 
 def expected(messages) -> dict[str, dict]:
@@ -171,3 +181,19 @@ def test_dovecot_sees_the_flags_keywords_and_dates_an_mbox_held(tmp_path_factory
         assert g["keywords"] == keywords
         assert g["received"] == utc(date)
         assert g["text"].rstrip(b"\n") == f"Message-ID: <{i}@example.org>\nSubject: {i}\n\nbody {i}".encode()
+
+
+def test_dovecot_lists_only_the_mail_folders_of_a_converted_tree(tmp_path, doveadm_work):
+    """What mboxtool keeps beside the mail (its state file, dovecot-keywords) is no folder to
+    Dovecot; the folders of a --recursive conversion are."""
+    from mboxtool.tree import convert_tree
+    tree = tmp_path / "tree"
+    (tree / "Archive.sbd").mkdir(parents=True)
+    shutil.copyfile(SAMPLES / "inbox.mbox", tree / "Inbox")
+    shutil.copyfile(SAMPLES / "inbox.mbox", tree / "Archive")
+    shutil.copyfile(SAMPLES / "inbox.mbox", tree / "Archive.sbd" / "2020")
+    md = tmp_path / "Maildir"
+    assert convert_tree(tree, md, ConvertOptions()).converted == 15
+    assert any(p.name.startswith(".mboxtool") for p in md.rglob("*"))   # the state files are there
+    listed = run_doveadm(doveadm_work, md, "maildir", "mailbox", "list").decode().split()
+    assert sorted(listed) == ["Archive", "Archive.2020", "INBOX"]

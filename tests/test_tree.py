@@ -33,3 +33,34 @@ def test_mbox_tree_to_maildirpp_and_back(tmp_path):
     again = convert_tree(md, back, ConvertOptions())
     assert again.converted == 4
     assert (back / "INBOX").exists() and (back / "Work.sbd" / "Entwürfe").exists()
+
+
+@pytest.mark.parametrize("with_msf", [True, False])
+def test_thunderbird_yearly_archives_are_mbox_folders_not_mh(tmp_path, with_msf):
+    """Thunderbird archives into Archives.sbd/2019, 2020, ...: numbered names, but mbox files
+    (each starts with a From_ line), so folders, not one MH folder of two 'messages'."""
+    tree = tmp_path / "Local Folders"
+    (tree / "Archives.sbd").mkdir(parents=True)
+    (tree / "Inbox").write_bytes(mbox_entry(body="inbox\n"))
+    (tree / "Archives").write_bytes(b"")
+    for year in ("2019", "2020"):
+        (tree / "Archives.sbd" / year).write_bytes(mbox_entry(body=f"{year} a\n") + mbox_entry(body=f"{year} b\n"))
+        if with_msf:
+            (tree / "Archives.sbd" / f"{year}.msf").write_bytes(b"thunderbird index")
+    md = tmp_path / "Maildir"
+    report = convert_tree(tree, md, ConvertOptions())
+    assert (report.converted, report.failed) == (5, 0)
+    folders = sorted(p.name for p in md.iterdir() if p.name.startswith(".") and p.is_dir())
+    assert folders == [".Archives", ".Archives.2019", ".Archives.2020"]
+    bodies = {sub: sorted(m.data.split(b"\n\n", 1)[1] for m in MaildirReader(md / sub)) for sub in folders}
+    assert bodies[".Archives.2020"] == [b"2020 a\n", b"2020 b\n"]
+    assert [m.data.split(b"\n\n", 1)[1] for m in MaildirReader(md)] == [b"inbox\n"]   # Inbox: the root
+
+
+def test_a_real_mh_folder_is_still_one(tmp_path):
+    from mboxtool.detect import detect_format
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for n in (1, 2, 10):
+        (folder / str(n)).write_bytes(b"Return-Path: <a@b>\nSubject: %d\n\nbody\n" % n)
+    assert detect_format(folder) == "mh"

@@ -22,8 +22,23 @@ SEQUENCE_LETTERS = {"replied": "R", "flagged": "F", "forwarded": "P", "deleted":
 def is_mh(path: Path) -> bool:
     if (path / ".mh_sequences").exists():
         return True
-    names = [n for n in os.listdir(path) if not n.startswith(".")]
-    return bool(names) and all(n.isdigit() for n in names)
+    return numbered_messages(path, [n for n in os.listdir(path) if not n.startswith(".")])
+
+
+def numbered_messages(path: Path, names: list[str]) -> bool:
+    """True when ``names`` are all numbers and the first files hold single messages, as in an
+    MH folder, not mbox files named by number (Thunderbird's yearly archive folders,
+    ``Archives.sbd/2019``, ``2020``, which start with a From_ line)."""
+    if not names or not all(n.isdigit() for n in names):
+        return False
+    for name in sorted(names, key=int)[:3]:
+        try:
+            with open(path / name, "rb") as fh:
+                if fh.read(5) == b"From ":
+                    return False
+        except OSError:
+            continue
+    return True
 
 
 def read_sequences(path: Path) -> dict[str, set[int]]:
