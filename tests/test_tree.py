@@ -64,3 +64,13 @@ def test_a_real_mh_folder_is_still_one(tmp_path):
     for n in (1, 2, 10):
         (folder / str(n)).write_bytes(b"Return-Path: <a@b>\nSubject: %d\n\nbody\n" % n)
     assert detect_format(folder) == "mh"
+
+
+def test_a_directory_of_numbered_mbox_files_is_no_mh_folder(tmp_path):
+    """Without --recursive such a directory was converted as MH: each whole mbox one message."""
+    from mboxtool.detect import detect_format
+    from mboxtool.errors import InputError
+    for year in ("2019", "2020"):
+        (tmp_path / year).write_bytes(mbox_entry(body=f"{year}\n"))
+    with pytest.raises(InputError, match="--recursive"):
+        detect_format(tmp_path)
