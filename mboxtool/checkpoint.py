@@ -68,8 +68,10 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
     except (OSError, ValueError):
         entries = {}
     st = ident or os.fstat(fd)
-    entries[str(src.resolve())] = {"dev": st.st_dev, "ino": st.st_ino, "offset": size,
-                                   "tail": _tail_hash(fd, size), "variant": variant}
+    entry = {"dev": st.st_dev, "ino": st.st_ino, "offset": size, "tail": _tail_hash(fd, size), "variant": variant}
+    if entries.get(str(src.resolve())) == entry:
+        return                                     # a re-run that found nothing new: nothing to record
+    entries[str(src.resolve())] = entry
     tmp = state.with_name(f"{STATE_NAME}.{os.getpid()}.tmp")
     out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

@@ -205,11 +205,13 @@ class ForkedMaildirWriter:
         self.pid = 0
         self.closed = True
         self.buf = b""
-        self.ring = _Ring()
+        self.ring: _Ring | None = None                      # made by start(), before the fork
 
     def start(self, siblings: list[ForkedMaildirWriter] | None = None) -> ForkedMaildirWriter:
         """Fork the child. ``siblings``: writers started before this one, whose pipe ends the
         new child must close (a copy left open would keep a sibling from ever seeing EOF)."""
+        if self.ring is None:
+            self.ring = _Ring()
         to_child_r, self.to_child = os.pipe()
         self.from_child, from_child_w = os.pipe()
         try:                                                # a deep pipe smooths out disk latency

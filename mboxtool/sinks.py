@@ -103,8 +103,17 @@ class ForkSink:
                          for _ in range(processes or writer_processes())]
         self.turn = 0
         self.waiting: dict[tuple[int, int], BatchResult] = {}
+        self.started = False
+
+    def _start(self) -> None:
+        """Fork the writers when there is a first batch: a re-run with nothing new forks none."""
+        self.started = True
+        for i, child in enumerate(self.children):
+            child.start(siblings=self.children[:i])
 
     def submit(self, batch: list[MailMessage]) -> list[BatchResult]:
+        if not self.started:
+            self._start()
         which = self.turn % len(self.children)
         self.turn += 1
         try:
@@ -142,6 +151,8 @@ class ForkSink:
         return out
 
     def finish(self) -> list[BatchResult]:
+        if not self.started:
+            return []
         out = self._collect(wait=True)
         statuses = [child.close() for child in self.children]
         for key in sorted(self.waiting):             # never acknowledged: not durable, not counted
@@ -151,8 +162,6 @@ class ForkSink:
         return out
 
     def __enter__(self) -> ForkSink:
-        for i, child in enumerate(self.children):
-            child.start(siblings=self.children[:i])
         return self
 
     def __exit__(self, *exc: object) -> None:
