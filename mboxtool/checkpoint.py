@@ -69,9 +69,10 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
         entries = {}
     st = ident or os.fstat(fd)
     entry = {"dev": st.st_dev, "ino": st.st_ino, "offset": size, "tail": _tail_hash(fd, size), "variant": variant}
-    if entries.get(str(src.resolve())) == entry:
+    key = str(src.resolve())
+    if entries.get(key) == entry:
         return                                     # a re-run that found nothing new: nothing to record
-    entries[str(src.resolve())] = entry
+    entries[key] = entry
     tmp = state.with_name(f"{STATE_NAME}.{os.getpid()}.tmp")
     out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

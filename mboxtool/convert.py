@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import checkpoint
+from . import checkpoint, flags
 from .detect import detect_format, normalize_format
 from .errors import InputError, UsageError
 from .formats.mbox import VARIANTS, FdFile, MboxScanner
@@ -223,11 +223,10 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
             _dry_run(reader, dst, dst_format, opts, report, progress)
         else:
             _run(reader, src_format, dst, dst_format, opts, report, progress, warn)
+        for key, why in getattr(reader, "unreadable_files", ()):   # there, but cannot be had: failed
+            report.failed += 1
+            report.error(f"cannot be read: {why}", key)
         for msg, reason in reader.skipped:
-            if reason.startswith("unreadable"):           # a message that exists but cannot be had
-                report.failed += 1
-                report.error(f"cannot be read: {reason.split(': ', 1)[-1]}", msg.key)
-                continue
             report.excluded.append({"key": msg.key, "reason": reason,
                                     **({"offset": msg.offset} if msg.offset is not None else {})})
     if not opts.in_tree:
@@ -406,20 +405,17 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
     report.moved = True
 
 
-_FLAG_LETTERS = "DFPRST"
-
-
 def _packed(flags_: str, date: int | None) -> int:
     """Flags and date of a converted message in one int: --verify keeps one per message."""
     bits = 0
-    for i, letter in enumerate(_FLAG_LETTERS):
+    for i, letter in enumerate(flags.LETTERS):
         if letter in flags_:
             bits |= 1 << i
     return bits if date is None else date << 7 | 1 << 6 | bits
 
 
 def _unpacked(value: int) -> tuple[str, int | None]:
-    return "".join(letter for i, letter in enumerate(_FLAG_LETTERS) if value >> i & 1), \
+    return "".join(letter for i, letter in enumerate(flags.LETTERS) if value >> i & 1), \
         value >> 7 if value >> 6 & 1 else None
 
 

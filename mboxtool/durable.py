@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+from pathlib import Path
+
+from .ownership import Owner, give
 
 _libc = None
 _syncfs_ok: bool | None = None
@@ -74,11 +77,16 @@ def fsync_dir(path_or_fd: str | os.PathLike[str] | int) -> None:
         os.close(fd)
 
 
-def make_private_dir(path: str | os.PathLike[str]) -> bool:
-    """Create ``path`` with mode 0700 if missing; True when it was created."""
+def make_private_dir(path: str | os.PathLike[str], owner: Owner = None) -> bool:
+    """Create ``path`` with mode 0700 (and its missing parents, alike) if missing, given to
+    ``owner`` (ownership.py); True when ``path`` itself was created."""
+    parent = Path(path).parent
+    if not parent.exists() and parent != parent.parent:
+        make_private_dir(parent, owner)
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
         return False
     os.chmod(path, 0o700)            # umask may have removed bits we never wanted anyway
+    give(owner, path)
     return True

@@ -35,18 +35,3 @@ def give(owner: Owner, target: int | str | os.PathLike[str]) -> None:
         os.fchown(target, *owner)
     else:
         os.chown(target, *owner, follow_symlinks=False)
-
-
-def make_parents(path: str | os.PathLike[str], owner: Owner) -> None:
-    """Create the missing parents of ``path`` (mode 0700), each given to ``owner``."""
-    missing = []
-    parent = Path(path).parent
-    while not parent.exists() and parent != parent.parent:
-        missing.append(parent)
-        parent = parent.parent
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, 0o700)
-        except FileExistsError:
-            continue
-        give(owner, directory)

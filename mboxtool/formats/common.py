@@ -18,7 +18,8 @@ class Reader:
     def __init__(self, path: Path, event=None, **_: object):
         self.path = Path(path)
         self.event = event or (lambda *a, **k: None)
-        self.skipped: list = []
+        self.skipped: list = []                      # (message, why): left out on purpose
+        self.unreadable_files: list[tuple[str, str]] = []   # (key, why): there, but not readable
 
     def vanished(self, key: str) -> None:
         """A message file deleted (expunged by a mail client) while the run read the folder."""
@@ -28,7 +29,7 @@ class Reader:
     def unreadable(self, key: str, exc: OSError) -> None:
         """A message file that is there but cannot be read: convert counts it as failed."""
         self.event("unreadable-file", key=key, reason=exc.strerror)
-        self.skipped.append((MailMessage(b"", key=key), f"unreadable: {exc.strerror}"))
+        self.unreadable_files.append((key, exc.strerror or str(exc)))
 
     def open(self):
         return self

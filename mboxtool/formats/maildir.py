@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..fdio import write_buffers
 from ..locking import lock_directory, pid_alive
 from ..message import MailMessage, add_headers, core_bytes, split_message
-from ..ownership import Owner, give, make_parents, owner_for
+from ..ownership import Owner, give, owner_for
 from .common import Reader
 
 KEYWORDS_FILE = "dovecot-keywords"
@@ -321,13 +321,9 @@ class MaildirWriter:
             raise InputError(f"{p}: exists, is not empty and is not a Maildir")
         self.owner = owner_for(p)                    # root writing into a user's Maildir: the user's files
         try:
-            make_parents(p, self.owner)
-            self.created = make_private_dir(p)
-            if self.created:
-                give(self.owner, p)
+            self.created = make_private_dir(p, self.owner)
             for sub in ("tmp", "new", "cur"):
-                if make_private_dir(p / sub):
-                    give(self.owner, p / sub)
+                make_private_dir(p / sub, self.owner)
             if self.folder and not (p / "maildirfolder").exists():
                 fd = os.open(p / "maildirfolder", os.O_CREAT | os.O_WRONLY, 0o600)
                 give(self.owner, fd)
@@ -431,8 +427,7 @@ class MaildirWriter:
         tmpfd = self.dirfd["tmp"]
         fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=tmpfd)
         try:
-            if self.owner is not None:
-                os.fchown(fd, *self.owner)
+            give(self.owner, fd)
             write_buffers(fd, parts)                    # one writev, which the kernel takes whole
             if mtime is not None:
                 # mtime is the delivery time (IMAP INTERNALDATE), set before the file is visible

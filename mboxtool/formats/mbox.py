@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import dates, flags
-from ..durable import fsync_dir
+from ..durable import fsync_dir, make_private_dir
 from ..errors import InputError, SourceChanged
 from ..fdio import write_buffers
 from ..locking import MboxLock
@@ -29,7 +29,7 @@ from ..message import (
     strip_head,
     unquote_mboxrd,
 )
-from ..ownership import give, make_parents, owner_for
+from ..ownership import give, owner_for
 from .mboxscan import CHUNK, Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
@@ -141,22 +141,32 @@ def sniff_variant(fh, size: int) -> VariantGuess:
     return VariantGuess("mboxrd", ["nothing decisive: mboxrd by default"])
 
 
-def quote(data: bytes, variant: str) -> bytes:
-    """Quote the lines of ``data`` that would be read as From_ lines, as ``variant`` does."""
-    if variant == "mboxcl2" or b"From " not in data:
-        return data
-    starts = from_line_starts(data, b"From ")
+def quote_points(data: bytes, variant: str, begin: int = 0) -> list[int]:
+    """Where ``variant`` puts a ``>``: the starts of the lines of ``data`` (from ``begin``, a
+    line start) that would be read as From_ lines."""
+    if variant == "mboxcl2" or data.find(b"From ", begin) < 0:
+        return []
+    starts = from_line_starts(data, b"From ", begin)
     if variant in ("mboxo", "mboxcl"):
         starts = [s for s in starts if data[s] == 0x46]       # only unquoted 'From ' lines
-    if not starts:
-        return data
-    parts, last = [], 0
-    for s in starts:
-        parts.append(data[last:s])
-        parts.append(b">")
-        last = s
+    return starts
+
+
+def quoted_parts(data: bytes | memoryview, points: list[int], begin: int = 0) -> list[bytes | memoryview]:
+    """``data[begin:]`` as buffers with a ``>`` before each of ``points``."""
+    parts: list[bytes | memoryview] = []
+    last = begin
+    for start in points:
+        parts += (data[last:start], b">")
+        last = start
     parts.append(data[last:])
-    return b"".join(parts)
+    return parts
+
+
+def quote(data: bytes, variant: str) -> bytes:
+    """Quote the lines of ``data`` that would be read as From_ lines, as ``variant`` does."""
+    points = quote_points(data, variant)
+    return b"".join(quoted_parts(data, points)) if points else data
 
 
 class DateResolver:
@@ -445,12 +455,15 @@ def addr_spec(value: str) -> str:
 _BLANKS = re.compile(r"[ \t\r\n]+")
 
 
-def envelope_sender(msg: MailMessage) -> str:
-    """The sender for a From_ line: kept from an mbox source, else Return-Path, From:, MAILER-DAEMON."""
+def envelope_sender(msg: MailMessage, head: bytes | None = None) -> str:
+    """The sender for a From_ line: kept from an mbox source, else Return-Path, From:, MAILER-DAEMON.
+
+    ``head``: the message's header block when the caller has cut it out already.
+    """
     if msg.sender is not None and msg.sender.strip():
         sender = msg.sender
     else:
-        headers = msg.headers or split_message(msg.data)[0]
+        headers = msg.headers or (Headers(head) if head is not None else split_message(msg.data)[0])
         sender = ""
         for name in (b"return-path", b"from"):
             value = headers.get(name)
@@ -487,32 +500,19 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
     if end >= len(data):                          # no body: small, and the rules for where headers go differ
         body = _render_joined(msg, variant)
         return [_from_line(msg, now, keep_from_line), body, b"\n"]
-    head = data[:end] if msg.stripped else strip_head(data[:end])
-    head = quote(head, variant)
-    # the body's lines that would read as From_ lines, quoted as ``variant`` does
-    starts = [] if variant == "mboxcl2" else from_line_starts(data, b"From ", end)
-    if variant in ("mboxo", "mboxcl"):
-        starts = [s for s in starts if data[s] == 0x46]       # only unquoted 'From ' lines
-    view = memoryview(data)
-    parts: list[bytes | memoryview] = [b"", b""]             # From_ line and header block, below
-    last = end
-    for start in starts:
-        parts += (view[last:start], b">")
-        last = start
-    parts.append(view[last:])
+    head = quote(data[:end] if msg.stripped else strip_head(data[:end]), variant)
+    # the body, quoted as ``variant`` does, as views between the quoted lines
+    points = quote_points(data, variant, end)
+    body = quoted_parts(memoryview(data), points, end)
     if data[-1] != 0x0A:
-        parts.append(b"\n")
+        body.append(b"\n")
     meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords)
     if variant in ("mboxcl", "mboxcl2"):
-        meta.append(b"Content-Length: %d" % (len(data) - end + len(starts) + (data[-1] != 0x0A)))
+        meta.append(b"Content-Length: %d" % (len(data) - end + len(points) + (data[-1] != 0x0A)))
     # the metadata lines go just before the empty line that ends the header block
     eol = b"\r\n" if head.endswith(b"\r\n") else b"\n"
-    parts[1] = b"".join((head[: len(head) - len(eol)], *(line + eol for line in meta), eol))
-    if msg.headers is None and not (msg.sender and msg.sender.strip()):
-        msg.headers = Headers(head)                          # for the envelope sender: no second parse
-    parts[0] = _from_line(msg, now, keep_from_line)
-    parts.append(b"\n")
-    return parts
+    header_block = b"".join((head[: len(head) - len(eol)], *(line + eol for line in meta), eol))
+    return [_from_line(msg, now, keep_from_line, head), header_block, *body, b"\n"]
 
 
 def _render_joined(msg: MailMessage, variant: str) -> bytes:
@@ -526,12 +526,12 @@ def _render_joined(msg: MailMessage, variant: str) -> bytes:
     return add_headers(body, meta)
 
 
-def _from_line(msg: MailMessage, now: float | None, keep_from_line: bool) -> bytes:
+def _from_line(msg: MailMessage, now: float | None, keep_from_line: bool, head: bytes | None = None) -> bytes:
     if keep_from_line and msg.from_line and msg.from_line.isascii() \
             and dates.parse_from_line(msg.from_line).date is not None:
         return msg.from_line + b"\n"
     date = msg.date if msg.date is not None else int(now if now is not None else time.time())
-    return f"From {envelope_sender(msg)} {dates.asctime_utc(date)}\n".encode("ascii")
+    return f"From {envelope_sender(msg, head)} {dates.asctime_utc(date)}\n".encode("ascii")
 
 
 class MboxWriter:
@@ -557,7 +557,8 @@ class MboxWriter:
     def open(self) -> MboxWriter:
         try:
             owner = owner_for(self.path)             # root creating a user's mbox: the user's file
-            make_parents(self.path, owner)
+            if not self.path.parent.exists():
+                make_private_dir(self.path.parent, owner)
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOCTTY, 0o600)
             self.created = True
             give(owner, self.fd)
@@ -625,14 +626,12 @@ class MboxWriter:
 
     def add(self, msg: MailMessage) -> bool:
         """Queue one message; True when the batch is full and commit() should follow."""
-        parts = render_mbox_parts(msg, self.variant, keep_from_line=self.keep_from_lines)
+        return self._queue(*render_mbox_parts(msg, self.variant, keep_from_line=self.keep_from_lines))
+
+    def _queue(self, *parts: bytes | memoryview) -> bool:
+        """Queue an entry's bytes (in one buffer or several) for the next commit()."""
         self.pending += parts
         self.pending_size += sum(map(len, parts))
-        return self.pending_size >= self.batch_bytes
-
-    def _queue(self, entry: bytes) -> bool:
-        self.pending.append(entry)
-        self.pending_size += len(entry)
         return self.pending_size >= self.batch_bytes
 
     def commit(self) -> None:

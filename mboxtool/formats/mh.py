@@ -12,7 +12,7 @@ from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
 from ..locking import lock_directory
 from ..message import MailMessage, core_bytes, split_message
-from ..ownership import Owner, give, make_parents, owner_for
+from ..ownership import Owner, give, owner_for
 from .common import Reader, header_date
 
 # MH sequence -> Maildir letter; "unseen" is the absence of S.
@@ -144,11 +144,8 @@ class MHWriter:
             raise InputError(f"{p}: exists, is not empty and is not an MH folder")
         self.owner = owner_for(p)                    # root writing into a user's folder: the user's files
         try:
-            make_parents(p, self.owner)
-            if make_private_dir(p):
-                give(self.owner, p)
-                if self.fsync:
-                    fsync_dir(p.parent)
+            if make_private_dir(p, self.owner) and self.fsync:
+                fsync_dir(p.parent)
         except OSError as exc:
             raise InputError(f"{p}: cannot create: {exc.strerror}") from exc
         if self.lock_wanted:
