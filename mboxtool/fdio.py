@@ -9,6 +9,12 @@ IOV_BATCH = 512                 # buffers per call, well under IOV_MAX (1024 on 
 
 def write_buffers(fd: int, buffers, offset: int | None = None) -> None:
     """Write ``buffers`` in order (at ``offset`` with pwritev, else writev), finishing short writes."""
+    if offset is None and type(buffers) is tuple and len(buffers) <= 2:
+        # a Maildir message (one or two buffers): the usual whole write, without the general loop
+        n = os.writev(fd, buffers)
+        if n == sum(map(len, buffers)):
+            return
+        buffers = _after(buffers, n)                   # a short write: the rest, below
     bufs = buffers if isinstance(buffers, (list, tuple)) else list(buffers)
     private = bufs is not buffers                      # ours to change after a short write
     i = 0
@@ -34,3 +40,15 @@ def write_buffers(fd: int, buffers, offset: int | None = None) -> None:
                     bufs, private = list(bufs), True   # never change the caller's list
                 bufs[i] = memoryview(bufs[i])[n:]
                 n = 0
+
+
+def _after(buffers, n: int) -> list:
+    """What is left of ``buffers`` once their first ``n`` bytes are written."""
+    rest = []
+    for buf in buffers:
+        if n >= len(buf):
+            n -= len(buf)
+            continue
+        rest.append(memoryview(buf)[n:] if n else buf)
+        n = 0
+    return rest

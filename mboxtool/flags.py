@@ -199,6 +199,7 @@ def parse_maildir_name(name: str) -> MaildirInfo:
                        "".join(c for c in chars if c.islower()), True)
 
 
+@lru_cache(maxsize=1024)
 def maildir_info(flags: str, keyword_letters: str = "") -> str:
     """The ``:2,`` info suffix for these flags, letters in ASCII order."""
     return ":2," + "".join(sorted(set(flags) | set(keyword_letters)))

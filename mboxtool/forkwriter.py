@@ -32,7 +32,8 @@ from .index import core_digest
 from .message import MailMessage
 
 _BATCH = struct.Struct("!Iq")         # messages in the batch that follows, ring offset of its bytes
-_FRAME = struct.Struct("!BqII")       # new | quoted << 1 | in ring << 2, date (-1: none), len(state), len(bytes)
+_FRAME = struct.Struct("!BqIII")      # new | quoted << 1 | in ring << 2, date (-1: none), len(state), len(bytes),
+                                      # body >From lines known (+1; 0: not looked for)
 _ACK = struct.Struct("!I")            # length of the JSON acknowledgement that follows, or:
 RELEASED = 1 << 31                    # RELEASED | batch: its bytes are read out of the ring
 PIPE_SIZE = 1 << 20
@@ -110,19 +111,21 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
 
 
 def _messages(stream: BinaryIO, ring: mmap.mmap):
-    """(flag letters, new, keyword letters, extra header, date, quoted, bytes) of each message of
-    the next batch, read one by one: the whole batch is never in memory at once."""
+    """(flag letters, new, keyword letters, extra header, date, quoted, body quotes, bytes) of
+    each message of the next batch, read one by one: the whole batch is never in memory at once."""
     count, pos = _BATCH.unpack(_read_exact(stream, _BATCH.size))
     for _ in range(count):
-        bits, date, ls, ld = _FRAME.unpack(_read_exact(stream, _FRAME.size))
+        bits, date, ls, ld, nq = _FRAME.unpack(_read_exact(stream, _FRAME.size))
         letters, kw_letters, extra = _read_exact(stream, ls).split(b"\0", 2)
+        quotes = None if nq == 0 else [] if nq == 1 else \
+            list(struct.unpack(f"!{nq - 1}I", _read_exact(stream, 4 * (nq - 1))))
         if bits & 4:
             data = ring[pos:pos + ld]
             pos += ld
         else:
             data = _read_exact(stream, ld)
         yield letters.decode("ascii"), bool(bits & 1), kw_letters.decode("ascii"), extra or None, \
-            None if date < 0 else date, bool(bits & 2), data
+            None if date < 0 else date, bool(bits & 2), quotes, data
 
 
 def _die_with_parent(parent: int) -> None:
@@ -264,9 +267,9 @@ class ForkedMaildirWriter:
                 status, digests, reasons = [], [], {}
                 known, verify = self.known, self.verify
                 try:
-                    for i, (letters, new, kw_letters, extra, date, quoted, data) in enumerate(
+                    for i, (letters, new, kw_letters, extra, date, quoted, quotes, data) in enumerate(
                             _messages(stream, self.ring.map())):
-                        digest, parts = core_digest(data, quoted)
+                        digest, parts = core_digest(data, quoted, quotes)
                         if verify:
                             digests.append(digest)
                         if digest in known:
@@ -305,8 +308,13 @@ class ForkedMaildirWriter:
             state = b"%s\0%s\0%s" % (msg.flags.encode("ascii"), kw_letters.encode("ascii"), extra or b"")
             n = len(msg.data)
             in_ring = pos + n <= end
+            quotes = msg.body_quotes
+            if quotes and quotes[-1] >= 1 << 32:             # beyond the frame's field: the child looks
+                quotes = None
             out += (_FRAME.pack(msg.new | msg.quoted << 1 | in_ring << 2, -1 if msg.date is None else msg.date,
-                                len(state), n), state)
+                                len(state), n, 0 if quotes is None else len(quotes) + 1), state)
+            if quotes:
+                out.append(struct.pack(f"!{len(quotes)}I", *quotes))
             if in_ring:
                 in_ring_data.append(msg.data)
                 pos += n

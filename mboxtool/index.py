@@ -25,38 +25,58 @@ def short_digest(data: bytes) -> int:
 
 def message_digest(msg: MailMessage) -> tuple[int, tuple[bytes | memoryview, ...]]:
     """The identity of ``msg``, and ``core_bytes(msg)`` as buffers to write (``msg`` is left as it was)."""
-    return core_digest(msg.data, msg.quoted)
+    return core_digest(msg.data, msg.quoted, msg.body_quotes)
 
 
-def core_digest(data: bytes, quoted: bool) -> tuple[int, tuple[bytes | memoryview, ...]]:
+def core_digest(data: bytes, quoted: bool, body_quotes: list[int] | None = None
+                ) -> tuple[int, tuple[bytes | memoryview, ...]]:
     """(identity, core bytes as buffers) of message bytes as read (``quoted``: still mboxrd-quoted).
 
     The one implementation of message identity. It works on the header block
     and the body apart, so that a body is never copied: it is hashed (SHA-1:
     identity, not security) and written as views around its ``>From`` lines.
+    ``body_quotes``: where the body's ``>+From`` lines start, when the reader
+    found them already (the mbox scanner does, on its way to the next From_
+    line); None to look for them here.
     """
     end = header_end(data)
-    head = data[:end]
+    head = cut = data[:end]
     if quoted and b">From " in head:
         head = unquote_mboxrd(head)
-    head = strip_head(head)
-    view = memoryview(data)
-    # the body's >From lines, found in one pass: usually none at all. Written (unquoted) and
-    # hashed (every '>' of the run dropped) as views between them, never as copies
-    written, hashed = [head], [drop_from_quoting(head) if b">From " in head else head]
-    w = h = end
-    for start in from_line_starts(data, b">From ", end):
-        if quoted:
-            written.append(view[w:start])
-            w = start + 1                                  # mboxrd: one '>' less
-        hashed.append(view[h:start])
-        h = data.index(b"From ", start)                    # the digest ignores quoting of any depth
-    written.append(view[w:])
-    hashed.append(view[h:])
-    sha = hashlib.sha1()
-    for part in hashed:
-        sha.update(part)
+    head = strip_head(head)                                # the same object when nothing is cut
+    hashed_head = drop_from_quoting(head) if b">From " in head else head
+    starts = from_line_starts(data, b">From ", end) if body_quotes is None else body_quotes
+    if not starts:                                         # the usual message: no >From line
+        if hashed_head is cut:                             # the header as read: one piece
+            sha, written = hashlib.sha1(data), (data,)
+        else:
+            body = _tail(data, end)
+            sha, written = hashlib.sha1(hashed_head), (head, body)
+            sha.update(body)
+    else:
+        # written (unquoted) and hashed (every '>' of the run dropped) as views between the
+        # >From lines, never as copies
+        view = memoryview(data)
+        written_parts, hashed = [head], [hashed_head]
+        w = h = end
+        for start in starts:
+            if quoted:
+                written_parts.append(view[w:start])
+                w = start + 1                              # mboxrd: one '>' less
+            hashed.append(view[h:start])
+            h = data.index(b"From ", start)                # the digest ignores quoting of any depth
+        written_parts.append(view[w:])
+        hashed.append(view[h:])
+        sha = hashlib.sha1()
+        for part in hashed:
+            sha.update(part)
+        written = tuple(written_parts)
     last = data[-1:] if len(data) > end else head[-1:]     # a '>' dropped is never the last byte
     if last != b"\n":
         sha.update(b"\n")
-    return int.from_bytes(sha.digest()[:8], "big"), tuple(written)
+    return int.from_bytes(sha.digest()[:8], "big"), written
+
+
+def _tail(data: bytes, end: int) -> bytes | memoryview:
+    """``data[end:]``: a copy when small (cheaper than a view), a view when large."""
+    return data[end:] if len(data) - end < 65536 else memoryview(data)[end:]

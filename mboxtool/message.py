@@ -41,6 +41,7 @@ class MailMessage:
     size: int | None = None              # bytes as read, when ``data`` has been let go
     headers: Headers | None = None       # the header block, when the reader parsed it already
     quoted: bool = False                 # ``data`` still has its mboxrd >From quoting (core_bytes undoes it)
+    body_quotes: list[int] | None = None # where the body's >+From lines of ``data`` start, if the reader knows
 
 
 def header_end(data: bytes) -> int:
@@ -91,14 +92,14 @@ class Headers:
         start, end = self._span(pos, name)
         return " ".join(self.raw[start:end].decode("latin-1").split())
 
-    def tail(self, name: bytes, sep: bytes) -> str | None:
-        """What follows the last ``sep`` in the first ``name`` field, unfolded (the date of a
-        Received: field); None without such a field or separator."""
+    def tail_span(self, name: bytes, sep: bytes) -> tuple[int, int] | None:
+        """Where in ``raw`` the text after the last ``sep`` of the first ``name`` field lies,
+        folding included (the date of a Received: field); None without such a field or separator."""
         if name not in self.names:
             return None
         start, end = self._span(self._low.find(b"\n" + name + b":"), name)
         cut = self.raw.rfind(sep, start, end)
-        return None if cut < 0 else " ".join(self.raw[cut + 1:end].decode("latin-1").split())
+        return None if cut < 0 else (cut + 1, end)
 
     def get_all(self, name: bytes) -> list[str]:
         """Every value of header ``name``, unfolded, decoded as latin-1 (byte-preserving)."""
@@ -138,7 +139,7 @@ def core_bytes(msg: MailMessage) -> bytes:
     if not msg.stripped:
         data = unquote_mboxrd(msg.data) if msg.quoted else msg.data
         msg.data = strip_metadata(data)
-        msg.stripped, msg.quoted = True, False
+        msg.stripped, msg.quoted, msg.body_quotes = True, False, None
     return msg.data
 
 

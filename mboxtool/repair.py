@@ -101,6 +101,7 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
             held: tuple[ScannedMessage, MailMessage] | None = None
             for raw in reader.scanned():
                 msg = reader.to_message(raw)
+                msg.body_quotes = None                      # repair may edit the bytes
                 if held is not None and raw.index in phantoms:
                     # glue the phantom back: previous bytes, the empty line, the From_ line, the rest
                     prev_raw, prev = held

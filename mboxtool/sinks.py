@@ -75,7 +75,7 @@ def release(msg: MailMessage) -> MailMessage:
     accounting needs only its state, key, offset and size."""
     msg.size = len(msg.data)
     msg.data = b""
-    msg.headers = None
+    msg.headers = msg.body_quotes = None
     return msg
 
 

@@ -1,6 +1,8 @@
 import calendar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mboxtool import dates
 
@@ -45,3 +47,15 @@ def test_zone_guess_whole_quarter_hours():
     assert dates.zone_offset_guess(utc(2020, 1, 1, 12, 0, 0), utc(2020, 1, 1, 11, 0, 5)) == 3600
     assert dates.zone_offset_guess(utc(2020, 1, 1, 12, 0, 0), utc(2020, 1, 1, 11, 35, 0)) == 1800
     assert dates.zone_offset_guess(utc(2020, 1, 2, 12, 0, 0), utc(2020, 1, 1, 12, 0, 0)) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["Sat,", "Sun,", "28", "6", "Nov", "nov", "2026", "1999", "15:04:05", "15:04",
+                                 "+0000", "-0130", "+01", "(UTC)", "GMT", "by", "x;"]), max_size=8),
+       st.lists(st.sampled_from([" ", "  ", "\r\n\t", "\n ", "\t"]), min_size=8, max_size=8))
+def test_header_date_from_raw_bytes_is_that_of_the_unfolded_value(words, gaps):
+    """The fast raw-bytes path of a Received: date agrees with parsing the unfolded text."""
+    from mboxtool.dates import parse_header_date, parse_header_date_in
+    raw = ("x" + "".join(g + w for g, w in zip(gaps, words, strict=False))).encode()
+    assert parse_header_date_in(raw, 1, len(raw)) == parse_header_date(" ".join(raw[1:].decode().split()))
+    assert parse_header_date_in(b" Sat, 28 Nov 2026 15:04:05 +0100\r", 0, 33) == utc(2026, 11, 28, 14, 4, 5)

@@ -35,3 +35,26 @@ def test_write_buffers_survives_short_writes(tmp_path_factory, buffers, rnd, pos
         os.writev, os.pwritev = real_writev, real_pwritev
         os.close(fd)
     assert path.read_bytes() == (b"HEAD" if positioned else b"") + b"".join(buffers)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.binary(max_size=4000), min_size=1, max_size=2), st.randoms(use_true_random=False))
+def test_maildir_message_fast_path_survives_short_writes(tmp_path_factory, buffers, rnd):
+    """One or two buffers in a tuple (a Maildir message) take a shorter path; short writes too."""
+    path = tmp_path_factory.mktemp("w") / "out"
+    real_writev = os.writev
+    calls = []
+
+    def short_writev(fd, chunk):
+        data = b"".join(bytes(c) for c in chunk)
+        calls.append(len(data))
+        return os.write(fd, data[:rnd.randint(min(1, len(data)), len(data))])
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.writev = short_writev
+        fdio.write_buffers(fd, tuple(memoryview(b) if i else b for i, b in enumerate(buffers)))
+    finally:
+        os.writev = real_writev
+        os.close(fd)
+    assert path.read_bytes() == b"".join(buffers)
+    assert calls[0] == sum(map(len, buffers))          # the first call offered everything

@@ -35,14 +35,16 @@ def test_batch_round_trip_through_ring_and_pipe(tmp_path):
     fork.ring = _Ring(10_000)
     rfd, fork.to_child = os.pipe()
     batch = [MailMessage(data=(b"Subject: %d\n\n" % i) + bytes([65 + i]) * size, flags=flags,
-                         new=not flags, date=1_600_000_000 + i, quoted=i % 2 == 1)
-             for i, (size, flags) in enumerate([(3000, "S"), (20_000, ""), (4000, "RS"), (2000, "F"), (5000, "")])]
+                         new=not flags, date=1_600_000_000 + i, quoted=i % 2 == 1, body_quotes=quotes)
+             for i, (size, flags, quotes) in enumerate([(3000, "S", None), (20_000, "", []), (4000, "RS", [13, 70]),
+                                                        (2000, "F", [14]), (5000, "", None)])]
     fork.send_batch(batch)
     os.close(fork.to_child)
     with open(rfd, "rb") as stream:
         got = list(_messages(stream, fork.ring.map()))
-    assert [g[6] for g in got] == [m.data for m in batch]
-    assert [(g[0], g[1], g[4], g[5]) for g in got] == [(m.flags, m.new, m.date, m.quoted) for m in batch]
+    assert [g[7] for g in got] == [m.data for m in batch]
+    assert [(g[0], g[1], g[4], g[5], g[6]) for g in got] == [(m.flags, m.new, m.date, m.quoted, m.body_quotes)
+                                                             for m in batch]
     # 3000 + 4000 + 2000 fitted (in turn); 20,000 and then 5000 did not
     assert fork.ring.used[0][1:] == (0, sum(len(batch[i].data) for i in (0, 2, 3)))
     writer.close()

@@ -51,6 +51,11 @@ def test_message_digest_matches_core_bytes_and_short_digest(data, quoted):
 
 
 def test_usual_message_body_is_not_copied():
-    data = b"Status: RO\nSubject: s\n\nbody line\nFrom the desk\n"
+    """A large body is written as a view of the bytes read; a message with nothing to cut, as
+    those bytes themselves. (Small bodies are copied: cheaper than a view.)"""
+    data = b"Status: RO\nSubject: s\n\n" + b"body line\n" * 10_000
     digest, (head, body) = message_digest(MailMessage(data, quoted=True))
     assert head == b"Subject: s\n\n" and isinstance(body, memoryview) and body.obj is data
+    assert digest == short_digest(b"Subject: s\n\n" + b"body line\n" * 10_000)
+    plain = b"Subject: s\n\nbody\n"
+    assert message_digest(MailMessage(plain, quoted=True))[1][0] is plain

@@ -177,3 +177,35 @@ def test_property_entry_buffers_equal_the_joined_entry(head, body, blank, crlf, 
     joined = message()
     assert render_mbox_message(message(), variant) == \
         _from_line(joined, None, False) + _render_joined(joined, variant) + b"\n"
+
+
+RAW_LINES = LINES + ["From a@b Mon Jan  6 10:00:00 2020", ">>>From deep", "x >From mid-line", "a From b",
+                     ">", ">>", "From", ">From", "Subject: s", "Status: RO", "\r\n>From crlf"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(lines=st.lists(st.sampled_from(RAW_LINES), max_size=40), chunk=st.sampled_from([7, 64, 1 << 20]))
+def test_property_scanner_quote_positions_are_those_of_the_body(lines, chunk):
+    """Where the scanner reports a message's body >From lines, they are exactly the ones
+    from_line_starts finds after the header block: what core_digest would find by itself."""
+    import mboxtool.formats.mboxscan as scan_mod
+    from mboxtool.message import from_line_starts, header_end
+    data = ("\n".join(lines) + "\n").encode()
+    old, scan_mod.CHUNK = scan_mod.CHUNK, chunk                # seams of the sliding window too
+    try:
+        msgs = scan(data)
+    finally:
+        scan_mod.CHUNK = old
+    for m in msgs:
+        if m.body_quotes is not None:
+            assert m.body_quotes == from_line_starts(m.data, b">From ", header_end(m.data))
+
+
+def test_scanner_reports_body_quotes_and_leaves_content_length_messages_alone():
+    body = b"a\n>From b\nx >From not a line start\n>>From c\n"
+    data = mbox_entry(body=body.decode()) + b"From x Mon Jan  6 10:00:00 2020\nContent-Length: 9\n\n>From cl\n"
+    first, second = scan(data)
+    start = first.data.index(b"\n\n") + 2
+    assert [first.data[q:q + 8] for q in first.body_quotes] == [b">From b\n", b">>From c"]
+    assert first.body_quotes[0] == start + 2
+    assert second.cl_bounded and second.body_quotes is None

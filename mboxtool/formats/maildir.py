@@ -282,6 +282,9 @@ class MaildirReader(Reader):
             yield msg
 
 
+# how naming an unnamed tmp/ file through /proc can fail where named tmp/ files still work
+_NO_PROC_LINK = (errno.ENOENT, errno.EPERM, errno.EACCES, errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP)
+
 OUR_NAME = re.compile(r"\d+\.M\d+P(\d+)Q\d+R([0-9a-f]{16})\.([^:!;,]+)")
 
 
@@ -312,6 +315,7 @@ class MaildirWriter:
         self.keywords: dict[str, str] = {}
         self.notes: list[str] = []
         self.created = False
+        self.anonymous_tmp = True                    # unnamed tmp/ files where the system has them
 
     def open(self) -> MaildirWriter:
         p = self.path
@@ -341,6 +345,8 @@ class MaildirWriter:
         self.keywords = {name: chr(ord("a") + i) for i, name in read_keyword_map(p).items()}
         self.host = _host()
         self.pid = os.getpid()
+        # O_TMPFILE files are named through /proc (deliver()); without either, named tmp/ files
+        self.anonymous_tmp = self.anonymous_tmp and hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
         return self
 
     def _keyword_letters(self, keywords: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -379,8 +385,8 @@ class MaildirWriter:
         """
         now = time.time()
         self.counter += 1
-        tag = f"{digest:016x}" if digest is not None else f"{random.getrandbits(64):016x}"
-        return f"{int(now)}.M{int(now % 1 * 1e6)}P{self.pid}Q{self.counter}R{tag}.{self.host}"
+        tag = digest if digest is not None else random.getrandbits(64)
+        return f"{int(now)}.M{int(now % 1 * 1e6)}P{self.pid}Q{self.counter}R{tag:016x}.{self.host}"
 
     def plan(self, msg: MailMessage, digest: int | None = None,
              parts: tuple[bytes | memoryview, ...] | None = None) -> tuple[str, str, tuple]:
@@ -423,21 +429,37 @@ class MaildirWriter:
         return len(self.pending) >= self.batch
 
     def deliver(self, tmpname: str, final: str, parts: tuple, mtime: int | None) -> None:
-        """tmp/NAME, mtime set, then link() to new/ or cur/ (§2.4); durable at the next commit()."""
+        """Write into tmp/, set the mtime, then link() into new/ or cur/ (§2.4); durable at the
+        next commit(). Where the kernel can, the tmp/ file has no name at all (O_TMPFILE):
+        nobody can see it, a crash leaves nothing behind, and the two directory updates of
+        naming it in tmp/ and unlinking it again are saved."""
+        sub, name = final[:3], final[4:]
+        if self.anonymous_tmp:
+            fd = self._open_anonymous()
+            if fd is not None:
+                try:
+                    self._fill(fd, parts, mtime)
+                    # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N names an O_TMPFILE file
+                    # (open(2)); EEXIST, never an overwrite, as with link() from tmp/
+                    os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=self.dirfd[sub])
+                except OSError as exc:
+                    if exc.errno not in _NO_PROC_LINK:
+                        raise
+                    self.anonymous_tmp = False          # a /proc that cannot name it: named files
+                else:
+                    self.pending.append((tmpname, final))
+                    return
+                finally:
+                    os.close(fd)
         tmpfd = self.dirfd["tmp"]
         fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=tmpfd)
         try:
-            give(self.owner, fd)
-            write_buffers(fd, parts)                    # one writev, which the kernel takes whole
-            if mtime is not None:
-                # mtime is the delivery time (IMAP INTERNALDATE), set before the file is visible
-                os.utime(fd, (time.time(), mtime))
+            self._fill(fd, parts, mtime)
         except BaseException:
             os.close(fd)
             os.unlink(tmpname, dir_fd=tmpfd)
             raise
         os.close(fd)
-        sub, name = final[:3], final[4:]
         try:
             os.link(tmpname, name, src_dir_fd=tmpfd, dst_dir_fd=self.dirfd[sub])
         except OSError as exc:
@@ -448,6 +470,24 @@ class MaildirWriter:
         else:
             os.unlink(tmpname, dir_fd=tmpfd)
         self.pending.append((tmpname, final))
+
+    def _fill(self, fd: int, parts: tuple, mtime: int | None) -> None:
+        give(self.owner, fd)
+        write_buffers(fd, parts)                        # one writev, which the kernel takes whole
+        if mtime is not None:
+            # mtime is the delivery time (IMAP INTERNALDATE), set before the file is visible
+            os.utime(fd, (time.time(), mtime))
+
+    def _open_anonymous(self) -> int | None:
+        """An unnamed file in tmp/, or None (and named tmp/ files from now on) where the file
+        system or kernel has no O_TMPFILE (NFS, FUSE, Linux < 3.11: EOPNOTSUPP, EISDIR, EINVAL)."""
+        try:
+            return os.open(".", os.O_WRONLY | os.O_TMPFILE, 0o600, dir_fd=self.dirfd["tmp"])
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL, errno.ENOSYS):
+                raise
+            self.anonymous_tmp = False
+            return None
 
     def commit(self) -> list[tuple[str, str]]:
         """Make every message added since the last commit durable; returns them."""

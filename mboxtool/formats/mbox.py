@@ -196,8 +196,8 @@ class DateResolver:
         if self.fixed is not None:
             return self.fixed
         # the top-most Received: is the final hop, the one the delivery agent wrote (§3.6)
-        top = headers.tail(b"received", b";") if headers is not None else None
-        received = dates.parse_header_date(top)
+        span = headers.tail_span(b"received", b";") if headers is not None else None
+        received = dates.parse_header_date_in(headers.raw, *span) if span else None
         if not dates.plausible(received):
             received = None
         guess = dates.zone_offset_guess(epoch, received)
@@ -431,6 +431,8 @@ class MboxReader:
                           raw.offset, raw.line or None, raw.from_line if not raw.garbage else None)
         msg.headers = raw.headers                         # parsed once, by the scanner
         msg.quoted = quoted and self.defer_unquote
+        if data is raw.data:
+            msg.body_quotes = raw.body_quotes             # found by the scanner: valid for these bytes
         if state.expunged:
             msg.flags = flags.normalize(msg.flags + "T")
             msg.notes.append("expunged")

@@ -49,6 +49,7 @@ class ScannedMessage:
     cl_bounded: bool = False     # its end came from a valid Content-Length
     garbage: bool = False        # bytes before the first From_ line
     blank_before: bool = True    # an empty line preceded its From_ line
+    body_quotes: list[int] | None = None   # where the body's >+From lines start in ``data``; None: not looked for
 
 
 class _Buffer:
@@ -140,6 +141,7 @@ class MboxScanner:
         self.cr_only = False
         self.messages = 0
         self._parsed: tuple[int, FromLine] | None = None
+        self._quotes: list[int] | None = None
 
     # -- line numbers ----------------------------------------------------
     def _line_of(self, b: _Buffer, offset: int) -> int:
@@ -245,6 +247,7 @@ class MboxScanner:
         body_abs = hdr_end if hdr_end >= 0 else None
 
         end, next_start, cl_bounded = self._content_length_end(b, headers, body_abs, line_no)
+        self._quotes = None
         if end is None:
             end, next_start = self._find_separator(b, start, data_start, body_abs, headers)
         if cl_bounded:
@@ -261,7 +264,7 @@ class MboxScanner:
         body_offset = (body_abs - data_start) if body_abs is not None else len(data)
         msg = ScannedMessage(self.messages, start, line_no, from_line, parsed, data, headers,
                              min(body_offset, len(data)), data_start, bool(cl_bounded),
-                             blank_before=blank_before)
+                             blank_before=blank_before, body_quotes=self._quotes)
         return msg, next_start
 
     def _content_length_end(self, b: _Buffer, headers: Headers, body_abs: int | None,
@@ -296,14 +299,27 @@ class MboxScanner:
                         headers: Headers) -> tuple[int, int | None]:
         """(end of data, next From_ offset or None at EOF) by classifying candidates."""
         boundary = _boundary(headers)
-        pos = data_start - 1
+        pos = data_start
+        # one pass finds both the From_ candidates and the body's >From lines: the Maildir
+        # writer then needs no pass of its own to unquote and digest (index.core_digest)
+        quotes = self._quotes = [] if body_abs is not None else None
         while True:
-            nl = b.find(b"\nFrom ", pos)
-            if nl < 0:
+            hit = b.find(b"From ", pos)
+            if hit < 0:
                 b.fill(self.size)
                 return b.end, None
-            cand = nl + 1
-            pos = cand
+            pos = hit + 1
+            buf, base = b.buf, b.base
+            before = buf[hit - base - 1]                      # the From_ line's own \n at data_start
+            if before != 0x0A:
+                if before == 0x3E and quotes is not None and hit > body_abs:
+                    at = hit - 1
+                    while at > body_abs and buf[at - base - 1] == 0x3E:
+                        at -= 1
+                    if buf[at - base - 1] == 0x0A:          # a >From line of the body
+                        quotes.append(at - data_start)
+                continue
+            cand = hit
             line, line_end, nxt = _two_lines(b, cand)
             in_header = body_abs is None or cand < body_abs
             parsed = parse_from_line(line)

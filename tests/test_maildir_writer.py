@@ -1,0 +1,123 @@
+"""MaildirWriter.deliver: unnamed tmp/ files (O_TMPFILE), the named tmp/ fallback, failures."""
+
+import errno
+import os
+
+import pytest
+
+import mboxtool.formats.maildir as maildir_mod
+from mboxtool.formats.maildir import MaildirReader, MaildirWriter
+from mboxtool.message import MailMessage
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="O_TMPFILE is Linux-only")
+
+MESSAGES = [
+    MailMessage(b"From: a@example.org\nSubject: one\n\nbody one\n", flags="S", new=False, date=1_300_000_000),
+    MailMessage(b"From: b@example.org\nSubject: two\n\nbody two\n", flags="", new=True, date=1_300_000_100),
+    MailMessage(b"From: c@example.org\nSubject: three\n\n", flags="FR", new=False, date=None),
+]
+
+
+def deliver_all(md):
+    writer = MaildirWriter(md, fsync=True).open()
+    try:
+        for msg in MESSAGES:
+            writer.add(MailMessage(msg.data, flags=msg.flags, new=msg.new, date=msg.date))
+        writer.commit()
+        return writer.anonymous_tmp
+    finally:
+        writer.close()
+
+
+def delivered(md):
+    """(place, flags, bytes, mtime) of every message; the unique names differ by run, and a
+    message without a date has the time of its delivery."""
+    out = []
+    for msg in MaildirReader(md):
+        where = "new" if msg.new else "cur"
+        mtime = int(os.stat(md / msg.key).st_mtime)
+        out.append((where, msg.flags, msg.data, mtime if mtime < 1_500_000_000 else "now"))
+    return sorted(out, key=lambda x: x[2])
+
+
+def spy_creates(monkeypatch, refuse_tmpfile=False):
+    """Record every named file os.open creates; optionally refuse O_TMPFILE like NFS does."""
+    created = []
+    real_open = os.open
+
+    def spy(path, flags, *args, **kwargs):
+        if refuse_tmpfile and flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+        if flags & os.O_CREAT:
+            created.append(path)
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(maildir_mod.os, "open", spy)
+    return created
+
+
+def test_unnamed_tmp_files_and_named_fallback_deliver_the_same_maildir(tmp_path, monkeypatch):
+    created = spy_creates(monkeypatch)
+    assert deliver_all(tmp_path / "anon") is True
+    assert created == []                                  # no name was ever made in tmp/
+    monkeypatch.undo()
+
+    created = spy_creates(monkeypatch, refuse_tmpfile=True)
+    assert deliver_all(tmp_path / "named") is False       # the file system said no: named tmp/ files
+    assert len(created) == len(MESSAGES)
+    monkeypatch.undo()
+
+    anon, named = delivered(tmp_path / "anon"), delivered(tmp_path / "named")
+    assert anon == named
+    assert [(w, f, d) for w, f, d, _ in anon] == sorted(
+        [("cur", "S", MESSAGES[0].data), ("new", "", MESSAGES[1].data), ("cur", "FR", MESSAGES[2].data)],
+        key=lambda x: x[2])
+    assert {m for *_, m in anon} == {1_300_000_000, 1_300_000_100, "now"}
+    for md in (tmp_path / "anon", tmp_path / "named"):
+        assert os.listdir(md / "tmp") == []
+        for sub in ("new", "cur"):
+            for name in os.listdir(md / sub):
+                assert os.stat(md / sub / name).st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("anonymous", [True, False])
+def test_a_failed_write_leaves_no_file_anywhere(tmp_path, monkeypatch, anonymous):
+    md = tmp_path / "md"
+    writer = MaildirWriter(md, fsync=False).open()
+    writer.anonymous_tmp = anonymous
+
+    def disk_full(fd, buffers, offset=None):
+        os.write(fd, bytes(buffers[0][:5]))               # a few bytes reach the file, then ENOSPC
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(maildir_mod, "write_buffers", disk_full)
+    with pytest.raises(OSError) as failed:
+        writer.add(MailMessage(MESSAGES[0].data, flags="S", new=False, date=1))
+    assert failed.value.errno == errno.ENOSPC
+    writer.close()
+    assert [os.listdir(md / sub) for sub in ("tmp", "new", "cur")] == [[], [], []]
+
+
+def test_an_existing_name_is_never_overwritten(tmp_path):
+    md = tmp_path / "md"
+    writer = MaildirWriter(md, fsync=False).open()
+    tmpname, final, parts = writer.plan(MailMessage(b"Subject: x\n\nfirst\n", new=True))
+    writer.deliver(tmpname, final, parts, None)
+    with pytest.raises(FileExistsError):
+        writer.deliver(tmpname, final, (b"Subject: x\n\nsecond\n",), None)
+    writer.close()
+    assert (md / final).read_bytes() == b"Subject: x\n\nfirst\n"
+    assert os.listdir(md / "tmp") == []
+
+
+def test_a_proc_that_cannot_name_the_file_falls_back_to_named_tmp_files(tmp_path, monkeypatch):
+    real_link = os.link
+
+    def no_proc(src, dst, **kwargs):                      # /proc hidden or mounted oddly
+        if str(src).startswith("/proc/"):
+            raise OSError(errno.ENOENT, "No such file or directory")
+        return real_link(src, dst, **kwargs)
+    monkeypatch.setattr(maildir_mod.os, "link", no_proc)
+    md = tmp_path / "md"
+    assert deliver_all(md) is False
+    monkeypatch.undo()
+    assert [d for _, _, d, _ in delivered(md)] == sorted(m.data for m in MESSAGES)
+    assert os.listdir(md / "tmp") == []
