@@ -192,6 +192,8 @@ def _print_convert(report, quiet: bool) -> None:
         line += "; verified" if report.verified else "; VERIFY FAILED"
     if report.resumed_at:
         line += f" (read from byte {report.resumed_at}: the part before was converted by an earlier run)"
+    if report.stopped:
+        line += "; STOPPED by a write error before the end of the source"
     if not quiet or not report.ok:
         click.echo(line)
 

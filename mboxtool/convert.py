@@ -67,6 +67,7 @@ class ConvertReport:
     dry_run: bool = False
     moved: bool = False
     resumed_at: int | None = None         # byte offset where an unchanged source was resumed
+    stopped: bool = False                 # a write error stopped the run: the rest of SRC was not attempted
 
     @property
     def ok(self) -> bool:
@@ -87,6 +88,7 @@ class ConvertReport:
             "converted": self.converted, "skipped": self.skipped, "failed": self.failed,
             "bytes": self.bytes, "seconds": round(self.seconds, 3), "verified": self.verified,
             "dry_run": self.dry_run, "moved": self.moved, "resumed_at": self.resumed_at,
+            "stopped": self.stopped,
             "errors": self.errors, "excluded": self.excluded, "warnings": self.warnings,
         }
 
@@ -314,12 +316,17 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         sink = ForkSink if dst_format == "maildir" and hasattr(os, "fork") else InlineSink
         with sink(writer, known.digests, opts.verify) as pipe:
 
+            failures: list[BatchResult] = []
+
             def account(result: BatchResult) -> None:
                 nonlocal aborted
-                aborted = not _account(result, report, expected, moved_keys, opts) or aborted
+                if not _account(result, report, expected, moved_keys, opts):
+                    failures.append(result)
+                    aborted = True
 
             batch: list[MailMessage] = []
             size = 0
+            read_to_end = False
             let_go_at = time.monotonic() + LOCK_HOLD_SECONDS if hasattr(reader, "snapshot") else None
             for msg in reader:
                 if let_go_at is not None and time.monotonic() >= let_go_at:
@@ -339,11 +346,15 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                     batch, size = [], 0
                     if aborted:
                         break
+            else:
+                read_to_end = True
             if batch and not aborted:
                 for result in pipe.submit(batch):
                     account(result)
             for result in pipe.finish():
                 account(result)
+        if failures:
+            _report_write_failure(failures, report, read_to_end)
         for note in getattr(writer, "notes", ()):      # e.g. keywords beyond Dovecot's 26 letters
             report.warnings.append({"code": "keywords-in-header", "message": note})
         if opts.move and not aborted:
@@ -369,13 +380,8 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
         if opts.move:                              # only --move needs them: 20,000 keys otherwise
             moved_keys.append(msg.key)
     if result.error is not None:
-        lost = len(result.batch) - len(result.refused) - len(result.skipped)
-        report.failed += lost
-        exc = result.error
-        report.error(f"{report.destination}: write failed: {exc.strerror or exc}; stopped, {lost} messages "
-                     f"of this batch not counted (a re-run continues where this one stopped)",
-                     key=result.batch[0].key, errno=errno.errorcode.get(exc.errno or 0))
-        return False
+        report.failed += len(result.batch) - len(result.refused) - len(result.skipped)
+        return False                               # reported once, by _report_write_failure
     for msg, digest in result.written:
         report.converted += 1
         report.bytes += msg.size if msg.size is not None else len(msg.data)
@@ -384,6 +390,28 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
         if opts.verify:
             expected[digest] = _packed(msg.flags, msg.date)
     return True
+
+
+def _report_write_failure(failures: list[BatchResult], report: ConvertReport, read_to_end: bool) -> None:
+    """One error for what stopped the run. Each writer process fails on its own (two of them
+    hit a full disk each), and batches already on their way to a stopped writer fail after
+    it; the cause is the first error that is not such an echo, the place the earliest batch."""
+    def echo(exc: OSError) -> bool:
+        return exc.errno == errno.EPIPE or "writer process ended" in str(exc)
+    causes = [r.error for r in failures if not echo(r.error)] or [failures[0].error]
+    exc = causes[0]
+    first = min((r.batch[0] for r in failures),
+                key=lambda m: (m.offset is None, m.offset or 0, _key_order(m.key)))
+    lost = sum(len(r.batch) - len(r.refused) - len(r.skipped) for r in failures)
+    report.stopped = not read_to_end
+    rest = "" if read_to_end else " and the rest of the source was not attempted"
+    report.error(f"{report.destination}: write failed: {exc.strerror or exc}; {lost} messages on their "
+                 f"way were not counted{rest} (a re-run continues where this one stopped)",
+                 key=first.key, offset=first.offset, errno=errno.errorcode.get(exc.errno or 0))
+
+
+def _key_order(key: str) -> tuple[int, str]:
+    return (int(key), "") if key.isdigit() else (0, key)
 
 
 def _remove_moved(reader: Any, src_format: str, keys: list[str], report: ConvertReport) -> None:

@@ -263,6 +263,8 @@ def test_write_failure_rolls_back_and_rerun_converges(tmp_path, monkeypatch):
     report = convert_mailbox(src, md)
     undo()
     assert not report.ok and "No space left" in report.errors[0]["message"]
+    # one error for the cause, even though batches on their way to the stopped writer failed too
+    assert len(report.errors) == 1 and report.errors[0]["errno"] == "ENOSPC"
     # only whole durable batches count: the broken delivery is a writer's 300th, which lands in
     # the second batch with one writer process and in the third with two (they take turns)
     assert report.converted in (256, 512)
@@ -652,3 +654,35 @@ def test_subfolders_left_out_are_reported_and_recursive_takes_them(invoke, tmp_p
     (tmp_path / "Sub.sbd" / "Deeper").write_bytes(mbox_entry())
     r = invoke("convert", box, tmp_path / "md2")
     assert r.exit_code == 0 and "Sub.sbd" in r.stderr and "--recursive" in r.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_path, invoke):
+    """Not a simulated failure: a 1 MiB tmpfs fills up half way through."""
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        src = tmp_path / "in.mbox"
+        src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n" + "x" * 8000 + "\n") for i in range(3000)))
+        md = small / "Maildir"
+        full = invoke("convert", "--json", src, md)
+        assert full.exit_code == 1
+        doc = json.loads(full.stdout)
+        assert doc["stopped"] is True and doc["converted"] < 3000
+        assert [e["errno"] for e in doc["errors"]] == ["ENOSPC"]
+        assert os.listdir(md / "tmp") == []                      # nothing half-written left behind
+        human = invoke("convert", src, md)                       # still full: said plainly
+        assert human.exit_code == 1 and "STOPPED by a write error" in human.stdout
+        assert "No space left on device" in human.stderr and "Traceback" not in human.stderr
+        subprocess.run(["mount", "-o", "remount,size=64m", str(small)], check=True)
+        again = invoke("convert", "--json", "--verify", src, md)
+        assert again.exit_code == 0, again.stderr
+        doc = json.loads(again.stdout)
+        assert doc["stopped"] is False and doc["verified"] is True
+        bodies = [m.data.split(b"\n\n", 1)[1] for m in MaildirReader(md)]
+        assert len(bodies) == 3000 and len(set(bodies)) == 3000   # nothing lost, nothing twice
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
