@@ -657,8 +657,9 @@ def test_subfolders_left_out_are_reported_and_recursive_takes_them(invoke, tmp_p
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mounting a small tmpfs needs root")
-def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_path, invoke):
-    """Not a simulated failure: a 1 MiB tmpfs fills up half way through."""
+@pytest.mark.parametrize("fmt", ["maildir", "mh"])
+def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_path, invoke, fmt):
+    """Not a simulated failure: a 1 MiB tmpfs fills up part of the way through."""
     small = tmp_path / "small"
     small.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)],
@@ -667,13 +668,18 @@ def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_pat
     try:
         src = tmp_path / "in.mbox"
         src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n" + "x" * 8000 + "\n") for i in range(3000)))
-        md = small / "Maildir"
-        full = invoke("convert", "--json", src, md)
+        md = small / "box"
+        full = invoke("convert", "--json", "--to", fmt, src, md)
         assert full.exit_code == 1
         doc = json.loads(full.stdout)
         assert doc["stopped"] is True and doc["converted"] < 3000
         assert [e["errno"] for e in doc["errors"]] == ["ENOSPC"]
-        assert os.listdir(md / "tmp") == []                      # nothing half-written left behind
+        if fmt == "maildir":
+            assert os.listdir(md / "tmp") == []                  # nothing half-written left behind
+        else:
+            assert not [n for n in os.listdir(md) if n.startswith(".mboxtool")]
+            for name in os.listdir(md):                          # every numbered message is whole
+                assert name.startswith(".") or (md / name).read_bytes().endswith(b"x\n")
         human = invoke("convert", src, md)                       # still full: said plainly
         assert human.exit_code == 1 and "STOPPED by a write error" in human.stdout
         assert "No space left on device" in human.stderr and "Traceback" not in human.stderr
@@ -682,7 +688,9 @@ def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_pat
         assert again.exit_code == 0, again.stderr
         doc = json.loads(again.stdout)
         assert doc["stopped"] is False and doc["verified"] is True
-        bodies = [m.data.split(b"\n\n", 1)[1] for m in MaildirReader(md)]
+        from mboxtool.formats.mh import MHReader
+        with (MaildirReader(md) if fmt == "maildir" else MHReader(md)) as reader:
+            bodies = [m.data.split(b"\n\n", 1)[1] for m in reader]
         assert len(bodies) == 3000 and len(set(bodies)) == 3000   # nothing lost, nothing twice
     finally:
         subprocess.run(["umount", str(small)], check=False)

@@ -24,7 +24,7 @@ def deliver_all(md):
         for msg in MESSAGES:
             writer.add(MailMessage(msg.data, flags=msg.flags, new=msg.new, date=msg.date))
         writer.commit()
-        return writer.anonymous_tmp
+        return writer.stager.anonymous
     finally:
         writer.close()
 
@@ -83,7 +83,7 @@ def test_unnamed_tmp_files_and_named_fallback_deliver_the_same_maildir(tmp_path,
 def test_a_failed_write_leaves_no_file_anywhere(tmp_path, monkeypatch, anonymous):
     md = tmp_path / "md"
     writer = MaildirWriter(md, fsync=False).open()
-    writer.anonymous_tmp = anonymous
+    writer.stager.anonymous = anonymous
 
     def disk_full(fd, buffers, offset=None):
         os.write(fd, bytes(buffers[0][:5]))               # a few bytes reach the file, then ENOSPC

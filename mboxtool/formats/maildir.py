@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import re
@@ -22,6 +21,7 @@ from ..fdio import write_buffers
 from ..locking import lock_directory, pid_alive
 from ..message import MailMessage, add_headers, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
+from ..staging import Stager
 from .common import Reader
 
 KEYWORDS_FILE = "dovecot-keywords"
@@ -282,9 +282,6 @@ class MaildirReader(Reader):
             yield msg
 
 
-# how naming an unnamed tmp/ file through /proc can fail where named tmp/ files still work
-_NO_PROC_LINK = (errno.ENOENT, errno.EPERM, errno.EACCES, errno.EXDEV, errno.EOPNOTSUPP, errno.ENOTSUP)
-
 OUR_NAME = re.compile(r"\d+\.M\d+P(\d+)Q\d+R([0-9a-f]{16})\.([^:!;,]+)")
 
 
@@ -315,7 +312,6 @@ class MaildirWriter:
         self.keywords: dict[str, str] = {}
         self.notes: list[str] = []
         self.created = False
-        self.anonymous_tmp = True                    # unnamed tmp/ files where the system has them
 
     def open(self) -> MaildirWriter:
         p = self.path
@@ -345,8 +341,7 @@ class MaildirWriter:
         self.keywords = {name: chr(ord("a") + i) for i, name in read_keyword_map(p).items()}
         self.host = _host()
         self.pid = os.getpid()
-        # O_TMPFILE files are named through /proc (deliver()); without either, named tmp/ files
-        self.anonymous_tmp = self.anonymous_tmp and hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+        self.stager = Stager(self.dirfd["tmp"])
         return self
 
     def _keyword_letters(self, keywords: tuple[str, ...]) -> tuple[str, list[str]]:
@@ -429,65 +424,26 @@ class MaildirWriter:
         return len(self.pending) >= self.batch
 
     def deliver(self, tmpname: str, final: str, parts: tuple, mtime: int | None) -> None:
-        """Write into tmp/, set the mtime, then link() into new/ or cur/ (§2.4); durable at the
-        next commit(). Where the kernel can, the tmp/ file has no name at all (O_TMPFILE):
-        nobody can see it, a crash leaves nothing behind, and the two directory updates of
-        naming it in tmp/ and unlinking it again are saved."""
+        """Write into tmp/, set the mtime, then link() into new/ or cur/ (§2.4; staging.py);
+        durable at the next commit()."""
         sub, name = final[:3], final[4:]
-        if self.anonymous_tmp:
-            fd = self._open_anonymous()
-            if fd is not None:
-                try:
-                    self._fill(fd, parts, mtime)
-                    # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N names an O_TMPFILE file
-                    # (open(2)); EEXIST, never an overwrite, as with link() from tmp/
-                    os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=self.dirfd[sub])
-                except OSError as exc:
-                    if exc.errno not in _NO_PROC_LINK:
-                        raise
-                    self.anonymous_tmp = False          # a /proc that cannot name it: named files
-                else:
-                    self.pending.append((tmpname, final))
-                    return
-                finally:
-                    os.close(fd)
-        tmpfd = self.dirfd["tmp"]
-        fd = os.open(tmpname, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=tmpfd)
-        try:
-            self._fill(fd, parts, mtime)
-        except BaseException:
-            os.close(fd)
-            os.unlink(tmpname, dir_fd=tmpfd)
-            raise
-        os.close(fd)
-        try:
-            os.link(tmpname, name, src_dir_fd=tmpfd, dst_dir_fd=self.dirfd[sub])
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
-                os.unlink(tmpname, dir_fd=tmpfd)
+        while True:
+            fd, temp = self.stager.create(tmpname)
+            try:
+                give(self.owner, fd)
+                write_buffers(fd, parts)                # one writev, which the kernel takes whole
+                if mtime is not None:
+                    # the delivery time (IMAP INTERNALDATE), set before the file is visible
+                    os.utime(fd, (time.time(), mtime))
+                linked = self.stager.publish(fd, temp, self.dirfd[sub], name)
+            except BaseException:
+                self.stager.discard(temp)
                 raise
-            os.rename(tmpname, name, src_dir_fd=tmpfd, dst_dir_fd=self.dirfd[sub])
-        else:
-            os.unlink(tmpname, dir_fd=tmpfd)
+            finally:
+                os.close(fd)
+            if linked:
+                break
         self.pending.append((tmpname, final))
-
-    def _fill(self, fd: int, parts: tuple, mtime: int | None) -> None:
-        give(self.owner, fd)
-        write_buffers(fd, parts)                        # one writev, which the kernel takes whole
-        if mtime is not None:
-            # mtime is the delivery time (IMAP INTERNALDATE), set before the file is visible
-            os.utime(fd, (time.time(), mtime))
-
-    def _open_anonymous(self) -> int | None:
-        """An unnamed file in tmp/, or None (and named tmp/ files from now on) where the file
-        system or kernel has no O_TMPFILE (NFS, FUSE, Linux < 3.11: EOPNOTSUPP, EISDIR, EINVAL)."""
-        try:
-            return os.open(".", os.O_WRONLY | os.O_TMPFILE, 0o600, dir_fd=self.dirfd["tmp"])
-        except OSError as exc:
-            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL, errno.ENOSYS):
-                raise
-            self.anonymous_tmp = False
-            return None
 
     def commit(self) -> list[tuple[str, str]]:
         """Make every message added since the last commit durable; returns them."""

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 from .. import flags
 from ..durable import fsync_dir, make_private_dir, syncfs
 from ..errors import InputError
-from ..locking import lock_directory
+from ..fdio import write_buffers
+from ..locking import lock_directory, pid_alive
 from ..message import MailMessage, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
+from ..staging import Stager
 from .common import Reader, header_date
+
+# a message being written, where it needs a name (staging.py): host, pid, number tried first
+_TEMP = re.compile(r"\.mboxtool\.([^.]+)\.(\d+)\.\d+\.tmp")
+
+
+def _host() -> str:
+    return socket.gethostname().split(".")[0].replace("/", "_") or "host"
+
 
 # MH sequence -> Maildir letter; "unseen" is the absence of S.
 SEQUENCE_LETTERS = {"replied": "R", "flagged": "F", "forwarded": "P", "deleted": "T", "draft": "D"}
@@ -151,30 +162,33 @@ class MHWriter:
         if self.lock_wanted:
             self.run_lock = lock_directory(p, self.lock_timeout)    # see locking.lock_directory
         self.dirfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
+        self.stager = Stager(self.dirfd)
+        self.host, self.tag = _host(), f"{_host()}.{os.getpid()}"
+        self._remove_stale_temporaries()
         nums = [int(n) for n in os.listdir(p) if n.isdigit()]
         self.next = max(nums, default=0) + 1
         self.seqs = read_sequences(p)
         return self
 
     def add(self, msg: MailMessage) -> bool:
+        """Write the message, then link it to the next free number (staging.py): a crash or a
+        full disk never leaves a partial message under a number a mail client reads."""
         data = core_bytes(msg)
         while True:
-            name = str(self.next)
-            self.next += 1
+            fd, temp = self.stager.create(f".mboxtool.{self.tag}.{self.next}.tmp")
             try:
-                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=self.dirfd)
+                give(self.owner, fd)
+                write_buffers(fd, (data,))
+                if msg.date is not None:
+                    os.utime(fd, (msg.date, msg.date))
+                name = self._link_next(fd, temp)
+            except BaseException:
+                self.stager.discard(temp)
+                raise
+            finally:
+                os.close(fd)
+            if name is not None:
                 break
-            except FileExistsError:
-                continue
-        try:
-            give(self.owner, fd)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if msg.date is not None:
-                os.utime(fd, (msg.date, msg.date))
-        finally:
-            os.close(fd)
         num = int(name)
         if "S" not in msg.flags:
             self.seqs.setdefault("unseen", set()).add(num)
@@ -187,6 +201,27 @@ class MHWriter:
         self.pending.append(name)
         return len(self.pending) >= self.batch
 
+    def _link_next(self, fd: int, temp: str | None) -> str | None:
+        """Link the written file to the lowest free number (another program may be adding
+        messages too: a taken number is skipped); None when it must be written again."""
+        while True:
+            name = str(self.next)
+            self.next += 1
+            try:
+                return name if self.stager.publish(fd, temp, self.dirfd, name) else None
+            except FileExistsError:
+                continue
+
+    def _remove_stale_temporaries(self) -> None:
+        """Temporary files left by a killed mboxtool run on this host (never anyone else's)."""
+        for name in os.listdir(self.dirfd):
+            m = _TEMP.fullmatch(name)
+            if m and m.group(1) == self.host and not pid_alive(int(m.group(2))):
+                try:
+                    os.unlink(name, dir_fd=self.dirfd)
+                except FileNotFoundError:
+                    pass
+
     def commit(self) -> list[str]:
         done, self.pending = self.pending, []
         if not done:
@@ -195,7 +230,10 @@ class MHWriter:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=self.dirfd)
         try:
             give(self.owner, fd)
-            os.write(fd, format_sequences(self.seqs).encode("latin-1", "replace"))
+            write_buffers(fd, (format_sequences(self.seqs).encode("latin-1", "replace"),))
+        except BaseException:
+            os.unlink(tmp, dir_fd=self.dirfd)
+            raise
         finally:
             os.close(fd)
         os.replace(tmp, ".mh_sequences", src_dir_fd=self.dirfd, dst_dir_fd=self.dirfd)

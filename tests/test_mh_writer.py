@@ -1,0 +1,67 @@
+"""MHWriter: a message appears under its number only when complete, and never over another."""
+
+import errno
+import os
+
+import pytest
+
+import mboxtool.formats.mh as mh_mod
+from mboxtool.formats.mh import MHReader, MHWriter
+from mboxtool.message import MailMessage
+
+
+def msg(i: int) -> MailMessage:
+    return MailMessage(b"Subject: %d\n\nbody %d\n" % (i, i), flags="S", new=False, date=1_300_000_000 + i)
+
+
+@pytest.mark.parametrize("anonymous", [True, False], ids=["unnamed", "named-temporary"])
+def test_a_failed_write_leaves_no_partial_message(tmp_path, monkeypatch, anonymous):
+    folder = tmp_path / "mh"
+    writer = MHWriter(folder, fsync=False).open()
+    writer.stager.anonymous = anonymous and writer.stager.anonymous
+    writer.add(msg(1))
+    writer.commit()
+
+    def disk_full(fd, buffers, offset=None):
+        os.write(fd, bytes(buffers[0][:5]))                # a few bytes land, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(mh_mod, "write_buffers", disk_full)
+    with pytest.raises(OSError):
+        writer.add(msg(2))
+    monkeypatch.undo()
+    writer.close()
+    assert sorted(os.listdir(folder)) == [".mh_sequences", "1"]       # no "2", no temporary file
+    with MHReader(folder) as reader:
+        assert [m.data for m in reader] == [msg(1).data]
+
+
+@pytest.mark.parametrize("anonymous", [True, False], ids=["unnamed", "named-temporary"])
+def test_a_number_taken_meanwhile_is_skipped_not_overwritten(tmp_path, anonymous):
+    folder = tmp_path / "mh"
+    writer = MHWriter(folder, fsync=False).open()
+    writer.stager.anonymous = anonymous and writer.stager.anonymous
+    (folder / "1").write_bytes(b"Subject: delivered by inc meanwhile\n\nmine\n")   # after open()
+    writer.add(msg(7))
+    writer.commit()
+    writer.close()
+    assert (folder / "1").read_bytes() == b"Subject: delivered by inc meanwhile\n\nmine\n"
+    assert (folder / "2").read_bytes() == msg(7).data
+    assert os.stat(folder / "2").st_mtime == 1_300_000_007
+    assert sorted(n for n in os.listdir(folder) if not n.startswith(".")) == ["1", "2"]
+
+
+def test_temporaries_of_a_killed_run_are_removed_and_others_kept(tmp_path):
+    folder = tmp_path / "mh"
+    first = MHWriter(folder, fsync=False).open()
+    first.add(msg(1))
+    first.commit()
+    first.close()
+    host = mh_mod._host()
+    dead = folder / f".mboxtool.{host}.999999999.4.tmp"       # no such pid
+    other_host = folder / ".mboxtool.elsewhere.1.4.tmp"
+    foreign = folder / ".something-else"
+    for f in (dead, other_host, foreign):
+        f.write_bytes(b"partial")
+    writer = MHWriter(folder, fsync=False).open()
+    writer.close()
+    assert not dead.exists() and other_host.exists() and foreign.exists()
