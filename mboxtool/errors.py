@@ -19,3 +19,7 @@ class LockTimeout(MboxtoolError):
 
 class SourceChanged(MboxtoolError):
     """The source changed under us although we held its lock (exit 1)."""
+
+
+class WriteFailed(MboxtoolError):
+    """Nothing usable could be written (a full disk under repair's new copy): exit 2."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from .convert import ConvertOptions, convert_mailbox
 from .detect import detect_format, normalize_format
-from .errors import UsageError
+from .errors import UsageError, WriteFailed
 from .formats.mbox import MboxReader, MboxWriter
 from .formats.mboxscan import ScannedMessage
 from .index import short_digest
@@ -68,16 +68,34 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
         # other formats: a fresh copy through the converter fixes names, modes and empty files
         rep = convert_mailbox(src, dst, ConvertOptions(from_format=fmt, to_format=fmt, fsync=fsync,
                                                        lock=lock, lock_timeout=lock_timeout))
+        stopped = [e for e in rep.errors if "errno" in e]            # a write error (a full disk)
+        if stopped:
+            _remove_copy(dst)
+            raise WriteFailed(f"{dst}: cannot write the repaired copy: "
+                              f"{stopped[0]['message'].split('write failed: ', 1)[-1].split(';')[0]}; "
+                              "the partial copy was removed")
         report.messages = rep.converted
+        for e in rep.errors:                       # a message that could not be copied is left out
+            report.remaining.append({"code": "message-not-copied", "severity": "error",
+                                     "message": e["message"], "key": e.get("key")})
         for w in rep.warnings:
             report.fixed(w["code"], f"{w.get('key', '')}: left out of the copy", None)
-        report.remaining = [p.to_dict() for p in validate_mailbox(dst, fmt).problems
-                            if p.severity == "error"]
+        report.remaining += [p.to_dict() for p in validate_mailbox(dst, fmt).problems
+                             if p.severity == "error"]
         return report
     _repair_mbox(src, dst, variant, out_variant, dedupe, fsync, lock, lock_timeout, report)
     check = validate_mailbox(dst, "mbox", out_variant or None, lock=False)
     report.remaining = [p.to_dict() for p in check.problems if p.severity in ("error", "warning")]
     return report
+
+
+def _remove_copy(dst: Path) -> None:
+    """Remove a copy this run created (repair never writes into something that existed)."""
+    import shutil
+    if dst.is_dir() and not dst.is_symlink():
+        shutil.rmtree(dst, ignore_errors=True)
+    else:
+        dst.unlink(missing_ok=True)
 
 
 def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | None, dedupe: bool,
@@ -117,9 +135,12 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
             if held is not None:
                 _emit(writer, *held, report, seen, dedupe)
             writer.commit()
-        except BaseException:
+        except BaseException as exc:
             writer.close()
             os.unlink(dst)
+            if isinstance(exc, OSError) and exc.filename is None:     # the copy's writes failed
+                raise WriteFailed(f"{dst}: cannot write the repaired copy: {exc.strerror or exc}; "
+                                  "the partial copy was removed") from exc
             raise
         writer.close()
     for p in pre.problems:

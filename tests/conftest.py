@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -42,3 +43,28 @@ def make_maildir(path):
 
 def python_cmd():
     return [sys.executable, "-m", "mboxtool"]
+
+
+class SmallDisk:
+    """A 1 MiB tmpfs: a really full disk, not a simulated one."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def grow(self, size: str = "64m") -> None:
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(self.path)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    path = tmp_path / "small"
+    path.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield SmallDisk(path)
+    finally:
+        subprocess.run(["umount", str(path)], check=False)

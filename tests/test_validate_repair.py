@@ -235,3 +235,39 @@ def test_property_inserted_from_line_is_one_phantom_split_and_repair_restores(tm
     repair_mailbox(box, base / "fixed")
     assert len(messages(base / "fixed")) == len(bodies)
     assert validate_mailbox(base / "fixed").count("error") == 0
+
+
+@pytest.mark.parametrize("fmt", ["mbox", "maildir"])
+def test_repair_onto_a_full_disk_leaves_no_copy_and_exits_2(tmp_path, invoke, small_disk, fmt):
+    src = tmp_path / "in.mbox"
+    src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n" + "x" * 8000 + "\n") for i in range(300)))
+    if fmt == "maildir":
+        assert invoke("convert", "-q", src, tmp_path / "md").exit_code == 0
+        src = tmp_path / "md"
+    dst = small_disk.path / "copy"
+    result = invoke("repair", src, dst)
+    assert result.exit_code == 2
+    assert f"{dst}: cannot write the repaired copy: No space left on device" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not dst.exists()
+    small_disk.grow()
+    again = invoke("repair", src, dst)
+    assert again.exit_code == 0, again.stderr
+    from mboxtool.formats.maildir import MaildirReader
+    with MboxReader(dst) if fmt == "mbox" else MaildirReader(dst) as reader:
+        assert len(list(reader)) == 300
+
+
+def test_repair_write_failure_is_one_line_and_exit_2(tmp_path, invoke, monkeypatch):
+    """The same without root: the copy's writes fail as on a full disk."""
+    import errno
+
+    import mboxtool.formats.mbox as mbox_mod
+
+    def full(fd, buffers, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(mbox_mod.os, "pwritev", full)
+    dst = tmp_path / "copy.mbox"
+    result = invoke("repair", SAMPLES / "damaged.mbox", dst)
+    assert result.exit_code == 2 and not dst.exists()
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {dst}: cannot write the repaired copy: No space left on device; the partial copy was removed"]
