@@ -14,6 +14,7 @@ import json
 import os
 from pathlib import Path
 
+from .fdio import write_buffers
 from .ownership import give, owner_for
 
 STATE_NAME = ".mboxtool-state"
@@ -77,9 +78,12 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
     out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         give(owner_for(state.parent), out)
-        os.write(out, json.dumps(entries, indent=1).encode())
+        write_buffers(out, (json.dumps(entries, indent=1).encode(),))
         if fsync:
             os.fsync(out)
+    except BaseException:
+        os.unlink(tmp)                             # a full disk: the old state stays as it was
+        raise
     finally:
         os.close(out)
     os.replace(tmp, state)

@@ -360,8 +360,13 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         if opts.move and not aborted:
             _remove_moved(reader, src_format, moved_keys, report)
         if state is not None and not aborted and not report.failed:
-            checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync,
-                            getattr(reader, "identity", None))
+            try:
+                checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync,
+                                getattr(reader, "identity", None))
+            except OSError as exc:                 # the mail is in; only the shortcut for next time is not
+                report.warnings.append({"code": "state-not-saved", "message":
+                                        f"{state}: cannot record how far this run read ({exc.strerror or exc}); "
+                                        "the next run reads the whole source again, converting nothing twice"})
     finally:
         writer.close()
     if opts.verify and not aborted:

@@ -473,6 +473,33 @@ def test_unchanged_source_is_resumed_where_the_last_run_stopped(tmp_path):
     assert len(maildir_files(md)) == 3
 
 
+def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path, monkeypatch):
+    """The mail is in; only the shortcut for the next run is missing, and that run still
+    converts nothing twice."""
+    import mboxtool.checkpoint as checkpoint_mod
+    src = tmp_path / "spool"
+    src.write_bytes(mbox_entry(body="one\n"))
+    md = tmp_path / "md"
+    assert convert_mailbox(src, md).converted == 1
+    state_before = (md / ".mboxtool-state").read_bytes()
+    first_size = src.stat().st_size
+    with open(src, "ab") as fh:
+        fh.write(mbox_entry(body="two\n"))
+
+    def full(fd, buffers, offset=None):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(checkpoint_mod, "write_buffers", full)
+    report = convert_mailbox(src, md)
+    monkeypatch.undo()
+    assert report.ok and report.converted == 1
+    assert [w["code"] for w in report.warnings] == ["state-not-saved"]
+    assert (md / ".mboxtool-state").read_bytes() == state_before            # the old state, whole
+    assert sorted(os.listdir(md)) == [".mboxtool-state", "cur", "new", "tmp"]  # no temporary left
+    again = convert_mailbox(src, md)
+    # from where the last recorded run stopped: the second message is read again and skipped
+    assert (again.converted, again.skipped, again.resumed_at) == (0, 1, first_size)
+
+
 def test_rewritten_source_is_read_from_the_start(tmp_path):
     src = tmp_path / "spool"
     src.write_bytes(mbox_entry(body="one\n") + mbox_entry(body="two\n"))
