@@ -14,8 +14,8 @@ import json
 import os
 from pathlib import Path
 
-from .fdio import write_buffers
-from .ownership import give, owner_for
+from .durable import replace_file
+from .ownership import owner_for
 
 STATE_NAME = ".mboxtool-state"
 TAIL = 64 << 10
@@ -74,16 +74,8 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
     if entries.get(key) == entry:
         return                                     # a re-run that found nothing new: nothing to record
     entries[key] = entry
-    tmp = state.with_name(f"{STATE_NAME}.{os.getpid()}.tmp")
-    out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    where = os.open(state.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        give(owner_for(state.parent), out)
-        write_buffers(out, (json.dumps(entries, indent=1).encode(),))
-        if fsync:
-            os.fsync(out)
-    except BaseException:
-        os.unlink(tmp)                             # a full disk: the old state stays as it was
-        raise
+        replace_file(state.name, json.dumps(entries, indent=1).encode(), where, owner_for(state.parent), fsync)
     finally:
-        os.close(out)
-    os.replace(tmp, state)
+        os.close(where)

@@ -11,6 +11,7 @@ import ctypes
 import os
 from pathlib import Path
 
+from .fdio import write_buffers
 from .ownership import Owner, give
 
 _libc = None
@@ -90,3 +91,25 @@ def make_private_dir(path: str | os.PathLike[str], owner: Owner = None) -> bool:
     os.chmod(path, 0o700)            # umask may have removed bits we never wanted anyway
     give(owner, path)
     return True
+
+
+def replace_file(name: str, data: bytes, dir_fd: int, owner: Owner = None, fsync: bool = True) -> None:
+    """Give the control file ``name`` in ``dir_fd`` the contents ``data``, whole or not at all
+    (a temporary file renamed over it; on a full disk the old file stays as it was).
+
+    For the small files beside the mail: ``dovecot-keywords``, ``.mh_sequences``, the
+    state file. Rename is right for them; mail itself is linked, never renamed over.
+    """
+    tmp = f".{name.lstrip('.')}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=dir_fd)
+    try:
+        give(owner, fd)
+        write_buffers(fd, (data,))
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    os.close(fd)
+    os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)

@@ -476,7 +476,7 @@ def test_unchanged_source_is_resumed_where_the_last_run_stopped(tmp_path):
 def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path, monkeypatch):
     """The mail is in; only the shortcut for the next run is missing, and that run still
     converts nothing twice."""
-    import mboxtool.checkpoint as checkpoint_mod
+    import mboxtool.durable as durable_mod
     src = tmp_path / "spool"
     src.write_bytes(mbox_entry(body="one\n"))
     md = tmp_path / "md"
@@ -488,7 +488,7 @@ def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path
 
     def full(fd, buffers, offset=None):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(checkpoint_mod, "write_buffers", full)
+    monkeypatch.setattr(durable_mod, "write_buffers", full)
     report = convert_mailbox(src, md)
     monkeypatch.undo()
     assert report.ok and report.converted == 1

@@ -65,3 +65,32 @@ def test_temporaries_of_a_killed_run_are_removed_and_others_kept(tmp_path):
     writer = MHWriter(folder, fsync=False).open()
     writer.close()
     assert not dead.exists() and other_host.exists() and foreign.exists()
+
+
+def test_control_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    """.mh_sequences and dovecot-keywords on a full disk: the old file stays, no temporary."""
+    import mboxtool.durable as durable_mod
+    from mboxtool.formats.maildir import MaildirWriter
+    folder = tmp_path / "mh"
+    writer = MHWriter(folder, fsync=False).open()
+    writer.add(msg(1))
+    writer.commit()
+    before = (folder / ".mh_sequences").read_bytes()
+    md = MaildirWriter(tmp_path / "md", fsync=False).open()
+    md.keyword_letters(("work",))
+    keywords_before = (tmp_path / "md" / "dovecot-keywords").read_bytes()
+
+    def full(fd, buffers, offset=None):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(durable_mod, "write_buffers", full)
+    writer.add(MailMessage(b"Subject: 2\n\nb\n", flags="", new=True))     # unseen: the sequences change
+    with pytest.raises(OSError):
+        writer.commit()
+    with pytest.raises(OSError):
+        md.keyword_letters(("home",))
+    monkeypatch.undo()
+    writer.close()
+    md.close()
+    assert (folder / ".mh_sequences").read_bytes() == before
+    assert (tmp_path / "md" / "dovecot-keywords").read_bytes() == keywords_before == b"0 work\n"
+    assert not [n for n in os.listdir(folder) + os.listdir(tmp_path / "md") if n.endswith(".tmp")]

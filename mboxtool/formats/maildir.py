@@ -15,7 +15,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from .. import dates, flags
-from ..durable import fsync_dir, make_private_dir, syncfs
+from ..durable import fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
 from ..locking import lock_directory, pid_alive
@@ -360,16 +360,11 @@ class MaildirWriter:
 
     def _save_keywords(self) -> None:
         text = "".join(f"{ord(l) - ord('a')} {w}\n" for w, l in sorted(self.keywords.items(), key=lambda x: x[1]))
-        tmp = self.path / f".{KEYWORDS_FILE}.{self.pid}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        root = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            give(self.owner, fd)
-            os.write(fd, text.encode("utf-8"))
-            if self.fsync:
-                os.fsync(fd)
+            replace_file(KEYWORDS_FILE, text.encode("utf-8"), root, self.owner, self.fsync)
         finally:
-            os.close(fd)
-        os.replace(tmp, self.path / KEYWORDS_FILE)   # a control file, not a spool: rename is right
+            os.close(root)
 
     def unique_name(self, digest: int | None = None) -> str:
         """``<sec>.M<usec>P<pid>Q<n>R<hex>.<host>``: the R field carries the content digest.

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import flags
-from ..durable import fsync_dir, make_private_dir, syncfs
+from ..durable import fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
 from ..locking import lock_directory, pid_alive
@@ -226,17 +226,8 @@ class MHWriter:
         done, self.pending = self.pending, []
         if not done:
             return done
-        tmp = f".mh_sequences.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=self.dirfd)
-        try:
-            give(self.owner, fd)
-            write_buffers(fd, (format_sequences(self.seqs).encode("latin-1", "replace"),))
-        except BaseException:
-            os.unlink(tmp, dir_fd=self.dirfd)
-            raise
-        finally:
-            os.close(fd)
-        os.replace(tmp, ".mh_sequences", src_dir_fd=self.dirfd, dst_dir_fd=self.dirfd)
+        replace_file(".mh_sequences", format_sequences(self.seqs).encode("latin-1", "replace"), self.dirfd,
+                     self.owner, fsync=False)               # made durable with the messages, below
         if self.fsync:
             if not syncfs(self.dirfd):
                 for name in done:
