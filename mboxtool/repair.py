@@ -138,6 +138,9 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
         except BaseException as exc:
             writer.close()
             os.unlink(dst)
+            if report.orphan:                      # made by this run, for a copy that is not there
+                Path(report.orphan).unlink(missing_ok=True)
+                report.orphan = None
             if isinstance(exc, OSError) and exc.filename is None:     # the copy's writes failed
                 raise WriteFailed(f"{dst}: cannot write the repaired copy: {exc.strerror or exc}; "
                                   "the partial copy was removed") from exc

@@ -3,6 +3,7 @@
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -269,5 +270,6 @@ def test_repair_write_failure_is_one_line_and_exit_2(tmp_path, invoke, monkeypat
     dst = tmp_path / "copy.mbox"
     result = invoke("repair", SAMPLES / "damaged.mbox", dst)
     assert result.exit_code == 2 and not dst.exists()
+    assert not Path(f"{dst}.orphan").exists()         # the sample's leading garbage went there first
     assert result.stderr.strip().splitlines() == [
         f"Error: {dst}: cannot write the repaired copy: No space left on device; the partial copy was removed"]
