@@ -135,7 +135,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
     if dst_format == "maildir" and not options.dry_run:
         from .formats.maildir import MaildirWriter
         MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too
-    for parts, path, fmt in boxes:
+    for n, (parts, path, fmt) in enumerate(boxes):
         target = _target(parts, dst, dst_format)
         folder = "/".join(parts) or "INBOX"
         opts = replace(options, from_format=fmt, to_format=dst_format, in_tree=True)
@@ -157,6 +157,14 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
         if rep.verified is False:
             total.verified = False
         total.moved = total.moved or rep.moved
+        total.stopped = total.stopped or rep.stopped
+        if any("errno" in e for e in rep.errors) and n + 1 < len(boxes):
+            # a write error (a full disk, a quota, a read-only mount) would fail every folder
+            total.stopped = True
+            left = len(boxes) - n - 1
+            total.error(f"{folder}: the run stopped here; {left} more folder(s) not attempted "
+                        "(a re-run continues where this one stopped)")
+            break
     return total
 
 

@@ -74,3 +74,26 @@ def test_a_directory_of_numbered_mbox_files_is_no_mh_folder(tmp_path):
         (tmp_path / year).write_bytes(mbox_entry(body=f"{year}\n"))
     with pytest.raises(InputError, match="--recursive"):
         detect_format(tmp_path)
+
+
+def test_a_write_error_stops_the_tree_instead_of_failing_every_folder(tmp_path, monkeypatch):
+    import errno
+
+    from mboxtool.formats.maildir import MaildirWriter
+    src = tmp_path / "mail"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        (src / name).write_bytes(b"".join(mbox_entry(body=f"{name} {i}\n") for i in range(5)))
+
+    def full(self, tmpname, final, parts, mtime):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(MaildirWriter, "deliver", full)
+    report = convert_tree(src, tmp_path / "md", ConvertOptions())
+    monkeypatch.undo()
+    assert report.stopped and not report.ok and report.converted == 0
+    assert [e["message"].split(":")[0] for e in report.errors] == ["a", "a"]
+    assert "No space left on device" in report.errors[0]["message"]
+    assert "2 more folder(s) not attempted" in report.errors[1]["message"]
+    assert not (tmp_path / "md" / ".b").exists() and not (tmp_path / "md" / ".c").exists()
+    again = convert_tree(src, tmp_path / "md", ConvertOptions())
+    assert again.ok and not again.stopped and again.converted == 15
