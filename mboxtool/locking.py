@@ -112,9 +112,10 @@ class MboxLock:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
             if exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
-                raise LockTimeout(f"{self.path}: cannot create the dotlock {self.lockpath.name}: "
-                                  f"{exc.strerror} (the directory is not writable; --fcntl-only "
-                                  "locks without it when every writer uses fcntl)") from exc
+                # never a matter of waiting: exit 2 (cannot be used), not 75 (try again later)
+                raise InputError(f"{self.path}: cannot create the dotlock {self.lockpath.name}: "
+                                 f"{exc.strerror} (the directory is not writable; --fcntl-only "
+                                 "locks without it when every writer uses fcntl)") from exc
             raise
         try:
             self._content = f"{os.getpid()} {host}\n".encode()

@@ -188,3 +188,29 @@ def test_overlapping_runs_creating_one_single_file_destination(tmp_path, fmt):
     assert sorted(d["converted"] for d in run_twice_at_once(src, dst, fmt)) == [0, 3000]
     info = json.loads(subprocess.run(python_cmd() + ["info", "--json", str(dst)], capture_output=True).stdout)
     assert (info["format"], info["messages"]) == (fmt, 3000)
+
+
+def test_a_spool_directory_without_write_access_exits_2_with_the_fcntl_only_hint(tmp_path, monkeypatch, invoke):
+    """A user's own /var/mail/NAME in a directory only the mail group may write (Debian): the
+    dotlock can never be made, so waiting and retrying (exit 75) would not help."""
+    import errno
+
+    import mboxtool.locking as locking_mod
+    spool = tmp_path / "alice"
+    spool.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: x\n\nbody\n")
+    real_open = os.open
+
+    def no_write_access(path, flags, *args, **kwargs):
+        if ".lock." in str(path) and flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(locking_mod.os, "open", no_write_access)
+    result = invoke("convert", "--move", spool, tmp_path / "md")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {spool}: cannot create the dotlock alice.lock: Permission denied (the directory is not "
+        "writable; --fcntl-only locks without it when every writer uses fcntl)"]
+    assert spool.read_bytes().endswith(b"body\n") and not (tmp_path / "md").exists()
+    fcntl_only = invoke("convert", "--move", "--fcntl-only", spool, tmp_path / "md")
+    assert fcntl_only.exit_code == 0, fcntl_only.stderr
+    assert spool.read_bytes() == b""
