@@ -108,8 +108,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("src", type=click.Path(path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
+@click.argument("src", type=click.Path(path_type=Path, readable=False))
+@click.argument("dst", type=click.Path(path_type=Path, readable=False))
 @source_options
 @click.option("--to", "to_format", type=FORMAT, default=None,
               help="Destination format (default: that of an existing DST, else maildir for an "
@@ -228,7 +228,7 @@ def _damage_note(path, damage: dict) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path, readable=False))
 @source_options
 @click.option("--recursive", "-r", is_flag=True, help="Summarise every mailbox in a folder tree.")
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="How many top senders.")
@@ -274,7 +274,7 @@ def _parse_day(value: str | None, end: bool = False) -> int | None:
 
 
 @cli.command(name="list")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path, readable=False))
 @source_options
 @click.option("--since", metavar="DATE", help="Only messages delivered on or after DATE (YYYY-MM-DD).")
 @click.option("--until", metavar="DATE", help="Only messages delivered on or before DATE.")
@@ -325,7 +325,7 @@ def list_(path, from_format, source_variant, since, until, from_address, subject
 
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path, readable=False))
 @click.argument("index", type=int)
 @source_options
 @click.option("--with-from", is_flag=True, help="Start with the From_ line (mbox sources).")
@@ -355,7 +355,7 @@ def show(path, index, from_format, source_variant, with_from, headers_only, lock
 # -- validation and repair -------------------------------------------------------------
 
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path, readable=False))
 @source_options
 @click.option("--strict", is_flag=True, help="Warnings also make the exit code 1.")
 @_lock_options
@@ -373,8 +373,8 @@ def validate(path, from_format, source_variant, strict, lock, lock_timeout, as_j
 
 
 @cli.command()
-@click.argument("src", type=click.Path(path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
+@click.argument("src", type=click.Path(path_type=Path, readable=False))
+@click.argument("dst", type=click.Path(path_type=Path, readable=False))
 @source_options
 @click.option("--variant", type=VARIANT, default=None, help="Variant of the copy (default: that of SRC).")
 @click.option("--dedupe", is_flag=True, help="Drop exact duplicate messages (same digest).")
