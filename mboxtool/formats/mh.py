@@ -157,6 +157,8 @@ class MHWriter:
         try:
             if make_private_dir(p, self.owner) and self.fsync:
                 fsync_dir(p.parent)
+        except PermissionError as exc:
+            raise InputError(f"{p}: cannot create: permission denied") from exc
         except OSError as exc:
             raise InputError(f"{p}: cannot create: {exc.strerror}") from exc
         if self.lock_wanted:
