@@ -209,3 +209,39 @@ def test_scanner_reports_body_quotes_and_leaves_content_length_messages_alone():
     assert [first.data[q:q + 8] for q in first.body_quotes] == [b">From b\n", b">>From c"]
     assert first.body_quotes[0] == start + 2
     assert second.cl_bounded and second.body_quotes is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.sampled_from(RAW_LINES + ["x" * 300, "y" * 40]), max_size=60),
+       chunk=st.sampled_from([5, 7, 64, 300]))
+def test_property_the_read_size_never_changes_what_is_found(lines, chunk):
+    """Whatever the reads are (a window that grows by half of itself for a large message,
+    needles across the seams), the messages are those of one read of the whole file."""
+    import mboxtool.formats.mboxscan as scan_mod
+    data = ("\n".join(lines) + "\n").encode()
+    whole = [(m.offset, m.data, m.body_quotes) for m in scan(data)]
+    old, scan_mod.CHUNK = scan_mod.CHUNK, chunk
+    try:
+        pieces = [(m.offset, m.data, m.body_quotes) for m in scan(data)]
+    finally:
+        scan_mod.CHUNK = old
+    assert pieces == whole
+
+
+def test_a_large_message_is_read_in_growing_pieces(monkeypatch):
+    """Each read copies the window, so a message of N chunks must not take N reads
+    (a 100 MB attachment took 5.5 s in 100 reads of 1 MiB; now 1.3 s)."""
+    import mboxtool.formats.mboxscan as scan_mod
+    monkeypatch.setattr(scan_mod, "CHUNK", 1024)
+    big = mbox_entry(body="z" * 1_000_000 + "\n") + mbox_entry(body="small\n")
+
+    class Counting(io.BytesIO):
+        reads = 0
+
+        def read(self, n=-1):
+            Counting.reads += 1
+            return super().read(n)
+    msgs = list(MboxScanner(Counting(big), len(big)))
+    assert [len(m.data) for m in msgs] == [len(mbox_entry(body="z" * 1_000_000 + "\n").split(b"\n", 1)[1]) - 1,
+                                           len(mbox_entry(body="small\n").split(b"\n", 1)[1]) - 1]
+    assert Counting.reads < 40                              # 1,000 reads of 1 KiB before

@@ -83,7 +83,10 @@ class _Buffer:
         return True
 
     def _read(self) -> None:
-        chunk = self.fh.read(min(CHUNK, self.size - self.read_to))
+        # a window that must keep a large message grows by half of itself per read, not by
+        # CHUNK: each read copies the window, and a 100 MB message took 100 such copies
+        kept = self.end - max(self.keep, self.base)
+        chunk = self.fh.read(min(max(CHUNK, kept // 2), self.size - self.read_to))
         if not chunk:
             self.size = self.read_to           # file shrank under us: stop here
             return
@@ -104,9 +107,10 @@ class _Buffer:
                                 None if stop is None else stop - self.base)
             if rel >= 0:
                 return rel + self.base
-            if (stop is not None and self.end >= stop) or not self.more():
+            scanned_to = self.end
+            if (stop is not None and scanned_to >= stop) or not self.more():
                 return -1
-            start = max(start, self.end - len(needle) - CHUNK)  # re-scan only the seam
+            start = max(start, scanned_to - len(needle) + 1)   # re-scan only the seam
 
     def get(self, start: int, stop: int) -> bytes:
         return self.buf[start - self.base: stop - self.base]
