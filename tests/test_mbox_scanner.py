@@ -245,3 +245,27 @@ def test_a_large_message_is_read_in_growing_pieces(monkeypatch):
     assert [len(m.data) for m in msgs] == [len(mbox_entry(body="z" * 1_000_000 + "\n").split(b"\n", 1)[1]) - 1,
                                            len(mbox_entry(body="small\n").split(b"\n", 1)[1]) - 1]
     assert Counting.reads < 40                              # 1,000 reads of 1 KiB before
+
+
+@settings(max_examples=200, deadline=None)
+@given(bodies=st.lists(st.lists(st.sampled_from(["a", "x" * 50, "\x01\x01\x01\x01", "From x", ""]), max_size=12),
+                       min_size=1, max_size=6),
+       chunk=st.sampled_from([3, 5, 17, 100]))
+def test_property_mmdf_reads_of_any_size_find_the_same_messages(tmp_path_factory, bodies, chunk):
+    import mboxtool.formats.mmdf as mmdf_mod
+    from mboxtool.formats.mmdf import MMDFReader
+    delim = b"\x01\x01\x01\x01\n"
+    data = b"".join(delim + b"Subject: s\n\n" + "".join(line + "\n" for line in body).encode() + delim
+                    for body in bodies)
+    path = tmp_path_factory.mktemp("mmdf") / "box"
+    path.write_bytes(data)
+
+    def read_all():
+        with MMDFReader(path) as reader:
+            return list(reader.raw_messages())
+    whole = read_all()
+    old, mmdf_mod.CHUNK = mmdf_mod.CHUNK, chunk
+    try:
+        assert read_all() == whole
+    finally:
+        mmdf_mod.CHUNK = old

@@ -28,31 +28,37 @@ class MMDFReader(MboxReader):
     def raw_messages(self) -> Iterator[tuple[int, bytes]]:
         """(offset, bytes between the delimiters) for each message."""
         self.fh.seek(0)
-        buf, base, inside, start = b"", 0, False, 0
+        buf, base = b"", 0                 # buf holds the file from offset base on
+        start: int | None = None           # where the open message's bytes start in buf
+        pos = 0                            # where the next delimiter search starts in buf
         read = 0
         while True:
-            pos = 0
             while True:
                 i = buf.find(DELIM, pos)
-                if i < 0 or (i > 0 and buf[i - 1:i] != b"\n"):
-                    if i < 0:
-                        break
+                if i < 0:
+                    break
+                if base + i > 0 and buf[i - 1] != 0x0A:      # not at the start of a line
                     pos = i + 1
                     continue
-                if inside:
+                if start is not None:
                     yield base + start, buf[start:i]
-                    inside = False
+                    start = None
                 else:
-                    inside, start = True, i + len(DELIM)
+                    start = i + len(DELIM)
                 pos = i + len(DELIM)
-            keep = start if inside else len(buf)
-            buf, base = buf[keep:], base + keep
-            start = 0
-            chunk = self.fh.read(min(CHUNK, self.size - read)) if read < self.size else b""
+            # a delimiter may straddle the end: scan on from there, one byte of context kept
+            pos = max(pos, len(buf) - len(DELIM) + 1)
+            keep = max(0, min(pos, start if start is not None else pos) - 1)
+            buf, base, pos = buf[keep:], base + keep, pos - keep
+            if start is not None:
+                start -= keep
+            # a large message: grow by half of the buffer, not by CHUNK (each read copies it)
+            want = max(CHUNK, len(buf) // 2)
+            chunk = self.fh.read(min(want, self.size - read)) if read < self.size else b""
             if not chunk:
-                if inside and buf.strip(b"\x01\n"):
-                    self.event("truncated-message", offset=base, reason="no closing ^A^A^A^A line")
-                    yield base, buf
+                if start is not None and buf[start:].strip(b"\x01\n"):
+                    self.event("truncated-message", offset=base + start, reason="no closing ^A^A^A^A line")
+                    yield base + start, buf[start:]
                 return
             read += len(chunk)
             buf += chunk
