@@ -438,14 +438,26 @@ def test_cli_bad_input_is_one_line_and_exit_2(invoke, tmp_path, make, monkeypatc
     assert not (tmp_path / "dst").exists()
 
 
-def test_cli_destination_in_read_only_directory(invoke, tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes everywhere")
+@pytest.mark.parametrize("fmt", ["maildir", "mbox", "mh", "mmdf", "babyl"])
+def test_cli_destination_in_read_only_directory(invoke, tmp_path, fmt):
     ro = tmp_path / "ro"
     ro.mkdir()
-    os.chmod(ro, 0o500)
-    r = invoke("convert", SAMPLES / "inbox.mbox", ro / "md")
-    assert r.exit_code == 2 and "Traceback" not in r.stderr
+    if os.geteuid() == 0:                   # root writes everywhere, but not on a read-only mount
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(ro)],
+                          capture_output=True).returncode != 0:
+            pytest.skip("root writes everywhere, and no read-only tmpfs can be mounted here")
+    else:
+        os.chmod(ro, 0o500)
+    try:
+        r = invoke("convert", "--to", fmt, SAMPLES / "inbox.mbox", ro / "out")
+        assert r.exit_code == 2, r.stderr
+        assert [line.lower() for line in r.stderr.strip().splitlines()] == [
+            f"error: {ro / 'out'}: cannot create: ".lower()
+            + ("read-only file system" if os.geteuid() == 0 else "permission denied")]
+        assert r.stdout == "" and not (ro / "out").exists()
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(ro)], check=False)
 
 
 def test_cli_destination_of_the_wrong_format(invoke, tmp_path):
