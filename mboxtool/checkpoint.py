@@ -9,9 +9,11 @@ and message digests keep the result free of duplicates either way (§7.4).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from .durable import replace_file
@@ -57,9 +59,34 @@ def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str
     return offset
 
 
+def delivered(state: Path | None, src: Path) -> set[int]:
+    """Digests of the messages earlier complete runs took from ``src`` (none if unknown)."""
+    if state is None:
+        return set()
+    try:
+        entries = json.loads(state.read_text())
+        return _unpacked(entries.get(str(src.resolve())))
+    except (OSError, ValueError, AttributeError):
+        return set()
+
+
+def _unpacked(entry: object) -> set[int]:
+    try:
+        raw = base64.b64decode(entry.get("delivered", ""), validate=True)     # type: ignore[union-attr]
+    except (ValueError, AttributeError, TypeError):
+        return set()
+    return {int.from_bytes(raw[i:i + 8], "big") for i in range(0, len(raw) - len(raw) % 8, 8)}
+
+
+def _packed(digests: Iterable[int]) -> str:
+    """8 bytes per digest, sorted, base64: about 11 bytes of state file per message."""
+    return base64.b64encode(b"".join(d.to_bytes(8, "big") for d in sorted(set(digests)))).decode()
+
+
 def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync: bool,
-         ident: os.stat_result | None = None) -> None:
-    """Remember that ``src`` was converted completely up to ``size`` (after the last commit)."""
+         ident: os.stat_result | None = None, taken: Iterable[int] = ()) -> None:
+    """Remember that ``src`` was converted completely up to ``size`` (after the last commit),
+    and the digests of the messages ``taken`` from it (added to those of earlier runs)."""
     if state is None or not state.parent.exists():
         return
     try:
@@ -69,8 +96,9 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
     except (OSError, ValueError):
         entries = {}
     st = ident or os.fstat(fd)
-    entry = {"dev": st.st_dev, "ino": st.st_ino, "offset": size, "tail": _tail_hash(fd, size), "variant": variant}
     key = str(src.resolve())
+    entry = {"dev": st.st_dev, "ino": st.st_ino, "offset": size, "tail": _tail_hash(fd, size), "variant": variant,
+             "delivered": _packed(_unpacked(entries.get(key)) | set(taken))}
     if entries.get(key) == entry:
         return                                     # a re-run that found nothing new: nothing to record
     entries[key] = entry

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,6 +262,8 @@ def _dry_run(reader: Any, dst: Path, dst_format: str, opts: ConvertOptions,
     known = _Known()
     if dst.exists():
         known.read_back(dst, dst_format)
+    if getattr(reader, "format", None) == "mbox":    # the sources a state file is kept for
+        known.digests |= checkpoint.delivered(checkpoint.state_path(dst, dst_format), reader.path)
     for msg in reader:
         if progress:
             progress(len(msg.data))
@@ -309,18 +312,22 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                          lock_timeout=opts.lock_timeout, warn=warn, dotlock=opts.dotlock)
     writer.open()
     expected: dict[int, int] = {}                  # --verify: digest -> _packed(flags, date)
+    taken = array("Q")                             # digests taken from SRC: 8 bytes a message
     moved_keys: list[str] = []
     aborted = False
     try:
         known.read_back(dst, dst_format, writer)
+        # what earlier runs took from this source: a message deleted from DST since then is
+        # not brought back when a rewritten source is read again from the start
+        known.digests |= checkpoint.delivered(state, reader.path)
         sink = ForkSink if dst_format == "maildir" and hasattr(os, "fork") else InlineSink
-        with sink(writer, known.digests, opts.verify) as pipe:
+        with sink(writer, known.digests) as pipe:
 
             failures: list[BatchResult] = []
 
             def account(result: BatchResult) -> None:
                 nonlocal aborted
-                if not _account(result, report, expected, moved_keys, opts):
+                if not _account(result, report, expected, moved_keys, opts, taken):
                     failures.append(result)
                     aborted = True
 
@@ -362,7 +369,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         if state is not None and not aborted and not report.failed:
             try:
                 checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync,
-                                getattr(reader, "identity", None))
+                                getattr(reader, "identity", None), taken)
             except OSError as exc:                 # the mail is in; only the shortcut for next time is not
                 report.warnings.append({"code": "state-not-saved", "message":
                                         f"{state}: cannot record how far this run read ({exc.strerror or exc}); "
@@ -374,14 +381,16 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
 
 
 def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_keys: list[str],
-             opts: ConvertOptions) -> bool:
-    """Count a written batch; False when the run must stop (disk full, I/O error)."""
+             opts: ConvertOptions, taken: array) -> bool:
+    """Count a written batch, and note the digests ``taken`` from the source (for the state
+    file); False when the run must stop (disk full, I/O error)."""
     for msg, reason in result.refused:
         report.failed += 1
         report.error(f"cannot be stored in {report.destination_format}: {reason}", msg.key,
                      offset=msg.offset)
-    for msg in result.skipped:
+    for msg, digest in result.skipped:
         report.skipped += 1
+        taken.append(digest)
         if opts.move:                              # only --move needs them: 20,000 keys otherwise
             moved_keys.append(msg.key)
     if result.error is not None:
@@ -389,6 +398,7 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
         return False                               # reported once, by _report_write_failure
     for msg, digest in result.written:
         report.converted += 1
+        taken.append(digest)
         report.bytes += msg.size if msg.size is not None else len(msg.data)
         if opts.move:
             moved_keys.append(msg.key)

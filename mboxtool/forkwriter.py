@@ -202,8 +202,8 @@ class _Acknowledger:
 class ForkedMaildirWriter:
     """Delivers messages through a child process; ``acks()`` tells what is durable."""
 
-    def __init__(self, writer: Any, known: set[int], verify: bool):
-        self.writer, self.known, self.verify = writer, known, verify
+    def __init__(self, writer: Any, known: set[int]):
+        self.writer, self.known = writer, known
         self.batch = 0
         self.pid = 0
         self.closed = True
@@ -265,13 +265,12 @@ class ForkedMaildirWriter:
                     return                                  # the parent closed the pipe: done
                 batch += 1
                 status, digests, reasons = [], [], {}
-                known, verify = self.known, self.verify
+                known = self.known
                 try:
                     for i, (letters, new, kw_letters, extra, date, quoted, quotes, data) in enumerate(
                             _messages(stream, self.ring.map())):
                         digest, parts = core_digest(data, quoted, quotes)
-                        if verify:
-                            digests.append(digest)
+                        digests.append(digest)               # for --verify and the state file
                         if digest in known:
                             status.append("s")
                             continue

@@ -20,7 +20,7 @@ from .message import MailMessage
 class BatchResult:
     batch: list[MailMessage]
     written: list[tuple[MailMessage, int]] = field(default_factory=list)
-    skipped: list[MailMessage] = field(default_factory=list)
+    skipped: list[tuple[MailMessage, int]] = field(default_factory=list)
     refused: list[tuple[MailMessage, str]] = field(default_factory=list)
     error: OSError | None = None
 
@@ -32,7 +32,7 @@ def write_batch(writer: Any, batch: list[MailMessage], known: set[int]) -> Batch
         for msg in batch:
             digest, parts = message_digest(msg)
             if digest in known:
-                result.skipped.append(msg)
+                result.skipped.append((msg, digest))
                 continue
             try:
                 if writer.format == "maildir":
@@ -54,7 +54,7 @@ def write_batch(writer: Any, batch: list[MailMessage], known: set[int]) -> Batch
 class InlineSink:
     """Writes each batch where it is handed over."""
 
-    def __init__(self, writer: Any, known: set[int], verify: bool):
+    def __init__(self, writer: Any, known: set[int]):
         self.writer, self.known = writer, known
 
     def submit(self, batch: list[MailMessage]) -> list[BatchResult]:
@@ -97,9 +97,9 @@ class ForkSink:
     parses, and counts a batch when its writer says it is durable.
     """
 
-    def __init__(self, writer: Any, known: set[int], verify: bool, processes: int | None = None):
+    def __init__(self, writer: Any, known: set[int], processes: int | None = None):
         from .forkwriter import ForkedMaildirWriter
-        self.children = [ForkedMaildirWriter(writer, known, verify)
+        self.children = [ForkedMaildirWriter(writer, known)
                          for _ in range(processes or writer_processes())]
         self.turn = 0
         self.waiting: dict[tuple[int, int], BatchResult] = {}
@@ -138,11 +138,11 @@ class ForkSink:
                 if ack.get("errno"):
                     result.error = OSError(ack["errno"], os.strerror(ack["errno"]))
                 else:
-                    digests = ack["digests"] or [0] * len(result.batch)
+                    digests = ack["digests"]
                     for i, (msg, status, digest) in enumerate(zip(result.batch, ack["status"], digests,
                                                                   strict=True)):
                         if status == "s":
-                            result.skipped.append(msg)
+                            result.skipped.append((msg, digest))
                         elif status == "w":
                             result.written.append((msg, digest))
                         else:

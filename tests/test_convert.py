@@ -519,6 +519,44 @@ def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path
     assert (again.converted, again.skipped, again.resumed_at) == (0, 1, first_size)
 
 
+def test_a_message_deleted_from_the_maildir_does_not_come_back_from_a_rewritten_spool(tmp_path):
+    """A user deletes a converted message in the Maildir; then a MUA rewrites the spool (here:
+    marks a message read), so the next run reads it from the start. The deleted message must
+    stay deleted: it was converted once. Removing the state file starts over."""
+    src = tmp_path / "spool"
+    src.write_bytes(b"".join(mbox_entry(body=f"{word}\n") for word in ("one", "two", "three")))
+    md = tmp_path / "md"
+    assert convert_mailbox(src, md).converted == 3
+    two = next(p for p in (md / "new").iterdir() if p.read_bytes().endswith(b"two\n"))
+    two.unlink()                                          # deleted by the user's mail client
+    src.write_bytes(src.read_bytes().replace(b"\n\none\n", b"\nStatus: RO\n\none\n"))   # a MUA rewrote it
+    again = convert_mailbox(src, md)
+    assert (again.resumed_at, again.converted, again.skipped) == (None, 0, 3)
+    assert sorted(p.read_bytes().rsplit(b"\n\n", 1)[1] for sub in ("new", "cur")
+                  for p in (md / sub).iterdir()) == [b"one\n", b"three\n"]
+    with open(src, "ab") as fh:                           # new mail still comes in
+        fh.write(mbox_entry(body="four\n"))
+    assert convert_mailbox(src, md).converted == 1
+    (md / ".mboxtool-state").unlink()                     # start over: everything not there
+    assert convert_mailbox(src, md).converted == 1        # "two" again
+
+
+def test_a_state_file_from_before_delivered_digests_still_resumes(tmp_path):
+    src = tmp_path / "spool"
+    src.write_bytes(mbox_entry(body="one\n"))
+    md = tmp_path / "md"
+    convert_mailbox(src, md)
+    state = md / ".mboxtool-state"
+    entries = json.loads(state.read_text())
+    for entry in entries.values():
+        del entry["delivered"]
+    state.write_text(json.dumps(entries))
+    again = convert_mailbox(src, md)
+    assert (again.resumed_at, again.converted) == (src.stat().st_size, 0)
+    # nothing was read this time, so nothing is known yet of what came before
+    assert json.loads(state.read_text())[str(src.resolve())]["delivered"] == ""
+
+
 def test_rewritten_source_is_read_from_the_start(tmp_path):
     src = tmp_path / "spool"
     src.write_bytes(mbox_entry(body="one\n") + mbox_entry(body="two\n"))

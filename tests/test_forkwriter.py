@@ -31,7 +31,7 @@ def test_batch_round_trip_through_ring_and_pipe(tmp_path):
     """Messages that fit in the ring travel there, larger ones through the pipe; the child
     reads back every message exactly, in order, with its state."""
     writer = MaildirWriter(tmp_path / "md", fsync=False).open()
-    fork = ForkedMaildirWriter(writer, set(), False)
+    fork = ForkedMaildirWriter(writer, set())
     fork.ring = _Ring(10_000)
     rfd, fork.to_child = os.pipe()
     batch = [MailMessage(data=(b"Subject: %d\n\n" % i) + bytes([65 + i]) * size, flags=flags,
@@ -73,7 +73,7 @@ def test_conversion_through_a_small_ring_keeps_every_byte(tmp_path, invoke, monk
 
 def test_child_frees_ring_regions_it_has_read(tmp_path):
     writer = MaildirWriter(tmp_path / "md", fsync=False).open()
-    fork = ForkedMaildirWriter(writer, set(), False).start()
+    fork = ForkedMaildirWriter(writer, set()).start()
     try:
         for i in range(3):
             fork.send_batch([MailMessage(data=b"Subject: %d\n\nbody\n" % i)])
