@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+import struct
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -75,12 +76,12 @@ def _unpacked(entry: object) -> set[int]:
         raw = base64.b64decode(entry.get("delivered", ""), validate=True)     # type: ignore[union-attr]
     except (ValueError, AttributeError, TypeError):
         return set()
-    return {int.from_bytes(raw[i:i + 8], "big") for i in range(0, len(raw) - len(raw) % 8, 8)}
+    return set(struct.unpack(f">{len(raw) // 8}Q", raw[:len(raw) - len(raw) % 8]))
 
 
-def _packed(digests: Iterable[int]) -> str:
+def _packed(digests: set[int]) -> str:
     """8 bytes per digest, sorted, base64: about 11 bytes of state file per message."""
-    return base64.b64encode(b"".join(d.to_bytes(8, "big") for d in sorted(set(digests)))).decode()
+    return base64.b64encode(struct.pack(f">{len(digests)}Q", *sorted(digests))).decode()
 
 
 def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync: bool,
@@ -97,8 +98,14 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
         entries = {}
     st = ident or os.fstat(fd)
     key = str(src.resolve())
+    before = entries.get(key)
+    new = set(taken)
+    if new or not isinstance(before, dict):
+        delivered_text = _packed(_unpacked(before) | new)
+    else:                                          # nothing read this time: keep the list as it is
+        delivered_text = before.get("delivered", "")
     entry = {"dev": st.st_dev, "ino": st.st_ino, "offset": size, "tail": _tail_hash(fd, size), "variant": variant,
-             "delivered": _packed(_unpacked(entries.get(key)) | set(taken))}
+             "delivered": delivered_text}
     if entries.get(key) == entry:
         return                                     # a re-run that found nothing new: nothing to record
     entries[key] = entry
