@@ -95,7 +95,7 @@ class _Buffer:
             chunk = chunk.replace(b"\r", b"\n")
         cut = self.keep - self.base
         if cut > 0:
-            self.buf = self.buf[cut:] + chunk
+            self.buf = b"".join((memoryview(self.buf)[cut:], chunk))    # one copy, not two
             self.base = self.keep
         else:
             self.buf += chunk
