@@ -193,10 +193,13 @@ def parse_maildir_name(name: str) -> MaildirInfo:
     unique, info = name[:best], name[best + 1:]
     if info.startswith("1,"):
         return MaildirInfo(unique, "", "", True)
-    chars = info[2:].split(",", 1)[0]
-    return MaildirInfo(unique,
-                       "".join(c for c in chars if c.isupper()),
-                       "".join(c for c in chars if c.islower()), True)
+    return MaildirInfo(unique, *_info_letters(info[2:].split(",", 1)[0]), True)
+
+
+@lru_cache(maxsize=1024)
+def _info_letters(chars: str) -> tuple[str, str]:
+    """(flag letters, keyword letters) of an info part: few distinct values, so cached."""
+    return "".join(c for c in chars if c.isupper()), "".join(c for c in chars if c.islower())
 
 
 @lru_cache(maxsize=1024)
