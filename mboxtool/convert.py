@@ -18,7 +18,7 @@ from .formats.mbox import VARIANTS, FdFile, MboxScanner
 from .index import short_digest
 from .mailboxes import make_reader, make_writer
 from .message import MailMessage, is_header_line
-from .sinks import BatchResult, ForkSink, InlineSink
+from .sinks import BatchResult, ForkSink, InlineSink, WriterStopped
 
 BATCH_MESSAGES = 256
 BATCH_BYTES = 2 << 20          # held by the reading process until its writer has taken it
@@ -69,6 +69,7 @@ class ConvertReport:
     moved: bool = False
     resumed_at: int | None = None         # byte offset where an unchanged source was resumed
     stopped: bool = False                 # a write error stopped the run: the rest of SRC was not attempted
+    write_error: OSError | None = field(default=None, repr=False)   # what stopped it (not in --json)
 
     @property
     def ok(self) -> bool:
@@ -223,7 +224,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
         if progress_total:
             progress_total(getattr(reader, "size", None), "B" if src_format in ("mbox", "mmdf") else "msg")
         if opts.dry_run:
-            _dry_run(reader, dst, dst_format, opts, report, progress)
+            _dry_run(reader, src_format, dst, dst_format, report, progress)
         else:
             _run(reader, src_format, dst, dst_format, opts, report, progress, warn)
         for key, why in getattr(reader, "unreadable_files", ()):   # there, but cannot be had: failed
@@ -257,13 +258,12 @@ def _note_subfolders(src: Path, src_format: str, report: ConvertReport) -> None:
                                            "--recursive converts the whole folder tree"})
 
 
-def _dry_run(reader: Any, dst: Path, dst_format: str, opts: ConvertOptions,
+def _dry_run(reader: Any, src_format: str, dst: Path, dst_format: str,
              report: ConvertReport, progress: Progress | None) -> None:
     known = _Known()
     if dst.exists():
         known.read_back(dst, dst_format)
-    if getattr(reader, "format", None) == "mbox":    # the sources a state file is kept for
-        known.digests |= checkpoint.delivered(checkpoint.state_path(dst, dst_format), reader.path)
+    known.digests |= checkpoint.delivered(_state(src_format, dst, dst_format), reader.path)
     for msg in reader:
         if progress:
             progress(len(msg.data))
@@ -276,11 +276,16 @@ def _dry_run(reader: Any, dst: Path, dst_format: str, opts: ConvertOptions,
             report.bytes += len(msg.data)
 
 
+def _state(src_format: str, dst: Path, dst_format: str) -> Path | None:
+    """The state file of this conversion: kept for mbox sources only (checkpoint.py)."""
+    return checkpoint.state_path(dst, dst_format) if src_format == "mbox" else None
+
+
 def _resume(reader: Any, src_format: str, dst: Path, dst_format: str) -> Path | None:
     """Start an unchanged mbox source where the last complete run stopped (checkpoint.py)."""
-    if src_format != "mbox":
+    state = _state(src_format, dst, dst_format)
+    if state is None:
         return None
-    state = checkpoint.state_path(dst, dst_format)
     point = checkpoint.resume_point(state, reader.path, reader.fd, reader.size, reader.variant,
                                     getattr(reader, "identity", None))
     if point is not None:
@@ -411,10 +416,9 @@ def _report_write_failure(failures: list[BatchResult], report: ConvertReport, re
     """One error for what stopped the run. Each writer process fails on its own (two of them
     hit a full disk each), and batches already on their way to a stopped writer fail after
     it; the cause is the first error that is not such an echo, the place the earliest batch."""
-    def echo(exc: OSError) -> bool:
-        return exc.errno == errno.EPIPE or "writer process ended" in str(exc)
-    causes = [r.error for r in failures if not echo(r.error)] or [failures[0].error]
+    causes = [r.error for r in failures if not isinstance(r.error, WriterStopped)] or [failures[0].error]
     exc = causes[0]
+    report.write_error = exc
     first = min((r.batch[0] for r in failures),
                 key=lambda m: (m.offset is None, m.offset or 0, _key_order(m.key)))
     lost = sum(len(r.batch) - len(r.refused) - len(r.skipped) for r in failures)

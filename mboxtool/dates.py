@@ -157,8 +157,7 @@ def parse_header_date(value: str | None) -> int | None:
     return epoch - (parsed[9] or 0)
 
 
-_FAST_RFC_BYTES = re.compile(_FAST_RFC.pattern.encode())
-_MONTHS_BYTES = {m.encode(): i for m, i in _MONTHS.items()}
+_FAST_RFC_BYTES = re.compile(_FAST_RFC.pattern.encode())     # its months are capitalised: _FAST_MONTHS
 
 
 def parse_header_date_in(raw: bytes, start: int, end: int) -> int | None:
@@ -167,7 +166,7 @@ def parse_header_date_in(raw: bytes, start: int, end: int) -> int | None:
     m = _FAST_RFC_BYTES.match(raw, start, end)
     if m:
         day, mon, year, hh, mm, ss, sign, zh, zm = m.groups()
-        epoch = _epoch(int(year), _MONTHS_BYTES[mon.lower()], int(day), int(hh), int(mm), int(ss or 0))
+        epoch = _epoch(int(year), _FAST_MONTHS[mon], int(day), int(hh), int(mm), int(ss or 0))
         if epoch is not None:
             return epoch - (1 if sign == b"+" else -1) * (int(zh) * 3600 + int(zm) * 60)
     return parse_header_date(" ".join(raw[start:end].decode("latin-1").split()))

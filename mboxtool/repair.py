@@ -68,12 +68,10 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
         # other formats: a fresh copy through the converter fixes names, modes and empty files
         rep = convert_mailbox(src, dst, ConvertOptions(from_format=fmt, to_format=fmt, fsync=fsync,
                                                        lock=lock, lock_timeout=lock_timeout))
-        stopped = [e for e in rep.errors if "errno" in e]            # a write error (a full disk)
-        if stopped:
+        if rep.write_error is not None:                          # a full disk, say
             _remove_copy(dst)
             raise WriteFailed(f"{dst}: cannot write the repaired copy: "
-                              f"{stopped[0]['message'].split('write failed: ', 1)[-1].split(';')[0]}; "
-                              "the partial copy was removed")
+                              f"{rep.write_error.strerror or rep.write_error}; the partial copy was removed")
         report.messages = rep.converted
         for e in rep.errors:                       # a message that could not be copied is left out
             report.remaining.append({"code": "message-not-copied", "severity": "error",

@@ -16,6 +16,11 @@ from .index import message_digest
 from .message import MailMessage
 
 
+class WriterStopped(OSError):
+    """A batch a writer process never took or never answered: it had stopped (after its own
+    error, reported with the batch it failed on), so this is an echo, not a cause."""
+
+
 @dataclass
 class BatchResult:
     batch: list[MailMessage]
@@ -120,7 +125,7 @@ class ForkSink:
             number = self.children[which].send_batch(batch)
         except OSError as exc:                       # the child is gone (broken pipe)
             result = BatchResult([release(m) for m in batch])
-            result.error = exc
+            result.error = WriterStopped(exc.errno, f"the writer process had stopped ({exc.strerror})")
             return [result]
         result = BatchResult([release(m) for m in batch])
         self.waiting[which, number] = result
@@ -157,7 +162,7 @@ class ForkSink:
         statuses = [child.close() for child in self.children]
         for key in sorted(self.waiting):             # never acknowledged: not durable, not counted
             result = self.waiting.pop(key)
-            result.error = OSError(errno.EIO, f"the writer process ended (status {statuses[key[0]]})")
+            result.error = WriterStopped(errno.EIO, f"the writer process ended (status {statuses[key[0]]})")
             out.append(result)
         return out
 

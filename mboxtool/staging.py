@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import socket
+
+from .locking import pid_alive
 
 # O_TMPFILE refused: by the file system (EOPNOTSUPP), or by a kernel older than 3.11, which
 # reads the flag as O_DIRECTORY (EISDIR) or rejects it (EINVAL)
@@ -83,3 +87,24 @@ def _exists(name: str, dirfd: int) -> bool:
         return True
     except FileNotFoundError:
         return False
+
+
+def host_name() -> str:
+    """This host as temporary and Maildir names carry it ('/' and ':' escaped, §2.1)."""
+    return socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+
+
+def remove_abandoned(dirfd: int, pattern: re.Pattern[str], host: str) -> int:
+    """Remove the temporary files a killed mboxtool run on this host left in ``dirfd``: names
+    that ``pattern`` matches whole, whose groups ``host`` and ``pid`` name this host and a
+    process that is gone. Never another host's (its pids mean nothing here), never ours."""
+    removed = 0
+    for name in os.listdir(dirfd):
+        m = pattern.fullmatch(name)
+        if m and m["host"] == host and int(m["pid"]) != os.getpid() and not pid_alive(int(m["pid"])):
+            try:
+                os.unlink(name, dir_fd=dirfd)
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed

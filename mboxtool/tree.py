@@ -158,7 +158,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
             total.verified = False
         total.moved = total.moved or rep.moved
         total.stopped = total.stopped or rep.stopped
-        if any("errno" in e for e in rep.errors) and n + 1 < len(boxes):
+        if rep.write_error is not None and n + 1 < len(boxes):
             # a write error (a full disk, a quota, a read-only mount) would fail every folder
             total.stopped = True
             left = len(boxes) - n - 1

@@ -121,3 +121,21 @@ def test_a_proc_that_cannot_name_the_file_falls_back_to_named_tmp_files(tmp_path
     monkeypatch.undo()
     assert [d for _, _, d, _ in delivered(md)] == sorted(m.data for m in MESSAGES)
     assert os.listdir(md / "tmp") == []
+
+
+def test_tmp_files_of_a_killed_run_are_removed_and_others_kept(tmp_path):
+    """Where tmp/ files have names (no O_TMPFILE), a killed run leaves some; the next run on
+    this host removes its own dead ones, never another host's or another program's."""
+    from mboxtool.convert import convert_mailbox
+    from mboxtool.staging import host_name
+    md = tmp_path / "md"
+    MaildirWriter(md, fsync=False).open().close()
+    dead = md / "tmp" / f"1700000000.M1P999999999Q1R0123456789abcdef.{host_name()}"
+    other_host = md / "tmp" / "1700000000.M1P999999999Q1R0123456789abcdef.elsewhere"
+    foreign = md / "tmp" / "1700000000.12345_1.mutt"
+    for f in (dead, other_host, foreign):
+        f.write_bytes(b"partial")
+    src = tmp_path / "in.mbox"
+    src.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: x\n\nbody\n")
+    assert convert_mailbox(src, md).converted == 1
+    assert not dead.exists() and other_host.exists() and foreign.exists()

@@ -56,7 +56,8 @@ def test_temporaries_of_a_killed_run_are_removed_and_others_kept(tmp_path):
     first.add(msg(1))
     first.commit()
     first.close()
-    host = mh_mod._host()
+    from mboxtool.staging import host_name
+    host = host_name()
     dead = folder / f".mboxtool.{host}.999999999.4.tmp"       # no such pid
     other_host = folder / ".mboxtool.elsewhere.1.4.tmp"
     foreign = folder / ".something-else"

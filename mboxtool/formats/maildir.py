@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import socket
 import stat
 import time
 from collections.abc import Iterator
@@ -18,10 +17,10 @@ from .. import dates, flags
 from ..durable import fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
-from ..locking import lock_directory, pid_alive
+from ..locking import lock_directory
 from ..message import MailMessage, add_headers, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
-from ..staging import Stager
+from ..staging import Stager, host_name, remove_abandoned
 from .common import Reader
 
 KEYWORDS_FILE = "dovecot-keywords"
@@ -282,15 +281,7 @@ class MaildirReader(Reader):
             yield msg
 
 
-OUR_NAME = re.compile(r"\d+\.M\d+P(\d+)Q\d+R([0-9a-f]{16})\.([^:!;,]+)")
-
-
-def _alive(pid: int) -> bool:
-    return pid == os.getpid() or pid_alive(pid)
-
-
-def _host() -> str:
-    return socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+OUR_NAME = re.compile(r"\d+\.M\d+P(?P<pid>\d+)Q\d+R([0-9a-f]{16})\.(?P<host>[^:!;,]+)")
 
 
 class MaildirWriter:
@@ -308,7 +299,7 @@ class MaildirWriter:
         self.batch = batch
         self.folder = folder
         self.counter = 0
-        self.pending: list[tuple[str, str]] = []     # (tmp name, final relpath) not yet durable
+        self.pending: list[str] = []                 # final relpaths (cur/NAME) not yet durable
         self.keywords: dict[str, str] = {}
         self.notes: list[str] = []
         self.created = False
@@ -339,7 +330,7 @@ class MaildirWriter:
             self.run_lock = lock_directory(p, self.lock_timeout)    # before anything is read back
         self.dirfd = {sub: os.open(p / sub, os.O_RDONLY | os.O_DIRECTORY) for sub in ("tmp", "new", "cur")}
         self.keywords = {name: chr(ord("a") + i) for i, name in read_keyword_map(p).items()}
-        self.host = _host()
+        self.host = host_name()
         self.pid = os.getpid()
         self.stager = Stager(self.dirfd["tmp"])
         return self
@@ -438,25 +429,25 @@ class MaildirWriter:
                 os.close(fd)
             if linked:
                 break
-        self.pending.append((tmpname, final))
+        self.pending.append(final)
 
-    def commit(self) -> list[tuple[str, str]]:
+    def commit(self) -> list[str]:
         """Make every message added since the last commit durable; returns them."""
         done = self.take()
         self.make_durable(done)
         return done
 
-    def take(self) -> list[tuple[str, str]]:
+    def take(self) -> list[str]:
         """The messages added since the last take(), to be made durable by make_durable()."""
         done, self.pending = self.pending, []
         return done
 
-    def make_durable(self, done: list[tuple[str, str]]) -> None:
+    def make_durable(self, done: list[str]) -> None:
         """fsync what ``done`` names (safe from another thread while this one delivers)."""
         if done and self.fsync:
             # one filesystem flush covers the files and the directories (performance.md)
             if not syncfs(self.dirfd["new"]):
-                for _, final in done:             # no syncfs here: one fsync per file
+                for final in done:                # no syncfs here: one fsync per file
                     sub, name = final.split("/", 1)
                     fd = os.open(name, os.O_RDONLY, dir_fd=self.dirfd[sub])
                     try:
@@ -479,14 +470,7 @@ class MaildirWriter:
 
     def clean_own_tmp(self) -> int:
         """Remove tmp/ files left by a killed mboxtool run on this host (never anyone else's)."""
-        removed = 0
-        with os.scandir(self.path / "tmp") as it:
-            for entry in it:
-                m = OUR_NAME.match(entry.name)
-                if m and m.group(3) == self.host and not _alive(int(m.group(1))):
-                    os.unlink(entry.name, dir_fd=self.dirfd["tmp"])
-                    removed += 1
-        return removed
+        return remove_abandoned(self.dirfd["tmp"], OUR_NAME, self.host)
 
     def close(self) -> None:
         for fd in getattr(self, "dirfd", {}).values():

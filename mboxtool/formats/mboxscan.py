@@ -145,7 +145,6 @@ class MboxScanner:
         self.cr_only = False
         self.messages = 0
         self._parsed: tuple[int, FromLine] | None = None
-        self._quotes: list[int] | None = None
 
     # -- line numbers ----------------------------------------------------
     def _line_of(self, b: _Buffer, offset: int) -> int:
@@ -251,9 +250,9 @@ class MboxScanner:
         body_abs = hdr_end if hdr_end >= 0 else None
 
         end, next_start, cl_bounded = self._content_length_end(b, headers, body_abs, line_no)
-        self._quotes = None
+        quotes = None
         if end is None:
-            end, next_start = self._find_separator(b, start, data_start, body_abs, headers)
+            end, next_start, quotes = self._find_separator(b, start, data_start, body_abs, headers)
         if cl_bounded:
             pass                    # Content-Length already left the separating empty line out
         elif next_start is None:
@@ -268,7 +267,7 @@ class MboxScanner:
         body_offset = (body_abs - data_start) if body_abs is not None else len(data)
         msg = ScannedMessage(self.messages, start, line_no, from_line, parsed, data, headers,
                              min(body_offset, len(data)), data_start, bool(cl_bounded),
-                             blank_before=blank_before, body_quotes=self._quotes)
+                             blank_before=blank_before, body_quotes=quotes)
         return msg, next_start
 
     def _content_length_end(self, b: _Buffer, headers: Headers, body_abs: int | None,
@@ -300,18 +299,19 @@ class MboxScanner:
         return None, None, False
 
     def _find_separator(self, b: _Buffer, start: int, data_start: int, body_abs: int | None,
-                        headers: Headers) -> tuple[int, int | None]:
-        """(end of data, next From_ offset or None at EOF) by classifying candidates."""
+                        headers: Headers) -> tuple[int, int | None, list[int] | None]:
+        """(end of data, next From_ offset or None at EOF, where the body's >From lines start
+        in the data) by classifying candidates."""
         boundary = _boundary(headers)
         pos = data_start
         # one pass finds both the From_ candidates and the body's >From lines: the Maildir
         # writer then needs no pass of its own to unquote and digest (index.core_digest)
-        quotes = self._quotes = [] if body_abs is not None else None
+        quotes: list[int] | None = [] if body_abs is not None else None
         while True:
             hit = b.find(b"From ", pos)
             if hit < 0:
                 b.fill(self.size)
-                return b.end, None
+                return b.end, None, quotes
             pos = hit + 1
             buf, base = b.buf, b.base
             before = buf[hit - base - 1]                      # the From_ line's own \n at data_start
@@ -341,7 +341,7 @@ class MboxScanner:
                 self._parsed = (cand, parsed, line_end, blank)     # _message() needs it again
                 if not blank:
                     self.event("from-line-without-blank", offset=cand, line=self._line_of(b, cand))
-                return cand, cand
+                return cand, cand, quotes
             if not in_header:
                 self.event("unescaped-from-line", offset=cand, line=self._line_of(b, cand),
                            dated=parsed.date is not None, blank_before=blank, in_multipart=in_multipart)

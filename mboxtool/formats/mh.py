@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,18 +11,14 @@ from .. import flags
 from ..durable import fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
-from ..locking import lock_directory, pid_alive
+from ..locking import lock_directory
 from ..message import MailMessage, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
-from ..staging import Stager
+from ..staging import Stager, host_name, remove_abandoned
 from .common import Reader, header_date
 
 # a message being written, where it needs a name (staging.py): host, pid, number tried first
-_TEMP = re.compile(r"\.mboxtool\.([^.]+)\.(\d+)\.\d+\.tmp")
-
-
-def _host() -> str:
-    return socket.gethostname().split(".")[0].replace("/", "_") or "host"
+_TEMP = re.compile(r"\.mboxtool\.(?P<host>.+)\.(?P<pid>\d+)\.\d+\.tmp")
 
 
 # MH sequence -> Maildir letter; "unseen" is the absence of S.
@@ -165,8 +160,9 @@ class MHWriter:
             self.run_lock = lock_directory(p, self.lock_timeout)    # see locking.lock_directory
         self.dirfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
         self.stager = Stager(self.dirfd)
-        self.host, self.tag = _host(), f"{_host()}.{os.getpid()}"
-        self._remove_stale_temporaries()
+        self.host = host_name()
+        self.tag = f"{self.host}.{os.getpid()}"
+        remove_abandoned(self.dirfd, _TEMP, self.host)         # a killed run's temporaries
         nums = [int(n) for n in os.listdir(p) if n.isdigit()]
         self.next = max(nums, default=0) + 1
         self.seqs = read_sequences(p)
@@ -213,16 +209,6 @@ class MHWriter:
                 return name if self.stager.publish(fd, temp, self.dirfd, name) else None
             except FileExistsError:
                 continue
-
-    def _remove_stale_temporaries(self) -> None:
-        """Temporary files left by a killed mboxtool run on this host (never anyone else's)."""
-        for name in os.listdir(self.dirfd):
-            m = _TEMP.fullmatch(name)
-            if m and m.group(1) == self.host and not pid_alive(int(m.group(2))):
-                try:
-                    os.unlink(name, dir_fd=self.dirfd)
-                except FileNotFoundError:
-                    pass
 
     def commit(self) -> list[str]:
         done, self.pending = self.pending, []
