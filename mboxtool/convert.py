@@ -14,7 +14,7 @@ from typing import Any
 from . import checkpoint, flags
 from .detect import detect_format, normalize_format
 from .errors import InputError, UsageError
-from .formats.mbox import VARIANTS, FdFile, MboxScanner
+from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
 from .index import short_digest
 from .mailboxes import make_reader, make_writer
 from .message import MailMessage, is_header_line
@@ -160,14 +160,7 @@ class _Known:
         through the locked fd."""
         import tempfile
         with tempfile.NamedTemporaryFile(dir=dst.parent, prefix=f".{dst.name}.", suffix=".read-back") as copy:
-            pos = 0
-            while pos < writer.committed:
-                chunk = os.pread(writer.fd, min(1 << 20, writer.committed - pos), pos)
-                if not chunk:
-                    break
-                copy.write(chunk)
-                pos += len(chunk)
-            copy.flush()
+            _copy_range(writer.fd, copy.fileno(), 0, writer.committed)
             with make_reader(Path(copy.name), "babyl", lock=False) as reader:
                 self.digests.update(short_digest(m.data) for m in reader)
 
