@@ -7,8 +7,11 @@ import os
 IOV_BATCH = 512                 # buffers per call, well under IOV_MAX (1024 on Linux)
 
 
-def write_buffers(fd: int, buffers, offset: int | None = None) -> None:
-    """Write ``buffers`` in order (at ``offset`` with pwritev, else writev), finishing short writes."""
+def write_buffers(fd: int, buffers, offset: int | None = None, when_full=None) -> None:
+    """Write ``buffers`` in order (at ``offset`` with pwritev, else writev), finishing short writes.
+
+    ``when_full``: for a non-blocking ``fd``, called whenever it cannot take more (a full
+    pipe); the write goes on when it returns."""
     if offset is None and type(buffers) is tuple and len(buffers) <= 2:
         # a Maildir message (one or two buffers): the usual whole write, without the general loop
         n = os.writev(fd, buffers)
@@ -24,7 +27,13 @@ def write_buffers(fd: int, buffers, offset: int | None = None) -> None:
         if not size:
             i += len(chunk)
             continue
-        n = os.writev(fd, chunk) if offset is None else os.pwritev(fd, chunk, offset)
+        try:
+            n = os.writev(fd, chunk) if offset is None else os.pwritev(fd, chunk, offset)
+        except BlockingIOError:
+            if when_full is None:
+                raise
+            when_full()
+            continue
         if offset is not None:
             offset += n
         if n == size:                                  # the usual case: all of it, one call

@@ -15,6 +15,7 @@ their digest in their names, so a re-run skips them.
 
 from __future__ import annotations
 
+import errno
 import json
 import mmap
 import os
@@ -250,6 +251,7 @@ class ForkedMaildirWriter:
         os.close(to_child_r)
         os.close(from_child_w)
         os.set_blocking(self.from_child, False)
+        os.set_blocking(self.to_child, False)             # see _while_full
         self.closed = False
         return self
 
@@ -323,8 +325,23 @@ class ForkedMaildirWriter:
         if pos > start:
             ring.write(start, in_ring_data)
             ring.used.append((self.batch, start, pos))
-        write_buffers(self.to_child, out)            # no joined copy of the batch in memory
+        write_buffers(self.to_child, out, when_full=self._while_full)   # no joined copy in memory
         return self.batch
+
+    def _while_full(self) -> None:
+        """The child's pipe is full: take in what the child says meanwhile. A child blocked
+        writing an acknowledgement to a parent blocked writing the next batch would wait for
+        ever; the acknowledgements are kept and read by acks() as usual."""
+        readable, _, _ = select.select([self.from_child], [self.to_child], [], 1.0)
+        if not readable:
+            return
+        try:
+            chunk = os.read(self.from_child, 1 << 16)
+        except BlockingIOError:
+            return
+        if not chunk:
+            raise BrokenPipeError(errno.EPIPE, "the writer process ended")
+        self.buf += chunk
 
     def acks(self, wait_for: int | None = None) -> list[dict]:
         """Acknowledgements so far; with ``wait_for``, block until that batch is answered."""

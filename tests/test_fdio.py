@@ -58,3 +58,26 @@ def test_maildir_message_fast_path_survives_short_writes(tmp_path_factory, buffe
         os.close(fd)
     assert path.read_bytes() == b"".join(buffers)
     assert calls[0] == sum(map(len, buffers))          # the first call offered everything
+
+
+def test_a_full_non_blocking_pipe_calls_when_full_until_everything_is_written():
+    """The parent of a writer process writes batches to a non-blocking pipe and, while it is
+    full, reads what the child says (forkwriter._while_full): no two full pipes wait on each other."""
+    import threading
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    data = [os.urandom(300_000), b"tail"]
+    got, calls = [], []
+    reader = threading.Thread(target=lambda: got.append(b"".join(iter(lambda: os.read(r, 1 << 16), b""))))
+
+    def when_full():
+        calls.append(1)
+        if len(calls) == 1:
+            reader.start()                         # the other side starts reading only now
+        import select
+        select.select([], [w], [], 1.0)
+    fdio.write_buffers(w, data, when_full=when_full)
+    os.close(w)
+    reader.join()
+    os.close(r)
+    assert calls and got == [b"".join(data)]
