@@ -24,6 +24,7 @@ import select
 import signal
 import struct
 import threading
+import time
 import warnings
 from collections import deque
 from typing import Any, BinaryIO
@@ -378,7 +379,21 @@ class ForkedMaildirWriter:
             os.close(self.to_child)
         except OSError:
             pass
-        _, status = os.waitpid(self.pid, 0)
+        while True:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                break
+            # the child finishes what it was handed and acknowledges it: a full pipe to
+            # this process would keep it from ever exiting
+            readable, _, _ = select.select([self.from_child], [], [], 0.1)
+            try:
+                chunk = os.read(self.from_child, 1 << 16) if readable else None
+            except BlockingIOError:
+                chunk = None
+            if chunk:
+                self.buf += chunk
+            elif chunk == b"":                             # its end is closed: it is exiting
+                time.sleep(0.01)
         os.close(self.from_child)
         self.ring.close()
         return os.waitstatus_to_exitcode(status)
