@@ -14,7 +14,7 @@ from typing import Any
 from .detect import detect_format, normalize_format
 from .errors import InputError
 from .flags import LETTERS, parse_maildir_name
-from .formats.maildir import CONTROL_FILES, read_keyword_map
+from .formats.maildir import CONTROL_FILES, open_message_file, read_keyword_map
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage, _boundary
 from .index import short_digest
@@ -411,6 +411,7 @@ def _check_maildir(path: Path, report: ValidationReport) -> None:
         if name in CONTROL_FILES or name.startswith("dovecot"):
             r.add("control-files", f"{name}: a control file, not a message", key=name)
     uniques: dict[str, str] = {}
+    owner = os.stat(path).st_uid
     for sub in ("new", "cur"):
         d = path / sub
         if not d.is_dir():
@@ -419,7 +420,7 @@ def _check_maildir(path: Path, report: ValidationReport) -> None:
             key = f"{sub}/{name}"
             if name.startswith("."):
                 continue
-            _check_maildir_file(d / name, sub, name, key, keyword_map, uniques, now, r)
+            _check_maildir_file(d / name, sub, name, key, keyword_map, uniques, now, r, owner)
     if (path / "tmp").is_dir():
         for name in sorted(os.listdir(path / "tmp")):
             if name.startswith("."):
@@ -434,11 +435,12 @@ def _check_maildir(path: Path, report: ValidationReport) -> None:
 
 
 def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dict, uniques: dict,
-                        now: float, r: ValidationReport) -> None:
+                        now: float, r: ValidationReport, owner: int) -> None:
     try:
         st = p.stat()
-    except OSError:
-        r.add("unreadable-file", "cannot stat", key=key)
+    except OSError as exc:
+        why = "a symbolic link to nothing" if p.is_symlink() else f"cannot stat: {exc.strerror}"
+        r.add("unreadable-file", why, key=key)
         return
     if not stat.S_ISREG(st.st_mode):
         r.add("foreign-file", "not a regular file", key=key)
@@ -474,7 +476,8 @@ def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dic
         r.add("empty-file", "an empty file (a failed delivery or copy)", key=key)
         return
     try:
-        with open(p, "rb") as fh:
+        fd = open_message_file(str(p), owner)           # a symlink only as convert would follow it
+        with open(fd, "rb") as fh:
             head = fh.read(64 << 10)
     except OSError as exc:
         r.add("unreadable-file", f"cannot read: {exc.strerror}", key=key)

@@ -139,3 +139,36 @@ def test_tmp_files_of_a_killed_run_are_removed_and_others_kept(tmp_path):
     src.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: x\n\nbody\n")
     assert convert_mailbox(src, md).converted == 1
     assert not dead.exists() and other_host.exists() and foreign.exists()
+
+
+def _link_maildir(tmp_path, target_owner):
+    """A Maildir whose one message is a symbolic link to a file owned by ``target_owner``."""
+    md = tmp_path / "links"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    target = tmp_path / "real-message"
+    target.write_bytes(b"Subject: linked\n\nbody\n")
+    os.chown(target, target_owner, -1)
+    os.symlink(target, md / "cur" / "1.a.host:2,S")
+    return md
+
+
+def test_a_symlinked_message_of_the_maildir_owner_is_read(tmp_path):
+    """mairix-style search folders are Maildirs of symbolic links to the real files."""
+    md = _link_maildir(tmp_path, os.geteuid())
+    with MaildirReader(md) as reader:
+        msgs = list(reader)
+    assert [m.data for m in msgs] == [b"Subject: linked\n\nbody\n"] and msgs[0].flags == "S"
+    assert reader.unreadable_files == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another user")
+def test_a_symlink_to_another_users_file_is_not_followed_by_root(tmp_path):
+    """Root converting a user's Maildir must not copy /etc/shadow into it through a link."""
+    md = _link_maildir(tmp_path, 4321)
+    with MaildirReader(md) as reader:
+        assert list(reader) == []
+    assert reader.unreadable_files == [("cur/1.a.host:2,S", "a symbolic link to a file of another user; not followed")]
+    from mboxtool.validate import validate_mailbox
+    codes = [(p.code, p.severity) for p in validate_mailbox(md).problems]
+    assert ("unreadable-file", "error") in codes

@@ -47,6 +47,17 @@ def test_header_line_starting_with_from_is_not_a_separator():
     assert len(msgs) == 1 and msgs[0].data.startswith(b"From  :<x@")
 
 
+def test_a_header_longer_than_the_search_limit_swallows_no_message_after_it(monkeypatch):
+    import mboxtool.formats.mboxscan as scanmod
+    monkeypatch.setattr(scanmod, "HEADER_LIMIT", 1000)
+    big = mbox_entry(headers="X-Long: " + "a" * 3000 + "\nSubject: big\n", body="body\n")
+    msgs = scan(big + mbox_entry(body="second\n") + mbox_entry(body="third\n"))
+    assert len(msgs) == 3
+    assert msgs[0].headers.get(b"subject") == "big"
+    assert msgs[0].data[msgs[0].body_offset:] == b"body\n"
+    assert msgs[2].data.endswith(b"\n\nthird\n")
+
+
 def test_valid_content_length_protects_unescaped_body_from_lines():
     body = b"line\n\nFrom x Mon Jan  6 10:00:00 2020\nSubject: not a message\n\nmore\n"
     data = (b"From a@b Mon Jan  6 10:00:00 2020\nSubject: s\nContent-Length: %d\n\n" % len(body)

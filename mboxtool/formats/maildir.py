@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import re
@@ -87,6 +88,28 @@ def _sane_mtime(mtime: int, name: str, data: bytes | None) -> tuple[int | None, 
     return None, "none"
 
 
+def open_message_file(path: str, owner: int) -> int:
+    """An fd of the message file at ``path`` in a Maildir owned by ``owner``.
+
+    A symbolic link is followed (mairix and similar search folders are
+    Maildirs of links to the real files) only to a file of the Maildir's own
+    owner, or of whoever runs mboxtool: a run as root then never copies a file
+    that the mailbox's user could not read (``/etc/shadow``) into that user's
+    mail.
+    """
+    try:
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+    fd = os.open(path, os.O_RDONLY)                       # a link (or a loop, which fails here)
+    uid = os.fstat(fd).st_uid
+    if uid not in (owner, os.geteuid()):
+        os.close(fd)
+        raise PermissionError(errno.EPERM, "a symbolic link to a file of another user; not followed")
+    return fd
+
+
 class MaildirReader(Reader):
     """Messages of one Maildir, ordered by (mtime, name), flags from the file names."""
 
@@ -97,12 +120,14 @@ class MaildirReader(Reader):
         self.keyword_map = read_keyword_map(self.path)
         self.groups: dict[str, list[MaildirEntry]] = {}
         self._current: dict[str, str] | None = None     # unique name -> relpath, once files moved
+        self.owner = os.geteuid()                          # of the Maildir, once opened (open_message_file)
 
     def open(self) -> MaildirReader:
         if not self.path.is_dir():
             raise InputError(f"{self.path}: no such directory")
         if not (self.path / "cur").is_dir() and not (self.path / "new").is_dir():
             raise InputError(f"{self.path}: not a Maildir (no cur/ or new/)")
+        self.owner = os.stat(self.path).st_uid
         return self
 
     def entries(self) -> list[MaildirEntry]:
@@ -200,7 +225,7 @@ class MaildirReader(Reader):
 
     def read(self, entry: MaildirEntry) -> MailMessage:
         """The message stored in ``entry``."""
-        fd = os.open(f"{self.path}/{entry.subdir}/{entry.name}", os.O_RDONLY | os.O_NOFOLLOW)
+        fd = open_message_file(f"{self.path}/{entry.subdir}/{entry.name}", self.owner)
         try:
             data = os.read(fd, entry.size + 1)
             if len(data) > entry.size:                     # it grew since listing: read the rest

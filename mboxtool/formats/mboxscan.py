@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..dates import FromLine, parse_from_line
-from ..message import Headers, is_header_line, split_message
+from ..message import Headers, header_end, is_header_line, split_message
 
 CHUNK = 1 << 20
 HEADER_LIMIT = 1 << 20          # a header block longer than this is not looked for
@@ -264,6 +264,9 @@ class MboxScanner:
                 end = _drop_blank(b, data_start, end)
         data = b.get(data_start, end)                     # the one copy of the message's bytes
         self.messages += 1
+        if body_abs is None and len(data) > HEADER_LIMIT:  # a header beyond the limit: now its end is known
+            body_abs = data_start + header_end(data)
+            headers = Headers(data[:body_abs - data_start])
         body_offset = (body_abs - data_start) if body_abs is not None else len(data)
         msg = ScannedMessage(self.messages, start, line_no, from_line, parsed, data, headers,
                              min(body_offset, len(data)), data_start, bool(cl_bounded),
@@ -325,10 +328,13 @@ class MboxScanner:
                 continue
             cand = hit
             line, line_end, nxt = _two_lines(b, cand)
-            in_header = body_abs is None or cand < body_abs
             parsed = parse_from_line(line)
             header_next = nxt is not None and (is_header_line(nxt) or nxt.startswith(b">From "))
             blank = _blank_before(b, cand)
+            # no end of the header found within HEADER_LIMIT: an empty line before the
+            # candidate ends the header all the same (else a message with a 3 MB header
+            # line would swallow every message after it)
+            in_header = cand < body_abs if body_abs is not None else not blank
             if parsed.date is not None:
                 separator = not in_header and (header_next or blank)
             else:
