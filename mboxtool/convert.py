@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import time
 from array import array
 from collections.abc import Callable
@@ -106,6 +107,25 @@ def destination_format(src_format: str, dst: Path, requested: str | None) -> str
     if requested and existing and requested != existing:
         raise InputError(f"{dst}: exists and is {existing}, not {requested}")
     return requested or existing or ("maildir" if src_format == "mbox" else "mbox")
+
+
+_NUL_RUN = re.compile(rb"\x00{512,}|\x00+(?=\n*\Z)")
+
+
+def _note_nul_run(msg: MailMessage, report: ConvertReport) -> None:
+    """Warn of a NUL run in an mbox message (§5 nul-run): a crashed or racing append left it,
+    and a From_ line right after it is no separator, so the next message is merged into this
+    one. The bytes are converted as they are; 'mboxtool repair' cuts the run out first."""
+    if msg.offset is None or b"\x00" not in msg.data:      # memchr: nearly free on clean mail
+        return
+    m = _NUL_RUN.search(msg.data)
+    if m is None:
+        return
+    at = msg.offset + (len(msg.from_line) + 1 if msg.from_line is not None else 0) + m.start()
+    report.warnings.append({"code": "nul-run", "key": msg.key, "offset": at, "message":
+                            f"message {msg.key} holds a run of {m.end() - m.start()} NUL bytes (damage from a "
+                            "crashed write; a message after it may be merged into this one; "
+                            "'mboxtool repair' cuts the run out)"})
 
 
 def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
@@ -262,6 +282,7 @@ def _dry_run(reader: Any, src_format: str, dst: Path, dst_format: str,
             progress(len(msg.data))
         if _refuse_garbage(msg, report):
             continue
+        _note_nul_run(msg, report)
         if short_digest(msg.data) in known.digests:
             report.skipped += 1
         else:
@@ -341,6 +362,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                     progress(len(msg.data))
                 if _refuse_garbage(msg, report):
                     continue
+                _note_nul_run(msg, report)
                 # the sink digests and skips what DST holds; identical copies inside one
                 # source are all converted (users keep copies on purpose)
                 batch.append(msg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -12,10 +13,10 @@ from .convert import ConvertOptions, convert_mailbox
 from .detect import detect_format, normalize_format
 from .errors import UsageError, WriteFailed
 from .formats.mbox import MboxReader, MboxWriter
-from .formats.mboxscan import ScannedMessage
+from .formats.mboxscan import MboxScanner, ScannedMessage
 from .index import short_digest
 from .message import MailMessage, is_header_line
-from .validate import validate_mailbox
+from .validate import _GLUED, _glued, validate_mailbox
 
 _NUL_RUN = re.compile(rb"\x00{2,}|\x00+(?=\n*\Z)")
 
@@ -127,7 +128,12 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
                     continue
                 if held is not None:
                     _emit(writer, *held, report, seen, dedupe)
-                held = _prepare(raw, msg, reader, report, dst)
+                prepared = _prepare(raw, msg, reader, report, dst)
+                held = None
+                if prepared is not None:
+                    *before, held = _split_glued(*prepared, reader, report)
+                    for piece in before:
+                        _emit(writer, *piece, report, seen, dedupe)
                 if held is not None and eol is not None:
                     _normalize_eol(held[1], eol, raw.line, report)
             if held is not None:
@@ -156,8 +162,6 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
             report.fixed(p.code, "CR line ends converted to LF", p.line)
         elif p.code == "missing-final-newline":
             report.fixed(p.code, "final newline added", p.line)
-        elif p.code == "glued-from-line":
-            report.remaining.append(p.to_dict())
 
 
 def _normalize_eol(msg: MailMessage, eol: bytes, line: int, report: RepairReport) -> None:
@@ -171,13 +175,13 @@ def _normalize_eol(msg: MailMessage, eol: bytes, line: int, report: RepairReport
 
 
 def _prepare(raw: ScannedMessage, msg: MailMessage, reader: MboxReader, report: RepairReport,
-             dst: Path) -> tuple[ScannedMessage, MailMessage] | None:
+             dst: Path) -> tuple[ScannedMessage, MailMessage, list[tuple[int, int]]] | None:
     if raw.garbage:
         if is_header_line(msg.data.split(b"\n", 1)[0]):
             msg.sender = None
             report.fixed("garbage-before-first-from", "leading bytes kept as a message of their own "
                          "with a new From_ line", 1, offset=0)
-            return raw, msg
+            return raw, msg, []
         orphan = Path(str(dst) + ".orphan")
         fd = os.open(orphan, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -193,16 +197,67 @@ def _prepare(raw: ScannedMessage, msg: MailMessage, reader: MboxReader, report: 
         report.fixed("empty-message", "empty message dropped", raw.line)
         return None
     cut = 0
+    cuts: list[tuple[int, int]] = []                       # (where, how many) runs were cut out, in the new bytes
     for m in reversed(list(_NUL_RUN.finditer(msg.data))):
         if m.end() - m.start() >= 512 or not msg.data[m.end():].strip(b"\n"):
             line = raw.line + msg.data.count(b"\n", 0, m.start()) + 1
             report.fixed("nul-run", f"{m.end() - m.start()} NUL bytes removed", line,
                          offset=raw.data_offset + m.start())
             msg.data = msg.data[:m.start()] + msg.data[m.end():]
+            cuts = [(c - (m.end() - m.start()), n) for c, n in cuts]    # later runs, cut first: shift them
+            cuts.insert(0, (m.start(), m.end() - m.start()))
             cut += 1
     if cut and not msg.data.endswith(b"\n"):
         report.fixed("truncated-message", "the cut-off last message was terminated and kept", raw.line)
-    return raw, msg
+    return raw, msg, cuts
+
+
+def _split_glued(raw: ScannedMessage, msg: MailMessage, cuts: list[tuple[int, int]], reader: MboxReader,
+                 report: RepairReport) -> list[tuple[ScannedMessage, MailMessage]]:
+    """The message, and the messages whose From_ line was glued into it: onto the end of a
+    line (an append to a file without a final newline) or onto a NUL run cut out by
+    _prepare (``cuts``: (where, how many bytes)). Each becomes a message of its own again,
+    read as the scanner reads any."""
+    data = msg.data
+    at = _glued_separator(data, [c for c, _ in cuts])
+    if at is None:
+        return [(raw, msg)]
+    shift = sum(n for c, n in cuts if c <= at)             # NUL bytes cut out before it: offsets are the source's
+    line = raw.line + data.count(b"\n", 0, at)
+    glued = data[at - 1] != 0x0A
+    head = data[:at] if not glued else data[:at] + (b"\r\n" if data[:at].endswith(b"\r") else b"\n")
+    if head.endswith(b"\n\r\n"):                         # the separating empty line is not content
+        head = head[:-2]
+    elif head.endswith(b"\n\n"):
+        head = head[:-1]
+    report.fixed("glued-from-line", "the From_ line " + ("glued onto the previous line" if glued else
+                 "after the removed NUL bytes") + " starts a message of its own again", line + 1,
+                 offset=raw.data_offset + at + shift)
+    msg.data = head
+    # the outer scan took off the empty line that ended the message: give it back, for the
+    # inner scan to take off in its turn (else a final empty line of the content would go)
+    rest = data[at:] + (b"\n" if data.endswith(b"\n") else b"")
+    pieces: list[tuple[ScannedMessage, MailMessage]] = [(raw, msg)]
+    later = [(c - at, n) for c, n in cuts if c > at]
+    for part in MboxScanner(io.BytesIO(rest), len(rest), count_lines=True, start_line=line + 1):
+        part.offset += raw.data_offset + at + shift
+        part.data_offset += raw.data_offset + at + shift
+        part.index = raw.index
+        piece = reader.to_message(part)
+        piece.body_quotes = None
+        mine = [(c - (part.data_offset - raw.data_offset - at - shift), n) for c, n in later]
+        pieces += _split_glued(part, piece, mine, reader, report)
+    return pieces
+
+
+def _glued_separator(data: bytes, cuts: tuple[int, ...] | list[int]) -> int | None:
+    """Where a dated From_ line followed by a header line starts mid-line, or right where
+    a NUL run was cut out (data[cut:]), in ``data``; None when there is none."""
+    found = [c for c in cuts if 0 < c < len(data) and _GLUED.match(data, c)]
+    g = _glued(data)
+    if g is not None:
+        found.append(g)
+    return min(found) if found else None
 
 
 def _emit(writer: MboxWriter, raw: ScannedMessage, msg: MailMessage, report: RepairReport,

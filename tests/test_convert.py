@@ -769,3 +769,22 @@ def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_pat
     with (MaildirReader(md) if fmt == "maildir" else MHReader(md)) as reader:
         bodies = [m.data.split(b"\n\n", 1)[1] for m in reader]
     assert len(bodies) == 3000 and len(set(bodies)) == 3000       # nothing lost, nothing twice
+
+
+def test_a_nul_run_is_converted_as_it_is_and_reported_with_its_offset(invoke, tmp_path):
+    """The NUL run of a crashed append hides the From_ line after it: convert keeps every
+    byte (nothing is lost) and says where the damage is, pointing to repair."""
+    first = mbox_entry(body="one\n")
+    src = tmp_path / "box"
+    src.write_bytes(first + b"\x00" * 1024 + mbox_entry(body="two\n") + mbox_entry(body="three\n"))
+    r = invoke("convert", "--json", src, tmp_path / "md")
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and doc["converted"] == 2
+    assert [(w["code"], w["offset"], w["key"]) for w in doc["warnings"]] == [("nul-run", len(first), "1")]
+    merged = [data for data in maildir_files(tmp_path / "md").values() if b"one\n" in data]
+    assert len(merged) == 1 and b"\x00" * 1024 + b"From a@example.org" in merged[0]
+    r = invoke("convert", src, tmp_path / "md2")
+    assert "1024 NUL bytes" in r.stderr and "mboxtool repair" in r.stderr
+    clean = tmp_path / "clean"
+    clean.write_bytes(first + mbox_entry(body="bin\x00ary\n"))           # one stray NUL: no run
+    assert json.loads(invoke("convert", "--json", clean, tmp_path / "md3").stdout)["warnings"] == []
