@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from contextlib import contextmanager
@@ -43,6 +44,16 @@ class _Commands(click.Group):
             click.echo(f"mboxtool: interrupted ({name}); nothing was left half-written, "
                        "running the same command again finishes the job", err=True)
             ctx.exit(code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            # a case nobody foresaw (a bug, most likely met on odd input): still one line and
+            # the exit code of an input that cannot be used; the cleanup above has run
+            if os.environ.get("MBOXTOOL_DEBUG"):
+                raise
+            click.echo(f"mboxtool: error: internal error ({type(exc).__name__}: {exc}); this is a bug, "
+                       "please report it (MBOXTOOL_DEBUG=1 shows where)", err=True)
+            ctx.exit(EXIT_UNUSABLE)
 
 
 class UnusableInput(click.ClickException):

@@ -788,3 +788,20 @@ def test_a_nul_run_is_converted_as_it_is_and_reported_with_its_offset(invoke, tm
     clean = tmp_path / "clean"
     clean.write_bytes(first + mbox_entry(body="bin\x00ary\n"))           # one stray NUL: no run
     assert json.loads(invoke("convert", "--json", clean, tmp_path / "md3").stdout)["warnings"] == []
+
+
+def test_an_unforeseen_error_is_one_line_and_exit_2(invoke, tmp_path, monkeypatch):
+    """A bug met on odd input still gives one line on stderr, never a traceback."""
+    import mboxtool.cli as cli_mod
+
+    def broken(*args, **kwargs):
+        raise AssertionError("n >= 0")
+    monkeypatch.setattr(cli_mod, "convert_mailbox", broken)
+    box = tmp_path / "box"
+    box.write_bytes(mbox_entry())
+    r = invoke("convert", box, tmp_path / "md")
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "internal error (AssertionError: n >= 0)" in r.stderr
+    monkeypatch.setenv("MBOXTOOL_DEBUG", "1")
+    with pytest.raises(AssertionError):
+        invoke("convert", box, tmp_path / "md")

@@ -127,6 +127,29 @@ def test_mh_and_babyl_carry_a_date(tmp_path):                 # MH/Babyl convers
     assert [m.date for m in MaildirReader(tmp_path / "md")] == [1578304800]
 
 
+def test_babyl_entries_without_a_visible_header_copy(tmp_path, invoke):
+    """Babyl.get_bytes takes the first body paragraph for the visible header copy even when
+    there is none (as the stdlib itself writes a BabylMessage), and its assert
+    fails on such entries; the body starts right after *** EOOH *** then."""
+    import email
+    import email.message
+    import mailbox
+    made = email.message.EmailMessage()
+    made["Subject"], made["From"] = "made", "a@b"
+    made.set_content("first paragraph\n\nFrom here on\n")
+    raw = b"Subject: parsed\nFrom: a@b\n\nbody\n\nFrom here\n"
+    box = mailbox.Babyl(str(tmp_path / "rmail"))
+    labelled = mailbox.BabylMessage(made)
+    labelled.add_label("answered")
+    box.add(labelled)                                        # a BabylMessage: no visible copy
+    box.add(raw)                                             # visible copy, the Emacs layout
+    box.close()
+    r = invoke("convert", "--to", "maildir", tmp_path / "rmail", tmp_path / "md")
+    assert r.exit_code == 0 and "Traceback" not in r.stderr, r.stderr
+    got = sorted((m.data, m.flags) for m in MaildirReader(tmp_path / "md"))
+    assert got == sorted([(made.as_bytes(), "RS"), (raw, "S")])
+
+
 def test_unlock_never_removes_someone_elses_dotlock(tmp_path):  # unlock() deletes any PATH.lock
     box = tmp_path / "box"
     box.write_bytes(mbox_entry())

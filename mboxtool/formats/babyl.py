@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from .. import flags
 from ..errors import InputError
-from ..message import MailMessage, core_bytes, header_end, split_message
+from ..message import MailMessage, core_bytes, header_end, is_header_line, split_message
 from .common import Reader, header_date
 from .mbox import MboxWriter
 
@@ -37,9 +37,36 @@ class BabylReader(Reader):
             self.box.close()
             self.box = None
 
+    def entry_bytes(self, key: int) -> bytes:
+        """The message of entry ``key``: its original header and its body.
+
+        Not the stdlib's get_bytes: that takes the first paragraph after ``*** EOOH ***``
+        for the visible header copy even when there is none (the stdlib's own writer leaves
+        it out for an ``email.message.Message``), and then fails an assert on the last entry.
+        """
+        start, stop = self.box._lookup(key)                # the stdlib's table of entries
+        fd = self.box._file.fileno()
+        entry = os.pread(fd, stop - start, start)
+        labels_end = entry.find(b"\n") + 1
+        eooh = entry.find(b"\n*** EOOH ***\n", labels_end - 1)
+        if labels_end <= 0 or eooh < 0:
+            raise ValueError("a Babyl entry without its *** EOOH *** line")
+        original = entry[labels_end:eooh + 1]
+        rest = entry[eooh + len(b"\n*** EOOH ***\n"):]
+        if rest.startswith(b"\n"):                           # an empty visible copy
+            rest = rest[1:]
+        elif is_header_line(rest[:rest.find(b"\n") + 1 or len(rest)]):   # the visible copy, to its empty line
+            blank = rest.find(b"\n\n")
+            rest = rest[blank + 2:] if blank >= 0 else b""
+        return original + rest
+
     def __iter__(self) -> Iterator[MailMessage]:
         for index, key in enumerate(self.keys, 1):
-            data = self.box.get_bytes(key)
+            try:
+                data = self.entry_bytes(key)
+            except (ValueError, OSError) as exc:
+                self.unreadable(str(index), OSError(0, str(exc)))
+                continue
             labels = [label.decode("latin-1") if isinstance(label, bytes) else label
                       for label in self.box._labels.get(key, [])]   # the stdlib keeps them here
             letters = "" if "unseen" in labels else "S"
