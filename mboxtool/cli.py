@@ -134,7 +134,7 @@ def cli() -> None:
 @click.option("--dry-run", is_flag=True, help="Report what would be written; write nothing.")
 @click.option("--no-fsync", is_flag=True, help="Skip fsync: faster, but a crash may lose the last batch.")
 @click.option("--lock/--no-lock", default=True, show_default=True, help="Lock mbox files as MDAs do.")
-@click.option("--lock-timeout", type=float, default=30, show_default=True, metavar="SECONDS",
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=30, show_default=True, metavar="SECONDS",
               help="Give up (exit 75) when a lock cannot be had within this time.")
 @click.option("--fcntl-only", is_flag=True,
               help="Lock mbox files with fcntl only, without PATH.lock (for spool directories you "
@@ -225,7 +225,7 @@ def main() -> None:
 # -- inspection ------------------------------------------------------------------------
 
 def _lock_options(f):
-    f = click.option("--lock-timeout", type=float, default=30, show_default=True, metavar="SECONDS",
+    f = click.option("--lock-timeout", type=click.FloatRange(min=0), default=30, show_default=True, metavar="SECONDS",
                      help="Give up (exit 75) when the shared lock cannot be had in time.")(f)
     f = click.option("--lock/--no-lock", default=True, show_default=True,
                      help="Take a shared fcntl lock on mbox files while reading.")(f)

@@ -25,6 +25,13 @@ LOCK_PROBE = ("import fcntl, sys\n"
               "fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n")
 
 
+@pytest.fixture(autouse=True)
+def room_for_copies(monkeypatch, request):
+    """The tests here are about the copy, not about the room on the machine's disk."""
+    if "statvfs" not in request.node.name:
+        monkeypatch.setattr(mbox, "_room_for_copy", lambda directory, size: True)
+
+
 def lock_is_free(path) -> bool:
     """Whether another process could take the exclusive lock a delivery agent takes."""
     return subprocess.run([sys.executable, "-c", LOCK_PROBE, str(path)], capture_output=True).returncode == 0
@@ -168,3 +175,26 @@ def test_a_source_that_shrinks_while_copied_gives_no_partial_copy(tmp_path, monk
         assert reader.lock is not None and not reader.snapshotted
     finally:
         reader.close()
+
+
+def test_no_copy_that_would_crowd_the_disk_statvfs(tmp_path, monkeypatch):
+    """The copy goes where the converted mail goes: when the disk could not hold the copy, the
+    converted mail and 5 % to spare, the run keeps its lock instead of filling the disk that
+    deliveries write to."""
+    monkeypatch.setattr(convert, "LOCK_HOLD_SECONDS", 0)
+    src = spool(tmp_path)
+    size = src.stat().st_size
+    real = os.statvfs
+
+    def disk(free_blocks):
+        def statvfs(path):
+            st = real(path)
+            return os.statvfs_result((4096, 4096, 100_000, free_blocks, free_blocks) + tuple(st)[5:])
+        return statvfs
+
+    for free_blocks, let_go in ((5_000, False), (5_000 + 2 * size // 4096 + 2, True)):
+        monkeypatch.setattr(os, "statvfs", disk(free_blocks))
+        seen = []
+        md = tmp_path / f"md{free_blocks}"
+        report = convert_mailbox(src, md, progress=lambda n, seen=seen: seen.append(lock_is_free(src)))
+        assert report.converted == 3 and seen[-1] is let_go

@@ -218,6 +218,23 @@ def _fixed_offset(from_tz: str) -> int | None:
     return None
 
 
+def _room_for_copy(directory: Path | None, size: int) -> bool:
+    """True when ``size`` bytes can be copied into ``directory`` and still leave room for the
+    converted mail (about as much again) and 5 % of the file system: a snapshot must never
+    fill the disk that deliveries and this conversion itself write to."""
+    try:
+        st = os.statvfs(directory if directory is not None else tempfile_dir())
+    except OSError:
+        return False
+    free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+    return free - 2 * size >= total // 20
+
+
+def tempfile_dir() -> str:
+    import tempfile
+    return tempfile.gettempdir()
+
+
 def _copy_range(src: int, dst: int, start: int, stop: int) -> None:
     """Bytes ``start:stop`` of ``src`` to the same offsets of ``dst``, in the kernel where it can."""
     pos = start
@@ -347,6 +364,8 @@ class MboxReader:
             return True
         import tempfile
         start = min(self.fh.pos, max(0, self.size - keep_tail))
+        if not _room_for_copy(directory, self.size - start):
+            return False
         try:
             with tempfile.TemporaryFile(prefix=".mboxtool-snapshot-", dir=directory) as copy:
                 _copy_range(self.fd, copy.fileno(), start, self.size)
