@@ -1,6 +1,7 @@
 """MHWriter: a message appears under its number only when complete, and never over another."""
 
 import errno
+import json
 import os
 
 import pytest
@@ -95,3 +96,19 @@ def test_control_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     assert (folder / ".mh_sequences").read_bytes() == before
     assert (tmp_path / "md" / "dovecot-keywords").read_bytes() == keywords_before == b"0 work\n"
     assert not [n for n in os.listdir(folder) + os.listdir(tmp_path / "md") if n.endswith(".tmp")]
+
+
+def test_messages_removed_by_rmm_are_no_mail_and_no_reason_to_refuse(invoke, tmp_path):
+    """nmh's rmm renames a message ,N (older MH: #N); a folder without .mh_sequences (nmh
+    deletes it when no sequence is left) is still an MH folder, and ,N is not converted."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for n in (1, 2, 3):
+        (folder / str(n)).write_bytes(b"Subject: m%d\n\nbody\n" % n)
+    os.rename(folder / "2", folder / ",2")
+    (folder / "#7").write_bytes(b"Subject: old removed\n\nx\n")
+    r = invoke("convert", "--json", folder, tmp_path / "out.mbox")
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and (doc["source_format"], doc["converted"], doc["warnings"]) == ("mh", 2, [])
+    assert b"Subject: m2" not in (tmp_path / "out.mbox").read_bytes()
+    assert b"removed" not in (tmp_path / "out.mbox").read_bytes()

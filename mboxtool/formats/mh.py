@@ -31,10 +31,17 @@ def is_mh(path: Path) -> bool:
     return numbered_messages(path, [n for n in os.listdir(path) if not n.startswith(".")])
 
 
+def _removed(name: str) -> bool:
+    """A message removed by ``rmm``: nmh renames it ``,N``, older MH ``#N``. Not mail any more."""
+    return name[:1] in (",", "#") and name[1:].isdigit()
+
+
 def numbered_messages(path: Path, names: list[str]) -> bool:
     """True when ``names`` are all numbers and the first files hold single messages, as in an
     MH folder, not mbox files named by number (Thunderbird's yearly archive folders,
-    ``Archives.sbd/2019``, ``2020``, which start with a From_ line)."""
+    ``Archives.sbd/2019``, ``2020``, which start with a From_ line). Messages removed by
+    ``rmm`` (renamed ``,N`` by nmh, ``#N`` by older MH) are part of such a folder too."""
+    names = [n for n in names if not _removed(n)]
     if not names or not all(n.isdigit() for n in names):
         return False
     for name in sorted(names, key=int)[:3]:
@@ -101,7 +108,7 @@ class MHReader(Reader):
         for name in os.listdir(self.path):
             if name.isdigit() and (self.path / name).is_file():
                 nums.append(int(name))
-            elif not name.startswith(".") and not name.isdigit():
+            elif not name.startswith(".") and not name.isdigit() and not _removed(name):
                 self.event("foreign-file", key=name)
         return sorted(nums)
 
