@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import checkpoint, flags
-from .detect import detect_format, normalize_format
+from .detect import detect_format, inner_mbox, normalize_format
 from .errors import InputError, UsageError
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
 from .index import short_digest
@@ -203,7 +203,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
     """Convert every message of ``src`` into ``dst``; see cli.md for the rules."""
     opts = options or ConvertOptions()
     started = time.monotonic()
-    src, dst = Path(src), Path(dst)
+    src, dst = inner_mbox(src), Path(dst)
     src_format = normalize_format(opts.from_format) or detect_format(src)
     if opts.from_format and not src.exists():
         raise InputError(f"{src}: no such file or directory")

@@ -61,6 +61,15 @@ def _restore_atime(path: Path, before: os.stat_result) -> None:
         pass
 
 
+def inner_mbox(path: Path) -> Path:
+    """An Apple Mail export bundle, ``NAME.mbox/`` holding the mbox file ``mbox`` (with
+    ``Info.plist`` and ``table_of_contents``), stands for that file; any other path for itself."""
+    path = Path(path)
+    if path.name.lower().endswith(".mbox") and (path / "mbox").is_file() and not (path / "cur").is_dir():
+        return path / "mbox"
+    return path
+
+
 def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
     """The format of the mailbox at ``path``; InputError naming what was found otherwise.
 

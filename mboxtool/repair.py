@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .convert import ConvertOptions, convert_mailbox
-from .detect import detect_format, normalize_format
+from .detect import detect_format, inner_mbox, normalize_format
 from .errors import UsageError, WriteFailed
 from .formats.mbox import MboxReader, MboxWriter
 from .formats.mboxscan import MboxScanner, ScannedMessage
@@ -60,7 +60,7 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
                    out_variant: str | None = None, dedupe: bool = False, fsync: bool = True,
                    lock: bool = True, lock_timeout: float = 30) -> RepairReport:
     """Repair ``src`` into a new ``dst`` (which must not exist)."""
-    src, dst = Path(src), Path(dst)
+    src, dst = inner_mbox(src), Path(dst)
     fmt = normalize_format(fmt) or detect_format(src, damaged_mbox_ok=True)
     if os.path.lexists(dst):
         raise UsageError(f"{dst}: already exists; repair writes a new copy, never in place")

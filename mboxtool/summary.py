@@ -10,7 +10,7 @@ from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
-from .detect import detect_format, normalize_format
+from .detect import detect_format, inner_mbox, normalize_format
 from .formats.mbox import addr_spec
 from .mailboxes import make_reader
 from .message import MailMessage, split_message
@@ -92,7 +92,7 @@ class Inspection:
 
     def __init__(self, path: Path, fmt: str | None = None, variant: str | None = None,
                  lock: bool = True, lock_timeout: float = 30):
-        self.path = Path(path)
+        self.path = inner_mbox(path)
         self.format = normalize_format(fmt) or detect_format(self.path, damaged_mbox_ok=True)
         self.damage: Counter[str] = Counter()
         self.reader = make_reader(self.path, self.format, variant=variant, lock=lock,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .convert import ConvertOptions, ConvertReport, convert_mailbox, refuse_destination_inside
-from .detect import detect_format
+from .detect import detect_format, inner_mbox
 from .errors import InputError, MboxtoolError
 from .formats.maildir import is_maildir, maildir_folders
 
@@ -42,10 +42,14 @@ def mailboxes(root: Path) -> list[tuple[list[str], Path, str]]:
     return found
 
 
-def _walk(directory: Path, parts: list[str], found: list) -> None:
+def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False) -> None:
     for name in sorted(os.listdir(directory)):
         path = directory / name
-        if name.startswith("."):
+        if name.startswith(".") or (bundle and name == "mbox"):    # a bundle's own mbox: taken already
+            continue
+        if path.is_dir() and inner_mbox(path) != path:      # an Apple Mail bundle, NAME.mbox/mbox
+            found.append((parts + [name[:-5]], path / "mbox", "mbox"))
+            _walk(path, parts + [name[:-5]], found, bundle=True)   # child mailboxes are nested bundles
             continue
         if path.is_file():
             fmt = _file_format(path)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .detect import detect_format, normalize_format
+from .detect import detect_format, inner_mbox, normalize_format
 from .errors import InputError
 from .flags import LETTERS, parse_maildir_name
 from .formats.maildir import CONTROL_FILES, open_message_file, read_keyword_map
@@ -149,7 +149,7 @@ class ValidationReport:
 def validate_mailbox(path: Path, fmt: str | None = None, variant: str | None = None,
                      lock: bool = True, lock_timeout: float = 30) -> ValidationReport:
     """Check ``path`` for damage; every problem found, in one pass."""
-    path = Path(path)
+    path = inner_mbox(path)
     fmt = normalize_format(fmt) or detect_format(path, damaged_mbox_ok=True)
     report = ValidationReport(str(path), fmt)
     if fmt == "mbox":

@@ -1,5 +1,7 @@
 """Folder trees: mbox files with NAME.sbd/ subfolders <-> Maildir++ .NAME.SUB folders."""
 
+import json
+
 import pytest
 
 from mboxtool.convert import ConvertOptions
@@ -97,3 +99,27 @@ def test_a_write_error_stops_the_tree_instead_of_failing_every_folder(tmp_path, 
     assert not (tmp_path / "md" / ".b").exists() and not (tmp_path / "md" / ".c").exists()
     again = convert_tree(src, tmp_path / "md", ConvertOptions())
     assert again.ok and not again.stopped and again.converted == 15
+
+
+def _bundle(path, subject):
+    """An Apple Mail export bundle: NAME.mbox/ with the mbox file ``mbox`` and its index files."""
+    path.mkdir(parents=True)
+    (path / "mbox").write_bytes(mbox_entry(headers=f"From: a@b\nSubject: {subject}\n"))
+    (path / "Info.plist").write_text('<?xml version="1.0"?><plist version="1.0"><dict/></plist>\n')
+    (path / "table_of_contents").write_bytes(bytes(range(256)))
+
+
+def test_apple_mail_bundles_stand_for_their_mbox_file(tmp_path, invoke):
+    export = tmp_path / "export"
+    _bundle(export / "Inbox.mbox", "in the inbox")
+    _bundle(export / "Work.mbox", "at work")
+    _bundle(export / "Work.mbox" / "Clients.mbox", "a client")       # a child mailbox: a nested bundle
+    r = invoke("validate", export / "Work.mbox")
+    assert r.exit_code == 0 and "1 messages" in r.stdout
+    r = invoke("convert", "--json", export / "Inbox.mbox", tmp_path / "one")
+    assert r.exit_code == 0 and json.loads(r.stdout)["converted"] == 1
+    r = invoke("convert", "--json", "--recursive", export, tmp_path / "tree")
+    assert r.exit_code == 0, r.output
+    folders = {name: [m.data.split(b"Subject: ")[1].split(b"\n")[0] for m in MaildirReader(tmp_path / "tree" / name)]
+               for name in ("", ".Work", ".Work.Clients")}
+    assert folders == {"": [b"in the inbox"], ".Work": [b"at work"], ".Work.Clients": [b"a client"]}
