@@ -128,6 +128,17 @@ def _note_nul_run(msg: MailMessage, report: ConvertReport) -> None:
                             "'mboxtool repair' cuts the run out)"})
 
 
+def _empty(msg: MailMessage, report: ConvertReport) -> bool:
+    """Leave out a message with nothing in it (a From_ line and at most empty lines: a crashed
+    delivery), reported as excluded; True when left out. An empty Maildir file is no message
+    to any reader (mboxtool's included), so writing one would only make --verify fail."""
+    if msg.data.strip(b"\r\n\t "):
+        return False
+    report.excluded.append({"key": msg.key, "reason": "empty message (nothing after its From_ line)",
+                            **({"offset": msg.offset} if msg.offset is not None else {})})
+    return True
+
+
 def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
     """Count bytes before the first From_ line that are no message as failed; True when refused."""
     if "garbage-before-first-from" not in msg.notes or is_header_line(msg.data.split(b"\n", 1)[0]):
@@ -280,7 +291,7 @@ def _dry_run(reader: Any, src_format: str, dst: Path, dst_format: str,
     for msg in reader:
         if progress:
             progress(len(msg.data))
-        if _refuse_garbage(msg, report):
+        if _refuse_garbage(msg, report) or _empty(msg, report):
             continue
         _note_nul_run(msg, report)
         if short_digest(msg.data) in known.digests:
@@ -360,7 +371,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                     let_go_at = None
                 if progress:
                     progress(len(msg.data))
-                if _refuse_garbage(msg, report):
+                if _refuse_garbage(msg, report) or _empty(msg, report):
                     continue
                 _note_nul_run(msg, report)
                 # the sink digests and skips what DST holds; identical copies inside one

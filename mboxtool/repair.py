@@ -16,7 +16,7 @@ from .formats.mbox import MboxReader, MboxWriter
 from .formats.mboxscan import MboxScanner, ScannedMessage
 from .index import short_digest
 from .message import MailMessage, is_header_line
-from .validate import _GLUED, _glued, validate_mailbox
+from .validate import _GLUED, TRUNCATED_KEYWORD, _glued, validate_mailbox
 
 _NUL_RUN = re.compile(rb"\x00{2,}|\x00+(?=\n*\Z)")
 
@@ -104,6 +104,7 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
     for p in pre.problems:
         if p.code == "possible-phantom-split" and p.key:
             phantoms.add(int(p.key))
+    truncated = {p.key for p in pre.problems if p.code == "truncated-message" and p.severity == "error"}
     ends = pre.line_ends
     mixed = ends.get("mixed", 0) or (ends.get("crlf", 0) and ends.get("lf", 0))
     eol = (b"\r\n" if ends.get("crlf", 0) > ends.get("lf", 0) else b"\n") if mixed else None
@@ -134,6 +135,8 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
                     *before, held = _split_glued(*prepared, reader, report)
                     for piece in before:
                         _emit(writer, *piece, report, seen, dedupe)
+                if held is not None and str(raw.index) in truncated:
+                    _mark_truncated(held[1], raw.line, report)
                 if held is not None and eol is not None:
                     _normalize_eol(held[1], eol, raw.line, report)
             if held is not None:
@@ -208,8 +211,18 @@ def _prepare(raw: ScannedMessage, msg: MailMessage, reader: MboxReader, report: 
             cuts.insert(0, (m.start(), m.end() - m.start()))
             cut += 1
     if cut and not msg.data.endswith(b"\n"):
-        report.fixed("truncated-message", "the cut-off last message was terminated and kept", raw.line)
+        _mark_truncated(msg, raw.line, report)
     return raw, msg, cuts
+
+
+def _mark_truncated(msg: MailMessage, line: int | None, report: RepairReport) -> None:
+    """Keep a cut-off message whole and mark it with the keyword $Truncated (§5): the user's
+    mail client shows which one it is, and validate then reports it as known (info)."""
+    if TRUNCATED_KEYWORD in msg.keywords:
+        return
+    msg.keywords = (*msg.keywords, TRUNCATED_KEYWORD)
+    report.fixed("truncated-message", f"the cut-off message was kept and marked with the keyword "
+                 f"{TRUNCATED_KEYWORD}", line)
 
 
 def _split_glued(raw: ScannedMessage, msg: MailMessage, cuts: list[tuple[int, int]], reader: MboxReader,

@@ -43,6 +43,7 @@ SEVERITY = {
     "insecure-permissions": "warning", "bad-mtime": "info", "mtime-far-from-date": "warning",
     "uid-in-name": "info", "control-files": "info", "not-a-message": "warning",
 }
+TRUNCATED_KEYWORD = "$Truncated"        # the keyword repair marks a cut-off message with
 _GLUED = re.compile(rb"From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +[A-Z][a-z]{2} +\d{1,2} +"
                     rb"\d{1,2}:\d\d(?::\d\d)? +\d{4}\r?\n[\x21-\x39\x3B-\x7E]+[ \t]*:")
 _LONG = re.compile(rb"[^\n]{999,}")
@@ -363,7 +364,12 @@ class _MboxCheck:
         if last.data.endswith(b"\x00") or last.data.rstrip(b"\n").endswith(b"\x00" * 512):
             reasons.append("it ends in NUL bytes")
         if reasons and not last.garbage:
-            self.report.add("truncated-message", "the last message looks cut off: " + "; ".join(reasons), **where)
+            if TRUNCATED_KEYWORD in " ".join(last.headers.get_all(b"x-keywords")).replace(",", " ").split():
+                # repair kept it and said so: known damage, nothing left to do
+                self.report.add("truncated-message", f"the last message is cut off and marked {TRUNCATED_KEYWORD} "
+                                "(kept by repair): " + "; ".join(reasons), severity="info", **where)
+            else:
+                self.report.add("truncated-message", "the last message looks cut off: " + "; ".join(reasons), **where)
 
     def reader_cr_only(self) -> bool:
         return any(p.code == "cr-line-endings" for p in self.report.problems)

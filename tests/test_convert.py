@@ -805,3 +805,15 @@ def test_an_unforeseen_error_is_one_line_and_exit_2(invoke, tmp_path, monkeypatc
     monkeypatch.setenv("MBOXTOOL_DEBUG", "1")
     with pytest.raises(AssertionError):
         invoke("convert", box, tmp_path / "md")
+
+
+def test_an_empty_message_is_left_out_and_said_so(invoke, tmp_path):
+    """A From_ line with nothing after it (a crashed delivery) is no message: an empty Maildir
+    file would be one no reader takes (and --verify would fail on it). It is reported."""
+    src = tmp_path / "box"
+    src.write_bytes(mbox_entry(body="one\n") + b"From a@b Mon Jan  6 10:00:00 2020\n\n" + mbox_entry(body="two\n"))
+    r = invoke("convert", "--json", "--verify", src, tmp_path / "md")
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and (doc["converted"], doc["failed"], doc["verified"]) == (2, 0, True)
+    assert [(e["key"], e["reason"]) for e in doc.get("excluded", [])] == [("2", "empty message (nothing after its From_ line)")]
+    assert len(maildir_files(tmp_path / "md")) == 2

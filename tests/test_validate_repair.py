@@ -105,6 +105,23 @@ def test_repair_gives_a_glued_from_line_its_message_back(tmp_path, glue):
     assert validate_mailbox(tmp_path / "out").problems == []
 
 
+def test_repair_marks_a_cut_off_message_and_validate_then_knows_it(tmp_path):
+    """A truncated last message cannot be made whole: repair keeps it, marks it $Truncated, and
+    validate on the copy reports it as known (info), so the copy validates without errors."""
+    cut = mbox_entry(headers="From: a@b\nContent-Type: multipart/mixed; boundary=zz\n",
+                     body="--zz\n\npart one\n--zz\n\npart two, cut off mid-li")
+    src = write(tmp_path, CLEAN + cut.rstrip(b"\n"))
+    assert ("truncated-message", "error") in [(p.code, p.severity) for p in validate_mailbox(src).problems]
+    rep = repair_mailbox(src, tmp_path / "out")
+    assert "truncated-message" in {x["code"] for x in rep.repaired} and rep.ok
+    with MboxReader(tmp_path / "out") as r:
+        msgs = list(r)
+    assert [m.keywords for m in msgs] == [(), (), ("$Truncated",)]
+    assert strip_metadata(msgs[2].data).endswith(b"part two, cut off mid-li\n")
+    after = validate_mailbox(tmp_path / "out")
+    assert after.ok() and ("truncated-message", "info") in [(p.code, p.severity) for p in after.problems]
+
+
 def test_repair_cr_only_file(tmp_path):
     src = write(tmp_path, CLEAN.replace(b"\n", b"\r"))
     rep = repair_mailbox(src, tmp_path / "out")
