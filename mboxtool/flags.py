@@ -6,6 +6,7 @@ R replied, S seen, T trashed; plus ``new`` and a list of keywords.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -56,10 +57,22 @@ def maildir_to_mbox(letters: str) -> str:
     return "".join(c for c in XSTATUS_ORDER if XSTATUS_TO_MAILDIR[c] in letters)
 
 
-def _split_keywords(value: str, separators: str = " ") -> list[str]:
+_ASCII_BLANKS = re.compile(rb"[ \t\r\n]+")
+
+
+def _split_keywords(value: bytes, separators: bytes = b" ") -> list[str]:
+    """The keywords of a header value, split at ASCII blanks (and ``separators``) only:
+    str.split() would also split at bytes 0x85 and 0xA0 of a UTF-8 keyword. Each keyword
+    is decoded as UTF-8, undecodable bytes kept as surrogates, so it is written back byte
+    for byte (KEYWORD_ENCODING)."""
     for sep in separators:
-        value = value.replace(sep, " ")
-    return [word for word in value.split() if word]
+        value = value.replace(bytes((sep,)), b" ")
+    return [word.decode("utf-8", "surrogateescape") for word in _ASCII_BLANKS.split(value) if word]
+
+
+def keyword_bytes(text: str) -> bytes:
+    """A keyword (or a line of them) as the bytes it was read from (see _split_keywords)."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _unique(words: list[str]) -> tuple[str, ...]:
@@ -107,18 +120,20 @@ def from_mbox_headers(headers: Headers) -> MessageState:
     keywords: list[str] = []
     names = headers.names
     if b"x-keywords" in names:
-        for value in headers.get_all(b"x-keywords"):
-            keywords += _split_keywords(value, ", ")
+        for value in headers.get_all_raw(b"x-keywords"):
+            keywords += _split_keywords(value, b", ")
     if b"x-mozilla-keys" in names:
-        for value in headers.get_all(b"x-mozilla-keys"):
+        for value in headers.get_all_raw(b"x-mozilla-keys"):
             keywords += _split_keywords(value)
     if b"x-label" in names:
-        for value in headers.get_all(b"x-label"):
-            keywords += _split_keywords(value, ", ")
+        for value in headers.get_all_raw(b"x-label"):
+            keywords += _split_keywords(value, b", ")
     status = headers.get(b"status")
     xstatus = headers.get(b"x-status")
     expunged = False
-    labels = headers.get(b"x-gmail-labels")
+    gmail = headers.get_all_raw(b"x-gmail-labels")
+    labels = gmail[0].replace(b"\r", b"").replace(b"\n", b"").decode("utf-8", "surrogateescape").strip() \
+        if gmail else None
     if status is not None or xstatus is not None:
         letters, new = _status_state(status or "", xstatus or "")[:2]
     elif b"x-mozilla-status" in headers:
@@ -159,7 +174,7 @@ def to_mbox_headers(flags: str, new: bool, keywords: tuple[str, ...] | list[str]
         lines.append(b"X-Status: " + xstatus.encode())
     words = list(keywords) + ([FORWARDED] if "P" in flags else [])
     if words:
-        lines.append(b"X-Keywords: " + " ".join(words).encode("utf-8", "replace"))
+        lines.append(b"X-Keywords: " + keyword_bytes(" ".join(words)))
     return lines
 
 

@@ -113,6 +113,20 @@ class Headers:
             pos = self._low.find(needle, pos + 1)
         return values
 
+    def get_all_raw(self, name: bytes) -> list[bytes]:
+        """Every value of header ``name`` as bytes, folding included (what keywords are read from:
+        decoding first would lose the bytes of a non-ASCII keyword)."""
+        if name not in self.names:
+            return []
+        needle = b"\n" + name + b":"
+        values = []
+        pos = self._low.find(needle)
+        while pos >= 0:
+            start, end = self._span(pos, name)
+            values.append(self.raw[start:end])
+            pos = self._low.find(needle, pos + 1)
+        return values
+
     def get(self, name: bytes) -> str | None:
         """The first value of header ``name``, or None."""
         if name not in self.names:

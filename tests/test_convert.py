@@ -817,3 +817,25 @@ def test_an_empty_message_is_left_out_and_said_so(invoke, tmp_path):
     assert r.exit_code == 0 and (doc["converted"], doc["failed"], doc["verified"]) == (2, 0, True)
     assert [(e["key"], e["reason"]) for e in doc.get("excluded", [])] == [("2", "empty message (nothing after its From_ line)")]
     assert len(maildir_files(tmp_path / "md")) == 2
+
+
+_KEYWORD_BYTES = st.binary(min_size=1, max_size=10).filter(
+    lambda w: not any(b <= 0x20 or b in (0x2C, 0x7F) for b in w) and w != b"$Forwarded")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(words=st.lists(_KEYWORD_BYTES, min_size=1, max_size=5, unique=True))
+def test_property_keywords_keep_their_bytes_through_maildir_and_back(tmp_path_factory, words):
+    """Any keyword bytes (UTF-8 or not; bytes 0x85 and 0xA0, which str.split() takes for blanks,
+    included) come back byte for byte from mbox -> Maildir -> mbox, however often."""
+    base = tmp_path_factory.mktemp("kw")
+    box = base / "box"
+    box.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: k\nX-Keywords: " + b" ".join(words) + b"\n\nbody\n")
+    convert_mailbox(box, base / "md")
+    convert_mailbox(base / "md", base / "box2")
+    convert_mailbox(base / "box2", base / "md2")
+    convert_mailbox(base / "md2", base / "box3")
+    line = next(l for l in (base / "box3").read_bytes().split(b"\n") if l.startswith(b"X-Keywords: "))
+    assert sorted(line[len(b"X-Keywords: "):].split(b" ")) == sorted(words)
+    (msg,) = MaildirReader(base / "md2")
+    assert sorted(msg.keywords) == sorted(w.decode("utf-8", "surrogateescape") for w in words)

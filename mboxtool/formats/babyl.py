@@ -110,6 +110,6 @@ class BabylWriter(MboxWriter):
                     if letter in msg.flags]
         user = [k for k in msg.keywords if "," not in k]
         labels = b"1," + b"".join(b" " + s.encode() + b"," for s in special) + b"," + \
-            b"".join(b" " + u.encode("utf-8", "replace") + b"," for u in user) + b"\n"
+            b"".join(b" " + flags.keyword_bytes(u) + b"," for u in user) + b"\n"
         entry = b"\x0c\n" + labels + head + b"*** EOOH ***\n" + visible + body + b"\n\x1f"
         return self._queue(entry)

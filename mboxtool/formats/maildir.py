@@ -45,13 +45,14 @@ def read_keyword_map(path: Path) -> dict[int, str]:
     """Dovecot's ``dovecot-keywords``: letter index -> keyword name."""
     mapping: dict[int, str] = {}
     try:
-        text = (path / KEYWORDS_FILE).read_text("utf-8", "replace")
+        text = (path / KEYWORDS_FILE).read_bytes().decode("utf-8", "surrogateescape")   # as flags.keyword_bytes
     except OSError:
         return mapping
-    for line in text.splitlines():
-        parts = line.split(None, 1)
-        if len(parts) == 2 and parts[0].isdigit() and int(parts[0]) < MAX_KEYWORD_LETTERS:
-            mapping[int(parts[0])] = parts[1].strip()
+    for line in text.split("\n"):                          # not splitlines(): U+0085 may be in a keyword
+        number, _, name = line.rstrip("\r").partition(" ")
+        name = name.strip(" \t")
+        if number.isdigit() and name and int(number) < MAX_KEYWORD_LETTERS:
+            mapping[int(number)] = name
     return mapping
 
 
@@ -378,7 +379,7 @@ class MaildirWriter:
         text = "".join(f"{ord(l) - ord('a')} {w}\n" for w, l in sorted(self.keywords.items(), key=lambda x: x[1]))
         root = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            replace_file(KEYWORDS_FILE, text.encode("utf-8"), root, self.owner, self.fsync)
+            replace_file(KEYWORDS_FILE, flags.keyword_bytes(text), root, self.owner, self.fsync)
         finally:
             os.close(root)
 
@@ -414,7 +415,7 @@ class MaildirWriter:
         if not overflow:
             return kw_letters, None
         self.notes.append(f"{key}: keywords kept in X-Keywords (no letter left): {' '.join(overflow)}")
-        return kw_letters, b"X-Keywords: " + " ".join(overflow).encode("utf-8", "replace")
+        return kw_letters, b"X-Keywords: " + flags.keyword_bytes(" ".join(overflow))
 
     def place(self, letters: str, new: bool, kw_letters: str, digest: int | None, parts: tuple,
               extra_header: bytes | None = None) -> tuple[str, str, tuple]:
