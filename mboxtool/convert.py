@@ -18,7 +18,7 @@ from .errors import InputError, UsageError
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
 from .index import short_digest
 from .mailboxes import make_reader, make_writer
-from .message import MailMessage, is_header_line
+from .message import MailMessage, is_header_line, strip_metadata, unquote_mboxrd
 from .sinks import BatchResult, ForkSink, InlineSink, WriterStopped
 
 BATCH_MESSAGES = 256
@@ -130,11 +130,12 @@ def _note_nul_run(msg: MailMessage, report: ConvertReport) -> None:
 
 def _empty(msg: MailMessage, report: ConvertReport) -> bool:
     """Leave out a message with nothing in it (a From_ line and at most empty lines: a crashed
-    delivery), reported as excluded; True when left out. An empty Maildir file is no message
+    delivery; or only mailbox state headers), reported as excluded; True when left out. An empty Maildir file is no message
     to any reader (mboxtool's included), so writing one would only make --verify fail."""
-    if msg.data.strip(b"\r\n\t "):
-        return False
-    report.excluded.append({"key": msg.key, "reason": "empty message (nothing after its From_ line)",
+    data = msg.data
+    if data.strip(b"\r\n\t ") and (len(data) > 4096 or strip_metadata(unquote_mboxrd(data)).strip(b"\r\n\t ")):
+        return False                                        # (only mailbox state headers: no content either)
+    report.excluded.append({"key": msg.key, "reason": "empty message (no content besides mailbox state)",
                             **({"offset": msg.offset} if msg.offset is not None else {})})
     return True
 
@@ -341,7 +342,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     writer = make_writer(dst, dst_format, variant=opts.variant, fsync=opts.fsync, lock=opts.lock,
                          lock_timeout=opts.lock_timeout, warn=warn, dotlock=opts.dotlock)
     writer.open()
-    expected: dict[int, int] = {}                  # --verify: digest -> _packed(flags, date)
+    expected: dict[int, Any] = {}                  # --verify: digest -> _packed(flags, date), a list for copies
     taken = array("Q")                             # digests taken from SRC: 8 bytes a message
     moved_keys: list[str] = []
     aborted = False
@@ -434,7 +435,12 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
         if opts.move:
             moved_keys.append(msg.key)
         if opts.verify:
-            expected[digest] = _packed(msg.flags, msg.date)
+            value = _packed(msg.flags, msg.date)
+            held = expected.get(digest)
+            if held is None:
+                expected[digest] = value
+            else:                                  # copies of one message (kept on purpose): all checked
+                expected[digest] = [*held, value] if isinstance(held, list) else [held, value]
     return True
 
 
@@ -492,7 +498,7 @@ def _unpacked(value: int) -> tuple[str, int | None]:
         value >> 7 if value >> 6 & 1 else None
 
 
-def _verify(dst: Path, fmt: str, expected: dict[int, int], report: ConvertReport) -> None:
+def _verify(dst: Path, fmt: str, expected: dict[int, Any], report: ConvertReport) -> None:
     """Re-read DST and check every converted message: digest, flags and date.
 
     Each message is checked as it is read and then forgotten, so the only state
@@ -500,18 +506,31 @@ def _verify(dst: Path, fmt: str, expected: dict[int, int], report: ConvertReport
     mbox message rightly lands in cur/ (§2.4).
     """
     mismatches = 0
+    checks_state = fmt in ("maildir", "mbox", "mmdf")
+
+    def agrees(msg: Any, value: int) -> bool:
+        flags_, date = _unpacked(value)
+        return not checks_state or (msg.flags == flags_ and (date is None or msg.date == date))
+
     with make_reader(dst, fmt, lock=True) as reader:
         for msg in reader:
             digest = short_digest(msg.data)
-            value = expected.pop(digest, None)
-            if value is None:                      # there before this run, or checked already
+            held = expected.get(digest)
+            if held is None:                       # there before this run, or checked already
                 continue
-            flags_, date = _unpacked(value)
-            if fmt in ("maildir", "mbox", "mmdf") and (msg.flags != flags_ or (date is not None and msg.date != date)):
+            if isinstance(held, list):             # copies: this one is whichever agrees
+                value = next((v for v in held if agrees(msg, v)), held[0])
+                held.remove(value)
+                if len(held) == 1:
+                    expected[digest] = held[0]
+            else:
+                value = expected.pop(digest)
+            if not agrees(msg, value):
+                flags_, date = _unpacked(value)
                 mismatches += 1
                 report.error(f"verify: message {digest:016x} has flags {msg.flags!r} date "
                              f"{msg.date} in {dst}, expected {flags_!r} {date}")
-    for digest in expected:                        # converted, but not found in DST
-        mismatches += 1
+    for digest, held in expected.items():          # converted, but not found in DST
+        mismatches += len(held) if isinstance(held, list) else 1
         report.error(f"verify: a converted message ({digest:016x}) is missing from {dst}")
     report.verified = mismatches == 0

@@ -205,9 +205,11 @@ def add_headers(data: bytes, lines: list[bytes]) -> bytes:
     """Insert header ``lines`` (without line ends) at the end of the header block."""
     if not lines:
         return data
+    if not data:
+        return b"".join(line + b"\n" for line in lines)
     end = header_end(data)
-    if end == len(data) and not data.endswith((b"\n\n", b"\r\n\r\n")) and end > 0 \
-            and not (data.endswith(b"\n") and end == 0):
+    # an empty line ends the header block: LF, CRLF, or a CRLF one after LF headers ("\n\r\n")
+    if end == len(data) and not data.endswith((b"\n\n", b"\n\r\n")) and data not in (b"\n", b"\r\n"):
         # headers only, no empty line: append after the last header line
         eol = b"\r\n" if data.endswith(b"\r\n") else b"\n"
         base = data if data.endswith(b"\n") else data + eol

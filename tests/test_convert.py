@@ -672,7 +672,9 @@ def test_crlf_and_headers_only_messages_keep_their_bytes_in_every_format(tmp_pat
     make_maildir(md)
     originals = [b"From: a@example.org\r\nSubject: crlf\r\n\r\nline one\r\nFrom line\r\n",
                  b"From: b@example.org\nSubject: no body\n\n",
-                 b"From: c@example.org\nSubject: binary\n\n\x00\x01\xff\rraw\n"]
+                 b"From: c@example.org\nSubject: binary\n\n\x00\x01\xff\rraw\n",
+                 b"Return-Path: <d@example.org>\n\r\n",        # LF header, CRLF empty line, no body
+                 b"\r\nno header at all\n"]                       # an empty header (found by fuzzing)
     for i, data in enumerate(originals):
         (md / "cur" / f"{i}.x:2,S").write_bytes(data)
     middle = tmp_path / f"middle.{fmt}"
@@ -815,7 +817,7 @@ def test_an_empty_message_is_left_out_and_said_so(invoke, tmp_path):
     r = invoke("convert", "--json", "--verify", src, tmp_path / "md")
     doc = json.loads(r.stdout)
     assert r.exit_code == 0 and (doc["converted"], doc["failed"], doc["verified"]) == (2, 0, True)
-    assert [(e["key"], e["reason"]) for e in doc.get("excluded", [])] == [("2", "empty message (nothing after its From_ line)")]
+    assert [(e["key"], e["reason"]) for e in doc.get("excluded", [])] == [("2", "empty message (no content besides mailbox state)")]
     assert len(maildir_files(tmp_path / "md")) == 2
 
 
@@ -839,3 +841,17 @@ def test_property_keywords_keep_their_bytes_through_maildir_and_back(tmp_path_fa
     assert sorted(line[len(b"X-Keywords: "):].split(b" ")) == sorted(words)
     (msg,) = MaildirReader(base / "md2")
     assert sorted(msg.keywords) == sorted(w.decode("utf-8", "surrogateescape") for w in words)
+
+
+def test_verify_checks_each_copy_of_a_message_with_its_own_flags(tmp_path):
+    """Copies of one message with different flags and dates are all converted, and --verify
+    matches each with a copy of its own (it kept one expectation per digest and failed)."""
+    md = make_maildir(tmp_path / "md")
+    for i, info in enumerate(["S", "FRS", ""]):
+        name = md / ("cur" if info else "new") / (f"{i}.x:2,{info}" if info else f"{i}.x")
+        name.write_bytes(b"Subject: same\n\nsame body\n")
+        os.utime(name, (1_500_000_000 + i, 1_500_000_000 + i))
+    for dst in (tmp_path / "box", tmp_path / "md2"):
+        report = convert_mailbox(md, dst, ConvertOptions(to_format="mbox" if dst.name == "box" else "maildir",
+                                                         verify=True))
+        assert (report.converted, report.verified, report.errors) == (3, True, [])

@@ -54,9 +54,13 @@ class BabylReader(Reader):
         original = entry[labels_end:eooh + 1]
         rest = entry[eooh + len(b"\n*** EOOH ***\n"):]
         if rest.startswith(b"\n"):                           # an empty visible copy
-            rest = rest[1:]
-        elif is_header_line(rest[:rest.find(b"\n") + 1 or len(rest)]):   # the visible copy, to its empty line
-            blank = rest.find(b"\n\n")
+            return original + rest[1:]
+        blank = rest.find(b"\n\n")
+        copy = rest[:blank + 1] if blank >= 0 else rest
+        # the visible copy, up to its empty line: header lines, or lines of the original header
+        # (whatever that holds); else the body starts right after *** EOOH ***
+        if is_header_line(copy[:copy.find(b"\n") + 1 or len(copy)]) or \
+                set(copy.split(b"\n")) <= set(original.replace(b"\r\n", b"\n").split(b"\n")):
             rest = rest[blank + 2:] if blank >= 0 else b""
         return original + rest
 
@@ -103,7 +107,7 @@ class BabylWriter(MboxWriter):
         # the original header is kept byte for byte; readers find the body after the visible
         # copy, which must end in a bare "\n" line, so only that copy is normalised
         visible = head.replace(b"\r\n", b"\n")
-        if not visible.endswith(b"\n\n"):
+        if not visible.endswith(b"\n\n") and visible != b"\n":      # "\n": an empty header, already its end
             visible += b"\n"
         special = [] if "S" in msg.flags else ["unseen"]
         special += [name for name, letter in (("answered", "R"), ("deleted", "T"), ("forwarded", "P"))
