@@ -144,10 +144,14 @@ def cli() -> None:
               help="Time zone of From_ dates written without one.")
 @click.option("--include-expunged", is_flag=True,
               help="Keep Thunderbird messages marked Expunged (as trashed) instead of skipping them.")
+@click.option("--missing-ok", is_flag=True,
+              help="A missing SRC is an empty mailbox, not an error (a spool before its first "
+                   "delivery, in a cron job): convert nothing and exit 0.")
 @quiet_option
 @json_option
 def convert(src, dst, from_format, source_variant, to_format, variant, recursive, move, verify,
-            dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, quiet, as_json):
+            dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, missing_ok,
+            quiet, as_json):
     """Convert every message of SRC into DST, streaming and losslessly.
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
@@ -158,7 +162,8 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
                              source_variant=source_variant.lower() if source_variant else None,
                              fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
                              dry_run=dry_run, verify=verify, move=move, from_tz=from_tz,
-                             include_expunged=include_expunged, dotlock=not fcntl_only)
+                             include_expunged=include_expunged, dotlock=not fcntl_only,
+                             missing_ok=missing_ok)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
         try:

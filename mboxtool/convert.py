@@ -45,6 +45,7 @@ class ConvertOptions:
     include_expunged: bool = False
     dotlock: bool = True                  # False: fcntl only (spool directory not writable)
     in_tree: bool = False                 # one folder of a --recursive run: its subfolders are taken care of
+    missing_ok: bool = False              # a missing SRC is an empty mailbox (a spool before its first mail)
 
 
 @dataclass
@@ -216,6 +217,9 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
     opts = options or ConvertOptions()
     started = time.monotonic()
     src, dst = inner_mbox(src), Path(dst)
+    if opts.missing_ok and not os.path.lexists(src):        # nothing delivered yet: nothing to do
+        return ConvertReport(str(src), str(dst), normalize_format(opts.from_format) or "mbox",
+                             normalize_format(opts.to_format) or "maildir", dry_run=opts.dry_run)
     src_format = normalize_format(opts.from_format) or detect_format(src)
     if opts.from_format and not src.exists():
         raise InputError(f"{src}: no such file or directory")

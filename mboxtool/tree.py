@@ -128,6 +128,9 @@ def _target(parts: list[str], dst: Path, dst_format: str) -> Path:
 def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -> ConvertReport:
     """Convert every mailbox of a folder tree; one summed report, errors prefixed by folder."""
     src, dst = Path(src), Path(dst)
+    if options.missing_ok and not os.path.lexists(src):
+        return ConvertReport(str(src), str(dst), "tree", (options.to_format or "maildir") + "-tree",
+                             dry_run=options.dry_run)
     refuse_destination_inside(src, dst)
     boxes = mailboxes(src)
     if not boxes:

@@ -855,3 +855,16 @@ def test_verify_checks_each_copy_of_a_message_with_its_own_flags(tmp_path):
         report = convert_mailbox(md, dst, ConvertOptions(to_format="mbox" if dst.name == "box" else "maildir",
                                                          verify=True))
         assert (report.converted, report.verified, report.errors) == (3, True, [])
+
+
+@pytest.mark.parametrize("recursive", [[], ["--recursive"]])
+def test_missing_ok_takes_a_missing_source_for_an_empty_one(invoke, tmp_path, recursive):
+    """A cron job over a spool that has had no delivery yet: no error mail every run."""
+    r = invoke("convert", "-q", "--missing-ok", *recursive, tmp_path / "no-mail-yet", tmp_path / "md")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "") and not (tmp_path / "md").exists()
+    r = invoke("convert", "-q", *recursive, tmp_path / "no-mail-yet", tmp_path / "md")
+    assert r.exit_code == 2 and "no-mail-yet" in r.stderr                  # the contract, without it
+    box = tmp_path / "box"
+    box.write_bytes(mbox_entry())
+    r = invoke("convert", "--json", "--missing-ok", box, tmp_path / "md")
+    assert r.exit_code == 0 and json.loads(r.stdout)["converted"] == 1      # an existing one: as ever
