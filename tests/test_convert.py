@@ -868,3 +868,22 @@ def test_missing_ok_takes_a_missing_source_for_an_empty_one(invoke, tmp_path, re
     box.write_bytes(mbox_entry())
     r = invoke("convert", "--json", "--missing-ok", box, tmp_path / "md")
     assert r.exit_code == 0 and json.loads(r.stdout)["converted"] == 1      # an existing one: as ever
+
+
+@pytest.mark.parametrize("variant", ["mboxrd", "mboxcl2"])
+def test_a_message_without_an_empty_line_survives_the_lossless_variants(tmp_path, variant):
+    """A header-only message with no empty line got Content-Length: 0 in mboxcl2, and the
+    separator's empty line was then read back as its own (found by fuzzing); and one such
+    message among few made the variant sniffer miss mboxcl2 and unquote >From lines."""
+    md = make_maildir(tmp_path / "md")
+    originals = [b"From: a@example.org\nSubject: no empty line\n>From the minutes: nothing\n",
+                 b"From: b@example.org\nSubject: body\n\nFrom here, unquoted\n>From there\n",
+                 b"From: c@example.org\nSubject: another\n\ntext\n"]
+    for i, data in enumerate(originals):
+        (md / "cur" / f"{i}.x:2,S").write_bytes(data)
+    box = tmp_path / "box"
+    assert convert_mailbox(md, box, ConvertOptions(variant=variant, verify=True)).verified
+    with MboxReader(box) as reader:
+        assert reader.variant == variant
+    convert_mailbox(box, tmp_path / "back", ConvertOptions(verify=True))
+    assert sorted(m.data for m in MaildirReader(tmp_path / "back")) == sorted(originals)

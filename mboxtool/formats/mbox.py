@@ -103,7 +103,7 @@ def sniff_variant(fh, size: int) -> VariantGuess:
     """Guess the variant from the first 4 MiB (§1.5); mboxrd when nothing is decisive."""
     limit = min(size, SNIFF_BYTES)
     # counted while streaming: a list of the sniffed messages would stay in the heap
-    n = with_cl = unescaped_in_cl = quoted = multi = imap = postfix = mozilla = 0
+    n = with_cl = bodiless = unescaped_in_cl = quoted = multi = imap = postfix = mozilla = 0
     for m in MboxScanner(fh, limit, count_lines=False):
         if m.garbage:
             continue
@@ -112,7 +112,9 @@ def sniff_variant(fh, size: int) -> VariantGuess:
         if m.cl_bounded:
             with_cl += 1
             unescaped_in_cl += data.find(b"\nFrom ", max(m.body_offset - 1, 0)) >= 0
-        quoted += b"\n>From " in data or data.startswith(b">From ")
+            quoted += data.find(b"\n>From ", max(m.body_offset - 1, 0)) >= 0    # the body's, as mboxcl quotes
+        elif m.body_offset >= len(data):
+            bodiless += 1                   # no empty line, no body: mboxcl writers give it no Content-Length
         multi += b">>From " in data and bool(from_line_starts(data, b">>From "))
         imap += b"x-uid" in headers or b"x-imapbase" in headers
         postfix += bool(_TWO_SPACES.match(m.from_line)) and (b"delivered-to" in headers
@@ -121,7 +123,7 @@ def sniff_variant(fh, size: int) -> VariantGuess:
     fh.seek(0)
     if not n:
         return VariantGuess("mboxrd", ["no messages: mboxrd by default"])
-    if with_cl >= 0.9 * n:
+    if with_cl and with_cl >= 0.9 * (n - bodiless):
         if unescaped_in_cl:
             return VariantGuess("mboxcl2", [f"valid Content-Length on {with_cl}/{n} messages",
                                             f"unescaped From lines inside {unescaped_in_cl} of them"])
@@ -542,8 +544,12 @@ def _render_joined(msg: MailMessage, variant: str) -> bytes:
     if not body.endswith(b"\n"):
         body += b"\n"
     meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords)
-    if variant in ("mboxcl", "mboxcl2"):
-        meta.append(b"Content-Length: %d" % (len(body) - header_end(body)))
+    # a Content-Length needs the empty line that ends the header; a message without one gets
+    # none (the empty line after it, the separator's, would be read as its own otherwise)
+    end = header_end(body)
+    no_empty_line = end == len(body) and not body.endswith((b"\n\n", b"\n\r\n")) and body not in (b"\n", b"\r\n")
+    if variant in ("mboxcl", "mboxcl2") and not no_empty_line:
+        meta.append(b"Content-Length: %d" % (len(body) - end))
     return add_headers(body, meta)
 
 
