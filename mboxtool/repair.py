@@ -257,7 +257,7 @@ def _split_glued(raw: ScannedMessage, msg: MailMessage, cuts: list[tuple[int, in
         part.data_offset += raw.data_offset + at + shift
         part.index = raw.index
         piece = reader.to_message(part)
-        piece.body_quotes = None
+        piece.data, piece.body_quotes = part.data, None    # unquoted by the outer read already: not twice
         mine = [(c - (part.data_offset - raw.data_offset - at - shift), n) for c, n in later]
         pieces += _split_glued(part, piece, mine, reader, report)
     return pieces

@@ -96,12 +96,13 @@ def test_repair_gives_a_glued_from_line_its_message_back(tmp_path, glue):
     """A From_ line glued onto a NUL run (a crashed append) or onto a last line without its
     newline is a message of its own: the copy has every message once, its bytes unchanged."""
     first = mbox_entry(body="one\n>From quoted\n")
-    src = write(tmp_path, first.rstrip(b"\n") + glue + mbox_entry(body="two\n") + mbox_entry(body="three\n"))
+    src = write(tmp_path, first.rstrip(b"\n") + glue + mbox_entry(body="two\n>>From quoted twice\n")
+                + mbox_entry(body="three\n"))
     assert "glued-from-line" in {c for c, _ in codes(validate_mailbox(src))} or glue.startswith(b"\n\n")
     rep = repair_mailbox(src, tmp_path / "out")
     assert "glued-from-line" in {x["code"] for x in rep.repaired}
     bodies = [m.split(b"\n\n", 1)[1] for m in messages(tmp_path / "out")]
-    assert bodies == [b"one\nFrom quoted\n", b"two\n", b"three\n"]      # read back unquoted
+    assert bodies == [b"one\nFrom quoted\n", b"two\n>From quoted twice\n", b"three\n"]      # read back unquoted
     assert validate_mailbox(tmp_path / "out").problems == []
 
 
