@@ -18,7 +18,7 @@ from .errors import InputError, UsageError
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
 from .index import short_digest
 from .mailboxes import make_reader, make_writer
-from .message import MailMessage, is_header_line, strip_metadata, unquote_mboxrd
+from .message import MailMessage, header_end, is_header_line, strip_metadata, unquote_mboxrd
 from .sinks import BatchResult, ForkSink, InlineSink, WriterStopped
 
 BATCH_MESSAGES = 256
@@ -134,8 +134,13 @@ def _empty(msg: MailMessage, report: ConvertReport) -> bool:
     delivery; or only mailbox state headers), reported as excluded; True when left out. An empty Maildir file is no message
     to any reader (mboxtool's included), so writing one would only make --verify fail."""
     data = msg.data
-    if data.strip(b"\r\n\t ") and (len(data) > 4096 or strip_metadata(unquote_mboxrd(data)).strip(b"\r\n\t ")):
-        return False                                        # (only mailbox state headers: no content either)
+    if len(data) > 4096:
+        return False
+    body = len(msg.headers.raw) if msg.headers is not None else header_end(data)   # parsed by the reader
+    if data[body:body + 64].strip(b"\r\n\t ") or data[body:].strip(b"\r\n\t "):   # a body: the usual case
+        return False
+    if strip_metadata(unquote_mboxrd(data)).strip(b"\r\n\t "):       # a header beyond mailbox state
+        return False
     report.excluded.append({"key": msg.key, "reason": "empty message (no content besides mailbox state)",
                             **({"offset": msg.offset} if msg.offset is not None else {})})
     return True
