@@ -82,12 +82,19 @@ def _unique(words: list[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+# What an IMAP keyword (an atom) cannot hold, nor X-Keywords (blank- or comma-separated)
+_NOT_IN_KEYWORD = re.compile(r'[\x00-\x20\x7f(){%*"\\\],]+')
+
+
 def _gmail_labels(value: str) -> list[str]:
+    """The labels of an X-Gmail-Labels value (CSV), each made a keyword: "Category Updates"
+    becomes Category_Updates, which Maildir, Dovecot and X-Keywords all keep as one."""
     import csv  # Gmail Takeout only: imported on demand
     try:
-        return [label.strip() for label in next(csv.reader([value])) if label.strip()]
+        labels = next(csv.reader([value]))
     except (csv.Error, StopIteration):
-        return [label.strip() for label in value.split(",") if label.strip()]
+        labels = value.split(",")
+    return [_NOT_IN_KEYWORD.sub("_", label.strip()) for label in labels if label.strip()]
 
 
 def _moz_state(status: str | None, status2: str | None) -> tuple[str, bool]:

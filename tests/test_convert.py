@@ -887,3 +887,16 @@ def test_a_message_without_an_empty_line_survives_the_lossless_variants(tmp_path
         assert reader.variant == variant
     convert_mailbox(box, tmp_path / "back", ConvertOptions(verify=True))
     assert sorted(m.data for m in MaildirReader(tmp_path / "back")) == sorted(originals)
+
+
+def test_gmail_labels_stay_one_keyword_each_through_every_round_trip(tmp_path):
+    """A Takeout label with a blank or a comma ("Category Updates") was split into several
+    keywords by the first X-Keywords it went through (found by fuzzing)."""
+    box = tmp_path / "takeout.mbox"
+    box.write_bytes(b'From 1@xxx Mon Jan 06 10:00:00 +0000 2020\nX-Gmail-Labels: Inbox,"Category Updates",'
+                    b'"a,b",Opened\nSubject: s\n\nbody\n')
+    convert_mailbox(box, tmp_path / "md")
+    convert_mailbox(tmp_path / "md", tmp_path / "back.mbox")
+    convert_mailbox(tmp_path / "back.mbox", tmp_path / "md2")
+    first, again = (sorted(next(iter(MaildirReader(tmp_path / d))).keywords) for d in ("md", "md2"))
+    assert first == again == ["Category_Updates", "Inbox", "Opened", "a_b"]

@@ -36,9 +36,10 @@ def test_status_headers_win_over_mozilla():
 
 
 def test_gmail_labels_map_to_flags_and_keywords():
-    s = state(b'X-Gmail-Labels: Inbox,Starred,"Category Updates",Unread\n')
+    s = state(b'X-Gmail-Labels: Inbox,Starred,"Category Updates",Unread,"a,b (old)"\n')
     assert s.flags == "F" and s.new
-    assert s.keywords == ("Inbox", "Category Updates")
+    # one keyword each, as IMAP atoms: a blank or comma would split them in X-Keywords
+    assert s.keywords == ("Inbox", "Category_Updates", "a_b_old_")
 
 
 def test_forwarded_keyword_is_passed_flag():
