@@ -101,31 +101,27 @@ class Headers:
         cut = self.raw.rfind(sep, start, end)
         return None if cut < 0 else (cut + 1, end)
 
-    def get_all(self, name: bytes) -> list[str]:
-        """Every value of header ``name``, unfolded, decoded as latin-1 (byte-preserving)."""
+    def _positions(self, name: bytes) -> list[int]:
+        """Where each field called ``name`` starts in ``raw``, in order."""
         if name not in self.names:
             return []
         needle = b"\n" + name + b":"
-        values = []
+        found = []
         pos = self._low.find(needle)
         while pos >= 0:
-            values.append(self._value(pos, name))
+            found.append(pos)
             pos = self._low.find(needle, pos + 1)
-        return values
+        return found
+
+    def get_all(self, name: bytes) -> list[str]:
+        """Every value of header ``name``, unfolded, decoded as latin-1 (byte-preserving)."""
+        return [self._value(pos, name) for pos in self._positions(name)]
 
     def get_all_raw(self, name: bytes) -> list[bytes]:
         """Every value of header ``name`` as bytes, folding included (what keywords are read from:
         decoding first would lose the bytes of a non-ASCII keyword)."""
-        if name not in self.names:
-            return []
-        needle = b"\n" + name + b":"
-        values = []
-        pos = self._low.find(needle)
-        while pos >= 0:
-            start, end = self._span(pos, name)
-            values.append(self.raw[start:end])
-            pos = self._low.find(needle, pos + 1)
-        return values
+        spans = (self._span(pos, name) for pos in self._positions(name))
+        return [self.raw[start:end] for start, end in spans]
 
     def get(self, name: bytes) -> str | None:
         """The first value of header ``name``, or None."""
