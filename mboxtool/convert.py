@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import time
 from array import array
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from .errors import InputError, UsageError
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
 from .index import short_digest
 from .mailboxes import make_reader, make_writer
-from .message import MailMessage, header_end, is_header_line, strip_metadata, unquote_mboxrd
+from .message import MailMessage, is_empty_message, is_header_line, nul_runs
 from .sinks import BatchResult, ForkSink, InlineSink, WriterStopped
 
 BATCH_MESSAGES = 256
@@ -110,36 +109,28 @@ def destination_format(src_format: str, dst: Path, requested: str | None) -> str
     return requested or existing or ("maildir" if src_format == "mbox" else "mbox")
 
 
-_NUL_RUN = re.compile(rb"\x00{512,}|\x00+(?=\n*\Z)")
-
-
 def _note_nul_run(msg: MailMessage, report: ConvertReport) -> None:
     """Warn of a NUL run in an mbox message (§5 nul-run): a crashed or racing append left it,
     and a From_ line right after it is no separator, so the next message is merged into this
     one. The bytes are converted as they are; 'mboxtool repair' cuts the run out first."""
-    if msg.offset is None or b"\x00" not in msg.data:      # memchr: nearly free on clean mail
+    if msg.offset is None:
         return
-    m = _NUL_RUN.search(msg.data)
-    if m is None:
+    run = next(((start, end) for start, end, damage in nul_runs(msg.data) if damage), None)
+    if run is None:
         return
-    at = msg.offset + (len(msg.from_line) + 1 if msg.from_line is not None else 0) + m.start()
+    at = msg.offset + (len(msg.from_line) + 1 if msg.from_line is not None else 0) + run[0]
     report.warnings.append({"code": "nul-run", "key": msg.key, "offset": at, "message":
-                            f"message {msg.key} holds a run of {m.end() - m.start()} NUL bytes (damage from a "
+                            f"message {msg.key} holds a run of {run[1] - run[0]} NUL bytes (damage from a "
                             "crashed write; a message after it may be merged into this one; "
                             "'mboxtool repair' cuts the run out)"})
 
 
 def _empty(msg: MailMessage, report: ConvertReport) -> bool:
-    """Leave out a message with nothing in it (a From_ line and at most empty lines: a crashed
-    delivery; or only mailbox state headers), reported as excluded; True when left out. An empty Maildir file is no message
-    to any reader (mboxtool's included), so writing one would only make --verify fail."""
-    data = msg.data
-    if len(data) > 4096:
-        return False
-    body = len(msg.headers.raw) if msg.headers is not None else header_end(data)   # parsed by the reader
-    if data[body:body + 64].strip(b"\r\n\t ") or data[body:].strip(b"\r\n\t "):   # a body: the usual case
-        return False
-    if strip_metadata(unquote_mboxrd(data)).strip(b"\r\n\t "):       # a header beyond mailbox state
+    """Leave out an empty message (message.is_empty_message), reported as excluded; True when
+    left out. An empty Maildir file is no message to any reader (mboxtool's included), so
+    writing one would only make --verify fail."""
+    body = len(msg.headers.raw) if msg.headers is not None else None    # parsed by the reader
+    if not is_empty_message(msg.data, body):
         return False
     report.excluded.append({"key": msg.key, "reason": "empty message (no content besides mailbox state)",
                             **({"offset": msg.offset} if msg.offset is not None else {})})

@@ -63,8 +63,8 @@ _ASCII_BLANKS = re.compile(rb"[ \t\r\n]+")
 def _split_keywords(value: bytes, separators: bytes = b" ") -> list[str]:
     """The keywords of a header value, split at ASCII blanks (and ``separators``) only:
     str.split() would also split at bytes 0x85 and 0xA0 of a UTF-8 keyword. Each keyword
-    is decoded as UTF-8, undecodable bytes kept as surrogates, so it is written back byte
-    for byte (KEYWORD_ENCODING)."""
+    is decoded as UTF-8, undecodable bytes kept as surrogates, so keyword_bytes writes it
+    back byte for byte."""
     for sep in separators:
         value = value.replace(bytes((sep,)), b" ")
     return [word.decode("utf-8", "surrogateescape") for word in _ASCII_BLANKS.split(value) if word]

@@ -61,6 +61,46 @@ def header_end(data: bytes) -> int:
     return lf + 2 if lf >= 0 else len(data)
 
 
+def lacks_empty_line(data: bytes, end: int | None = None) -> bool:
+    """True for a message that is header lines only, with no empty line to end them
+    (``end``: ``header_end(data)`` when the caller has it)."""
+    end = header_end(data) if end is None else end
+    return end == len(data) and not data.endswith((b"\n\n", b"\n\r\n")) and data not in (b"\n", b"\r\n")
+
+
+_NOT_BLANK = re.compile(rb"[^\r\n\t ]")
+
+
+def is_empty_message(data: bytes, body: int | None = None) -> bool:
+    """Nothing but empty lines and mailbox state headers (Status, X-Keywords, ...): what a
+    crashed delivery leaves after a From_ line, no message to any reader. ``body``: where
+    the body starts, when the reader knows already. Searches, never copies, the body."""
+    body = header_end(data) if body is None else body
+    if body < len(data) and data[body] not in b" \t\r\n" or _NOT_BLANK.search(data, body):
+        return False                                      # (the usual body: its first byte says so)
+    return not _NOT_BLANK.search(strip_head(data[:body]))
+
+
+NUL_RUN_MIN = 512                     # a NUL run this long is damage wherever it is (§5 nul-run)
+_NULS = re.compile(rb"\x00+")
+_ONLY_LINE_ENDS = re.compile(rb"[\r\n]*\Z")
+
+
+def nul_runs(data: bytes) -> list[tuple[int, int, bool]]:
+    """Every run of NUL bytes in ``data`` as (start, end, damage): damage when it is
+    NUL_RUN_MIN bytes or longer, or when only line ends follow it (a cut-off write). The one
+    rule validate reports, repair cuts and convert warns by."""
+    if b"\x00" not in data:                               # memchr: nearly free on clean mail
+        return []
+    return [(m.start(), m.end(), m.end() - m.start() >= NUL_RUN_MIN or only_line_ends_after(data, m.end()))
+            for m in _NULS.finditer(data)]
+
+
+def only_line_ends_after(data: bytes, pos: int) -> bool:
+    """True when nothing but line ends follows ``pos`` in ``data`` (looked at in place)."""
+    return _ONLY_LINE_ENDS.match(data, pos) is not None
+
+
 _NAMES = re.compile(rb"\n([\x21-\x39\x3B-\x7E]+):")
 
 
@@ -204,8 +244,7 @@ def add_headers(data: bytes, lines: list[bytes]) -> bytes:
     if not data:
         return b"".join(line + b"\n" for line in lines)
     end = header_end(data)
-    # an empty line ends the header block: LF, CRLF, or a CRLF one after LF headers ("\n\r\n")
-    if end == len(data) and not data.endswith((b"\n\n", b"\n\r\n")) and data not in (b"\n", b"\r\n"):
+    if lacks_empty_line(data, end):
         # headers only, no empty line: append after the last header line
         eol = b"\r\n" if data.endswith(b"\r\n") else b"\n"
         base = data if data.endswith(b"\n") else data + eol

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,8 @@ from .errors import UsageError, WriteFailed
 from .formats.mbox import MboxReader, MboxWriter
 from .formats.mboxscan import MboxScanner, ScannedMessage
 from .index import short_digest
-from .message import MailMessage, is_header_line
+from .message import MailMessage, is_empty_message, is_header_line, nul_runs, only_line_ends_after
 from .validate import _GLUED, TRUNCATED_KEYWORD, _glued, validate_mailbox
-
-_NUL_RUN = re.compile(rb"\x00{2,}|\x00+(?=\n*\Z)")
 
 
 @dataclass
@@ -196,19 +193,19 @@ def _prepare(raw: ScannedMessage, msg: MailMessage, reader: MboxReader, report: 
     if raw.index == 1 and "pseudo" in (reader.skip_reason(raw, msg) or ""):
         report.fixed("pseudo-message", "folder-state pseudo-message dropped", raw.line)
         return None
-    if not msg.data.strip():
+    if is_empty_message(msg.data):                      # (unquoted: raw.body_offset may not fit)
         report.fixed("empty-message", "empty message dropped", raw.line)
         return None
     cut = 0
     cuts: list[tuple[int, int]] = []                       # (where, how many) runs were cut out, in the new bytes
-    for m in reversed(list(_NUL_RUN.finditer(msg.data))):
-        if m.end() - m.start() >= 512 or not msg.data[m.end():].strip(b"\n"):
-            line = raw.line + msg.data.count(b"\n", 0, m.start()) + 1
-            report.fixed("nul-run", f"{m.end() - m.start()} NUL bytes removed", line,
-                         offset=raw.data_offset + m.start())
-            msg.data = msg.data[:m.start()] + msg.data[m.end():]
-            cuts = [(c - (m.end() - m.start()), n) for c, n in cuts]    # later runs, cut first: shift them
-            cuts.insert(0, (m.start(), m.end() - m.start()))
+    for start, end, damage in reversed(nul_runs(msg.data)):
+        # last run first: once a run at the end is cut, the one before may end the message too
+        if damage or only_line_ends_after(msg.data, end):
+            line = raw.line + msg.data.count(b"\n", 0, start) + 1
+            report.fixed("nul-run", f"{end - start} NUL bytes removed", line, offset=raw.data_offset + start)
+            msg.data = msg.data[:start] + msg.data[end:]
+            cuts = [(c - (end - start), n) for c, n in cuts]     # later runs, cut first: shift them
+            cuts.insert(0, (start, end - start))
             cut += 1
     if cut and not msg.data.endswith(b"\n"):
         _mark_truncated(msg, raw.line, report)

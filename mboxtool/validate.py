@@ -13,14 +13,14 @@ from typing import Any
 
 from .detect import detect_format, inner_mbox, normalize_format
 from .errors import InputError
-from .flags import LETTERS, parse_maildir_name
+from .flags import LETTERS, from_mbox_headers, parse_maildir_name
 from .formats.maildir import CONTROL_FILES, open_message_file, read_keyword_map
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage, _boundary
 from .index import short_digest
 from .locking import dotlock_state
 from .mailboxes import make_reader
-from .message import is_header_line
+from .message import is_empty_message, is_header_line, nul_runs, only_line_ends_after
 
 # code -> severity, as in the damage catalogue (mailbox-formats.md §5, §6)
 SEVERITY = {
@@ -48,7 +48,6 @@ _GLUED = re.compile(rb"From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +[A-Z][a-z]{2} 
                     rb"\d{1,2}:\d\d(?::\d\d)? +\d{4}\r?\n[\x21-\x39\x3B-\x7E]+[ \t]*:")
 _LONG = re.compile(rb"[^\n]{999,}")
 _HUGE = 1 << 20
-_NUL_RUN = re.compile(rb"\x00+")
 
 
 def _long_line(data: bytes, limit: int = 998) -> tuple[int, int] | None:
@@ -232,7 +231,7 @@ class _MboxCheck:
         if not fl.isascii():
             r.add("non-ascii-from-line", "8-bit bytes in the From_ line", **where)
         data = raw.data
-        if not data.strip():
+        if is_empty_message(data, raw.body_offset):
             r.add("empty-message", "a From_ line with no message after it", **where)
             self.prev = raw
             return
@@ -312,12 +311,12 @@ class _MboxCheck:
 
     def _nuls(self, raw: ScannedMessage, data: bytes) -> None:
         r = self.report
-        for m in _NUL_RUN.finditer(data):
-            n = m.end() - m.start()
-            at = raw.data_offset + m.start()
-            at_end = m.end() >= len(data)
-            line = raw.line + data.count(b"\n", 0, m.start()) + 1
-            if n >= 512 or at_end:
+        for start, end, damage in nul_runs(data):
+            n = end - start
+            at = raw.data_offset + start
+            at_end = only_line_ends_after(data, end)
+            line = raw.line + data.count(b"\n", 0, start) + 1
+            if damage:
                 r.add("nul-run", f"a run of {n} NUL bytes" + (" at the end of the message" if at_end else ""),
                       line=line, offset=at, key=str(raw.index))
             else:
@@ -364,7 +363,7 @@ class _MboxCheck:
         if last.data.endswith(b"\x00") or last.data.rstrip(b"\n").endswith(b"\x00" * 512):
             reasons.append("it ends in NUL bytes")
         if reasons and not last.garbage:
-            if TRUNCATED_KEYWORD in " ".join(last.headers.get_all(b"x-keywords")).replace(",", " ").split():
+            if TRUNCATED_KEYWORD in from_mbox_headers(last.headers).keywords:
                 # repair kept it and said so: known damage, nothing left to do
                 self.report.add("truncated-message", f"the last message is cut off and marked {TRUNCATED_KEYWORD} "
                                 "(kept by repair): " + "; ".join(reasons), severity="info", **where)
@@ -515,7 +514,7 @@ def _check_other(path: Path, fmt: str, report: ValidationReport, lock: bool, loc
             for msg in reader:
                 report.messages += 1
                 first = msg.data.split(b"\n", 1)[0].rstrip(b"\r")
-                if not msg.data.strip():
+                if is_empty_message(msg.data):
                     report.add("empty-message", "an empty message", key=msg.key, offset=msg.offset)
                 elif not is_header_line(first):
                     report.add("missing-header-separator", "the message does not start with a header field",

@@ -123,6 +123,17 @@ def test_repair_marks_a_cut_off_message_and_validate_then_knows_it(tmp_path):
     assert after.ok() and ("truncated-message", "info") in [(p.code, p.severity) for p in after.problems]
 
 
+def test_repair_cuts_a_short_nul_run_that_the_cut_of_a_later_one_leaves_at_the_end(tmp_path):
+    """Two runs at a cut-off end: once the long last run is cut, the short one before it ends
+    the message and is damage too; the copy must not keep it (found by fuzzing)."""
+    src = write(tmp_path, CLEAN + mbox_entry(body="cut off in the midd").rstrip(b"\n")
+                + b"\x00" * 100 + b"\n\n" + b"\x00" * 600)
+    rep = repair_mailbox(src, tmp_path / "out")
+    assert [x["code"] for x in rep.repaired].count("nul-run") == 2
+    assert b"\x00" not in (tmp_path / "out").read_bytes()
+    assert "nul-run" not in {p.code for p in validate_mailbox(tmp_path / "out").problems}
+
+
 def test_repair_cr_only_file(tmp_path):
     src = write(tmp_path, CLEAN.replace(b"\n", b"\r"))
     rep = repair_mailbox(src, tmp_path / "out")

@@ -25,6 +25,7 @@ from ..message import (
     core_bytes,
     from_line_starts,
     header_end,
+    lacks_empty_line,
     split_message,
     strip_head,
     unquote_mboxrd,
@@ -224,17 +225,13 @@ def _room_for_copy(directory: Path | None, size: int) -> bool:
     """True when ``size`` bytes can be copied into ``directory`` and still leave room for the
     converted mail (about as much again) and 5 % of the file system: a snapshot must never
     fill the disk that deliveries and this conversion itself write to."""
+    import tempfile
     try:
-        st = os.statvfs(directory if directory is not None else tempfile_dir())
+        st = os.statvfs(directory if directory is not None else tempfile.gettempdir())
     except OSError:
         return False
     free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
     return free - 2 * size >= total // 20
-
-
-def tempfile_dir() -> str:
-    import tempfile
-    return tempfile.gettempdir()
 
 
 def _copy_range(src: int, dst: int, start: int, stop: int) -> None:
@@ -547,8 +544,7 @@ def _render_joined(msg: MailMessage, variant: str) -> bytes:
     # a Content-Length needs the empty line that ends the header; a message without one gets
     # none (the empty line after it, the separator's, would be read as its own otherwise)
     end = header_end(body)
-    no_empty_line = end == len(body) and not body.endswith((b"\n\n", b"\n\r\n")) and body not in (b"\n", b"\r\n")
-    if variant in ("mboxcl", "mboxcl2") and not no_empty_line:
+    if variant in ("mboxcl", "mboxcl2") and not lacks_empty_line(body, end):
         meta.append(b"Content-Length: %d" % (len(body) - end))
     return add_headers(body, meta)
 
