@@ -396,6 +396,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
             _report_write_failure(failures, report, read_to_end)
         for note in getattr(writer, "notes", ()):      # e.g. keywords beyond Dovecot's 26 letters
             report.warnings.append({"code": "keywords-in-header", "message": note})
+        report.warnings += getattr(writer, "warnings", [])
         if opts.move and not aborted:
             _remove_moved(reader, src_format, moved_keys, report)
         if state is not None and not aborted and not report.failed:

@@ -25,6 +25,7 @@ from mboxtool.formats.mbox import MboxReader
 from mboxtool.message import core_bytes
 
 from .conftest import SAMPLES
+from .test_courier import courier_maildir, needs_maildirkw, run_maildirkw
 
 DOVEADM = shutil.which("doveadm")
 pytestmark = pytest.mark.skipif(DOVEADM is None, reason="Dovecot's doveadm is not installed "
@@ -197,3 +198,18 @@ def test_dovecot_lists_only_the_mail_folders_of_a_converted_tree(tmp_path, dovea
     assert any(p.name.startswith(".mboxtool") for p in md.rglob("*"))   # the state files are there
     listed = run_doveadm(doveadm_work, md, "maildir", "mailbox", "list").decode().split()
     assert sorted(listed) == ["Archive", "Archive.2020", "INBOX"]
+
+
+@needs_maildirkw
+def test_dovecot_sees_the_keywords_courier_had(tmp_path, dovecot):
+    """Dovecot knows nothing of courierimapkeywords/: the keywords it sees came through mboxtool."""
+    src = tmp_path / "courier"
+    courier_maildir(src, ["cur/1.M1.h:2,S", "cur/2.M1.h:2,F"])
+    shutil.rmtree(src / "courierimapkeywords")
+    run_maildirkw(src, "1.M1.h:2,S", "Work", "$Label1")
+    run_maildirkw(src, "2.M1.h:2,F", "Home")
+    dst = tmp_path / "mail" / "Maildir"
+    assert convert_mailbox(src, dst, ConvertOptions(to_format="maildir")).converted == 2
+    got = dovecot(dst, "maildir")
+    assert {mid: (g["flags"], g["keywords"]) for mid, g in got.items()} == {
+        "<0@x>": ({"\\Seen"}, {"Work", "$Label1"}), "<1@x>": ({"\\Flagged"}, {"Home"})}

@@ -23,6 +23,8 @@ from ..message import MailMessage, add_headers, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
 from ..staging import Stager, host_name, remove_abandoned
 from .common import Reader
+from .courier import KEYWORD_DIR as COURIER_KEYWORD_DIR
+from .courier import read_courier_keywords
 
 KEYWORDS_FILE = "dovecot-keywords"
 MAX_KEYWORD_LETTERS = 26
@@ -119,6 +121,7 @@ class MaildirReader(Reader):
     def __init__(self, path: Path, event=None, **_: object):
         super().__init__(path, event)
         self.keyword_map = read_keyword_map(self.path)
+        self.courier_keywords = read_courier_keywords(self.path)   # Courier-IMAP keeps them apart
         self.groups: dict[str, list[MaildirEntry]] = {}
         self._current: dict[str, str] | None = None     # unique name -> relpath, once files moved
         self.owner = os.geteuid()                          # of the Maildir, once opened (open_message_file)
@@ -241,6 +244,8 @@ class MaildirReader(Reader):
         for c in info.keyword_letters:
             name = self.keyword_map.get(ord(c) - ord("a"))
             keywords.append(name if name else f"$MaildirFlag_{c}")
+        if self.courier_keywords:
+            keywords = list(dict.fromkeys(keywords + list(self.courier_keywords.get(info.unique, ()))))
         letters = info.letters
         if flags.FORWARDED in keywords:
             letters += "P"
@@ -328,6 +333,8 @@ class MaildirWriter:
         self.pending: list[str] = []                 # final relpaths (cur/NAME) not yet durable
         self.keywords: dict[str, str] = {}
         self.notes: list[str] = []
+        self.warnings: list[dict] = []
+        self.courier = False                         # a Courier-IMAP Maildir: its keywords live apart
         self.created = False
 
     def open(self) -> MaildirWriter:
@@ -356,6 +363,7 @@ class MaildirWriter:
             self.run_lock = lock_directory(p, self.lock_timeout)    # before anything is read back
         self.dirfd = {sub: os.open(p / sub, os.O_RDONLY | os.O_DIRECTORY) for sub in ("tmp", "new", "cur")}
         self.keywords = {name: chr(ord("a") + i) for i, name in read_keyword_map(p).items()}
+        self.courier = (p / COURIER_KEYWORD_DIR).is_dir()
         self.host = host_name()
         self.pid = os.getpid()
         self.stager = Stager(self.dirfd["tmp"])
@@ -411,6 +419,10 @@ class MaildirWriter:
         X-Keywords header line for those beyond Dovecot's 26 letters, if any."""
         if not keywords:
             return "", None
+        if self.courier and not self.warnings:
+            self.warnings.append({"code": "courier-keywords-not-written", "message": (
+                f"{self.path}: a Courier-IMAP Maildir: keywords are written as Dovecot letters "
+                f"({KEYWORDS_FILE}), which Courier-IMAP does not read")})
         kw_letters, overflow = self._keyword_letters(keywords)
         if not overflow:
             return kw_letters, None
