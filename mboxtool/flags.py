@@ -86,6 +86,12 @@ def _unique(words: list[str]) -> tuple[str, ...]:
 _NOT_IN_KEYWORD = re.compile(r'[\x00-\x20\x7f(){%*"\\\],]+')
 
 
+def as_keyword(name: str) -> str:
+    """``name`` made one IMAP keyword: what an atom cannot hold becomes ``_`` ("a b" -> a_b),
+    so that X-Keywords, Maildir letters and Dovecot all keep it as one word."""
+    return _NOT_IN_KEYWORD.sub("_", name.strip())
+
+
 def _gmail_labels(value: str) -> list[str]:
     """The labels of an X-Gmail-Labels value (CSV), each made a keyword: "Category Updates"
     becomes Category_Updates, which Maildir, Dovecot and X-Keywords all keep as one."""
@@ -94,7 +100,7 @@ def _gmail_labels(value: str) -> list[str]:
         labels = next(csv.reader([value]))
     except (csv.Error, StopIteration):
         labels = value.split(",")
-    return [_NOT_IN_KEYWORD.sub("_", label.strip()) for label in labels if label.strip()]
+    return [as_keyword(label) for label in labels if label.strip()]
 
 
 def _moz_state(status: str | None, status2: str | None) -> tuple[str, bool]:

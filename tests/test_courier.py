@@ -83,6 +83,15 @@ def test_odd_things_in_the_keyword_directory_do_not_stop_a_run(tmp_path):
     assert (tmp_path / "out.mbox").read_bytes().count(b"X-Keywords: \xff\xfe\n") == 2
 
 
+def test_a_hand_made_keyword_with_blanks_stays_one_keyword(tmp_path):
+    kw = courier_maildir(tmp_path / "md", ["cur/1.M1.h:2,"])
+    (kw / ":list").write_bytes(b"Not Junk\n\n1.M1.h:0\n")   # Courier itself refuses the blank
+    box = tmp_path / "out.mbox"
+    assert convert_mailbox(tmp_path / "md", box).converted == 1
+    with MboxReader(box) as reader:
+        assert [m.keywords for m in reader] == [("Not_Junk",)]
+
+
 def test_no_keyword_directory_means_no_keywords(tmp_path):
     make_maildir(tmp_path / "md")
     assert read_courier_keywords(tmp_path / "md") == {}

@@ -20,6 +20,8 @@ import os
 import stat
 from pathlib import Path
 
+from ..flags import as_keyword
+
 KEYWORD_DIR = "courierimapkeywords"
 
 
@@ -29,13 +31,14 @@ def _lines(data: bytes) -> list[str]:
 
 
 def _names_until_blank(lines: list[str]) -> tuple[list[str], int]:
-    """The non-empty lines up to the first empty one, and the index after it."""
+    """The keywords named up to the first empty line, and the index after it. Courier-IMAP
+    refuses blanks and IMAP specials in a keyword; a hand-made one is made an atom."""
     names = []
     for i, line in enumerate(lines):
         line = line.rstrip("\r")
         if not line:
             return names, i + 1
-        names.append(line)
+        names.append(as_keyword(line) or "_")
     return names, len(lines)
 
 
