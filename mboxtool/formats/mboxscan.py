@@ -53,11 +53,18 @@ class ScannedMessage:
 
 
 class _Buffer:
-    """A sliding window over the file, dropping what lies before ``keep``."""
+    """A sliding window over the file, dropping what lies before ``keep``.
+
+    The window is a bytearray: it grows in place as a large message is read
+    and drops its front without a copy, so a message of M bytes costs about M
+    for the window and M for the message's own bytes (``get``). With an
+    immutable bytes window every read copied the whole window, and the peak
+    was twice that during the growth of a large message.
+    """
 
     def __init__(self, fh: BinaryIO, size: int, cr_only: bool):
         self.fh, self.size, self.cr_only = fh, size, cr_only
-        self.buf = b""
+        self.buf = bytearray()
         self.base = 0
         self.keep = 0
         self.read_to = 0
@@ -83,10 +90,7 @@ class _Buffer:
         return True
 
     def _read(self) -> None:
-        # a window that must keep a large message grows by half of itself per read, not by
-        # CHUNK: each read copies the window, and a 100 MB message took 100 such copies
-        kept = self.end - max(self.keep, self.base)
-        chunk = self.fh.read(min(max(CHUNK, kept // 2), self.size - self.read_to))
+        chunk = self.fh.read(min(CHUNK, self.size - self.read_to))
         if not chunk:
             self.size = self.read_to           # file shrank under us: stop here
             return
@@ -95,10 +99,9 @@ class _Buffer:
             chunk = chunk.replace(b"\r", b"\n")
         cut = self.keep - self.base
         if cut > 0:
-            self.buf = b"".join((memoryview(self.buf)[cut:], chunk))    # one copy, not two
+            del self.buf[:cut]                 # bytearray: the front is dropped without a copy
             self.base = self.keep
-        else:
-            self.buf += chunk
+        self.buf += chunk                      # grows in place (amortised)
 
     def find(self, needle: bytes, start: int, stop: int | None = None) -> int:
         """Absolute offset of ``needle`` at or after ``start``, reading on as needed; -1 if none."""
@@ -113,7 +116,12 @@ class _Buffer:
             start = max(start, scanned_to - len(needle) + 1)   # re-scan only the seam
 
     def get(self, start: int, stop: int) -> bytes:
-        return self.buf[start - self.base: stop - self.base]
+        """Bytes ``start:stop`` (absolute offsets) as an immutable copy of their own."""
+        a, z = start - self.base, stop - self.base
+        if z - a < 65536:
+            return bytes(self.buf[a:z])        # small: two quick copies beat a view
+        with memoryview(self.buf) as view:     # large (a whole message): one copy, released at once
+            return view[a:z].tobytes()
 
     def line_at(self, start: int) -> bytes:
         """The line starting at ``start``, without its line end."""
@@ -383,7 +391,7 @@ def _two_lines(b: _Buffer, cand: int) -> tuple[bytes, int, bytes | None]:
     e1 = buf.find(b"\n", r)
     e2 = buf.find(b"\n", e1 + 1) if e1 >= 0 else -1
     if e2 >= 0:                                      # the usual case: both lines are buffered
-        return buf[r:e1].rstrip(b"\r"), e1 + base, buf[e1 + 1:e2].rstrip(b"\r")
+        return bytes(buf[r:e1]).rstrip(b"\r"), e1 + base, bytes(buf[e1 + 1:e2]).rstrip(b"\r")
     e1 = b.find(b"\n", cand)                         # near the window's end: read on
     if e1 < 0:
         return b.get(cand, b.end).rstrip(b"\r"), b.end, None
