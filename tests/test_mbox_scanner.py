@@ -286,3 +286,23 @@ def test_property_mmdf_reads_of_any_size_find_the_same_messages(tmp_path_factory
         assert read_all() == whole
     finally:
         mmdf_mod.CHUNK = old
+
+
+def test_a_forked_writer_frees_the_scanner_window_it_inherited():
+    """Writer processes are forked while the reading process holds its window (a large
+    message, say); the child frees its copy at once, the parent keeps reading."""
+    import os
+
+    from mboxtool.formats import mboxscan
+    data = mbox_entry(body="x" * 300_000 + "\n") + mbox_entry(body="second\n")
+    it = iter(MboxScanner(io.BytesIO(data), len(data)))
+    first = next(it)
+    held = [w for w in mboxscan._WINDOWS if len(w.buf)]
+    assert held
+    pid = os.fork()
+    if pid == 0:                                              # the child: nothing left to hold
+        os._exit(0 if all(len(w.buf) == 0 for w in mboxscan._WINDOWS) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [m.data.endswith(b"\n\nsecond\n") for m in it] == [True]
+    assert len(first.data) > 300_000

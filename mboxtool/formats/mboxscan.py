@@ -16,7 +16,9 @@ delimiter comes after it is body text, not a separator.
 
 from __future__ import annotations
 
+import os
 import re
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -52,6 +54,21 @@ class ScannedMessage:
     body_quotes: list[int] | None = None   # where the body's >+From lines start in ``data``; None: not looked for
 
 
+_WINDOWS: weakref.WeakSet = weakref.WeakSet()
+
+
+def _drop_windows() -> None:
+    """In a forked writer process: free the scanner windows it inherited. It never reads
+    them, and the pages of a window holding a large message would otherwise stay its own
+    for the whole run once the reading process moves on."""
+    for window in list(_WINDOWS):
+        window.buf = bytearray()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_windows)
+
+
 class _Buffer:
     """A sliding window over the file, dropping what lies before ``keep``.
 
@@ -68,6 +85,7 @@ class _Buffer:
         self.base = 0
         self.keep = 0
         self.read_to = 0
+        _WINDOWS.add(self)
 
     @property
     def end(self) -> int:
