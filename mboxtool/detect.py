@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .formats.maildir import CONTROL_FILES
-from .formats.mh import numbered_messages
+from .formats.mh import is_mh
 
 FORMATS = ("mbox", "maildir", "mh", "mmdf", "babyl")
 FILE_FORMATS = ("mbox", "mmdf", "babyl")
@@ -137,11 +137,9 @@ def _detect_dir(path: Path) -> str:
                              f"(e.g. {sorted(loose)[0]!r}): a mail root, not a Maildir "
                              "(--from maildir reads only cur/ and new/)")
         return "maildir"
-    if ".mh_sequences" in names:
+    if is_mh(path):
         return "mh"
     visible = [n for n in names if not n.startswith(".")]
-    if numbered_messages(path, visible):
-        return "mh"
     if not names:
         raise InputError(f"{path}: is an empty directory, not a mailbox")
     if (path / "cur").is_dir():
@@ -150,7 +148,12 @@ def _detect_dir(path: Path) -> str:
 
 
 def _refuse_dir(path: Path, visible: list[str]) -> str:
-    sample = ", ".join(sorted(visible)[:3])
+    if not visible:
+        hidden = sorted(os.listdir(path))
+        sample = "only hidden entries: " + ", ".join(hidden[:3])
+        visible = hidden
+    else:
+        sample = ", ".join(sorted(visible)[:3])
     raise InputError(f"{path}: a directory that is neither a Maildir (no cur/ and new/) nor an MH "
                      f"folder: found {sample}{', ...' if len(visible) > 3 else ''}"
                      " (--recursive converts a folder tree)")

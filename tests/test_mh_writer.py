@@ -112,3 +112,38 @@ def test_messages_removed_by_rmm_are_no_mail_and_no_reason_to_refuse(invoke, tmp
     assert r.exit_code == 0 and (doc["source_format"], doc["converted"], doc["warnings"]) == ("mh", 2, [])
     assert b"Subject: m2" not in (tmp_path / "out.mbox").read_bytes()
     assert b"removed" not in (tmp_path / "out.mbox").read_bytes()
+
+
+def test_a_cron_job_into_mh_survives_runs_that_find_no_mail(tmp_path, invoke):
+    """The first run on an empty spool made a folder holding only the state file; every
+    later run then refused it ("neither a Maildir nor an MH folder") and exited 2."""
+    spool, folder = tmp_path / "spool", tmp_path / "mh"
+    spool.write_bytes(b"")
+    for args in (["--to", "mh"], ["--to", "mh"], []):         # the second and third: folder exists
+        r = invoke("convert", "--quiet", *args, spool, folder)
+        assert r.exit_code == 0, r.stderr
+    assert (folder / ".mh_sequences").read_bytes() == b""      # what marks it MH for others too
+    spool.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: first mail\n\nhi\n")
+    r = invoke("convert", "--quiet", spool, folder)
+    assert r.exit_code == 0, r.stderr
+    assert (folder / "1").read_bytes() == b"Subject: first mail\n\nhi\n"
+
+
+def test_a_folder_holding_only_the_state_file_is_taken_for_mh(tmp_path, invoke):
+    folder = tmp_path / "mh"                                   # as an earlier version left it
+    folder.mkdir()
+    (folder / ".mboxtool-state").write_text("{}")
+    spool = tmp_path / "spool"
+    spool.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: s\n\nhi\n")
+    r = invoke("convert", "--quiet", spool, folder)
+    assert r.exit_code == 0, r.stderr
+    assert (folder / "1").exists()
+
+
+def test_a_directory_of_hidden_files_is_refused_naming_them(tmp_path, invoke):
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / ".cache").write_text("x")
+    r = invoke("info", odd)
+    assert r.exit_code == 2
+    assert "only hidden entries: .cache" in r.stderr

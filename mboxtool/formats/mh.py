@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import flags
+from ..checkpoint import STATE_NAME
 from ..durable import fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
@@ -26,9 +27,15 @@ SEQUENCE_LETTERS = {"replied": "R", "flagged": "F", "forwarded": "P", "deleted":
 
 
 def is_mh(path: Path) -> bool:
+    """An MH folder: ``.mh_sequences``, or only numbered messages, or nothing but mboxtool's
+    state file (an MH destination an earlier run found no mail for: a Maildir has cur/)."""
     if (path / ".mh_sequences").exists():
         return True
-    return numbered_messages(path, [n for n in os.listdir(path) if not n.startswith(".")])
+    names = os.listdir(path)
+    visible = [n for n in names if not n.startswith(".")]
+    if not visible and STATE_NAME in names:
+        return True
+    return numbered_messages(path, visible)
 
 
 def _removed(name: str) -> bool:
@@ -173,6 +180,9 @@ class MHWriter:
         nums = [int(n) for n in os.listdir(p) if n.isdigit()]
         self.next = max(nums, default=0) + 1
         self.seqs = read_sequences(p)
+        if not (p / ".mh_sequences").exists():
+            # what marks a folder with no message yet as MH, for the next run and for other tools
+            replace_file(".mh_sequences", b"", self.dirfd, self.owner, fsync=self.fsync)
         return self
 
     def add(self, msg: MailMessage) -> bool:
