@@ -106,3 +106,39 @@ def test_a_rerun_with_nothing_new_starts_no_writer_and_leaks_no_fd(tmp_path, mon
     with src.open("ab") as fh:
         fh.write(mbox_entry(body="one more\n"))
     assert convert_mailbox(src, md, ConvertOptions()).converted == 1 and starts   # new mail: writers
+
+
+def test_a_parent_that_never_reads_acknowledgements_still_gets_every_batch_through(tmp_path, monkeypatch):
+    """Both pipes full at once: the child blocked writing acknowledgements nobody reads, the
+    parent blocked writing the next batch. The parent must take in what the child says while
+    its pipe is full (_while_full), or both wait for ever. A 4 KiB pipe to the child and
+    acknowledgements never asked for make that happen within a few batches; an alarm turns
+    a deadlock into a failure instead of a hang."""
+    import signal
+
+    monkeypatch.setattr(forkwriter, "PIPE_SIZE", 4096)
+    monkeypatch.setattr(forkwriter, "RING_SIZE", 4096)         # most bytes take the pipe too
+    writer = MaildirWriter(tmp_path / "md", fsync=False).open()
+    fork = ForkedMaildirWriter(writer, set()).start()
+
+    def deadlock(*_):
+        os.kill(fork.pid, signal.SIGKILL)
+        raise AssertionError("parent and writer process waited on each other")
+    old = signal.signal(signal.SIGALRM, deadlock)
+    signal.alarm(30)
+    try:
+        batches = [[MailMessage(data=b"Subject: %d-%d\n\n%s\n" % (b, i, b"x" * 1500), flags="S", new=False)
+                    for i in range(64)] for b in range(60)]
+        numbers = [fork.send_batch(batch) for batch in batches]   # acks() is never called
+        acks = fork.acks(wait_for=numbers[-1])
+        while len(acks) < len(batches):
+            acks += fork.acks(wait_for=numbers[-1])
+        assert fork.close() == 0
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert sorted(a["batch"] for a in acks) == numbers
+    assert all(a["status"] == "w" * 64 for a in acks)
+    writer.close()
+    with MaildirReader(tmp_path / "md") as reader:
+        assert len(list(reader)) == 60 * 64
