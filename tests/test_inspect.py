@@ -128,3 +128,12 @@ def test_non_utf8_output_never_raises(command):
     if "--json" in command:
         rows = [json.loads(line) for line in r.stdout.decode("ascii").splitlines()]
         assert rows[1]["subject"] == "Résumé attached"             # escaped, not lost
+
+
+@pytest.mark.parametrize("fmt, what", [("maildir", "a Maildir"), ("mh", "an MH folder")])
+def test_forcing_a_directory_format_on_a_file_says_so(tmp_path, invoke, fmt, what):
+    box = tmp_path / "box.mbox"
+    box.write_bytes(mbox_entry())
+    r = invoke("info", "--from", fmt, box)
+    assert r.exit_code == 2
+    assert r.stderr.strip().endswith(f"box.mbox: not a directory ({what} is one)")

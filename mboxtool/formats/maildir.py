@@ -128,7 +128,8 @@ class MaildirReader(Reader):
 
     def open(self) -> MaildirReader:
         if not self.path.is_dir():
-            raise InputError(f"{self.path}: no such directory")
+            what = "no such directory" if not self.path.exists() else "not a directory (a Maildir is one)"
+            raise InputError(f"{self.path}: {what}")
         if not (self.path / "cur").is_dir() and not (self.path / "new").is_dir():
             raise InputError(f"{self.path}: not a Maildir (no cur/ or new/)")
         self.owner = os.stat(self.path).st_uid

@@ -107,7 +107,8 @@ class MHReader(Reader):
 
     def open(self) -> MHReader:
         if not self.path.is_dir():
-            raise InputError(f"{self.path}: no such directory")
+            what = "no such directory" if not self.path.exists() else "not a directory (an MH folder is one)"
+            raise InputError(f"{self.path}: {what}")
         return self
 
     def numbers(self) -> list[int]:
