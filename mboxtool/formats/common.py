@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from .. import dates
 from ..message import Headers, MailMessage
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of a small side file (keywords, marks) that must be a regular file; OSError
+    for anything else: a FIFO would block the run, a link could point anywhere."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(f"{path}: not a regular file")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 class Reader:

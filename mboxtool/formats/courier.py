@@ -17,10 +17,10 @@ replaces what ``:list`` says; this is how Courier itself reads them
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from ..flags import as_keyword
+from .common import read_regular_file
 
 KEYWORD_DIR = "courierimapkeywords"
 
@@ -42,20 +42,6 @@ def _names_until_blank(lines: list[str]) -> tuple[list[str], int]:
     return names, len(lines)
 
 
-def _read_regular(path: Path) -> bytes:
-    """The bytes of a regular file; OSError for anything else (a FIFO would block a run)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise IsADirectoryError(f"{path}: not a regular file")
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def _unique(name: str) -> str:
     return name.split(":", 1)[0]
 
@@ -69,7 +55,7 @@ def read_courier_keywords(maildir: Path) -> dict[str, tuple[str, ...]]:
         return {}
     found: dict[str, tuple[str, ...]] = {}
     try:
-        lines = _lines(_read_regular(folder / ":list"))
+        lines = _lines(read_regular_file(folder / ":list"))
     except OSError:
         lines = []
     names, start = _names_until_blank(lines)
@@ -96,7 +82,7 @@ def read_courier_keywords(maildir: Path) -> dict[str, tuple[str, ...]]:
             newest[unique] = (rank, entry)
     for unique, (_, entry) in newest.items():
         try:
-            words, _ = _names_until_blank(_lines(_read_regular(folder / entry)))
+            words, _ = _names_until_blank(_lines(read_regular_file(folder / entry)))
         except OSError:
             continue                                   # replaced while we looked: :list stands
         if words:

@@ -16,6 +16,7 @@ from ..locking import lock_directory
 from ..message import MailMessage, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
 from ..staging import Stager, host_name, remove_abandoned
+from .claws import mark_letters, read_claws_marks
 from .common import Reader, header_date
 
 # a message being written, where it needs a name (staging.py): host, pid, number tried first
@@ -123,6 +124,7 @@ class MHReader(Reader):
     def __iter__(self) -> Iterator[MailMessage]:
         seqs = read_sequences(self.path)
         unseen = seqs.get("unseen", set())
+        marks = read_claws_marks(self.path)              # Claws Mail keeps the other flags apart
         for num in self.numbers():
             try:
                 with open(self.path / str(num), "rb") as fh:
@@ -134,13 +136,18 @@ class MHReader(Reader):
             except OSError as exc:
                 self.unreadable(str(num), exc)
                 continue
-            letters = "" if num in unseen else "S"
-            letters += "".join(l for s, l in SEQUENCE_LETTERS.items() if num in seqs.get(s, ()))
+            new = num in unseen
+            letters = "".join(l for s, l in SEQUENCE_LETTERS.items() if num in seqs.get(s, ()))
+            if num in marks:
+                marked, unread = mark_letters(marks[num])
+                letters += marked
+                new = new or unread                            # unread in either: not seen
+            letters += "" if new else "S"
             headers, _ = split_message(data)
             date, source = header_date(headers, mtime)
             keywords = tuple(k for k, members in seqs.items()
                              if num in members and k not in SEQUENCE_LETTERS and k not in ("unseen", "cur"))
-            yield MailMessage(data, flags.normalize(letters), num in unseen, keywords, date, source,
+            yield MailMessage(data, flags.normalize(letters), new, keywords, date, source,
                               key=str(num))
 
 
