@@ -147,3 +147,21 @@ def test_a_directory_of_hidden_files_is_refused_naming_them(tmp_path, invoke):
     r = invoke("info", odd)
     assert r.exit_code == 2
     assert "only hidden entries: .cache" in r.stderr
+
+
+def test_keywords_become_sequences_byte_for_byte_and_the_rest_is_reported(tmp_path):
+    from mboxtool.convert import ConvertOptions, convert_mailbox
+    from mboxtool.formats.mbox import MboxReader
+    box = tmp_path / "in.mbox"
+    box.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: k\n"
+                    b"X-Keywords: work caf\xc3\xa9 a.b \xff\xfe x:y flagged\n\nbody\n")
+    report = convert_mailbox(box, tmp_path / "mh", ConvertOptions(to_format="mh"))
+    assert report.converted == 1
+    assert sorted(w["keyword"] for w in report.warnings if w["code"] == "keyword-not-kept") == ["flagged", "x:y"]
+    assert b"caf\xc3\xa9: 1\n" in (tmp_path / "mh" / ".mh_sequences").read_bytes()
+    back = tmp_path / "back.mbox"
+    convert_mailbox(tmp_path / "mh", back)
+    with MboxReader(back) as reader:
+        (msg,) = list(reader)
+    assert sorted(msg.keywords) == sorted(["work", "café", "a.b", "\udcff\udcfe"])
+    assert b"\xff\xfe" in back.read_bytes()                       # the keyword's own bytes

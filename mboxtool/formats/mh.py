@@ -27,6 +27,11 @@ _TEMP = re.compile(r"\.mboxtool\.(?P<host>.+)\.(?P<pid>\d+)\.\d+\.tmp")
 SEQUENCE_LETTERS = {"replied": "R", "flagged": "F", "forwarded": "P", "deleted": "T", "draft": "D"}
 
 
+# a keyword that can name a sequence: .mh_sequences lines are "name: numbers"
+_SEQUENCE_NAME = re.compile(r"[^\x00-\x20\x7f:]+")
+_RESERVED = ("unseen", "cur", *SEQUENCE_LETTERS)     # sequences that mean flags, not keywords
+
+
 def is_mh(path: Path) -> bool:
     """An MH folder: ``.mh_sequences``, or only numbered messages, or nothing but mboxtool's
     state file (an MH destination an earlier run found no mail for: a Maildir has cur/)."""
@@ -65,7 +70,8 @@ def numbered_messages(path: Path, names: list[str]) -> bool:
 def read_sequences(path: Path) -> dict[str, set[int]]:
     seqs: dict[str, set[int]] = {}
     try:
-        text = (path / ".mh_sequences").read_text("latin-1")
+        # keywords keep their bytes, as everywhere (flags.keyword_bytes): UTF-8, the rest escaped
+        text = (path / ".mh_sequences").read_bytes().decode("utf-8", "surrogateescape")
     except OSError:
         return seqs
     for line in text.replace("\n ", " ").splitlines():
@@ -163,6 +169,7 @@ class MHWriter:
         self.owner: Owner = None
         self.pending: list[str] = []
         self.seqs: dict[str, set[int]] = {}
+        self.warnings: list[dict] = []                # read by convert once the run is done
 
     def open(self) -> MHWriter:
         p = self.path
@@ -219,10 +226,21 @@ class MHWriter:
             if letter in msg.flags:
                 self.seqs.setdefault(seq, set()).add(num)
         for word in msg.keywords:
-            if re.fullmatch(r"[A-Za-z0-9_$-]+", word):
+            if _SEQUENCE_NAME.fullmatch(word) and word not in _RESERVED:
                 self.seqs.setdefault(word, set()).add(num)
+            else:
+                self._not_kept(word, msg.key)
         self.pending.append(name)
         return len(self.pending) >= self.batch
+
+    def _not_kept(self, word: str, key: str | None) -> None:
+        """A keyword no sequence can be named after: reported once, never dropped in silence."""
+        if any(w.get("keyword") == word for w in self.warnings):
+            return
+        self.warnings.append({"code": "keyword-not-kept", "key": key, "keyword": word, "message": (
+            f"keyword {word!r} cannot name a sequence of the MH folder {self.path} "
+            f"({'it names a flag' if word in _RESERVED else 'blank, colon or control character'}); "
+            "not kept")})
 
     def _link_next(self, fd: int, temp: str | None) -> str | None:
         """Link the written file to the lowest free number (another program may be adding
@@ -239,7 +257,7 @@ class MHWriter:
         done, self.pending = self.pending, []
         if not done:
             return done
-        replace_file(".mh_sequences", format_sequences(self.seqs).encode("latin-1", "replace"), self.dirfd,
+        replace_file(".mh_sequences", flags.keyword_bytes(format_sequences(self.seqs)), self.dirfd,
                      self.owner, fsync=False)               # made durable with the messages, below
         if self.fsync:
             if not syncfs(self.dirfd):
