@@ -86,6 +86,15 @@ def _unique(words: list[str]) -> tuple[str, ...]:
 _NOT_IN_KEYWORD = re.compile(r'[\x00-\x20\x7f(){%*"\\\],]+')
 
 
+_SPLITS_KEYWORDS = re.compile(r"[ \t\r\n,]+")
+
+
+def as_separated_keyword(name: str) -> str:
+    """``name`` as one word of X-Keywords or a Babyl label list, which readers split at ASCII
+    blanks and commas: each run of those becomes ``_`` ("a,b" -> a_b); nothing else changes."""
+    return _SPLITS_KEYWORDS.sub("_", name) or "_"
+
+
 def as_keyword(name: str) -> str:
     """``name`` made one IMAP keyword: what an atom cannot hold becomes ``_`` ("a b" -> a_b),
     so that X-Keywords, Maildir letters and Dovecot all keep it as one word."""

@@ -900,3 +900,23 @@ def test_gmail_labels_stay_one_keyword_each_through_every_round_trip(tmp_path):
     convert_mailbox(tmp_path / "back.mbox", tmp_path / "md2")
     first, again = (sorted(next(iter(MaildirReader(tmp_path / d))).keywords) for d in ("md", "md2"))
     assert first == again == ["Category_Updates", "Inbox", "Opened", "a_b"]
+
+
+@pytest.mark.parametrize("fmt, kept", [("mbox", "a_b"), ("mmdf", "a_b"), ("babyl", "a_b"), ("mh", "a,b")])
+def test_a_keyword_with_a_comma_stays_one_keyword(tmp_path, fmt, kept):
+    """An IMAP keyword may hold a comma (Dovecot keeps "a,b"); X-Keywords and Babyl label
+    lists split at commas, so there it becomes a_b and is reported, instead of coming back
+    as two keywords (mbox, MMDF) or not at all (Babyl). MH sequences keep it as it is."""
+    md = tmp_path / "md"
+    make_maildir(md)
+    (md / "dovecot-keywords").write_text("0 a,b\n1 x\n")
+    (md / "cur" / "1.M1.h:2,Sab").write_bytes(b"Subject: s\n\nbody\n")
+    out = tmp_path / f"out.{fmt}"
+    report = convert_mailbox(md, out, ConvertOptions(to_format=fmt))
+    assert report.converted == 1
+    renamed = [w["keyword"] for w in report.warnings if w["code"] == "keyword-renamed"]
+    assert renamed == ([] if fmt == "mh" else ["a,b"])
+    back = tmp_path / "back"
+    convert_mailbox(out, back, ConvertOptions(to_format="maildir"))
+    with MaildirReader(back) as reader:
+        assert [sorted(m.keywords) for m in reader] == [sorted([kept, "x"])]

@@ -112,7 +112,9 @@ class BabylWriter(MboxWriter):
         special = [] if "S" in msg.flags else ["unseen"]
         special += [name for name, letter in (("answered", "R"), ("deleted", "T"), ("forwarded", "P"))
                     if letter in msg.flags]
-        user = [k for k in msg.keywords if "," not in k]
+        if msg.keywords:
+            self.fit_keywords(msg)
+        user = msg.keywords
         labels = b"1," + b"".join(b" " + s.encode() + b"," for s in special) + b"," + \
             b"".join(b" " + flags.keyword_bytes(u) + b"," for u in user) + b"\n"
         entry = b"\x0c\n" + labels + head + b"*** EOOH ***\n" + visible + body + b"\n\x1f"

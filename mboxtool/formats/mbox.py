@@ -576,6 +576,21 @@ class MboxWriter:
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.committed = 0
+        self.warnings: list[dict] = []                # read by convert once the run is done
+
+    def fit_keywords(self, msg: MailMessage) -> None:
+        """Keywords as a blank- or comma-separated list can hold them: one with a comma or a
+        blank (a Dovecot or MH keyword may have a comma) is written with ``_`` there and
+        reported, instead of coming back as several keywords or not at all."""
+        fitted = tuple(flags.as_separated_keyword(k) for k in msg.keywords)
+        if fitted == msg.keywords:
+            return
+        for old, new in zip(msg.keywords, fitted, strict=True):
+            if old != new and not any(w.get("keyword") == old for w in self.warnings):
+                self.warnings.append({"code": "keyword-renamed", "key": msg.key, "keyword": old, "message": (
+                    f"keyword {old!r} written as {new!r} in {self.path}: {self.format} keyword lists "
+                    "are split at blanks and commas")})
+        msg.keywords = tuple(dict.fromkeys(fitted))
 
     def open(self) -> MboxWriter:
         try:
@@ -649,6 +664,8 @@ class MboxWriter:
 
     def add(self, msg: MailMessage) -> bool:
         """Queue one message; True when the batch is full and commit() should follow."""
+        if msg.keywords:
+            self.fit_keywords(msg)
         return self._queue(*render_mbox_parts(msg, self.variant, keep_from_line=self.keep_from_lines))
 
     def _queue(self, *parts: bytes | memoryview) -> bool:
