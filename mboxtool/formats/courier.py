@@ -67,7 +67,7 @@ def read_courier_keywords(maildir: Path) -> dict[str, tuple[str, ...]]:
         if words:
             found[unique] = tuple(dict.fromkeys(words))
 
-    newest: dict[str, tuple[int, str]] = {}            # unique -> (rank, file name); rank -1: the plain name
+    newest: dict[str, tuple[int, str]] = {}            # unique -> (rank, file name) of its newest update
     for entry in entries:
         if entry.startswith(":"):
             continue

@@ -17,7 +17,7 @@ from ..message import MailMessage, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
 from ..staging import Stager, host_name, remove_abandoned
 from .claws import mark_letters, read_claws_marks
-from .common import Reader, header_date
+from .common import Reader, header_date, read_regular_file
 
 # a message being written, where it needs a name (staging.py): host, pid, number tried first
 _TEMP = re.compile(r"\.mboxtool\.(?P<host>.+)\.(?P<pid>\d+)\.\d+\.tmp")
@@ -71,7 +71,7 @@ def read_sequences(path: Path) -> dict[str, set[int]]:
     seqs: dict[str, set[int]] = {}
     try:
         # keywords keep their bytes, as everywhere (flags.keyword_bytes): UTF-8, the rest escaped
-        text = (path / ".mh_sequences").read_bytes().decode("utf-8", "surrogateescape")
+        text = read_regular_file(path / ".mh_sequences").decode("utf-8", "surrogateescape")
     except OSError:
         return seqs
     for line in text.replace("\n ", " ").splitlines():
@@ -151,8 +151,7 @@ class MHReader(Reader):
             letters += "" if new else "S"
             headers, _ = split_message(data)
             date, source = header_date(headers, mtime)
-            keywords = tuple(k for k, members in seqs.items()
-                             if num in members and k not in SEQUENCE_LETTERS and k not in ("unseen", "cur"))
+            keywords = tuple(k for k, members in seqs.items() if num in members and k not in _RESERVED)
             yield MailMessage(data, flags.normalize(letters), new, keywords, date, source,
                               key=str(num))
 
