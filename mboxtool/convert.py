@@ -265,12 +265,14 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
 
 
 def _note_subfolders(src: Path, src_format: str, report: ConvertReport) -> None:
-    """Warn that subfolders were left out: Maildir++ ``.Name`` folders, or Thunderbird's
-    ``NAME.sbd/`` beside an mbox file. Only --recursive converts a folder tree."""
-    if src_format == "maildir":
+    """Warn that subfolders were left out: Maildir++ ``.Name`` folders, an MH folder's
+    subfolders, or Thunderbird's ``NAME.sbd/`` beside an mbox file. Only --recursive converts
+    a folder tree."""
+    if src_format in ("maildir", "mh"):
         from .formats.maildir import maildir_folders
+        from .formats.mh import mh_subfolders
         try:
-            names = maildir_folders(src)
+            names = maildir_folders(src) if src_format == "maildir" else mh_subfolders(src)
         except OSError:
             return
     else:

@@ -42,10 +42,14 @@ def mailboxes(root: Path) -> list[tuple[list[str], Path, str]]:
     return found
 
 
-def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False) -> None:
+def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, mh: bool = False) -> None:
+    """Add the mailboxes under ``directory``; ``mh``: it is an MH folder, whose files are its
+    messages (taken already) and whose directories are its subfolders."""
     for name in sorted(os.listdir(directory)):
         path = directory / name
         if name.startswith(".") or (bundle and name == "mbox"):    # a bundle's own mbox: taken already
+            continue
+        if mh and not path.is_dir():
             continue
         if path.is_dir() and inner_mbox(path) != path:      # an Apple Mail bundle, NAME.mbox/mbox
             found.append((parts + [name[:-5]], path / "mbox", "mbox"))
@@ -62,12 +66,12 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False) 
                 found.append((parts + [base], path, "maildir"))
                 continue
             try:
-                if detect_format(path) == "mh":
-                    found.append((parts + [base], path, "mh"))
-                    continue
+                is_mh_folder = detect_format(path) == "mh"
             except InputError:
-                pass
-            _walk(path, parts + [base], found)
+                is_mh_folder = False
+            if is_mh_folder:                                  # nmh and Claws Mail nest folders in folders
+                found.append((parts + [base], path, "mh"))
+            _walk(path, parts + [base], found, mh=is_mh_folder)
 
 
 def mutf7_encode(name: str) -> str:

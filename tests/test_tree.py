@@ -123,3 +123,30 @@ def test_apple_mail_bundles_stand_for_their_mbox_file(tmp_path, invoke):
     folders = {name: [m.data.split(b"Subject: ")[1].split(b"\n")[0] for m in MaildirReader(tmp_path / "tree" / name)]
                for name in ("", ".Work", ".Work.Clients")}
     assert folders == {"": [b"in the inbox"], ".Work": [b"at work"], ".Work.Clients": [b"a client"]}
+
+
+@pytest.mark.parametrize("sequences", [False, True], ids=["no-mh_sequences", "mh_sequences"])
+def test_mh_folders_holding_subfolders_lose_neither(tmp_path, invoke, sequences):
+    """nmh (+inbox/lists) and Claws Mail nest MH folders in MH folders. Without .mh_sequences
+    the folder's own messages were skipped in silence (a directory was no MH folder); with it,
+    its subfolders were never visited."""
+    root = tmp_path / "Mail"
+    for folder, count in (("inbox", 2), ("inbox/lists", 3), ("inbox/lists/deep", 1), ("sent", 1)):
+        (root / folder).mkdir(parents=True)
+        for n in range(1, count + 1):
+            (root / folder / str(n)).write_bytes(b"Subject: %s %d\n\nbody\n" % (folder.encode(), n))
+        if sequences:
+            (root / folder / ".mh_sequences").write_text("unseen: 1\n")
+    (root / "queue").mkdir()                                     # an empty folder: nothing to take
+    report = convert_tree(root, tmp_path / "md", ConvertOptions(fsync=False))
+    assert (report.converted, report.failed) == (7, 0)
+    counts = {}
+    for folder, path in (("INBOX", tmp_path / "md"), ("lists", tmp_path / "md" / ".inbox.lists"),
+                         ("deep", tmp_path / "md" / ".inbox.lists.deep"), ("sent", tmp_path / "md" / ".sent")):
+        with MaildirReader(path) as reader:
+            counts[folder] = len(list(reader))
+    assert counts == {"INBOX": 2, "lists": 3, "deep": 1, "sent": 1}
+    r = invoke("validate", root / "inbox")                       # one folder alone: an MH folder
+    assert r.exit_code == 0 and "foreign" not in r.stdout, r.stdout
+    r = invoke("convert", root / "inbox", tmp_path / "inbox.mbox")
+    assert r.exit_code == 0 and "subfolder(s) not converted (lists)" in r.stderr

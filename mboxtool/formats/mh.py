@@ -33,15 +33,26 @@ _RESERVED = ("unseen", "cur", *SEQUENCE_LETTERS)     # sequences that mean flags
 
 
 def is_mh(path: Path) -> bool:
-    """An MH folder: ``.mh_sequences``, or only numbered messages, or nothing but mboxtool's
-    state file (an MH destination an earlier run found no mail for: a Maildir has cur/)."""
+    """An MH folder: ``.mh_sequences``, or only numbered messages besides its subfolders
+    (nmh's ``+inbox/lists``, Claws Mail's folder tree), or nothing but mboxtool's state file
+    (an MH destination an earlier run found no mail for: a Maildir has cur/)."""
     if (path / ".mh_sequences").exists():
         return True
-    names = os.listdir(path)
-    visible = [n for n in names if not n.startswith(".")]
-    if not visible and STATE_NAME in names:
+    names, files = [], []
+    with os.scandir(path) as it:
+        for entry in it:
+            names.append(entry.name)
+            if not entry.name.startswith(".") and not entry.is_dir():
+                files.append(entry.name)
+    if not files and STATE_NAME in names:
         return True
-    return numbered_messages(path, visible)
+    return numbered_messages(path, files)
+
+
+def mh_subfolders(path: Path) -> list[str]:
+    """The subfolders of an MH folder: its directories, sorted by name."""
+    with os.scandir(path) as it:
+        return sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
 
 
 def _removed(name: str) -> bool:
@@ -123,7 +134,8 @@ class MHReader(Reader):
         for name in os.listdir(self.path):
             if name.isdigit() and (self.path / name).is_file():
                 nums.append(int(name))
-            elif not name.startswith(".") and not name.isdigit() and not _removed(name):
+            elif not name.startswith(".") and not name.isdigit() and not _removed(name) \
+                    and not (self.path / name).is_dir():          # a subfolder is no stranger
                 self.event("foreign-file", key=name)
         return sorted(nums)
 
