@@ -26,8 +26,9 @@ def _file_format(path: Path) -> str | None:
     return fmt
 
 
-def mailboxes(root: Path) -> list[tuple[list[str], Path, str]]:
-    """Every mailbox under ``root`` as (folder name parts, path, format), parents first."""
+def mailboxes(root: Path, skipped: list[Path] | None = None) -> list[tuple[list[str], Path, str]]:
+    """Every mailbox under ``root`` as (folder name parts, path, format), parents first;
+    ``skipped`` gets the files that are no mailbox (mail clients' own files aside)."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: --recursive needs a directory")
@@ -37,12 +38,13 @@ def mailboxes(root: Path) -> list[tuple[list[str], Path, str]]:
         for name in folders:
             found.append(([mutf7_decode(p) for p in name[1:].split(".") if p], root / name, "maildir"))
         return found
-    found = []
-    _walk(root, [], found)
+    found: list = []
+    _walk(root, [], found, skipped=skipped)
     return found
 
 
-def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, mh: bool = False) -> None:
+def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, mh: bool = False,
+          skipped: list[Path] | None = None) -> None:
     """Add the mailboxes under ``directory``; ``mh``: it is an MH folder, whose files are its
     messages (taken already) and whose directories are its subfolders."""
     for name in sorted(os.listdir(directory)):
@@ -53,13 +55,17 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
             continue
         if path.is_dir() and inner_mbox(path) != path:      # an Apple Mail bundle, NAME.mbox/mbox
             found.append((parts + [name[:-5]], path / "mbox", "mbox"))
-            _walk(path, parts + [name[:-5]], found, bundle=True)   # child mailboxes are nested bundles
+            # child mailboxes are nested bundles; the bundle's own files (Info.plist,
+            # table_of_contents) are Apple Mail's, not mail left out: not reported
+            _walk(path, parts + [name[:-5]], found, bundle=True)
             continue
         if path.is_file():
             fmt = _file_format(path)
             if fmt:
                 base = name[:-5] if name.endswith(".mbox") else name
                 found.append((parts + [base], path, fmt))
+            elif skipped is not None and not name.endswith(SKIP_SUFFIXES):
+                skipped.append(path)
         elif path.is_dir():
             base = name[:-4] if name.endswith(".sbd") else name
             if is_maildir(path) or (path / "cur").is_dir():     # cur/ alone: a damaged Maildir
@@ -71,7 +77,7 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
                 is_mh_folder = False
             if is_mh_folder:                                  # nmh and Claws Mail nest folders in folders
                 found.append((parts + [base], path, "mh"))
-            _walk(path, parts + [base], found, mh=is_mh_folder)
+            _walk(path, parts + [base], found, mh=is_mh_folder, skipped=skipped)
 
 
 def mutf7_encode(name: str) -> str:
@@ -136,13 +142,19 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
         return ConvertReport(str(src), str(dst), "tree", (options.to_format or "maildir") + "-tree",
                              dry_run=options.dry_run)
     refuse_destination_inside(src, dst)
-    boxes = mailboxes(src)
+    strangers: list[Path] = []
+    boxes = mailboxes(src, strangers)
     if not boxes:
         raise InputError(f"{src}: no mailboxes found in this folder tree")
     src_kind = boxes[0][2] if boxes[0][0] == [] else "mbox"
     dst_format = options.to_format or ("mbox" if src_kind == "maildir" else "maildir")
     total = ConvertReport(str(src), str(dst), "tree", dst_format + "-tree", dry_run=options.dry_run)
     total.verified = True if options.verify else None
+    if strangers:                                   # never left out in silence
+        shown = ", ".join(str(p.relative_to(src)) for p in strangers[:5])
+        total.warnings.append({"code": "files-not-converted", "message": (
+            f"{len(strangers)} file(s) in the tree are no mailbox and were not converted: {shown}"
+            f"{', ...' if len(strangers) > 5 else ''}"), "files": [str(p) for p in strangers]})
     if dst_format == "maildir" and not options.dry_run:
         from .formats.maildir import MaildirWriter
         MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too

@@ -150,3 +150,22 @@ def test_mh_folders_holding_subfolders_lose_neither(tmp_path, invoke, sequences)
     assert r.exit_code == 0 and "foreign" not in r.stdout, r.stdout
     r = invoke("convert", root / "inbox", tmp_path / "inbox.mbox")
     assert r.exit_code == 0 and "subfolder(s) not converted (lists)" in r.stderr
+
+
+def test_files_in_a_tree_that_are_no_mailbox_are_named_not_skipped_in_silence(tmp_path):
+    root = tmp_path / "Mail"
+    (root / "Work.sbd").mkdir(parents=True)
+    (root / "Inbox").write_bytes(mbox_entry())
+    (root / "Inbox.msf").write_bytes(b"// <!-- <mdb:mork:z v=\"1.4\"/> -->")    # the client's own index
+    (root / "popstate.dat").write_bytes(b"# POP3 State File")
+    (root / "Work.sbd" / "note.eml").write_bytes(b"Return-Path: <a@b>\nSubject: lone\n\nx\n")
+    (root / "Work.sbd" / "Projects").write_bytes(mbox_entry(body="p\n"))
+    bundle = root / "Old.mbox"                                   # Apple Mail's own files stay quiet
+    bundle.mkdir()
+    (bundle / "mbox").write_bytes(mbox_entry(body="old\n"))
+    (bundle / "Info.plist").write_bytes(b"<plist/>")
+    report = convert_tree(root, tmp_path / "md", ConvertOptions(fsync=False))
+    assert report.converted == 3
+    (warning,) = [w for w in report.warnings if w["code"] == "files-not-converted"]
+    assert warning["files"] == [str(root / "Work.sbd" / "note.eml")]
+    assert "Work.sbd/note.eml" in warning["message"]
