@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from .errors import InputError
-from .formats.maildir import CONTROL_FILES
+from .formats.maildir import is_control_file
 from .formats.mh import is_mh
 
 FORMATS = ("mbox", "maildir", "mh", "mmdf", "babyl")
@@ -131,7 +131,7 @@ def _detect_dir(path: Path) -> str:
         raise InputError(f"{path}: permission denied") from exc
     if (path / "cur").is_dir() and (path / "new").is_dir():
         loose = [n for n in names if not n.startswith(".") and n not in ("cur", "new", "tmp")
-                 and n not in CONTROL_FILES and (path / n).is_file() and _looks_like_message(path / n)]
+                 and not is_control_file(n) and (path / n).is_file() and _looks_like_message(path / n)]
         if loose:
             raise InputError(f"{path}: has cur/ and new/ but also {len(loose)} message files at its top "
                              f"(e.g. {sorted(loose)[0]!r}): a mail root, not a Maildir "

@@ -11,7 +11,7 @@ from typing import Any
 from .convert import ConvertOptions, ConvertReport, convert_mailbox, refuse_destination_inside
 from .detect import detect_format, inner_mbox
 from .errors import InputError, MboxtoolError
-from .formats.maildir import is_maildir, maildir_folders
+from .formats.maildir import is_control_file, is_maildir, maildir_folders
 
 SKIP_SUFFIXES = (".msf", ".lock", ".mboxtool-append", ".dat", ".json", ".html")
 
@@ -37,6 +37,7 @@ def mailboxes(root: Path, skipped: list[Path] | None = None) -> list[tuple[list[
         found = [([], root, "maildir")] if is_maildir(root) else []
         for name in folders:
             found.append(([mutf7_decode(p) for p in name[1:].split(".") if p], root / name, "maildir"))
+        _walk(root, [], found, maildir=True, skipped=skipped)      # what else lies there
         return found
     found: list = []
     _walk(root, [], found, skipped=skipped)
@@ -44,14 +45,18 @@ def mailboxes(root: Path, skipped: list[Path] | None = None) -> list[tuple[list[
 
 
 def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, mh: bool = False,
-          skipped: list[Path] | None = None) -> None:
+          maildir: bool = False, skipped: list[Path] | None = None) -> None:
     """Add the mailboxes under ``directory``; ``mh``: it is an MH folder, whose files are its
-    messages (taken already) and whose directories are its subfolders."""
+    messages (taken already) and whose directories are its subfolders; ``maildir``: it is a
+    Maildir (taken already), and what lies beside cur/, new/ and tmp/ is looked at too: a
+    notmuch mail root nests Maildirs in plain directories and keeps loose message files."""
     for name in sorted(os.listdir(directory)):
         path = directory / name
         if name.startswith(".") or (bundle and name == "mbox"):    # a bundle's own mbox: taken already
             continue
         if mh and not path.is_dir():
+            continue
+        if maildir and (name in ("cur", "new", "tmp") or is_control_file(name)):
             continue
         if path.is_dir() and inner_mbox(path) != path:      # an Apple Mail bundle, NAME.mbox/mbox
             found.append((parts + [name[:-5]], path / "mbox", "mbox"))
@@ -70,6 +75,7 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
             base = name[:-4] if name.endswith(".sbd") else name
             if is_maildir(path) or (path / "cur").is_dir():     # cur/ alone: a damaged Maildir
                 found.append((parts + [base], path, "maildir"))
+                _walk(path, parts + [base], found, maildir=True, skipped=skipped)
                 continue
             try:
                 is_mh_folder = detect_format(path) == "mh"

@@ -14,7 +14,7 @@ from typing import Any
 from .detect import detect_format, inner_mbox, normalize_format
 from .errors import InputError
 from .flags import LETTERS, from_mbox_headers, parse_maildir_name
-from .formats.maildir import CONTROL_FILES, open_message_file, read_keyword_map
+from .formats.maildir import is_control_file, open_message_file, read_keyword_map
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage, _boundary
 from .index import short_digest
@@ -413,7 +413,7 @@ def _check_maildir(path: Path, report: ValidationReport) -> None:
     keyword_map = read_keyword_map(path)
     now = time.time()
     for name in sorted(os.listdir(path)):
-        if name in CONTROL_FILES or name.startswith("dovecot"):
+        if is_control_file(name):
             r.add("control-files", f"{name}: a control file, not a message", key=name)
     uniques: dict[str, str] = {}
     owner = os.stat(path).st_uid

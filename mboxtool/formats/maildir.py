@@ -33,6 +33,11 @@ CONTROL_FILES = ("dovecot-uidlist", "dovecot-keywords", "maildirsize", "maildirf
                  "dovecot.index.log")
 
 
+def is_control_file(name: str) -> bool:
+    """A file a mail server or client keeps in a Maildir that is not a message."""
+    return name in CONTROL_FILES or name.startswith(("dovecot", "courier"))
+
+
 def is_maildir(path: Path) -> bool:
     return (path / "cur").is_dir() and (path / "new").is_dir()
 
