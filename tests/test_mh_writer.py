@@ -165,3 +165,17 @@ def test_keywords_become_sequences_byte_for_byte_and_the_rest_is_reported(tmp_pa
         (msg,) = list(reader)
     assert sorted(msg.keywords) == sorted(["work", "café", "a.b", "\udcff\udcfe"])
     assert b"\xff\xfe" in back.read_bytes()                       # the keyword's own bytes
+
+
+def test_a_message_file_with_a_leading_zero_is_read_and_moved_by_its_own_name(tmp_path, invoke):
+    """"01" is message 1 by number, but opening "1" found nothing: it was reported as
+    vanished and left out."""
+    folder = tmp_path / "mh"
+    folder.mkdir()
+    (folder / "01").write_bytes(b"Subject: a\n\nx\n")
+    (folder / "2").write_bytes(b"Subject: b\n\nx\n")
+    r = invoke("convert", "--move", folder, tmp_path / "out.mbox")
+    assert r.exit_code == 0, r.stderr
+    assert "vanished" not in r.stderr
+    assert (tmp_path / "out.mbox").read_bytes().count(b"\nSubject: ") == 2
+    assert os.listdir(folder) == []                              # "01" removed by its own name

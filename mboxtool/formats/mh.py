@@ -129,30 +129,32 @@ class MHReader(Reader):
             raise InputError(f"{self.path}: {what}")
         return self
 
-    def numbers(self) -> list[int]:
-        nums = []
+    def numbers(self) -> list[tuple[int, str]]:
+        """(number, file name) of every message, in numeric order. The name is kept: a file
+        "01" is message 1 too, but it must be opened (and removed by --move) as "01"."""
+        found = []
         for name in os.listdir(self.path):
             if name.isdigit() and (self.path / name).is_file():
-                nums.append(int(name))
+                found.append((int(name), name))
             elif not name.startswith(".") and not name.isdigit() and not _removed(name) \
                     and not (self.path / name).is_dir():          # a subfolder is no stranger
                 self.event("foreign-file", key=name)
-        return sorted(nums)
+        return sorted(found)
 
     def __iter__(self) -> Iterator[MailMessage]:
         seqs = read_sequences(self.path)
         unseen = seqs.get("unseen", set())
         marks = read_claws_marks(self.path)              # Claws Mail keeps the other flags apart
-        for num in self.numbers():
+        for num, name in self.numbers():
             try:
-                with open(self.path / str(num), "rb") as fh:
+                with open(self.path / name, "rb") as fh:
                     data = fh.read()
-                mtime = int(os.stat(self.path / str(num)).st_mtime)
+                    mtime = int(os.fstat(fh.fileno()).st_mtime)
             except FileNotFoundError:                           # removed during the run
-                self.vanished(str(num))
+                self.vanished(name)
                 continue
             except OSError as exc:
-                self.unreadable(str(num), exc)
+                self.unreadable(name, exc)
                 continue
             new = num in unseen
             letters = "".join(l for s, l in SEQUENCE_LETTERS.items() if num in seqs.get(s, ()))
@@ -165,7 +167,7 @@ class MHReader(Reader):
             date, source = header_date(headers, mtime)
             keywords = tuple(k for k, members in seqs.items() if num in members and k not in _RESERVED)
             yield MailMessage(data, flags.normalize(letters), new, keywords, date, source,
-                              key=str(num))
+                              key=name)
 
 
 class MHWriter:
