@@ -138,12 +138,24 @@ def _empty(msg: MailMessage, report: ConvertReport) -> bool:
 
 
 def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
-    """Count bytes before the first From_ line that are no message as failed; True when refused."""
-    if "garbage-before-first-from" not in msg.notes or is_header_line(msg.data.split(b"\n", 1)[0]):
+    """Count bytes outside any message (before an mbox's first From_ line, between MMDF
+    delimiter pairs) that are no message as failed; True when refused. Bytes that start like
+    a message (a header line) are converted: a lost separator left them there."""
+    where = next((n for n in ("garbage-before-first-from", "outside-delimiters") if n in msg.notes), None)
+    if where is None:
+        return False
+    if is_header_line(msg.data.split(b"\n", 1)[0]):
+        if where == "outside-delimiters":
+            report.warnings.append({"code": "text-outside-messages", "key": msg.key, "offset": msg.offset,
+                                    "message": f"message {msg.key} lay outside any pair of ^A^A^A^A lines "
+                                               "(a lost delimiter); converted, as it starts like a message"})
         return False
     report.failed += 1
-    report.error("bytes before the first From_ line are not a message; 'mboxtool repair' keeps them",
-                 msg.key, offset=msg.offset)
+    if where == "outside-delimiters":
+        report.error("bytes outside any pair of ^A^A^A^A lines are not a message", msg.key, offset=msg.offset)
+    else:
+        report.error("bytes before the first From_ line are not a message; 'mboxtool repair' keeps them",
+                     msg.key, offset=msg.offset)
     return True
 
 

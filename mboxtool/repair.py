@@ -75,7 +75,9 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
             report.remaining.append({"code": "message-not-copied", "severity": "error",
                                      "message": e["message"], "key": e.get("key")})
         for w in rep.warnings:
-            report.fixed(w["code"], f"{w.get('key', '')}: left out of the copy", None)
+            what = "written between delimiters of its own" if w["code"] == "text-outside-messages" \
+                else "left out of the copy"
+            report.fixed(w["code"], f"{w.get('key', '')}: {what}", None)
         report.remaining += [p.to_dict() for p in validate_mailbox(dst, fmt).problems
                              if p.severity == "error"]
         return report

@@ -30,7 +30,7 @@ SEVERITY = {
     "glued-from-line": "error", "bad-from-date": "warning", "non-ascii-from-line": "warning",
     "crlf-line-endings": "info", "mixed-line-endings": "warning", "cr-line-endings": "error",
     "nul-run": "error", "nul-byte": "warning", "missing-final-newline": "warning",
-    "truncated-message": "error", "concatenated-mbox": "warning",
+    "truncated-message": "error", "concatenated-mbox": "warning", "text-outside-messages": "error",
     "content-length-mismatch": "warning", "pseudo-message": "info", "stale-dotlock": "warning",
     "duplicate-message": "info", "header-8bit": "info", "header-invalid-utf8": "warning",
     "long-line": "warning", "very-long-line": "error", "missing-header-separator": "warning",

@@ -306,3 +306,30 @@ def test_a_forked_writer_frees_the_scanner_window_it_inherited():
     assert os.waitstatus_to_exitcode(status) == 0
     assert [m.data.endswith(b"\n\nsecond\n") for m in it] == [True]
     assert len(first.data) > 300_000
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries=st.lists(st.tuples(st.sampled_from(["a", "x" * 40, "From x", ""]),
+                                  st.sampled_from(["", "\n", "junk\n", "Subject: lost\n\nbody\n", "\x01\n"])),
+                        min_size=1, max_size=6),
+       chunk=st.sampled_from([3, 5, 17, 100]))
+def test_property_mmdf_text_between_entries_is_found_at_any_read_size(tmp_path_factory, entries, chunk):
+    """Text outside the delimiter pairs (what a lost delimiter leaves) comes out as such, at
+    its offset, whatever the read size: never dropped, never glued to a message."""
+    import mboxtool.formats.mmdf as mmdf_mod
+    from mboxtool.formats.mmdf import MMDFReader
+    delim = b"\x01\x01\x01\x01\n"
+    data = b"".join(delim + b"Subject: s\n\n" + body.encode() + b"\n" + delim + gap.encode()
+                    for body, gap in entries)
+    path = tmp_path_factory.mktemp("mmdf") / "box"
+    path.write_bytes(data)
+    old, mmdf_mod.CHUNK = mmdf_mod.CHUNK, chunk
+    try:
+        with MMDFReader(path) as reader:
+            got = list(reader.raw_messages())
+    finally:
+        mmdf_mod.CHUNK = old
+    gaps = [gap.encode() for _, gap in entries if gap.strip("\r\n\t \x01")]
+    assert [d for _, d, outside in got if outside] == gaps
+    assert [d for _, d, outside in got if not outside] == [b"Subject: s\n\n" + b.encode() + b"\n" for b, _ in entries]
+    assert all(data[o:o + len(d)] == d for o, d, _ in got)

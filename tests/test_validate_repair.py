@@ -316,3 +316,23 @@ def test_repair_write_failure_is_one_line_and_exit_2(tmp_path, invoke, monkeypat
     assert not Path(f"{dst}.orphan").exists()         # the sample's leading garbage went there first
     assert result.stderr.strip().splitlines() == [
         f"Error: {dst}: cannot write the repaired copy: No space left on device; the partial copy was removed"]
+
+
+def test_an_mmdf_message_that_lost_its_delimiter_is_found_converted_and_repaired(tmp_path, invoke):
+    """A lost opening ^A^A^A^A shifts the pairing: the message after it, and every other one
+    after that, lay between two pairs and were dropped without a word (validate said OK)."""
+    d = b"\x01\x01\x01\x01\n"
+    box = tmp_path / "box.mmdf"
+    box.write_bytes(d + b"Subject: one\n\n1\n" + d + b"not a message\n" + d + b"Subject: two\n\n2\n" + d +
+                    b"Subject: three\n\n3\n" + d)                      # three lost its opening line
+    r = invoke("validate", "--json", box)
+    assert r.exit_code == 1
+    offsets = [p["offset"] for p in json.loads(r.stdout)["problems"] if p["code"] == "text-outside-messages"]
+    assert [box.read_bytes()[o:o + 12] for o in offsets] == [b"not a messag", b"Subject: thr"]
+    r = invoke("convert", "--json", box, tmp_path / "out.mbox")
+    doc = json.loads(r.stdout)
+    assert (r.exit_code, doc["converted"], doc["failed"]) == (1, 3, 1)     # the junk: failed, not lost
+    r = invoke("repair", box, tmp_path / "fixed.mmdf")
+    assert r.exit_code == 1                                                # the junk is left, and said so
+    assert "fixed   text-outside-messages" in r.stdout
+    assert invoke("validate", tmp_path / "fixed.mmdf").exit_code == 0

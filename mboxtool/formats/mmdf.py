@@ -25,11 +25,14 @@ class MMDFReader(MboxReader):
     def variant(self) -> None:  # type: ignore[override]
         return None
 
-    def raw_messages(self) -> Iterator[tuple[int, bytes]]:
-        """(offset, bytes between the delimiters) for each message."""
+    def raw_messages(self) -> Iterator[tuple[int, bytes, bool]]:
+        """(offset, bytes between the delimiters, False) for each message, and (offset, bytes,
+        True) for text outside any pair of delimiters: what a lost delimiter leaves (the next
+        message, read as the gap between two), never dropped in silence."""
         self.fh.seek(0)
         buf, base = b"", 0                 # buf holds the file from offset base on
         start: int | None = None           # where the open message's bytes start in buf
+        gap = 0                            # where the text after the last closing delimiter starts
         pos = 0                            # where the next delimiter search starts in buf
         read = 0
         while True:
@@ -41,31 +44,42 @@ class MMDFReader(MboxReader):
                     pos = i + 1
                     continue
                 if start is not None:
-                    yield base + start, buf[start:i]
+                    yield base + start, buf[start:i], False
                     start = None
+                    gap = i + len(DELIM)
                 else:
+                    if buf[gap:i].strip(b"\r\n\t \x01"):
+                        yield from self._outside(base + gap, buf[gap:i])
                     start = i + len(DELIM)
                 pos = i + len(DELIM)
             # a delimiter may straddle the end: scan on from there, one byte of context kept
             pos = max(pos, len(buf) - len(DELIM) + 1)
-            keep = max(0, min(pos, start if start is not None else pos) - 1)
+            keep = max(0, min(pos, start if start is not None else gap) - 1)
             buf, base, pos = buf[keep:], base + keep, pos - keep
             if start is not None:
                 start -= keep
+            gap = max(0, gap - keep)
             # a large message: grow by half of the buffer, not by CHUNK (each read copies it)
             want = max(CHUNK, len(buf) // 2)
             chunk = self.fh.read(min(want, self.size - read)) if read < self.size else b""
             if not chunk:
                 if start is not None and buf[start:].strip(b"\x01\n"):
                     self.event("truncated-message", offset=base + start, reason="no closing ^A^A^A^A line")
-                    yield base + start, buf[start:]
+                    yield base + start, buf[start:], False
+                elif start is None and buf[gap:].strip(b"\r\n\t \x01"):
+                    yield from self._outside(base + gap, buf[gap:])
                 return
             read += len(chunk)
             buf += chunk
 
+    def _outside(self, offset: int, data: bytes) -> Iterator[tuple[int, bytes, bool]]:
+        self.event("text-outside-messages", offset=offset,
+                   reason=f"{len(data)} bytes outside any pair of ^A^A^A^A lines (a lost delimiter?)")
+        yield offset, data, True
+
     def __iter__(self) -> Iterator[MailMessage]:
         resolver = DateResolver("utc")
-        for index, (offset, data) in enumerate(self.raw_messages(), 1):
+        for index, (offset, data, outside) in enumerate(self.raw_messages(), 1):
             parsed = dates.FromLine("", None, False)
             from_line = None
             if data.startswith(b"From "):
@@ -76,9 +90,12 @@ class MMDFReader(MboxReader):
             headers, _ = split_message(data)
             state = flags.from_mbox_headers(headers)
             date, source = resolver.resolve(parsed, headers)
-            yield MailMessage(data, state.flags, state.new, state.keywords, date, source,
+            msg = MailMessage(data, state.flags, state.new, state.keywords, date, source,
                               parsed.sender if from_line else None, str(index), offset,
                               None, from_line, headers=headers)
+            if outside:                 # converted when it looks like a message, else refused
+                msg.notes.append("outside-delimiters")
+            yield msg
 
 
 class MMDFWriter(MboxWriter):
