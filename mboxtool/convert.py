@@ -147,12 +147,14 @@ def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
     if is_header_line(msg.data.split(b"\n", 1)[0]):
         if where == "outside-delimiters":
             report.warnings.append({"code": "text-outside-messages", "key": msg.key, "offset": msg.offset,
-                                    "message": f"message {msg.key} lay outside any pair of ^A^A^A^A lines "
-                                               "(a lost delimiter); converted, as it starts like a message"})
+                                    "message": f"message {msg.key} lay outside the delimiters of any message "
+                                               "(a lost or broken delimiter line); converted, as it starts "
+                                               "like a message"})
         return False
     report.failed += 1
     if where == "outside-delimiters":
-        report.error("bytes outside any pair of ^A^A^A^A lines are not a message", msg.key, offset=msg.offset)
+        report.error("bytes between messages, outside their delimiters, are not a message",
+                     msg.key, offset=msg.offset)
     else:
         report.error("bytes before the first From_ line are not a message; 'mboxtool repair' keeps them",
                      msg.key, offset=msg.offset)

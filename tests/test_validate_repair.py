@@ -336,3 +336,43 @@ def test_an_mmdf_message_that_lost_its_delimiter_is_found_converted_and_repaired
     assert r.exit_code == 1                                                # the junk is left, and said so
     assert "fixed   text-outside-messages" in r.stdout
     assert invoke("validate", tmp_path / "fixed.mmdf").exit_code == 0
+
+
+def test_a_babyl_entry_behind_a_broken_separator_is_found_and_stray_text_named(tmp_path, invoke):
+    """The stdlib starts a Babyl entry only at a line that is exactly \\037\\014: text after an
+    entry's \\037 hid the next entry from it, and the message was lost without a word."""
+    from mboxtool.convert import ConvertOptions, convert_mailbox
+
+    from .conftest import SAMPLES
+    good = tmp_path / "good.babyl"
+    convert_mailbox(SAMPLES / "inbox.mbox", good, ConvertOptions(to_format="babyl", fsync=False))
+    data = good.read_bytes()
+    second_end = data.index(b"\x1f", data.index(b"\x1f", data.index(b"\x1f") + 1) + 1)
+    damaged = tmp_path / "damaged.babyl"
+    damaged.write_bytes(data[:second_end + 1] + b"\nstray text\n" + data[second_end + 1:])
+    r = invoke("validate", "--json", damaged)
+    assert r.exit_code == 1
+    assert [p["code"] for p in json.loads(r.stdout)["problems"]].count("text-outside-messages") == 2
+    for box, name in ((good, "good.mbox"), (damaged, "damaged.mbox")):
+        r = invoke("convert", "--quiet", box, tmp_path / name)
+    assert r.exit_code == 1                                          # the stray text: failed, not lost
+
+    def messages(path):
+        with MboxReader(path) as reader:
+            return [(m.data, m.flags, m.keywords) for m in reader]
+    assert messages(tmp_path / "damaged.mbox") == messages(tmp_path / "good.mbox")
+    assert len(messages(tmp_path / "good.mbox")) == 5
+
+
+def test_babyl_labels_keep_the_bytes_of_non_ascii_keywords(tmp_path):
+    from mboxtool.convert import ConvertOptions, convert_mailbox
+    from mboxtool.formats.maildir import MaildirReader
+    md = tmp_path / "md"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    (md / "dovecot-keywords").write_bytes("0 café\n1 日本\n".encode())
+    (md / "cur" / "1.M1.h:2,Sab").write_bytes(b"Subject: s\n\nbody\n")
+    convert_mailbox(md, tmp_path / "box.babyl", ConvertOptions(to_format="babyl", fsync=False))
+    convert_mailbox(tmp_path / "box.babyl", tmp_path / "back", ConvertOptions(to_format="maildir", fsync=False))
+    with MaildirReader(tmp_path / "back") as reader:
+        assert [sorted(m.keywords) for m in reader] == [sorted(["café", "日本"])]   # not cafÃ©

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 from .. import flags
@@ -11,6 +12,7 @@ from ..message import MailMessage, core_bytes, header_end, is_header_line, split
 from .common import Reader, header_date
 from .mbox import MboxWriter
 
+_FORM_FEED_LINE = re.compile(rb"(?m)^\x0c\r?\n")     # where an entry starts (after \037)
 HEADER = (b"BABYL OPTIONS: -*- rmail -*-\nVersion: 5\nLabels:\n"
           b"Note:   This is the header of an rmail file.\n\x1f")
 # Babyl attribute labels <-> Maildir letters ("unseen" is the absence of S)
@@ -38,49 +40,107 @@ class BabylReader(Reader):
             self.box = None
 
     def entry_bytes(self, key: int) -> bytes:
-        """The message of entry ``key``: its original header and its body.
-
-        Not the stdlib's get_bytes: that takes the first paragraph after ``*** EOOH ***``
-        for the visible header copy even when there is none (the stdlib's own writer leaves
-        it out for an ``email.message.Message``), and then fails an assert on the last entry.
-        """
+        """The message of entry ``key``: its original header and its body."""
         start, stop = self.box._lookup(key)                # the stdlib's table of entries
+        return _entry_message(os.pread(self.box._file.fileno(), stop - start, start))
+
+    def _entries(self) -> Iterator[tuple[int, int | None, bytes | None, bool]]:
+        """(offset, stdlib key or None, entry bytes or None, outside) in file order.
+
+        The stdlib starts an entry only at a line that is exactly ``\\037\\014``: text between
+        one entry's ``\\037`` and the next ``\\014`` line hid that next entry from it and was
+        itself passed over. What lies between the stdlib's entries is looked at here: an entry
+        there (a ``\\014`` line, then its labels line) is read, other text comes out as outside.
+        """
+        toc = sorted((start, stop, key) for key, (start, stop) in self.box._toc.items())
         fd = self.box._file.fileno()
-        entry = os.pread(fd, stop - start, start)
-        labels_end = entry.find(b"\n") + 1
-        eooh = entry.find(b"\n*** EOOH ***\n", labels_end - 1)
-        if labels_end <= 0 or eooh < 0:
-            raise ValueError("a Babyl entry without its *** EOOH *** line")
-        original = entry[labels_end:eooh + 1]
-        rest = entry[eooh + len(b"\n*** EOOH ***\n"):]
-        if rest.startswith(b"\n"):                           # an empty visible copy
-            return original + rest[1:]
-        blank = rest.find(b"\n\n")
-        copy = rest[:blank + 1] if blank >= 0 else rest
-        # the visible copy, up to its empty line: header lines, or lines of the original header
-        # (whatever that holds); else the body starts right after *** EOOH ***
-        if is_header_line(copy[:copy.find(b"\n") + 1 or len(copy)]) or \
-                set(copy.split(b"\n")) <= set(original.replace(b"\r\n", b"\n").split(b"\n")):
-            rest = rest[blank + 2:] if blank >= 0 else b""
-        return original + rest
+        size = os.fstat(fd).st_size
+        for i, (start, stop, key) in enumerate(toc):
+            yield start, key, None, False
+            end = toc[i + 1][0] if i + 1 < len(toc) else size
+            yield from self._in_gap(stop, os.pread(fd, end - stop, stop))
+
+    def _in_gap(self, base: int, gap: bytes) -> Iterator[tuple[int, None, bytes, bool]]:
+        """Entries and stray text in ``gap`` (at ``base``): normally only ``\\n\\037\\014\\n``."""
+        starts = list(_FORM_FEED_LINE.finditer(gap))
+        bounds = [0] + [m.start() for m in starts] + [len(gap)]
+        for n in range(len(bounds) - 1):
+            lo, hi = bounds[n], bounds[n + 1]
+            text = gap[lo:hi]
+            if n > 0:                                      # an entry the stdlib skipped
+                body = text[starts[n - 1].end() - lo:]
+                cut = body.find(b"\n\x1f")
+                entry, text = (body[:cut], body[cut + 2:]) if cut >= 0 else (body, b"")
+                self.event("text-outside-messages", offset=base + starts[n - 1].end(),
+                           reason="an entry the Babyl reader skipped (its \\037\\014 line is broken)")
+                yield base + starts[n - 1].end(), None, entry, False
+                lo = hi - len(text)
+            stray = text.strip(b"\r\n\t \x1f\x0c")
+            if stray:
+                at = base + lo + text.index(stray[:1])
+                self.event("text-outside-messages", offset=at,
+                           reason=f"{len(stray)} bytes outside any Babyl entry (a broken \\037\\014 line?)")
+                yield at, None, stray + b"\n", True
 
     def __iter__(self) -> Iterator[MailMessage]:
-        for index, key in enumerate(self.keys, 1):
+        for index, (offset, key, entry, outside) in enumerate(self._entries(), 1):
             try:
-                data = self.entry_bytes(key)
+                if key is not None:
+                    data = self.entry_bytes(key)
+                    raw = self.box._labels.get(key, [])          # the stdlib keeps them here
+                elif outside:
+                    data, raw = entry, []
+                else:
+                    data, raw = _entry_message(entry), _labels_of(entry)
             except (ValueError, OSError) as exc:
                 self.unreadable(str(index), OSError(0, str(exc)))
                 continue
-            labels = [label.decode("latin-1") if isinstance(label, bytes) else label
-                      for label in self.box._labels.get(key, [])]   # the stdlib keeps them here
+            # labels keep their bytes, as keywords do everywhere (flags.keyword_bytes)
+            labels = [label.decode("utf-8", "surrogateescape") if isinstance(label, bytes) else label
+                      for label in raw]
             letters = "" if "unseen" in labels else "S"
             letters += "".join(LABEL_LETTERS.get(label, "") for label in labels)
             keywords = tuple(l for l in labels if l not in LABEL_LETTERS and l != "unseen"
                              and l not in ("filed", "copied"))
             headers, _ = split_message(data)
             date, source = header_date(headers)
-            yield MailMessage(data, flags.normalize(letters), "unseen" in labels, keywords,
-                              date, source, key=str(index))
+            msg = MailMessage(data, flags.normalize(letters), "unseen" in labels, keywords,
+                              date, source, key=str(index), offset=offset)
+            if key is None:             # converted (and reported) when it looks like a message
+                msg.notes.append("outside-delimiters")
+            yield msg
+
+
+def _labels_of(entry: bytes) -> list[bytes]:
+    """The labels of an entry's first line, as the stdlib reads them ("1, unseen,, work,")."""
+    line = entry.split(b"\n", 1)[0]
+    return [label.strip() for label in line[1:].split(b",") if label.strip()]
+
+
+def _entry_message(entry: bytes) -> bytes:
+    """The message of a Babyl entry (labels line, original header, ``*** EOOH ***``, visible
+    header copy, body): its original header and its body.
+
+    Not the stdlib's get_bytes: that takes the first paragraph after ``*** EOOH ***``
+    for the visible header copy even when there is none (the stdlib's own writer leaves
+    it out for an ``email.message.Message``), and then fails an assert on the last entry.
+    """
+    labels_end = entry.find(b"\n") + 1
+    eooh = entry.find(b"\n*** EOOH ***\n", labels_end - 1)
+    if labels_end <= 0 or eooh < 0:
+        raise ValueError("a Babyl entry without its *** EOOH *** line")
+    original = entry[labels_end:eooh + 1]
+    rest = entry[eooh + len(b"\n*** EOOH ***\n"):]
+    if rest.startswith(b"\n"):                           # an empty visible copy
+        return original + rest[1:]
+    blank = rest.find(b"\n\n")
+    copy = rest[:blank + 1] if blank >= 0 else rest
+    # the visible copy, up to its empty line: header lines, or lines of the original header
+    # (whatever that holds); else the body starts right after *** EOOH ***
+    if is_header_line(copy[:copy.find(b"\n") + 1 or len(copy)]) or \
+            set(copy.split(b"\n")) <= set(original.replace(b"\r\n", b"\n").split(b"\n")):
+        rest = rest[blank + 2:] if blank >= 0 else b""
+    return original + rest
 
 
 class BabylWriter(MboxWriter):
