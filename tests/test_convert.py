@@ -920,3 +920,17 @@ def test_a_keyword_with_a_comma_stays_one_keyword(tmp_path, fmt, kept):
     convert_mailbox(out, back, ConvertOptions(to_format="maildir"))
     with MaildirReader(back) as reader:
         assert [sorted(m.keywords) for m in reader] == [sorted([kept, "x"])]
+
+
+def test_an_abandoned_delivery_in_tmp_is_named_not_passed_over(tmp_path):
+    md = tmp_path / "md"
+    make_maildir(md)
+    (md / "cur" / "1.M1.h:2,S").write_bytes(b"Subject: a\n\nx\n")
+    (md / "tmp" / "2.M2.h").write_bytes(b"Subject: stuck\n\nx\n")
+    (md / "tmp" / "3.M3.h").write_bytes(b"Subject: arriving\n\nx\n")       # a delivery in progress
+    old = time.time() - 3 * 86400
+    os.utime(md / "tmp" / "2.M2.h", (old, old))
+    report = convert_mailbox(md, tmp_path / "out.mbox")
+    assert report.converted == 1
+    (warning,) = [w for w in report.warnings if w["code"] == "stale-tmp-files"]
+    assert "1 file(s)" in warning["message"] and "2.M2.h" in warning["message"]
