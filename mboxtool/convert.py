@@ -522,6 +522,9 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
                 os.unlink(Path(report.source) / key)
             except FileNotFoundError:
                 pass
+        if src_format == "mh" and keys:
+            from .formats.mh import forget_messages
+            forget_messages(Path(report.source), [int(k) for k in keys if k.isdigit()])
     report.moved = True
 
 

@@ -179,3 +179,25 @@ def test_a_message_file_with_a_leading_zero_is_read_and_moved_by_its_own_name(tm
     assert "vanished" not in r.stderr
     assert (tmp_path / "out.mbox").read_bytes().count(b"\nSubject: ") == 2
     assert os.listdir(folder) == []                              # "01" removed by its own name
+
+
+def test_move_takes_the_moved_messages_out_of_the_sequences(tmp_path, invoke):
+    """nmh numbers the next message after the highest file: after --move emptied the folder,
+    a new message 1 inherited the old message 1's flags from .mh_sequences."""
+    folder = tmp_path / "mh"
+    folder.mkdir()
+    for n in (1, 2, 3):
+        (folder / str(n)).write_bytes(b"Subject: %d\n\nx\n" % n)
+    (folder / ".mh_sequences").write_text("flagged: 1-2\nunseen: 2-3\nwork: 1\n")
+    (folder / "3").chmod(0)                                        # cannot be read: stays, keeps its flags
+    r = invoke("convert", "--move", folder, tmp_path / "out.mbox")
+    if os.geteuid() != 0:
+        assert r.exit_code == 1
+        assert sorted(os.listdir(folder)) == [".mh_sequences", "3"]
+        assert (folder / ".mh_sequences").read_text() == "unseen: 3\n"
+    else:                                                          # root reads it anyway
+        assert r.exit_code == 0 and os.listdir(folder) == [".mh_sequences"]
+        assert (folder / ".mh_sequences").read_text() == ""
+    (folder / "1").write_bytes(b"Subject: new\n\nx\n")
+    with MHReader(folder) as reader:
+        assert [(m.key, m.flags, m.keywords) for m in reader if m.key == "1"] == [("1", "S", ())]

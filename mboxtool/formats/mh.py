@@ -100,6 +100,22 @@ def read_sequences(path: Path) -> dict[str, set[int]]:
     return seqs
 
 
+def forget_messages(path: Path, numbers: list[int]) -> None:
+    """Take removed messages out of ``.mh_sequences``: a message nmh delivers later under a
+    freed number would otherwise inherit the old one's flags (flagged, replied, a keyword)."""
+    seqs = read_sequences(path)
+    gone = set(numbers)
+    if not any(members & gone for members in seqs.values()):
+        return
+    left = {name: members - gone for name, members in seqs.items()}
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        replace_file(".mh_sequences", flags.keyword_bytes(format_sequences(left)), fd,
+                     owner_for(path / ".mh_sequences"), fsync=True)
+    finally:
+        os.close(fd)
+
+
 def format_sequences(seqs: dict[str, set[int]]) -> str:
     lines = []
     for name, members in sorted(seqs.items()):
