@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .formats.maildir import is_control_file
+from .formats.mboxscan import BOM
 from .formats.mh import is_mh
 
 FORMATS = ("mbox", "maildir", "mh", "mmdf", "babyl")
@@ -94,8 +95,8 @@ def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
     head = read_head(path)
     if head.startswith(b"\x1f\x8b"):
         return _detect_gzip(path, damaged_mbox_ok)
-    if not head or head.lstrip(b" \t\r\n").startswith(b"From "):   # leading blank lines: still mbox
-        return "mbox"
+    if not head or head.removeprefix(BOM).lstrip(b" \t\r\n").startswith(b"From "):
+        return "mbox"                       # leading blank lines, or a byte-order mark: still mbox
     if head.startswith(b"\x01\x01\x01\x01\n") or head.startswith(b"\x01\x01\x01\x01\r\n"):
         return "mmdf"
     if head.startswith(b"BABYL OPTIONS:"):

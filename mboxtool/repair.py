@@ -164,6 +164,8 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
             report.fixed(p.code, "CR line ends converted to LF", p.line)
         elif p.code == "missing-final-newline":
             report.fixed(p.code, "final newline added", p.line)
+        elif p.code == "byte-order-mark":
+            report.fixed(p.code, "byte-order mark before the first From_ line dropped", p.line)
 
 
 def _normalize_eol(msg: MailMessage, eol: bytes, line: int, report: RepairReport) -> None:

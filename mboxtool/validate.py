@@ -25,6 +25,7 @@ from .message import is_empty_message, is_header_line, nul_runs, only_line_ends_
 # code -> severity, as in the damage catalogue (mailbox-formats.md §5, §6)
 SEVERITY = {
     "not-an-mbox": "error", "garbage-before-first-from": "error", "leading-blank-lines": "info",
+    "byte-order-mark": "warning",
     "unescaped-from-line": "warning", "possible-phantom-split": "error",
     "from-line-without-blank": "warning", "from-line-in-header": "warning",
     "glued-from-line": "error", "bad-from-date": "warning", "non-ascii-from-line": "warning",
@@ -184,6 +185,8 @@ class _MboxCheck:
             "from-line-in-header": "a header line begins 'From ' (malformed header; mboxo writers mangle it)",
             "garbage-before-first-from": f"{info.get('size', 0)} bytes before the first From_ line",
             "leading-blank-lines": "empty lines before the first From_ line",
+            "byte-order-mark": "a UTF-8 byte-order mark before the first From_ line (an editor's; "
+                               "mail readers do not skip it; 'mboxtool repair' drops it)",
             "cr-line-endings": "CR-only line ends (classic Mac): read with CR as line end",
             "content-length-mismatch": f"Content-Length {info.get('declared')} is wrong "
                                        f"({info.get('reason')}); ignored",

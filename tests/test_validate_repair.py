@@ -376,3 +376,22 @@ def test_babyl_labels_keep_the_bytes_of_non_ascii_keywords(tmp_path):
     convert_mailbox(tmp_path / "box.babyl", tmp_path / "back", ConvertOptions(to_format="maildir", fsync=False))
     with MaildirReader(tmp_path / "back") as reader:
         assert [sorted(m.keywords) for m in reader] == [sorted(["café", "日本"])]   # not cafÃ©
+
+
+def test_a_byte_order_mark_before_the_first_from_line(tmp_path, invoke):
+    """An editor's UTF-8 BOM made the file 'not a known mailbox format' (and with --from mbox
+    the first message a failed piece of garbage)."""
+    box = tmp_path / "bom.mbox"
+    box.write_bytes(b"\xef\xbb\xbf" + mbox_entry(body="one\n") + mbox_entry(body="two\n"))
+    r = invoke("validate", "--json", box)
+    doc = json.loads(r.stdout)
+    assert (r.exit_code, doc["messages"]) == (0, 2)
+    assert [(p["code"], p["severity"], p["offset"]) for p in doc["problems"]] == [("byte-order-mark", "warning", 0)]
+    r = invoke("convert", "--json", box, tmp_path / "md")
+    assert (r.exit_code, json.loads(r.stdout)["converted"]) == (0, 2)
+    r = invoke("repair", box, tmp_path / "fixed.mbox")
+    assert r.exit_code == 0 and "fixed   byte-order-mark" in r.stdout
+    assert (tmp_path / "fixed.mbox").read_bytes().startswith(b"From ")
+    with MboxReader(tmp_path / "fixed.mbox") as reader:
+        assert [m.data for m in reader] == [mbox_entry(body=b).split(b"\n", 1)[1][:-1]
+                                            for b in ("one\n", "two\n")]

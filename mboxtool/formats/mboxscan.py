@@ -27,6 +27,7 @@ from ..dates import FromLine, parse_from_line
 from ..message import Headers, header_end, is_header_line, split_message
 
 CHUNK = 1 << 20
+BOM = b"\xef\xbb\xbf"             # a UTF-8 byte-order mark an editor put before the first From_ line
 HEADER_LIMIT = 1 << 20          # a header block longer than this is not looked for
 LOOKAHEAD_LIMIT = 32 << 20      # how far the open-multipart test may read ahead
 _BOUNDARY = re.compile(rb'(?i)boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))')
@@ -183,6 +184,9 @@ class MboxScanner:
     def __iter__(self) -> Iterator[ScannedMessage]:
         self.fh.seek(self.start)
         head = self.fh.read(min(64 << 10, self.size - self.start))
+        if self.start == 0 and head.startswith(BOM):       # no message's bytes: reported, passed over
+            self.event("byte-order-mark", offset=0, line=1)
+            self.start, head = len(BOM), head[len(BOM):]
         self.fh.seek(self.start)
         self.cr_only = detect_cr_only(head)
         if self.cr_only:
