@@ -523,8 +523,11 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
             except FileNotFoundError:
                 pass
         if src_format == "mh" and keys:
+            from .formats.claws import forget_marks
             from .formats.mh import forget_messages
-            forget_messages(Path(report.source), [int(k) for k in keys if k.isdigit()])
+            numbers = [int(k) for k in keys if k.isdigit()]
+            forget_messages(Path(report.source), numbers)
+            forget_marks(Path(report.source), numbers)
     report.moved = True
 
 

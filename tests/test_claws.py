@@ -64,3 +64,21 @@ def test_claws_flags_reach_the_mbox(tmp_path):
     assert (report.source_format, report.converted) == ("mh", 3)
     with MboxReader(box) as reader:
         assert [(m.flags, m.new) for m in reader] == [("FRS", False), ("", True), ("PS", False)]
+
+
+@pytest.mark.parametrize("order", ["<", ">"], ids=["little-endian", "big-endian"])
+def test_move_takes_the_moved_messages_out_of_the_mark_file(tmp_path, order):
+    """Claws gives a message the marks stored under its number: after --move, a new message
+    under a freed number would have come up flagged."""
+    from mboxtool.convert import ConvertOptions
+    folder = claws_folder(tmp_path / "inbox", 2, [(1, 4), (2, 16), (7, 4)], order=order)
+    (folder / "2").chmod(0)                                     # not readable: stays, with its marks
+    report = convert_mailbox(folder, tmp_path / "out.mbox", ConvertOptions(move=True))
+    left = read_claws_marks(folder)
+    if report.converted == 2:                                   # root reads it anyway
+        assert left == {7: 4}
+    else:
+        assert left == {2: 16, 7: 4}
+    assert (folder / ".claws_mark").read_bytes()[:4] == struct.pack(order + "i", 2)
+    (folder / "1").write_bytes(b"Subject: new\n\nx\n")
+    assert flags_by_number(folder)[1] == ("S", False)
