@@ -13,15 +13,21 @@ from .detect import detect_format, inner_mbox
 from .errors import InputError, MboxtoolError
 from .formats.maildir import is_control_file, is_maildir, maildir_folders
 
-SKIP_SUFFIXES = (".msf", ".lock", ".mboxtool-append", ".dat", ".json", ".html")
+LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
+CLIENT_SUFFIXES = (".msf", ".dat", ".json", ".html")      # mail clients' own files: not reported
+SKIP_SUFFIXES = LOCK_SUFFIXES + CLIENT_SUFFIXES
 
 
 def _file_format(path: Path) -> str | None:
-    if path.name.startswith(".") or path.name.endswith(SKIP_SUFFIXES):
+    """The format of a mailbox file in a tree, or None. The content decides, so an mbox named
+    ``mail.dat`` is still mail; only an empty file with a client's suffix is not one."""
+    if path.name.startswith(".") or path.name.endswith(LOCK_SUFFIXES):
         return None
     try:
         fmt = detect_format(path)
     except InputError:
+        return None
+    if path.name.endswith(CLIENT_SUFFIXES) and path.stat().st_size == 0:
         return None
     return fmt
 

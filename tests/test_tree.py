@@ -194,3 +194,19 @@ def test_a_notmuch_mail_root_is_converted_or_named_to_the_last_message(tmp_path)
     assert (report.converted, report.failed) == (4, 0)
     (warning,) = [w for w in report.warnings if w["code"] == "files-not-converted"]
     assert sorted(warning["files"]) == [str(root / "01:2,"), str(root / "lists" / "06:2,")]
+
+
+def test_the_content_decides_not_a_client_suffix(tmp_path):
+    """Files ending .dat, .json, .html or .msf were passed over unread: an mbox kept as
+    mail.dat was lost. Only lock files, and empty files with those suffixes, are skipped."""
+    root = tmp_path / "Mail"
+    root.mkdir()
+    (root / "archive.dat").write_bytes(mbox_entry(body="kept\n"))
+    (root / "session.json").write_bytes(b"")
+    (root / "Inbox.lock").write_bytes(b"")
+    (root / "Inbox.msf").write_bytes(b"// <!-- <mdb:mork:z v=\"1.4\"/> -->\n")
+    report = convert_tree(root, tmp_path / "md", ConvertOptions(fsync=False))
+    assert report.converted == 1
+    assert not [w for w in report.warnings if w["code"] == "files-not-converted"]
+    with MaildirReader(tmp_path / "md" / ".archive_dat") as reader:
+        assert [m.data.endswith(b"kept\n") for m in reader] == [True]
