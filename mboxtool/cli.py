@@ -37,6 +37,7 @@ class _Commands(click.Group):
     and exit 1, which scripts would read as a run that ended with problems."""
 
     def invoke(self, ctx: click.Context):
+        _tolerant_streams()                 # here too, for callers of cli() that bypass main()
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
@@ -214,13 +215,18 @@ def _print_convert(report, quiet: bool) -> None:
         click.echo(line)
 
 
-def main() -> None:
-    # a C or Latin-1 locale (cron, old servers) must never turn a subject into a traceback
+def _tolerant_streams() -> None:
+    """Text that cannot be encoded (a C or Latin-1 locale in cron, a keyword's undecodable
+    bytes) is written escaped, never turned into a traceback."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(errors="backslashreplace")
         except (AttributeError, ValueError):
             pass
+
+
+def main() -> None:
+    _tolerant_streams()
     reuse_large_buffers()
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_terminated)

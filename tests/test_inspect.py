@@ -137,3 +137,14 @@ def test_forcing_a_directory_format_on_a_file_says_so(tmp_path, invoke, fmt, wha
     r = invoke("info", "--from", fmt, box)
     assert r.exit_code == 2
     assert r.stderr.strip().endswith(f"box.mbox: not a directory ({what} is one)")
+
+
+def test_undecodable_keyword_bytes_are_printed_escaped_not_a_crash(tmp_path, invoke):
+    """A keyword keeps its bytes, valid UTF-8 or not; text output prints them escaped, also
+    when cli() is called without main() (which sets the streams up)."""
+    box = tmp_path / "box.mbox"
+    box.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: s\nX-Keywords: \xff\xfe ok\n\nbody\n")
+    r = invoke("info", box)
+    assert r.exit_code == 0 and "\\udcff\\udcfe" in r.stdout
+    r = invoke("list", "--json", box)
+    assert json.loads(r.stdout)["keywords"] == ["\udcff\udcfe", "ok"]
