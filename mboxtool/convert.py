@@ -281,22 +281,12 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
 
 
 def _note_stale_tmp(src: Path, report: ConvertReport) -> None:
-    """Warn of files in a Maildir source's tmp/ older than 36 hours: deliveries abandoned
-    before their move into new/ (§2), not mail by the Maildir rules and so not converted, but
-    perhaps whole messages a crashed program never delivered: said, not passed over."""
-    now, stale = time.time(), []
-    try:
-        with os.scandir(src / "tmp") as it:
-            for entry in it:
-                try:
-                    if entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime > 36 * 3600:
-                        stale.append(entry.name)
-                except OSError:
-                    continue
-    except OSError:
-        return
+    """Name the deliveries a Maildir source's tmp/ holds abandoned: not converted, by the
+    Maildir rules, but perhaps whole messages a crashed program never moved into new/."""
+    from .formats.maildir import stale_tmp_files
+    stale = stale_tmp_files(src)
     if stale:
-        shown = ", ".join(sorted(stale)[:3]) + (", ..." if len(stale) > 3 else "")
+        shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
         report.warnings.append({"code": "stale-tmp-files", "message": (
             f"{len(stale)} file(s) in tmp/ older than 36 hours were not converted: deliveries "
             f"abandoned before they reached new/ ({shown}); 'mboxtool validate' lists them")})

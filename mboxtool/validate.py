@@ -14,7 +14,7 @@ from typing import Any
 from .detect import detect_format, inner_mbox, normalize_format
 from .errors import InputError
 from .flags import LETTERS, from_mbox_headers, parse_maildir_name
-from .formats.maildir import is_control_file, open_message_file, read_keyword_map
+from .formats.maildir import is_control_file, open_message_file, read_keyword_map, stale_tmp_files
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage, _boundary
 from .index import short_digest
@@ -429,14 +429,9 @@ def _check_maildir(path: Path, report: ValidationReport) -> None:
             if name.startswith("."):
                 continue
             _check_maildir_file(d / name, sub, name, key, keyword_map, uniques, now, r, owner)
-    if (path / "tmp").is_dir():
-        for name in sorted(os.listdir(path / "tmp")):
-            if name.startswith("."):
-                continue
-            st = os.stat(path / "tmp" / name)
-            if now - st.st_mtime > 36 * 3600 and now - st.st_atime > 36 * 3600:
-                r.add("stale-tmp-file", "a delivery abandoned in tmp/ (older than 36 h; never converted)",
-                      key=f"tmp/{name}")
+    for name in stale_tmp_files(path, now):
+        r.add("stale-tmp-file", "a delivery abandoned in tmp/ (older than 36 h; never converted)",
+              key=f"tmp/{name}")
     mode = stat.S_IMODE(os.stat(path).st_mode)
     if mode & 0o077:
         r.add("insecure-permissions", f"the Maildir directory is mode {mode:04o}, not 0700", key=".")

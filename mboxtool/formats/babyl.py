@@ -29,7 +29,7 @@ class BabylReader(Reader):
             import mailbox  # only Babyl needs it: imported on demand
             self.box = mailbox.Babyl(str(self.path), create=False)
             self.box.lock = lambda: None           # read only: no stdlib dotlock dance
-            self.keys = sorted(self.box.keys())
+            self.box.keys()                        # builds the stdlib's table of entries (_toc)
         except (OSError, mailbox.Error) as exc:
             raise InputError(f"{self.path}: cannot read as Babyl: {exc}") from exc
         return self
@@ -39,65 +39,54 @@ class BabylReader(Reader):
             self.box.close()
             self.box = None
 
-    def entry_bytes(self, key: int) -> bytes:
-        """The message of entry ``key``: its original header and its body."""
-        start, stop = self.box._lookup(key)                # the stdlib's table of entries
-        return _entry_message(os.pread(self.box._file.fileno(), stop - start, start))
-
-    def _entries(self) -> Iterator[tuple[int, int | None, bytes | None, bool]]:
-        """(offset, stdlib key or None, entry bytes or None, outside) in file order.
+    def _entries(self) -> Iterator[tuple[int, bytes, str]]:
+        """(offset, bytes, kind) in file order; kind "entry" (labels line onwards, as the stdlib's
+        table finds them), "recovered" or "stray".
 
         The stdlib starts an entry only at a line that is exactly ``\\037\\014``: text between
         one entry's ``\\037`` and the next ``\\014`` line hid that next entry from it and was
-        itself passed over. What lies between the stdlib's entries is looked at here: an entry
-        there (a ``\\014`` line, then its labels line) is read, other text comes out as outside.
+        itself passed over. So each entry is read together with what follows it up to the next
+        one (one read), and that gap is looked at: an entry there (a ``\\014`` line, then its
+        labels line) is "recovered", other text is "stray".
         """
-        toc = sorted((start, stop, key) for key, (start, stop) in self.box._toc.items())
+        toc = sorted(self.box._toc.values())
         fd = self.box._file.fileno()
         size = os.fstat(fd).st_size
-        for i, (start, stop, key) in enumerate(toc):
-            yield start, key, None, False
+        for i, (start, stop) in enumerate(toc):
             end = toc[i + 1][0] if i + 1 < len(toc) else size
-            yield from self._in_gap(stop, os.pread(fd, end - stop, stop))
+            chunk = os.pread(fd, end - start, start)
+            yield start, chunk[:stop - start], "entry"
+            yield from self._in_gap(stop, chunk[stop - start:])
 
-    def _in_gap(self, base: int, gap: bytes) -> Iterator[tuple[int, None, bytes, bool]]:
+    def _in_gap(self, base: int, gap: bytes) -> Iterator[tuple[int, bytes, str]]:
         """Entries and stray text in ``gap`` (at ``base``): normally only ``\\n\\037\\014\\n``."""
-        starts = list(_FORM_FEED_LINE.finditer(gap))
-        bounds = [0] + [m.start() for m in starts] + [len(gap)]
-        for n in range(len(bounds) - 1):
-            lo, hi = bounds[n], bounds[n + 1]
-            text = gap[lo:hi]
-            if n > 0:                                      # an entry the stdlib skipped
-                body = text[starts[n - 1].end() - lo:]
-                cut = body.find(b"\n\x1f")
-                entry, text = (body[:cut], body[cut + 2:]) if cut >= 0 else (body, b"")
-                self.event("text-outside-messages", offset=base + starts[n - 1].end(),
-                           reason="an entry the Babyl reader skipped (its \\037\\014 line is broken)")
-                yield base + starts[n - 1].end(), None, entry, False
-                lo = hi - len(text)
+        pos = 0
+        for m in [*_FORM_FEED_LINE.finditer(gap), None]:
+            text = gap[pos:m.start() if m else len(gap)]     # before the next entry: no entry's
             stray = text.strip(b"\r\n\t \x1f\x0c")
             if stray:
-                at = base + lo + text.index(stray[:1])
+                at = base + pos + text.index(stray[:1])
                 self.event("text-outside-messages", offset=at,
                            reason=f"{len(stray)} bytes outside any Babyl entry (a broken \\037\\014 line?)")
-                yield at, None, stray + b"\n", True
+                yield at, stray + b"\n", "stray"
+            if m is None:
+                return
+            end = gap.find(b"\n\x1f", m.end())                # the entry ends at its \037 line
+            end = len(gap) if end < 0 else end
+            self.event("text-outside-messages", offset=base + m.end(),
+                       reason="an entry the Babyl reader skipped (its \\037\\014 line is broken)")
+            yield base + m.end(), gap[m.end():end], "recovered"
+            pos = min(end + 2, len(gap))
 
     def __iter__(self) -> Iterator[MailMessage]:
-        for index, (offset, key, entry, outside) in enumerate(self._entries(), 1):
+        for index, (offset, entry, kind) in enumerate(self._entries(), 1):
             try:
-                if key is not None:
-                    data = self.entry_bytes(key)
-                    raw = self.box._labels.get(key, [])          # the stdlib keeps them here
-                elif outside:
-                    data, raw = entry, []
-                else:
-                    data, raw = _entry_message(entry), _labels_of(entry)
-            except (ValueError, OSError) as exc:
+                data, raw = (entry, []) if kind == "stray" else (_entry_message(entry), _labels_of(entry))
+            except ValueError as exc:
                 self.unreadable(str(index), OSError(0, str(exc)))
                 continue
             # labels keep their bytes, as keywords do everywhere (flags.keyword_bytes)
-            labels = [label.decode("utf-8", "surrogateescape") if isinstance(label, bytes) else label
-                      for label in raw]
+            labels = [label.decode("utf-8", "surrogateescape") for label in raw]
             letters = "" if "unseen" in labels else "S"
             letters += "".join(LABEL_LETTERS.get(label, "") for label in labels)
             keywords = tuple(l for l in labels if l not in LABEL_LETTERS and l != "unseen"
@@ -106,13 +95,14 @@ class BabylReader(Reader):
             date, source = header_date(headers)
             msg = MailMessage(data, flags.normalize(letters), "unseen" in labels, keywords,
                               date, source, key=str(index), offset=offset)
-            if key is None:             # converted (and reported) when it looks like a message
+            if kind != "entry":         # converted (and reported) when it looks like a message
                 msg.notes.append("outside-delimiters")
             yield msg
 
 
 def _labels_of(entry: bytes) -> list[bytes]:
-    """The labels of an entry's first line, as the stdlib reads them ("1, unseen,, work,")."""
+    """The labels of an entry's first line ("1, unseen,, work,"), as the stdlib reads them; read
+    here for every entry, those of the stdlib's table and those it skipped alike."""
     line = entry.split(b"\n", 1)[0]
     return [label.strip() for label in line[1:].split(b",") if label.strip()]
 
@@ -172,10 +162,8 @@ class BabylWriter(MboxWriter):
         special = [] if "S" in msg.flags else ["unseen"]
         special += [name for name, letter in (("answered", "R"), ("deleted", "T"), ("forwarded", "P"))
                     if letter in msg.flags]
-        if msg.keywords:
-            self.fit_keywords(msg)
-        user = msg.keywords
+        self.fit_keywords(msg)
         labels = b"1," + b"".join(b" " + s.encode() + b"," for s in special) + b"," + \
-            b"".join(b" " + flags.keyword_bytes(u) + b"," for u in user) + b"\n"
+            b"".join(b" " + flags.keyword_bytes(k) + b"," for k in msg.keywords) + b"\n"
         entry = b"\x0c\n" + labels + head + b"*** EOOH ***\n" + visible + body + b"\n\x1f"
         return self._queue(entry)

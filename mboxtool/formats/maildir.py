@@ -38,6 +38,30 @@ def is_control_file(name: str) -> bool:
     return name in CONTROL_FILES or name.startswith(("dovecot", "courier"))
 
 
+STALE_TMP_SECONDS = 36 * 3600
+
+
+def stale_tmp_files(path: Path, now: float | None = None) -> list[str]:
+    """Names of the files in the Maildir's tmp/ a delivery abandoned: neither written nor read
+    for 36 hours (the rule qmail's readers clean tmp/ by). Not mail by the Maildir rules."""
+    now = time.time() if now is None else now
+    stale = []
+    try:
+        with os.scandir(path / "tmp") as it:
+            for entry in it:
+                if entry.name.startswith("."):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:                            # gone meanwhile
+                    continue
+                if now - st.st_mtime > STALE_TMP_SECONDS and now - st.st_atime > STALE_TMP_SECONDS:
+                    stale.append(entry.name)
+    except OSError:
+        return []
+    return sorted(stale)
+
+
 def is_maildir(path: Path) -> bool:
     return (path / "cur").is_dir() and (path / "new").is_dir()
 

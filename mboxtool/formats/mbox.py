@@ -582,6 +582,8 @@ class MboxWriter:
         """Keywords as a blank- or comma-separated list can hold them: one with a comma or a
         blank (a Dovecot or MH keyword may have a comma) is written with ``_`` there and
         reported, instead of coming back as several keywords or not at all."""
+        if not msg.keywords:
+            return
         fitted = tuple(flags.as_separated_keyword(k) for k in msg.keywords)
         if fitted == msg.keywords:
             return
@@ -664,8 +666,7 @@ class MboxWriter:
 
     def add(self, msg: MailMessage) -> bool:
         """Queue one message; True when the batch is full and commit() should follow."""
-        if msg.keywords:
-            self.fit_keywords(msg)
+        self.fit_keywords(msg)
         return self._queue(*render_mbox_parts(msg, self.variant, keep_from_line=self.keep_from_lines))
 
     def _queue(self, *parts: bytes | memoryview) -> bool:

@@ -110,8 +110,7 @@ class MMDFWriter(MboxWriter):
         return b"" if tail == b"\n" else b"\n"
 
     def add(self, msg: MailMessage) -> bool:
-        if msg.keywords:
-            self.fit_keywords(msg)
+        self.fit_keywords(msg)
         core = core_bytes(msg)
         body = add_headers(core, flags.to_mbox_headers(msg.flags, msg.new, msg.keywords))
         if not body.endswith(b"\n"):
