@@ -333,3 +333,34 @@ def test_property_mmdf_text_between_entries_is_found_at_any_read_size(tmp_path_f
     assert [d for _, d, outside in got if outside] == gaps
     assert [d for _, d, outside in got if not outside] == [b"Subject: s\n\n" + b.encode() + b"\n" for b, _ in entries]
     assert all(data[o:o + len(d)] == d for o, d, _ in got)
+
+
+ATTACHED_MBOX = (b"From x@y Fri Jul 10 18:59:26 1998\nFrom: x@y\nSubject: first\n\none\n\n"
+                 b"From z@y Fri Jul 10 19:00:00 1998\nFrom: z@y\nSubject: second\n\ntwo\n")
+
+
+def test_an_attached_mbox_of_several_messages_is_body():
+    # dtmail forwards a mailbox as a message/rfc822 part: both of its From_ lines follow an
+    # empty line and carry a date, and the closing delimiter after them is the only one
+    body = (b"--B\nContent-Type: text/plain\n\nsee attached\n\n--B\nContent-Type: message/rfc822\n\n"
+            + ATTACHED_MBOX + b"\n--B--\n")
+    data = (b"From a@b Thu Jul 16 03:42:38 1998\nSubject: s\nContent-Type: multipart/mixed; "
+            b"boundary=B\n\n" + body + b"\n" + mbox_entry())
+    events = []
+    msgs = scan(data, events)
+    assert len(msgs) == 2 and msgs[0].data.endswith(body)
+    inside = [k for c, k in events if c == "unescaped-from-line"]
+    assert len(inside) == 2 and all(k["in_multipart"] for k in inside)
+
+
+def test_an_unclosed_multipart_does_not_swallow_the_messages_up_to_another_with_its_boundary():
+    # the first message's multipart never closes; a later message declares the same boundary
+    # (a copy of it, or the same mailer counting from the same start) and closes its own
+    part = b"--B\nContent-Type: text/plain\n\ntext\n"
+    multipart = b"Subject: s\nContent-Type: multipart/mixed; boundary=B\n\n"
+    data = (b"From a@b Thu Jul 16 03:42:38 1998\n" + multipart + part + b"\n"
+            + mbox_entry(body="in between\n")
+            + b"From a@b Thu Jul 16 04:42:38 1998\n" + multipart + part + b"--B--\n")
+    msgs = scan(data)
+    assert len(msgs) == 3
+    assert b"in between" in msgs[1].data and msgs[2].data.endswith(b"--B--\n")

@@ -394,16 +394,38 @@ class MboxScanner:
         found = b.find(closing, cand, limit)
         if found < 0:
             return False
-        # no dated separator after an empty line may sit between: that would be a real message
+        # A dated separator after an empty line between the two may start a real message
+        # whose own multipart that closing delimiter ends (the open one was never closed:
+        # splitting there loses nothing). Only the last such line could own it, and it does
+        # when its header declares the same boundary. Otherwise the delimiter can only close
+        # the open multipart, and every From_ line up to it is body text: an mbox attached
+        # as a message/rfc822 or text part, several messages long.
+        last = None
         pos = cand + 1
         while True:
             nl = b.buf.find(b"\n\nFrom ", pos - b.base, found - b.base)
             if nl < 0:
-                return True
+                break
             at = nl + b.base + 2
             if parse_from_line(b.line_at(at)).date is not None:
-                return False
+                last = at
             pos = at
+        return last is None or not _declares_boundary(b, last, found, boundary)
+
+
+def _declares_boundary(b: _Buffer, at: int, stop: int, boundary: bytes) -> bool:
+    """True when the header block under the From_ line at ``at`` (read no further than
+    ``stop``) is a multipart one with ``boundary``."""
+    buf, base = b.buf, b.base
+    start = buf.find(b"\n", at - base, stop - base)
+    if start < 0:
+        return False
+    end = buf.find(b"\n\n", start, stop - base)
+    crlf = buf.find(b"\n\r\n", start, stop - base if end < 0 else end)
+    if crlf >= 0:
+        end = crlf
+    head = bytes(buf[start + 1:(stop - base) if end < 0 else end + 1])
+    return _boundary(Headers(head)) == boundary
 
 
 def _two_lines(b: _Buffer, cand: int) -> tuple[bytes, int, bytes | None]:
