@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+from .compression import compression_of, decompression_errors, open_decompressed
 from .errors import InputError
 from .formats.maildir import is_control_file
 from .formats.mboxscan import BOM
@@ -93,8 +94,9 @@ def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
             else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
         raise InputError(f"{path}: is {kind}, not a mailbox")
     head = read_head(path)
-    if head.startswith(b"\x1f\x8b"):
-        return _detect_gzip(path, damaged_mbox_ok)
+    kind = compression_of(head)
+    if kind is not None:
+        return _detect_compressed(path, kind, damaged_mbox_ok)
     if not head or head.removeprefix(BOM).lstrip(b" \t\r\n").startswith(b"From "):
         return "mbox"                       # leading blank lines, or a byte-order mark: still mbox
     if head.startswith(b"\x01\x01\x01\x01\n") or head.startswith(b"\x01\x01\x01\x01\r\n"):
@@ -109,20 +111,18 @@ def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
     raise InputError(f"{path}: not a known mailbox format: found {_describe(head)}{hint}")
 
 
-def _detect_gzip(path: Path, damaged_mbox_ok: bool) -> str:
-    """A gzip file holding an mbox (as list archives ship) reads as mbox; anything else is refused."""
-    import gzip
-    import zlib
+def _detect_compressed(path: Path, kind: str, damaged_mbox_ok: bool) -> str:
+    """A compressed file holding an mbox (as list archives ship) reads as mbox; anything else is refused."""
     try:
         before = os.stat(path)
-        with gzip.open(path, "rb") as gz:
-            head = gz.read(SNIFF)
+        with open(path, "rb") as raw, open_decompressed(raw, kind, path) as stream:
+            head = stream.read(SNIFF)
         _restore_atime(path, before)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"{path}: broken gzip data: {exc}") from exc
+    except decompression_errors() as exc:
+        raise InputError(f"{path}: broken {kind} data: {exc}") from exc
     if head.lstrip(b" \t\r\n").startswith(b"From ") or (damaged_mbox_ok and b"\nFrom " in head):
         return "mbox"
-    raise InputError(f"{path}: a gzip file that does not hold an mbox: found {_describe(head)}")
+    raise InputError(f"{path}: a {kind} file that does not hold an mbox: found {_describe(head)}")
 
 
 def _detect_dir(path: Path) -> str:

@@ -629,18 +629,57 @@ def test_keywords_stay_right_across_writer_processes(tmp_path):
     assert got == expected
 
 
-def test_gzip_compressed_mbox_is_read_but_never_moved(tmp_path, invoke):
+def _compressors():
+    import bz2
     import gzip
-    src = tmp_path / "archive.mbox.gz"
-    src.write_bytes(gzip.compress(mbox_entry(body="one\n") + mbox_entry(body="two\n")))
+    out = [("gzip", gzip.compress), ("bzip2", bz2.compress)]
+    try:
+        import lzma
+        out.append(("xz", lzma.compress))
+    except ImportError:                                  # a Python without lzma: xz is refused
+        pass
+    return out
+
+
+@pytest.mark.parametrize("kind, compress", _compressors(), ids=lambda v: v if isinstance(v, str) else "")
+def test_compressed_mbox_is_read_but_never_moved(tmp_path, invoke, kind, compress):
+    data = mbox_entry(body="one\n") + mbox_entry(body="two\n")
+    src = tmp_path / "archive.mbox.z"
+    src.write_bytes(compress(data))
+    before = src.read_bytes()
     report = convert_mailbox(src, tmp_path / "md")
     assert report.converted == 2
+    assert sorted(m.data for m in MaildirReader(tmp_path / "md")) == sorted(
+        m.data for m in MaildirReader(convert_and_return(data, tmp_path)))
     r = invoke("convert", "--move", src, tmp_path / "md2")
-    assert r.exit_code == 2 and "gzip" in r.stderr and not (tmp_path / "md2").exists()
-    junk = tmp_path / "junk.gz"
-    junk.write_bytes(gzip.compress(os.urandom(300)))
+    assert r.exit_code == 2 and f"{kind}-compressed" in r.stderr and not (tmp_path / "md2").exists()
+    assert src.read_bytes() == before
+    junk = tmp_path / "junk.z"
+    junk.write_bytes(compress(os.urandom(300)))
     r = invoke("info", junk)
-    assert r.exit_code == 2 and "does not hold an mbox" in r.stderr
+    assert r.exit_code == 2 and f"a {kind} file that does not hold an mbox" in r.stderr
+    cut = tmp_path / "cut.z"                             # a download that stopped half way
+    cut.write_bytes(compress(data * 50)[:-40])
+    for command in ("info", "validate", "convert"):
+        args = (command, cut) if command != "convert" else (command, cut, tmp_path / "md3")
+        r = invoke(*args)
+        assert r.exit_code == 2 and f"broken {kind} data" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "md3").exists()
+
+
+def convert_and_return(data, tmp_path):
+    plain = tmp_path / "plain.mbox"
+    plain.write_bytes(data)
+    convert_mailbox(plain, tmp_path / "plain-md")
+    return tmp_path / "plain-md"
+
+
+def test_zstd_compressed_mbox_is_refused_with_what_to_do(tmp_path, invoke):
+    src = tmp_path / "archive.mbox.zst"
+    src.write_bytes(b"\x28\xb5\x2f\xfd" + os.urandom(64))
+    r = invoke("convert", src, tmp_path / "md")
+    assert r.exit_code == 2 and "zstd-compressed" in r.stderr and "unzstd" in r.stderr
+    assert not (tmp_path / "md").exists()
 
 
 def test_fcntl_only_appends_without_a_dotlock(tmp_path, monkeypatch):

@@ -7,13 +7,13 @@ import os
 import re
 import stat
 import time
-import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import dates, flags
+from ..compression import compression_of, decompression_errors, open_decompressed
 from ..durable import fsync_dir, make_private_dir
 from ..errors import InputError, SourceChanged
 from ..fdio import write_buffers
@@ -34,7 +34,6 @@ from ..ownership import give, owner_for
 from .mboxscan import CHUNK, Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
-GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 4 << 20
 PSEUDO_SUBJECT = "FOLDER INTERNAL DATA"
 _TWO_SPACES = re.compile(rb"^From \S+  \S")
@@ -296,8 +295,9 @@ class MboxReader:
                 if os.stat(self.path).st_ino != st.st_ino:
                     self.close()
                     return self.open()
-            if os.pread(self.fd, 2, 0) == GZIP_MAGIC:
-                self._decompress()
+            kind = compression_of(os.pread(self.fd, 16, 0))
+            if kind is not None:
+                self._decompress(kind)
             self.size = os.fstat(self.fd).st_size
             self.fh = FdFile(self.fd)
             self._detect_variant()
@@ -316,24 +316,29 @@ class MboxReader:
     def variant(self) -> str:
         return self.guess.variant
 
-    def _decompress(self) -> None:
-        """A gzip-compressed mbox (list archives): read a private decompressed copy, under the lock.
+    def _decompress(self, kind: str) -> None:
+        """A compressed mbox (list archives): read a private decompressed copy, under the lock.
 
         Offsets and line numbers then refer to the decompressed bytes.
         """
         if self.exclusive:
-            raise InputError(f"{self.path}: is gzip-compressed; --move cannot shrink it")
-        import gzip
+            raise InputError(f"{self.path}: is {kind}-compressed; --move cannot shrink it")
         import tempfile
         copy = tempfile.TemporaryFile(prefix="mboxtool-")
         try:
-            with gzip.GzipFile(fileobj=FdFile(self.fd), mode="rb") as gz:
-                while chunk := gz.read(4 << 20):
+            with open_decompressed(FdFile(self.fd), kind, self.path) as stream:
+                while chunk := stream.read(4 << 20):
                     copy.write(chunk)
             copy.flush()
-        except (OSError, EOFError, zlib.error) as exc:
+        except decompression_errors() as exc:
             copy.close()
-            raise InputError(f"{self.path}: broken gzip data: {exc}") from exc
+            if isinstance(exc, OSError) and exc.errno is not None:   # not the data: the disk
+                where = " (the copy goes to $TMPDIR)" if exc.errno == errno.ENOSPC else ""
+                raise InputError(f"{self.path}: cannot decompress it: {exc.strerror}{where}") from exc
+            raise InputError(f"{self.path}: broken {kind} data: {exc}") from exc
+        except BaseException:
+            copy.close()
+            raise
         self.compressed_fd, self.fd = self.fd, os.dup(copy.fileno())   # lock stays on the original
         copy.close()
 
