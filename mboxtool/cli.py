@@ -148,11 +148,14 @@ def cli() -> None:
 @click.option("--missing-ok", is_flag=True,
               help="A missing SRC is an empty mailbox, not an error (a spool before its first "
                    "delivery, in a cron job): convert nothing and exit 0.")
+@click.option("--subscribe/--no-subscribe", default=True, show_default=True,
+              help="Add the Maildir++ folders made (.NAME under a Maildir) to Dovecot's subscriptions: "
+                   "IMAP clients such as Thunderbird show only subscribed folders.")
 @quiet_option
 @json_option
 def convert(src, dst, from_format, source_variant, to_format, variant, recursive, move, verify,
             dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, missing_ok,
-            quiet, as_json):
+            subscribe, quiet, as_json):
     """Convert every message of SRC into DST, streaming and losslessly.
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
@@ -164,7 +167,7 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
                              fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
                              dry_run=dry_run, verify=verify, move=move, from_tz=from_tz,
                              include_expunged=include_expunged, dotlock=not fcntl_only,
-                             missing_ok=missing_ok)
+                             missing_ok=missing_ok, subscribe=subscribe)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
         try:
@@ -209,6 +212,8 @@ def _print_convert(report, quiet: bool) -> None:
         line += "; verified" if report.verified else "; VERIFY FAILED"
     if report.resumed_at:
         line += f" (read from byte {report.resumed_at}: the part before was converted by an earlier run)"
+    if report.subscribed:
+        line += f"; subscribed {len(report.subscribed)} new folder(s) in Dovecot's list"
     if report.stopped:
         line += "; STOPPED by a write error before the end of the source"
     if not quiet or not report.ok:

@@ -18,6 +18,7 @@ from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
 from .index import short_digest
 from .mailboxes import make_reader, make_writer
 from .message import MailMessage, is_empty_message, is_header_line, nul_runs
+from .ownership import give, owner_for
 from .sinks import BatchResult, ForkSink, InlineSink, WriterStopped
 
 BATCH_MESSAGES = 256
@@ -45,6 +46,7 @@ class ConvertOptions:
     dotlock: bool = True                  # False: fcntl only (spool directory not writable)
     in_tree: bool = False                 # one folder of a --recursive run: its subfolders are taken care of
     missing_ok: bool = False              # a missing SRC is an empty mailbox (a spool before its first mail)
+    subscribe: bool = True                # a new Maildir++ folder goes into Dovecot's subscriptions
 
 
 @dataclass
@@ -70,6 +72,7 @@ class ConvertReport:
     moved: bool = False
     resumed_at: int | None = None         # byte offset where an unchanged source was resumed
     stopped: bool = False                 # a write error stopped the run: the rest of SRC was not attempted
+    subscribed: list[str] = field(default_factory=list)   # Maildir++ folders added to Dovecot's list
     write_error: OSError | None = field(default=None, repr=False)   # what stopped it (not in --json)
 
     @property
@@ -91,7 +94,7 @@ class ConvertReport:
             "converted": self.converted, "skipped": self.skipped, "failed": self.failed,
             "bytes": self.bytes, "seconds": round(self.seconds, 3), "verified": self.verified,
             "dry_run": self.dry_run, "moved": self.moved, "resumed_at": self.resumed_at,
-            "stopped": self.stopped,
+            "stopped": self.stopped, "subscribed": self.subscribed,
             "errors": self.errors, "excluded": self.excluded, "warnings": self.warnings,
         }
 
@@ -274,10 +277,47 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
                                     **({"offset": msg.offset} if msg.offset is not None else {})})
     if not opts.in_tree:
         _note_subfolders(src, src_format, report)
+        if dst_format == "maildir" and not opts.dry_run:
+            _join_maildirpp_root(dst, opts, report)
     if src_format == "maildir":
         _note_stale_tmp(src, report)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _join_maildirpp_root(dst: Path, opts: ConvertOptions, report: ConvertReport) -> None:
+    """DST is a ``.Name`` folder of a Maildir++ root: mark it as a folder (``maildirfolder``,
+    which Courier's and Dovecot's quota code look for) and subscribe it."""
+    from .subscriptions import maildirpp_root, storage_name
+    root = maildirpp_root(dst)
+    if root is None or not dst.is_dir():
+        return
+    marker = dst / "maildirfolder"
+    try:
+        if not marker.exists():
+            fd = os.open(marker, os.O_CREAT | os.O_WRONLY, 0o600)
+            give(owner_for(dst), fd)
+            os.close(fd)
+    except OSError:
+        pass                                   # only a marker: the mail is in
+    if opts.subscribe:
+        subscribe_folders(root, [storage_name(dst)], opts, report)
+
+
+def subscribe_folders(root: Path, names: list[str], opts: ConvertOptions, report: ConvertReport) -> None:
+    """Add ``names`` to Dovecot's subscriptions of ``root``; a warning when that cannot be done."""
+    from .subscriptions import subscribe
+    try:
+        added = subscribe(root, names, timeout=min(opts.lock_timeout, 10), fsync=opts.fsync)
+    except OSError as exc:
+        shown = ", ".join(n.replace("\t", ".") for n in names[:3]) + (", ..." if len(names) > 3 else "")
+        report.warnings.append({"code": "folders-not-subscribed", "message": (
+            f"{root / 'subscriptions'}: cannot add {shown} ({exc.strerror or exc}); IMAP clients "
+            "that show only subscribed folders will not list them until subscribed "
+            "(doveadm mailbox subscribe)")})
+        return
+    from .tree import mutf7_decode
+    report.subscribed += [".".join(mutf7_decode(level) for level in n.split("\t")) for n in added]
 
 
 def _note_stale_tmp(src: Path, report: ConvertReport) -> None:

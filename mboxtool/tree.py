@@ -8,10 +8,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .convert import ConvertOptions, ConvertReport, convert_mailbox, refuse_destination_inside
+from .convert import (
+    ConvertOptions,
+    ConvertReport,
+    convert_mailbox,
+    refuse_destination_inside,
+    subscribe_folders,
+)
 from .detect import detect_format, inner_mbox
 from .errors import InputError, MboxtoolError
 from .formats.maildir import is_control_file, is_maildir, maildir_folders
+from .ownership import give, owner_for
+from .subscriptions import storage_name
 
 LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
 CLIENT_SUFFIXES = (".msf", ".dat", ".json", ".html")      # mail clients' own files: not reported
@@ -170,6 +178,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
     if dst_format == "maildir" and not options.dry_run:
         from .formats.maildir import MaildirWriter
         MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too
+    folders: list[str] = []                         # Maildir++ folders made or added to
     for n, (parts, path, fmt) in enumerate(boxes):
         target = _target(parts, dst, dst_format)
         folder = "/".join(parts) or "INBOX"
@@ -180,10 +189,13 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
             total.failed += 1
             total.error(f"{folder}: {exc}")
             continue
-        if dst_format == "maildir" and target != dst and not options.dry_run:
+        if dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
             marker = target / "maildirfolder"
             if not marker.exists():
-                os.close(os.open(marker, os.O_CREAT | os.O_WRONLY, 0o600))
+                fd = os.open(marker, os.O_CREAT | os.O_WRONLY, 0o600)
+                give(owner_for(target), fd)
+                os.close(fd)
+            folders.append(storage_name(target))
         for name in ("converted", "skipped", "failed", "bytes"):
             setattr(total, name, getattr(total, name) + getattr(rep, name))
         total.errors += [{**e, "message": f"{folder}: {e['message']}"} for e in rep.errors]
@@ -200,6 +212,8 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
             total.error(f"{folder}: the run stopped here; {left} more folder(s) not attempted "
                         "(a re-run continues where this one stopped)")
             break
+    if folders and options.subscribe:
+        subscribe_folders(dst, folders, options, total)
     return total
 
 

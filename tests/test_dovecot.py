@@ -200,6 +200,19 @@ def test_dovecot_lists_only_the_mail_folders_of_a_converted_tree(tmp_path, dovea
     assert sorted(listed) == ["Archive", "Archive.2020", "INBOX"]
 
 
+def test_dovecot_lists_the_folders_of_a_converted_tree_as_subscribed(tmp_path, doveadm_work):
+    """Thunderbird shows an IMAP account's subscribed folders only: every folder made is one."""
+    from mboxtool.tree import convert_tree
+    tree = tmp_path / "tree"
+    (tree / "Archive.sbd").mkdir(parents=True)
+    for name in ("Inbox", "Archive", "Archive.sbd/2020", "Entwürfe"):
+        shutil.copyfile(SAMPLES / "inbox.mbox", tree / name)
+    md = tmp_path / "Maildir"
+    assert convert_tree(tree, md, ConvertOptions()).converted == 20
+    subscribed = run_doveadm(doveadm_work, md, "maildir", "mailbox", "list", "-s").decode().split("\n")
+    assert sorted(filter(None, subscribed)) == ["Archive", "Archive.2020", "Entwürfe"]
+
+
 @needs_maildirkw
 def test_dovecot_sees_the_keywords_courier_had(tmp_path, dovecot):
     """Dovecot knows nothing of courierimapkeywords/: the keywords it sees came through mboxtool."""

@@ -1,0 +1,104 @@
+"""Subscribe the folders a conversion made, in Dovecot's list of a Maildir++ root.
+
+IMAP clients show only subscribed folders by default (Thunderbird among them),
+so folders converted into a Maildir++ root would look missing until the user
+subscribed them one by one. Dovecot keeps the list in the root's
+``subscriptions`` file: version 2 is ``V<TAB>2``, an empty line, then one
+folder per line, its levels joined by a TAB (names in modified UTF-7, as in the
+directory names); version 1, which Dovecot still reads, has the folder names as
+they are listed. The file is replaced the way Dovecot replaces it: the new
+content is written into the dotlock ``subscriptions.lock``, created
+exclusively, which is then renamed over the file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from pathlib import Path
+
+from .durable import fsync_dir
+from .ownership import give, owner_for
+
+FILE = "subscriptions"
+STALE_LOCK = 30             # seconds: Dovecot takes over a subscriptions.lock this old
+
+
+def maildirpp_root(folder: Path) -> Path | None:
+    """The Maildir++ root of ``folder`` when it is one of its ``.Name`` folders, else None."""
+    folder = Path(os.path.abspath(folder))
+    parent = folder.parent
+    if folder.name.startswith(".") and len(folder.name) > 1 \
+            and (parent / "cur").is_dir() and (parent / "new").is_dir():
+        return parent
+    return None
+
+
+def storage_name(folder: Path) -> str:
+    """The name Dovecot's version 2 list gives the Maildir++ folder ``folder`` (``.A.B``: ``A<TAB>B``)."""
+    return "\t".join(Path(folder).name[1:].split("."))
+
+
+def subscribe(root: Path, names: list[str], timeout: float = 30, fsync: bool = True) -> list[str]:
+    """Add ``names`` (version 2 storage names) to the list of ``root``; return those added.
+
+    OSError when the list cannot be written, TimeoutError when Dovecot holds its lock.
+    """
+    names = [n for n in names if n and not any(c in n for c in "\r\n\x00\x01")]
+    path = root / FILE
+    lock = root / (FILE + ".lock")
+    fd = _take_lock(lock, timeout)
+    try:
+        try:
+            old = path.read_bytes().decode("utf-8", "surrogateescape")
+        except FileNotFoundError:
+            old = ""
+        lines = old.split("\n")
+        v2 = not old or lines[0] == "V\t2"
+        body = [line for line in (lines[2:] if v2 and old else lines) if line]
+        present = set(body) if v2 else {line.replace(".", "\t") for line in body}
+        added = [n for n in dict.fromkeys(names) if n not in present]
+        if not added:
+            os.close(fd)
+            fd = -1
+            os.unlink(lock)
+            return []
+        body += added if v2 else [n.replace("\t", ".") for n in added]
+        text = ("V\t2\n\n" if v2 else "") + "".join(line + "\n" for line in body)
+        os.write(fd, text.encode("utf-8", "surrogateescape"))
+        give(owner_for(root), fd)
+        if fsync:
+            os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.rename(lock, path)
+        if fsync:
+            fsync_dir(root)
+        return added
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        try:
+            os.unlink(lock)
+        except OSError:
+            pass
+        raise
+
+
+def _take_lock(lock: Path, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        try:
+            if time.time() - os.stat(lock).st_mtime > STALE_LOCK:
+                os.unlink(lock)                    # left by a killed process: Dovecot does the same
+                continue
+        except FileNotFoundError:
+            continue
+        if time.monotonic() >= deadline:
+            raise TimeoutError(errno.ETIMEDOUT, f"{lock} is held by another program")
+        time.sleep(0.1)
