@@ -527,7 +527,11 @@ def _report_write_failure(failures: list[BatchResult], report: ConvertReport, re
     lost = sum(len(r.batch) - len(r.refused) - len(r.skipped) for r in failures)
     report.stopped = not read_to_end
     rest = "" if read_to_end else " and the rest of the source was not attempted"
-    report.error(f"{report.destination}: write failed: {exc.strerror or exc}; {lost} messages on their "
+    why = exc.strerror or str(exc)
+    if exc.errno == errno.EINVAL and report.destination_format == "maildir":
+        # Maildir names hold a ':' before their flags, which FAT and exFAT refuse
+        why += " (a file system that refuses ':' in file names, such as FAT or exFAT? Maildir needs it)"
+    report.error(f"{report.destination}: write failed: {why}; {lost} messages on their "
                  f"way were not counted{rest} (a re-run continues where this one stopped)",
                  key=first.key, offset=first.offset, errno=errno.errorcode.get(exc.errno or 0))
 

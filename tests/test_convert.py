@@ -973,3 +973,34 @@ def test_an_abandoned_delivery_in_tmp_is_named_not_passed_over(tmp_path):
     assert report.converted == 1
     (warning,) = [w for w in report.warnings if w["code"] == "stale-tmp-files"]
     assert "1 file(s)" in warning["message"] and "2.M2.h" in warning["message"]
+
+
+def test_a_file_system_that_refuses_colons_is_named_as_the_cause(tmp_path, invoke, monkeypatch):
+    """FAT and exFAT (a USB stick) refuse the ':' of every Maildir name with EINVAL: the run
+    stops with an error that says why, nothing is counted as converted and the source is kept."""
+    real_link, real_rename = os.link, os.rename
+
+    def refuse_colon(path):
+        if ":" in os.fspath(path).rsplit("/", 1)[-1]:
+            raise OSError(errno.EINVAL, "Invalid argument")
+
+    def link(src, dst, *args, **kwargs):
+        refuse_colon(dst)
+        return real_link(src, dst, *args, **kwargs)
+
+    def rename(src, dst, *args, **kwargs):
+        refuse_colon(dst)
+        return real_rename(src, dst, *args, **kwargs)
+    monkeypatch.setattr(os, "link", link)
+    monkeypatch.setattr(os, "rename", rename)
+    src = tmp_path / "box"
+    seen = "From: a@example.org\nSubject: read\nStatus: RO\n"      # read mail: cur/NAME:2,S
+    src.write_bytes(mbox_entry(headers=seen, body="one\n") + mbox_entry(headers=seen, body="two\n"))
+    before = src.read_bytes()
+    r = invoke("convert", "--json", src, tmp_path / "stick" / "Maildir")
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 1 and doc["converted"] == 0
+    assert "FAT or exFAT" in doc["errors"][0]["message"]
+    assert src.read_bytes() == before
+    left = [p.name for sub in ("cur", "new", "tmp") for p in (tmp_path / "stick" / "Maildir" / sub).iterdir()]
+    assert left == []
