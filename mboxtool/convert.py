@@ -247,6 +247,9 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
     report = ConvertReport(str(src), str(dst), src_format, dst_format, dry_run=opts.dry_run)
 
     def on_event(code: str, **info: Any) -> None:
+        if code == "compressed-data-broken":            # mail was there and cannot be had: exit 1
+            report.error(f"{src}: {info['reason']}", offset=info.get("offset"))
+            return
         if code in ("garbage-before-first-from", "cr-line-endings", "truncated-message",
                     "duplicate-unique", "empty-file", "foreign-file", "vanished-file"):
             report.warnings.append({"code": code, **{k: v for k, v in info.items()

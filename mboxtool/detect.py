@@ -113,13 +113,18 @@ def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
 
 def _detect_compressed(path: Path, kind: str, damaged_mbox_ok: bool) -> str:
     """A compressed file holding an mbox (as list archives ship) reads as mbox; anything else is refused."""
+    head = b""
     try:
         before = os.stat(path)
         with open(path, "rb") as raw, open_decompressed(raw, kind, path) as stream:
-            head = stream.read(SNIFF)
+            while len(head) < SNIFF and (chunk := stream.read1(SNIFF - len(head))):
+                head += chunk
         _restore_atime(path, before)
     except decompression_errors() as exc:
-        raise InputError(f"{path}: broken {kind} data: {exc}") from exc
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+        if not head:                        # broken at once; a later break is the reader's to report
+            raise InputError(f"{path}: broken {kind} data: {exc}") from exc
     if head.lstrip(b" \t\r\n").startswith(b"From ") or (damaged_mbox_ok and b"\nFrom " in head):
         return "mbox"
     raise InputError(f"{path}: a {kind} file that does not hold an mbox: found {_describe(head)}")

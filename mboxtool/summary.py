@@ -17,7 +17,8 @@ from .message import MailMessage, split_message
 
 # scanner events that mean the file is damaged (validate explains them)
 DAMAGE = frozenset({"garbage-before-first-from", "cr-line-endings", "possible-phantom-split",
-                    "content-length-mismatch", "truncated-message", "unreadable-file"})
+                    "content-length-mismatch", "truncated-message", "unreadable-file",
+                    "compressed-data-broken"})
 
 
 def decode_text(raw: str | None) -> str:

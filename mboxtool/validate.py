@@ -36,6 +36,7 @@ SEVERITY = {
     "duplicate-message": "info", "header-8bit": "info", "header-invalid-utf8": "warning",
     "long-line": "warning", "very-long-line": "error", "missing-header-separator": "warning",
     "broken-mime-boundary": "warning", "mixed-quoting": "warning", "empty-message": "warning",
+    "compressed-data-broken": "error",
     # Maildir
     "missing-subdir": "error", "stale-tmp-file": "info", "empty-file": "warning",
     "missing-info": "info", "info-in-new": "info", "duplicate-unique": "warning",
@@ -190,6 +191,7 @@ class _MboxCheck:
             "cr-line-endings": "CR-only line ends (classic Mac): read with CR as line end",
             "content-length-mismatch": f"Content-Length {info.get('declared')} is wrong "
                                        f"({info.get('reason')}); ignored",
+            "compressed-data-broken": info.get("reason"),
         }.get(code)
         if text is None:
             return

@@ -4,6 +4,7 @@ import errno
 import hashlib
 import json
 import os
+import random
 import signal
 import stat
 import subprocess
@@ -658,13 +659,41 @@ def test_compressed_mbox_is_read_but_never_moved(tmp_path, invoke, kind, compres
     junk.write_bytes(compress(os.urandom(300)))
     r = invoke("info", junk)
     assert r.exit_code == 2 and f"a {kind} file that does not hold an mbox" in r.stderr
-    cut = tmp_path / "cut.z"                             # a download that stopped half way
-    cut.write_bytes(compress(data * 50)[:-40])
+    cut = tmp_path / "cut.z"                             # broken from the start: nothing to read
+    cut.write_bytes(compress(data)[:10])
     for command in ("info", "validate", "convert"):
         args = (command, cut) if command != "convert" else (command, cut, tmp_path / "md3")
         r = invoke(*args)
         assert r.exit_code == 2 and f"broken {kind} data" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "md3").exists()
+
+
+@pytest.mark.parametrize("kind, compress", _compressors(), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_compressed_mbox_cut_short_gives_the_mail_before_the_break(tmp_path, invoke, kind, compress):
+    """An archive whose download or copy stopped half way: validate names the break (exit 1),
+    convert converts every message before it and fails the run (exit 1), info reads them."""
+    rnd = random.Random(7)
+    bodies = [f"{i} {rnd.randbytes(200).hex()}\n" for i in range(3000)]      # ~1.3 MB: two bzip2 blocks
+    cut = tmp_path / "archive.mbox.z"
+    whole = compress(b"".join(mbox_entry(body=b) for b in bodies))
+    cut.write_bytes(whole[:len(whole) * 2 // 3])
+    r = invoke("validate", "--json", cut)
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 1
+    broken = [p for p in doc["problems"] if p["code"] == "compressed-data-broken"]
+    assert len(broken) == 1 and broken[0]["severity"] == "error" and "breaks off" in broken[0]["message"]
+    r = invoke("convert", "--json", cut, tmp_path / "md")
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 1 and 500 < doc["converted"] < 3000
+    assert any("breaks off" in e["message"] for e in doc["errors"])
+    got = sorted((m.data.split(b"\n\n", 1)[1] for m in MaildirReader(tmp_path / "md")),
+                 key=lambda body: int(body.split()[0]))
+    # every message before the break, whole; the one the break cut through, as far as it goes
+    assert got[:-1] == [b.encode() for b in bodies[:len(got) - 1]]
+    assert bodies[len(got) - 1].encode().startswith(got[-1].rstrip(b"\n"))
+    r = invoke("info", "--json", cut)
+    assert r.exit_code == 0 and json.loads(r.stdout)["messages"] == doc["converted"]
+    assert "compressed-data-broken" in r.stderr
 
 
 def convert_and_return(data, tmp_path):

@@ -319,28 +319,40 @@ class MboxReader:
     def _decompress(self, kind: str) -> None:
         """A compressed mbox (list archives): read a private decompressed copy, under the lock.
 
-        Offsets and line numbers then refer to the decompressed bytes.
+        Offsets and line numbers then refer to the decompressed bytes. Compressed data that
+        breaks off (a download or copy cut short) still gives what it held up to there, with a
+        ``compressed-data-broken`` event: an archive is never refused for its damaged end.
         """
         if self.exclusive:
             raise InputError(f"{self.path}: is {kind}-compressed; --move cannot shrink it")
         import tempfile
         copy = tempfile.TemporaryFile(prefix="mboxtool-")
+        broken = None
         try:
             with open_decompressed(FdFile(self.fd), kind, self.path) as stream:
-                while chunk := stream.read(4 << 20):
+                while chunk := stream.read1(1 << 16):      # small steps: little is lost at a break
                     copy.write(chunk)
-            copy.flush()
         except decompression_errors() as exc:
-            copy.close()
             if isinstance(exc, OSError) and exc.errno is not None:   # not the data: the disk
+                copy.close()
                 where = " (the copy goes to $TMPDIR)" if exc.errno == errno.ENOSPC else ""
                 raise InputError(f"{self.path}: cannot decompress it: {exc.strerror}{where}") from exc
-            raise InputError(f"{self.path}: broken {kind} data: {exc}") from exc
+            if copy.tell() == 0:
+                copy.close()
+                raise InputError(f"{self.path}: broken {kind} data: {exc}") from exc
+            broken = f"the {kind} data breaks off after {copy.tell()} bytes of mail ({exc}): what follows is lost"
+        except BaseException:
+            copy.close()
+            raise
+        try:
+            copy.flush()
         except BaseException:
             copy.close()
             raise
         self.compressed_fd, self.fd = self.fd, os.dup(copy.fileno())   # lock stays on the original
         copy.close()
+        if broken is not None:
+            self.event("compressed-data-broken", offset=os.fstat(self.fd).st_size, reason=broken)
 
     @property
     def identity(self) -> os.stat_result:
