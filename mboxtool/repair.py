@@ -81,9 +81,9 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
         report.remaining += [p.to_dict() for p in validate_mailbox(dst, fmt).problems
                              if p.severity == "error"]
         return report
-    _repair_mbox(src, dst, variant, out_variant, dedupe, fsync, lock, lock_timeout, report)
+    lost = _repair_mbox(src, dst, variant, out_variant, dedupe, fsync, lock, lock_timeout, report)
     check = validate_mailbox(dst, "mbox", out_variant or None, lock=False)
-    report.remaining = [p.to_dict() for p in check.problems if p.severity in ("error", "warning")]
+    report.remaining = [p.to_dict() for p in lost + check.problems if p.severity in ("error", "warning")]
     return report
 
 
@@ -97,7 +97,9 @@ def _remove_copy(dst: Path) -> None:
 
 
 def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | None, dedupe: bool,
-                 fsync: bool, lock: bool, lock_timeout: float, report: RepairReport) -> None:
+                 fsync: bool, lock: bool, lock_timeout: float, report: RepairReport) -> list:
+    """Write the repaired copy; return the source's problems no copy can mend (mail lost
+    where compressed data breaks off)."""
     phantoms: set[int] = set()
     pre = validate_mailbox(src, "mbox", variant, lock, lock_timeout)
     for p in pre.problems:
@@ -166,6 +168,7 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
             report.fixed(p.code, "final newline added", p.line)
         elif p.code == "byte-order-mark":
             report.fixed(p.code, "byte-order mark before the first From_ line dropped", p.line)
+    return [p for p in pre.problems if p.code == "compressed-data-broken"]
 
 
 def _normalize_eol(msg: MailMessage, eol: bytes, line: int, report: RepairReport) -> None:

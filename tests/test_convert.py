@@ -694,6 +694,10 @@ def test_a_compressed_mbox_cut_short_gives_the_mail_before_the_break(tmp_path, i
     r = invoke("info", "--json", cut)
     assert r.exit_code == 0 and json.loads(r.stdout)["messages"] == doc["converted"]
     assert "compressed-data-broken" in r.stderr
+    r = invoke("repair", "--json", cut, tmp_path / "repaired.mbox")   # a copy of what is left, and
+    rep = json.loads(r.stdout)                                         # the loss it cannot mend
+    assert r.exit_code == 1 and rep["messages"] == doc["converted"]
+    assert [p["code"] for p in rep["remaining"]] == ["compressed-data-broken"]
 
 
 def convert_and_return(data, tmp_path):
