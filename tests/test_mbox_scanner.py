@@ -364,3 +364,37 @@ def test_an_unclosed_multipart_does_not_swallow_the_messages_up_to_another_with_
     msgs = scan(data)
     assert len(msgs) == 3
     assert b"in between" in msgs[1].data and msgs[2].data.endswith(b"--B--\n")
+
+
+def test_header_only_messages_without_empty_lines_between_are_apart():
+    # mblaze's mexport writes no empty line after a message; git's mailsplit tests hold
+    # messages that are all header. The envelope line stacked under a From_ line stays.
+    data = (b"From nobody Wed Dec 31 23:59:59 1969\nSubject: one\nX-A: 1\n"
+            b"From nobody Wed Dec 31 23:59:59 1969\nSubject: two\n\n"
+            b"From x@y Mon Jan  6 10:00:00 2020\nFrom x@y Mon Jan  6 09:00:00 2020 remote from z\n"
+            b"Subject: three\n\nbody\nFrom the body, Subject: no\nX-D: d\n")
+    events = []
+    msgs = scan(data, events)
+    assert [m.data for m in msgs] == [
+        b"Subject: one\nX-A: 1\n", b"Subject: two\n",
+        b"From x@y Mon Jan  6 09:00:00 2020 remote from z\nSubject: three\n\nbody\n"
+        b"From the body, Subject: no\nX-D: d\n"]
+    assert [m.body_offset for m in msgs[:2]] == [20, 13]
+    assert [c for c, _ in events].count("from-line-without-blank") == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([b"Subject: s\n", b"X-B: 1\n", b" folded\n", b"From: a@b\n"]),
+                min_size=1, max_size=4), st.integers(2, 6), st.sampled_from([64, 100, 1 << 20]))
+def test_header_only_messages_back_to_back_at_any_read_size(head, n, chunk):
+    import mboxtool.formats.mboxscan as ms
+    old, ms.CHUNK = ms.CHUNK, chunk
+    try:
+        if head[0].startswith(b" "):
+            head = [b"X-C: c\n"] + head
+        block = b"".join(head)
+        data = b"".join(b"From u@h Mon Jan  6 10:00:%02d 2020\n" % i + block for i in range(n))
+        msgs = scan(data)
+        assert [m.data for m in msgs] == [block] * n
+    finally:
+        ms.CHUNK = old

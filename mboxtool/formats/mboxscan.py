@@ -276,6 +276,13 @@ class MboxScanner:
             parsed = parse_from_line(from_line)
         data_start = from_nl + 1
         hdr_end = _find_header_end(b, data_start)
+        cut = self._separator_in_header(b, data_start, hdr_end)
+        if cut is not None:                             # a header-only message, no empty line after it
+            data = b.get(data_start, cut)
+            self.messages += 1
+            self.event("from-line-without-blank", offset=cut, line=self._line_of(b, cut))
+            return ScannedMessage(self.messages, start, line_no, from_line, parsed, data, Headers(data),
+                                  len(data), data_start, blank_before=blank_before), cut
         headers = Headers(b.get(data_start, hdr_end if hdr_end >= 0 else data_start))
         body_abs = hdr_end if hdr_end >= 0 else None
 
@@ -302,6 +309,32 @@ class MboxScanner:
                              min(body_offset, len(data)), data_start, bool(cl_bounded),
                              blank_before=blank_before, body_quotes=quotes)
         return msg, next_start
+
+    def _separator_in_header(self, b: _Buffer, data_start: int, hdr_end: int) -> int | None:
+        """A From_ line that starts the next message inside what reads as this one's header block:
+        dated, after one of this message's header fields and before another field. Messages
+        without a body, written with no empty line between them (mblaze's mexport does so),
+        follow one another that way; the envelope lines old mailers stack right under the
+        From_ line come before any field and are left alone."""
+        stop = hdr_end if hdr_end >= 0 else min(b.end, data_start + HEADER_LIMIT)
+        pos = data_start
+        while True:
+            buf, base = b.buf, b.base                   # (reading on may move the window's base)
+            hit = buf.find(b"\nFrom ", pos - base, stop - base)
+            if hit < 0:
+                return None
+            pos = hit + base + 1
+            prev = bytes(buf[buf.rfind(b"\n", 0, hit) + 1:hit])
+            if not (is_header_line(prev) or prev[:1] in (b" ", b"\t")):
+                continue
+            cand = hit + base + 1
+            line, line_end, nxt = _two_lines(b, cand)
+            if nxt is None or not is_header_line(nxt):
+                continue
+            parsed = parse_from_line(line)
+            if parsed.date is not None:
+                self._parsed = (cand, parsed, line_end, False)
+                return cand
 
     def _content_length_end(self, b: _Buffer, headers: Headers, body_abs: int | None,
                             line_no: int) -> tuple[int | None, int | None, bool]:
