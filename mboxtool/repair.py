@@ -203,20 +203,27 @@ def _prepare(raw: ScannedMessage, msg: MailMessage, reader: MboxReader, report: 
     if is_empty_message(msg.data):                      # (unquoted: raw.body_offset may not fit)
         report.fixed("empty-message", "empty message dropped", raw.line)
         return None
-    cut = 0
-    cuts: list[tuple[int, int]] = []                       # (where, how many) runs were cut out, in the new bytes
+    cuts = _cut_nul_runs(raw, msg, report)
+    if cuts and not msg.data.endswith(b"\n"):
+        _mark_truncated(msg, raw.line, report)
+    return raw, msg, cuts
+
+
+def _cut_nul_runs(raw: ScannedMessage, msg: MailMessage, report: RepairReport,
+                  shift: int = 0) -> list[tuple[int, int]]:
+    """Cut the NUL runs that are damage out of ``msg.data``; (where, how many) for each, in
+    the new bytes. ``shift``: bytes cut out of the source before ``msg.data`` (for offsets)."""
+    cuts: list[tuple[int, int]] = []
     for start, end, damage in reversed(nul_runs(msg.data)):
         # last run first: once a run at the end is cut, the one before may end the message too
         if damage or only_line_ends_after(msg.data, end):
             line = raw.line + msg.data.count(b"\n", 0, start) + 1
-            report.fixed("nul-run", f"{end - start} NUL bytes removed", line, offset=raw.data_offset + start)
+            report.fixed("nul-run", f"{end - start} NUL bytes removed", line,
+                         offset=raw.data_offset + start + shift)
             msg.data = msg.data[:start] + msg.data[end:]
             cuts = [(c - (end - start), n) for c, n in cuts]     # later runs, cut first: shift them
             cuts.insert(0, (start, end - start))
-            cut += 1
-    if cut and not msg.data.endswith(b"\n"):
-        _mark_truncated(msg, raw.line, report)
-    return raw, msg, cuts
+    return cuts
 
 
 def _mark_truncated(msg: MailMessage, line: int | None, report: RepairReport) -> None:
@@ -242,15 +249,16 @@ def _split_glued(raw: ScannedMessage, msg: MailMessage, cuts: list[tuple[int, in
     shift = sum(n for c, n in cuts if c <= at)             # NUL bytes cut out before it: offsets are the source's
     line = raw.line + data.count(b"\n", 0, at)
     glued = data[at - 1] != 0x0A
-    head = data[:at] if not glued else data[:at] + (b"\r\n" if data[:at].endswith(b"\r") else b"\n")
-    if head.endswith(b"\n\r\n"):                         # the separating empty line is not content
-        head = head[:-2]
-    elif head.endswith(b"\n\n"):
-        head = head[:-1]
+    msg.data = data[:at] if not glued else data[:at] + (b"\r\n" if data[:at].endswith(b"\r") else b"\n")
     report.fixed("glued-from-line", "the From_ line " + ("glued onto the previous line" if glued else
                  "after the removed NUL bytes") + " starts a message of its own again", line + 1,
                  offset=raw.data_offset + at + shift)
-    msg.data = head
+    # a NUL run the From_ line was glued onto ends this message now: cut as any run at an end
+    _cut_nul_runs(raw, msg, report, sum(n for c, n in cuts if c < at))
+    if msg.data.endswith(b"\n\r\n"):                     # the separating empty line is not content
+        msg.data = msg.data[:-2]
+    elif msg.data.endswith(b"\n\n"):
+        msg.data = msg.data[:-1]
     # the outer scan took off the empty line that ended the message: give it back, for the
     # inner scan to take off in its turn (else a final empty line of the content would go)
     rest = data[at:] + (b"\n" if data.endswith(b"\n") else b"")

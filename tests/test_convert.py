@@ -1037,3 +1037,18 @@ def test_a_file_system_that_refuses_colons_is_named_as_the_cause(tmp_path, invok
     assert src.read_bytes() == before
     left = [p.name for sub in ("cur", "new", "tmp") for p in (tmp_path / "stick" / "Maildir" / sub).iterdir()]
     assert left == []
+
+
+@pytest.mark.parametrize("from_date", ["Wed Dec 31 23:59:59 1969", "Wed Dec 31 18:59:59 1969",
+                                       "Thu Jan  1 00:00:00 1970"])
+def test_a_from_line_at_time_minus_one_or_zero_is_no_delivery_date(tmp_path, from_date):
+    """Tools that have no date print time -1 or 0 (mblaze's mexport: 'Wed Dec 31 23:59:59
+    1969', in the writer's zone): the Date: header gives the delivery time, or nothing does."""
+    src = tmp_path / "box"
+    src.write_bytes(mbox_entry(date=from_date)
+                    + mbox_entry(date=from_date, headers="From: a@b\nSubject: no date at all\n"))
+    report = convert_mailbox(src, tmp_path / "md", ConvertOptions(verify=True))
+    assert report.converted == 2 and report.verified is True
+    dates = sorted(m.date for m in MaildirReader(tmp_path / "md"))
+    assert dates[0] == 1578304800                        # Mon, 6 Jan 2020 10:00:00 +0000
+    assert dates[1] > time.time() - 600                  # no date anywhere: the time of the run

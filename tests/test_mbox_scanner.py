@@ -398,3 +398,11 @@ def test_header_only_messages_back_to_back_at_any_read_size(head, n, chunk):
         assert [m.data for m in msgs] == [block] * n
     finally:
         ms.CHUNK = old
+
+
+def test_a_from_line_inside_a_multipart_header_does_not_split_it():
+    data = (b"From a@b Mon Jan  6 10:00:00 2020\nSubject: s\nContent-Type: multipart/mixed; boundary=q\n"
+            b"From x@y Mon Jan  6 10:00:00 2020\nStatus: O\n\n--q\n\nx\n--q--\n")
+    events = []
+    msgs = scan(data, events)
+    assert len(msgs) == 1 and ("from-line-in-header" in [c for c, _ in events])

@@ -91,7 +91,8 @@ def test_repair_normalises_mixed_line_ends_to_the_majority(tmp_path):
     assert validate_mailbox(tmp_path / "out").problems == []
 
 
-@pytest.mark.parametrize("glue", [b"\x00" * 4096, b"\n\n" + b"\x00" * 600, b""], ids=["nul-run", "blank-then-nul-run", "no-newline"])
+@pytest.mark.parametrize("glue", [b"\x00" * 4096, b"\n\n" + b"\x00" * 600, b"", b"\n" + b"\x00" * 300],
+                         ids=["nul-run", "blank-then-nul-run", "no-newline", "short-nul-run"])
 def test_repair_gives_a_glued_from_line_its_message_back(tmp_path, glue):
     """A From_ line glued onto a NUL run (a crashed append) or onto a last line without its
     newline is a message of its own: the copy has every message once, its bytes unchanged."""

@@ -184,7 +184,10 @@ class DateResolver:
         if epoch is not None and dates.plausible(epoch + 14 * 3600) and epoch not in dates.PLACEHOLDER_DATES:
             if not parsed.has_zone:
                 epoch -= self._offset(epoch, headers)
-            return epoch, "from-line"
+            # time -1 printed in some zone ("Wed Dec 31 23:59:59 1969": a tool that had no
+            # date, mblaze's mexport among them) is no date either
+            if epoch > 0:
+                return epoch, "from-line"
         if headers is not None:
             date = dates.parse_header_date(headers.get(b"date"))
             if dates.plausible(date):

@@ -312,10 +312,11 @@ class MboxScanner:
 
     def _separator_in_header(self, b: _Buffer, data_start: int, hdr_end: int) -> int | None:
         """A From_ line that starts the next message inside what reads as this one's header block:
-        dated, after one of this message's header fields and before another field. Messages
-        without a body, written with no empty line between them (mblaze's mexport does so),
-        follow one another that way; the envelope lines old mailers stack right under the
-        From_ line come before any field and are left alone."""
+        dated, after one of this message's header fields and before another field, under a
+        header that declares no multipart (which would need a body). Messages without a body,
+        written with no empty line between them (mblaze's mexport does so), follow one another
+        that way; the envelope lines old mailers stack right under the From_ line come before
+        any field and are left alone."""
         stop = hdr_end if hdr_end >= 0 else min(b.end, data_start + HEADER_LIMIT)
         pos = data_start
         while True:
@@ -332,9 +333,12 @@ class MboxScanner:
             if nxt is None or not is_header_line(nxt):
                 continue
             parsed = parse_from_line(line)
-            if parsed.date is not None:
-                self._parsed = (cand, parsed, line_end, False)
-                return cand
+            if parsed.date is None:
+                continue
+            if _boundary(Headers(bytes(b.buf[data_start - b.base:hit]))):
+                return None                             # a multipart has a body: not header-only
+            self._parsed = (cand, parsed, line_end, False)
+            return cand
 
     def _content_length_end(self, b: _Buffer, headers: Headers, body_abs: int | None,
                             line_no: int) -> tuple[int | None, int | None, bool]:
