@@ -151,11 +151,16 @@ def cli() -> None:
 @click.option("--subscribe/--no-subscribe", default=True, show_default=True,
               help="Add the Maildir++ folders made (.NAME under a Maildir) to Dovecot's subscriptions: "
                    "IMAP clients such as Thunderbird show only subscribed folders.")
+@click.option("--thunderbird", is_flag=True,
+              help="Writing mbox: also X-Mozilla-Status and X-Mozilla-Keys, from which Thunderbird "
+                   "reads read, replied, flagged, forwarded and tags (from Status it takes only "
+                   "read, and takes O for read). Not for an mbox an IMAP server serves: its "
+                   "clients would see these headers.")
 @quiet_option
 @json_option
 def convert(src, dst, from_format, source_variant, to_format, variant, recursive, move, verify,
             dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, missing_ok,
-            subscribe, quiet, as_json):
+            subscribe, thunderbird, quiet, as_json):
     """Convert every message of SRC into DST, streaming and losslessly.
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
@@ -167,7 +172,7 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
                              fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
                              dry_run=dry_run, verify=verify, move=move, from_tz=from_tz,
                              include_expunged=include_expunged, dotlock=not fcntl_only,
-                             missing_ok=missing_ok, subscribe=subscribe)
+                             missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
         try:

@@ -47,6 +47,7 @@ class ConvertOptions:
     in_tree: bool = False                 # one folder of a --recursive run: its subfolders are taken care of
     missing_ok: bool = False              # a missing SRC is an empty mailbox (a spool before its first mail)
     subscribe: bool = True                # a new Maildir++ folder goes into Dovecot's subscriptions
+    thunderbird: bool = False             # mbox: also X-Mozilla-Status / X-Mozilla-Keys
 
 
 @dataclass
@@ -414,6 +415,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         report.resumed_at = reader.resume_at[0]
     writer = make_writer(dst, dst_format, variant=opts.variant, fsync=opts.fsync, lock=opts.lock,
                          lock_timeout=opts.lock_timeout, warn=warn, dotlock=opts.dotlock)
+    if opts.thunderbird and dst_format == "mbox":
+        writer.mozilla = True
     writer.open()
     expected: dict[int, Any] = {}                  # --verify: digest -> _packed(flags, date), a list for copies
     taken = array("Q")                             # digests taken from SRC: 8 bytes a message

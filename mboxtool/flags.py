@@ -185,8 +185,15 @@ def _status_state(status: str, xstatus: str) -> MessageState:
     return MessageState(normalize(letters), "O" not in status)
 
 
-def to_mbox_headers(flags: str, new: bool, keywords: tuple[str, ...] | list[str]) -> list[bytes]:
-    """The Status / X-Status / X-Keywords header lines (§1.6 step 2) for this state."""
+def to_mbox_headers(flags: str, new: bool, keywords: tuple[str, ...] | list[str],
+                    mozilla: bool = False) -> list[bytes]:
+    """The Status / X-Status / X-Keywords header lines (§1.6 step 2) for this state.
+
+    With ``mozilla``, also Thunderbird's: it reads an mbox's state from X-Mozilla-Status and
+    X-Mozilla-Keys, and without them only from Status, where it takes ``O`` for read (an
+    unread message that is not new would open read) and ignores X-Status (replied, flagged).
+    Trashed has no Thunderbird bit that keeps the message in view, and is left out there.
+    """
     lines = []
     status = ("R" if "S" in flags else "") + ("" if new else "O")
     if status:
@@ -197,6 +204,12 @@ def to_mbox_headers(flags: str, new: bool, keywords: tuple[str, ...] | list[str]
     words = list(keywords) + ([FORWARDED] if "P" in flags else [])
     if words:
         lines.append(b"X-Keywords: " + keyword_bytes(" ".join(words)))
+    if mozilla:
+        bits = (MOZ_READ * ("S" in flags) | MOZ_REPLIED * ("R" in flags) | MOZ_MARKED * ("F" in flags)
+                | MOZ_FORWARDED * ("P" in flags))
+        lines.append(b"X-Mozilla-Status: %04x" % bits)
+        if keywords:
+            lines.append(b"X-Mozilla-Keys: " + keyword_bytes(" ".join(keywords)))
     return lines
 
 

@@ -1052,3 +1052,32 @@ def test_a_from_line_at_time_minus_one_or_zero_is_no_delivery_date(tmp_path, fro
     dates = sorted(m.date for m in MaildirReader(tmp_path / "md"))
     assert dates[0] == 1578304800                        # Mon, 6 Jan 2020 10:00:00 +0000
     assert dates[1] > time.time() - 600                  # no date anywhere: the time of the run
+
+
+def test_thunderbird_gets_its_own_status_headers_on_request(tmp_path, invoke):
+    """Thunderbird reads an mbox's state from X-Mozilla-Status and its tags from
+    X-Mozilla-Keys; without them it takes only Status, and reads its O as read
+    (nsParseMailbox.cpp), so an unread message that is not new would open read."""
+    md = tmp_path / "md"
+    make_maildir(md)
+    (md / "dovecot-keywords").write_bytes(b"0 $label1\n1 project\n")
+    states = {"cur/1.a.h:2,S": "0001", "cur/2.a.h:2,RS": "0003", "cur/3.a.h:2,Fab": "0004",
+              "cur/4.a.h:2,PS": "1001", "cur/5.a.h:2,": "0000", "new/6.a.h": "0000", "cur/7.a.h:2,ST": "0001"}
+    for n, name in enumerate(states):
+        (md / name).write_bytes(b"From: a@x\nSubject: %d\nMessage-ID: <%d@x>\n\nbody\n" % (n, n))
+    box = tmp_path / "for-thunderbird.mbox"
+    r = invoke("convert", "--thunderbird", "--verify", md, box)
+    assert r.exit_code == 0, r.output
+    with MboxReader(box) as reader:
+        read = {split_message(m.data)[0].get(b"message-id"): m for m in reader}
+    for n, (name, bits) in enumerate(states.items()):
+        msg = read[f"<{n}@x>"]
+        head = split_message(msg.data)[0]
+        assert head.get_all(b"x-mozilla-status") == [bits], name
+        assert head.get_all(b"x-mozilla-keys") == (["$label1 project"] if "Fab" in name else [])
+        assert msg.flags == (name.split(",")[-1].upper().replace("AB", "") if ":2," in name else "")
+    assert read["<4@x>"].keywords == () and read["<2@x>"].keywords == ("$label1", "project")
+    # without the option (an mbox an IMAP server serves: its clients would see the headers)
+    plain = tmp_path / "plain.mbox"
+    assert invoke("convert", md, plain).exit_code == 0
+    assert b"X-Mozilla" not in plain.read_bytes()

@@ -529,7 +529,7 @@ def render_mbox_message(msg: MailMessage, variant: str, now: float | None = None
 
 
 def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
-                      keep_from_line: bool = False) -> list[bytes | memoryview]:
+                      keep_from_line: bool = False, mozilla: bool = False) -> list[bytes | memoryview]:
     """``render_mbox_message`` as buffers to write one after the other.
 
     The body (nearly all of a message) is never copied: it is passed on as views
@@ -538,7 +538,7 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
     data = unquote_mboxrd(msg.data) if msg.quoted else msg.data
     end = header_end(data)
     if end >= len(data):                          # no body: small, and the rules for where headers go differ
-        body = _render_joined(msg, variant)
+        body = _render_joined(msg, variant, mozilla)
         return [_from_line(msg, now, keep_from_line), body, b"\n"]
     head = quote(data[:end] if msg.stripped else strip_head(data[:end]), variant)
     # the body, quoted as ``variant`` does, as views between the quoted lines
@@ -546,7 +546,7 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
     body = quoted_parts(memoryview(data), points, end)
     if data[-1] != 0x0A:
         body.append(b"\n")
-    meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords)
+    meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords, mozilla)
     if variant in ("mboxcl", "mboxcl2"):
         meta.append(b"Content-Length: %d" % (len(data) - end + len(points) + (data[-1] != 0x0A)))
     # the metadata lines go just before the empty line that ends the header block
@@ -555,12 +555,12 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
     return [_from_line(msg, now, keep_from_line, head), header_block, *body, b"\n"]
 
 
-def _render_joined(msg: MailMessage, variant: str) -> bytes:
+def _render_joined(msg: MailMessage, variant: str, mozilla: bool = False) -> bytes:
     """Message bytes with fresh metadata, for a message without a body."""
     body = quote(core_bytes(msg), variant)
     if not body.endswith(b"\n"):
         body += b"\n"
-    meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords)
+    meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords, mozilla)
     # a Content-Length needs the empty line that ends the header; a message without one gets
     # none (the empty line after it, the separator's, would be read as its own otherwise)
     end = header_end(body)
@@ -683,11 +683,13 @@ class MboxWriter:
         return b"\n" if tail.endswith(b"\n") else b"\n\n"
 
     keep_from_lines = False                  # repair writes good From_ lines back as they were
+    mozilla = False                          # convert --thunderbird: X-Mozilla-Status / -Keys too
 
     def add(self, msg: MailMessage) -> bool:
         """Queue one message; True when the batch is full and commit() should follow."""
         self.fit_keywords(msg)
-        return self._queue(*render_mbox_parts(msg, self.variant, keep_from_line=self.keep_from_lines))
+        return self._queue(*render_mbox_parts(msg, self.variant, keep_from_line=self.keep_from_lines,
+                                              mozilla=self.mozilla))
 
     def _queue(self, *parts: bytes | memoryview) -> bool:
         """Queue an entry's bytes (in one buffer or several) for the next commit()."""
