@@ -30,6 +30,7 @@ from collections import deque
 from typing import Any, BinaryIO
 
 from .fdio import write_buffers
+from .flags import keyword_bytes
 from .index import core_digest
 from .message import MailMessage
 
@@ -113,12 +114,13 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
 
 
 def _messages(stream: BinaryIO, ring: mmap.mmap):
-    """(flag letters, new, keyword letters, extra header, date, quoted, body quotes, bytes) of
-    each message of the next batch, read one by one: the whole batch is never in memory at once."""
+    """(flag letters, new, keyword letters, extra header, date, quoted, body quotes, bytes,
+    keywords for a Courier Maildir) of each message of the next batch, read one by one: the
+    whole batch is never in memory at once."""
     count, pos = _BATCH.unpack(_read_exact(stream, _BATCH.size))
     for _ in range(count):
         bits, date, ls, ld, nq = _FRAME.unpack(_read_exact(stream, _FRAME.size))
-        letters, kw_letters, extra = _read_exact(stream, ls).split(b"\0", 2)
+        letters, kw_letters, names, extra = _read_exact(stream, ls).split(b"\0", 3)
         quotes = None if nq == 0 else [] if nq == 1 else \
             list(struct.unpack(f"!{nq - 1}I", _read_exact(stream, 4 * (nq - 1))))
         if bits & 4:
@@ -126,8 +128,9 @@ def _messages(stream: BinaryIO, ring: mmap.mmap):
             pos += ld
         else:
             data = _read_exact(stream, ld)
+        words = tuple(names.decode("utf-8", "surrogateescape").split("\n")) if names else ()
         yield letters.decode("ascii"), bool(bits & 1), kw_letters.decode("ascii"), extra or None, \
-            None if date < 0 else date, bool(bits & 2), quotes, data
+            None if date < 0 else date, bool(bits & 2), quotes, data, words
 
 
 def _die_with_parent(parent: int) -> None:
@@ -270,7 +273,7 @@ class ForkedMaildirWriter:
                 status, digests, reasons = [], [], {}
                 known = self.known
                 try:
-                    for i, (letters, new, kw_letters, extra, date, quoted, quotes, data) in enumerate(
+                    for i, (letters, new, kw_letters, extra, date, quoted, quotes, data, words) in enumerate(
                             _messages(stream, self.ring.map())):
                         digest, parts = core_digest(data, quoted, quotes)
                         digests.append(digest)               # for --verify and the state file
@@ -279,7 +282,7 @@ class ForkedMaildirWriter:
                             continue
                         try:
                             tmpname, final, parts = writer.place(letters, new, kw_letters, digest, parts, extra)
-                            writer.deliver(tmpname, final, parts, date)
+                            writer.deliver(tmpname, final, parts, date, words)
                             status.append("w")
                         except ValueError as exc:
                             status.append("r")
@@ -307,7 +310,10 @@ class ForkedMaildirWriter:
         for msg in batch:
             # keyword letters are given out here, by the one process that owns dovecot-keywords
             kw_letters, extra = self.writer.keyword_letters(msg.keywords, msg.key)
-            state = b"%s\0%s\0%s" % (msg.flags.encode("ascii"), kw_letters.encode("ascii"), extra or b"")
+            # a Courier Maildir's keywords go by name (one a line: a keyword holds no blank)
+            names = b"\n".join(keyword_bytes(k) for k in msg.keywords) if self.writer.courier else b""
+            state = b"%s\0%s\0%s\0%s" % (msg.flags.encode("ascii"), kw_letters.encode("ascii"), names,
+                                          extra or b"")
             n = len(msg.data)
             in_ring = pos + n <= end
             quotes = msg.body_quotes

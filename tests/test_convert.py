@@ -240,11 +240,11 @@ def break_delivery(monkeypatch, at, fault):
     real = MaildirWriter.deliver
     calls = {"n": 0}
 
-    def deliver(self, tmpname, final, parts, mtime):
+    def deliver(self, tmpname, final, parts, mtime, keywords=()):
         calls["n"] += 1
         if calls["n"] == at:
             return fault(self, tmpname, b"".join(parts))
-        return real(self, tmpname, final, parts, mtime)
+        return real(self, tmpname, final, parts, mtime, keywords)
     monkeypatch.setattr(MaildirWriter, "deliver", deliver)
     return lambda: monkeypatch.setattr(MaildirWriter, "deliver", real)
 

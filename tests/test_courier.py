@@ -17,7 +17,7 @@ from mboxtool.formats.courier import read_courier_keywords
 from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxReader
 
-from .conftest import make_maildir
+from .conftest import SAMPLES, make_maildir
 
 MAILDIRKW = shutil.which("maildirkw")
 needs_maildirkw = pytest.mark.skipif(MAILDIRKW is None, reason="Courier's maildirkw is not installed "
@@ -121,13 +121,36 @@ def test_keywords_set_by_courier_reach_the_mbox(tmp_path):
     assert got == {"m0": ("S", {"Work", "$Label1", "Café"}), "m1": ("", {"urgent"}), "m2": ("R", set())}
 
 
-def test_a_courier_destination_is_warned_that_its_keywords_go_into_letters(tmp_path):
+def test_a_courier_destination_gets_its_keywords_the_courier_way(tmp_path):
+    """Keywords go into courierimapkeywords/ as Courier's update files, not into Dovecot
+    letters Courier-IMAP would not read; they read back, and an mbox gets them again."""
     dst = tmp_path / "courier"
     courier_maildir(dst, [])
     box = tmp_path / "in.mbox"
-    box.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: k\nX-Keywords: Work\n\nbody\n")
+    box.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: k\nX-Keywords: Work Caf\xc3\xa9\n\nbody\n\n"
+                    b"From a@b Mon Jan  6 11:00:00 2020\nSubject: none\n\nbody\n")
     report = convert_mailbox(box, dst)
-    assert report.converted == 1
-    assert [w["code"] for w in report.warnings] == ["courier-keywords-not-written"]
-    plain = tmp_path / "plain"
-    assert convert_mailbox(box, plain).warnings == []
+    assert report.converted == 2 and report.warnings == []
+    assert not (dst / "dovecot-keywords").exists()
+    assert not any(p.name.startswith(".tmp.") for p in (dst / "courierimapkeywords").iterdir())
+    assert list(read_courier_keywords(dst).values()) == [("Work", "Café")]
+    assert keywords_by_subject(dst) == {"k": {"Work", "Café"}, "none": set()}
+    back = tmp_path / "back.mbox"
+    assert convert_mailbox(dst, back).converted == 2
+    with MboxReader(back) as reader:
+        assert sorted(m.keywords for m in reader) == [(), ("Work", "Café")]
+
+
+@needs_maildirkw
+def test_courier_reads_the_keywords_mboxtool_wrote(tmp_path):
+    dst = tmp_path / "courier"
+    courier_maildir(dst, [])
+    with MboxReader(SAMPLES / "inbox.mbox") as reader:
+        expected = sorted(tuple(sorted(m.keywords)) for m in reader if m.keywords)
+    assert convert_mailbox(SAMPLES / "inbox.mbox", dst).converted == 5
+    r = subprocess.run([MAILDIRKW, "-L", str(dst)], capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    listed = [line.split()[1:] for line in r.stdout.decode().splitlines() if line.strip()]
+    assert sorted(tuple(sorted(words)) for words in listed) == expected and expected
+
+

@@ -87,7 +87,7 @@ def test_a_write_error_stops_the_tree_instead_of_failing_every_folder(tmp_path, 
     for name in ("a", "b", "c"):
         (src / name).write_bytes(b"".join(mbox_entry(body=f"{name} {i}\n") for i in range(5)))
 
-    def full(self, tmpname, final, parts, mtime):
+    def full(self, tmpname, final, parts, mtime, keywords=()):
         raise OSError(errno.ENOSPC, "No space left on device")
     monkeypatch.setattr(MaildirWriter, "deliver", full)
     report = convert_tree(src, tmp_path / "md", ConvertOptions())

@@ -447,12 +447,8 @@ class MaildirWriter:
     def keyword_letters(self, keywords: tuple[str, ...], key: str = "") -> tuple[str, bytes | None]:
         """The info letters of ``keywords`` (new ones get the next free letter), and an
         X-Keywords header line for those beyond Dovecot's 26 letters, if any."""
-        if not keywords:
+        if not keywords or self.courier:                # Courier's keywords live apart (deliver)
             return "", None
-        if self.courier and not self.warnings:
-            self.warnings.append({"code": "courier-keywords-not-written", "message": (
-                f"{self.path}: a Courier-IMAP Maildir: keywords are written as Dovecot letters "
-                f"({KEYWORDS_FILE}), which Courier-IMAP does not read")})
         kw_letters, overflow = self._keyword_letters(keywords)
         if not overflow:
             return kw_letters, None
@@ -474,13 +470,17 @@ class MaildirWriter:
     def add(self, msg: MailMessage, planned: tuple[str, str, tuple] | None = None) -> bool:
         """Write one message into tmp/ and link it into place; True when a batch should be committed."""
         tmpname, final, parts = planned or self.plan(msg)
-        self.deliver(tmpname, final, parts, msg.date)
+        self.deliver(tmpname, final, parts, msg.date, msg.keywords)
         return len(self.pending) >= self.batch
 
-    def deliver(self, tmpname: str, final: str, parts: tuple, mtime: int | None) -> None:
+    def deliver(self, tmpname: str, final: str, parts: tuple, mtime: int | None,
+                keywords: tuple[str, ...] = ()) -> None:
         """Write into tmp/, set the mtime, then link() into new/ or cur/ (§2.4; staging.py);
-        durable at the next commit()."""
+        durable at the next commit(). ``keywords`` matter only to a Courier-IMAP Maildir,
+        where they are written apart, before the message appears."""
         sub, name = final[:3], final[4:]
+        if keywords and self.courier:
+            self._courier_keywords(name.split(":", 1)[0], keywords)
         while True:
             fd, temp = self.stager.create(tmpname)
             try:
@@ -498,6 +498,25 @@ class MaildirWriter:
             if linked:
                 break
         self.pending.append(final)
+
+    def _courier_keywords(self, unique: str, keywords: tuple[str, ...]) -> None:
+        """The message's keywords as Courier-IMAP's update file ``courierimapkeywords/<unique>``
+        (one name a line; written as ``.tmp.*``, which Courier's reader passes over, then
+        renamed), read and merged into ``:list`` by Courier as its own updates are."""
+        folder = self.path / COURIER_KEYWORD_DIR
+        temp = folder / f".tmp.{unique}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            give(self.owner, fd)
+            write_buffers(fd, [flags.keyword_bytes(word) + b"\n" for word in keywords])
+            if self.fsync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            os.unlink(temp)
+            raise
+        os.close(fd)
+        os.rename(temp, folder / unique)
 
     def commit(self) -> list[str]:
         """Make every message added since the last commit durable; returns them."""
