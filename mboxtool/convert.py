@@ -309,10 +309,13 @@ def _join_maildirpp_root(dst: Path, opts: ConvertOptions, report: ConvertReport)
 
 
 def subscribe_folders(root: Path, names: list[str], opts: ConvertOptions, report: ConvertReport) -> None:
-    """Add ``names`` to Dovecot's subscriptions of ``root``; a warning when that cannot be done."""
-    from .subscriptions import subscribe
+    """Add ``names`` to Dovecot's subscriptions of ``root`` (and Courier-IMAP's, where Courier
+    serves it); a warning when that cannot be done."""
+    from .subscriptions import is_courier_root, subscribe, subscribe_courier
     try:
         added = subscribe(root, names, timeout=min(opts.lock_timeout, 10), fsync=opts.fsync)
+        if is_courier_root(root):
+            added += [n for n in subscribe_courier(root, names, fsync=opts.fsync) if n not in added]
     except OSError as exc:
         shown = ", ".join(n.replace("\t", ".") for n in names[:3]) + (", ..." if len(names) > 3 else "")
         report.warnings.append({"code": "folders-not-subscribed", "message": (

@@ -8,7 +8,8 @@ folder per line, its levels joined by a TAB (names in modified UTF-7, as in the
 directory names); version 1, which Dovecot still reads, has the folder names as
 they are listed. The file is replaced the way Dovecot replaces it: the new
 content is written into the dotlock ``subscriptions.lock``, created
-exclusively, which is then renamed over the file.
+exclusively, which is then renamed over the file. A Maildir Courier-IMAP serves also
+gets the folders into Courier's own list, ``courierimapsubscribed``.
 """
 
 from __future__ import annotations
@@ -84,6 +85,48 @@ def subscribe(root: Path, names: list[str], timeout: float = 30, fsync: bool = T
         except OSError:
             pass
         raise
+
+
+COURIER_FILE = "courierimapsubscribed"
+
+
+def is_courier_root(root: Path) -> bool:
+    """A Maildir Courier-IMAP serves: its own files are there."""
+    return any((root / name).exists() for name in (COURIER_FILE, "courierimapkeywords", "courierimapuiddb"))
+
+
+def subscribe_courier(root: Path, names: list[str], fsync: bool = True) -> list[str]:
+    """Add ``names`` (version 2 storage names, as for Dovecot) to Courier-IMAP's list, which
+    names each folder in full, ``INBOX.A.B``, one a line; return those added. The file is
+    replaced through a temporary file, as Courier replaces it."""
+    path = root / COURIER_FILE
+    try:
+        old = path.read_bytes().decode("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        old = ""
+    lines = [line for line in old.split("\n") if line]
+    wanted = ["INBOX." + n.replace("\t", ".") for n in names if n and not any(c in n for c in "\r\n\x00")]
+    added = [n for n in dict.fromkeys(wanted) if n not in lines]
+    if not added:
+        return []
+    temp = root / f".{COURIER_FILE}.{os.getpid()}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, "".join(line + "\n" for line in lines + added).encode("utf-8", "surrogateescape"))
+        give(owner_for(root), fd)
+        if fsync:
+            os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.rename(temp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    if fsync:
+        fsync_dir(root)
+    return [n[len("INBOX."):].replace(".", "\t") for n in added]
 
 
 def _take_lock(lock: Path, timeout: float) -> int:

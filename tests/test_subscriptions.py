@@ -106,3 +106,19 @@ def test_a_list_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path, invo
     assert r.exit_code == 0 and doc["converted"] == 1 and doc["subscribed"] == []
     assert [w["code"] for w in doc["warnings"]] == ["folders-not-subscribed"]
     assert "doveadm mailbox subscribe" in doc["warnings"][0]["message"]
+
+
+def test_a_courier_root_gets_its_own_list_too(tmp_path, invoke):
+    root = tmp_path / "Maildir"
+    make_maildir(root)
+    (root / "courierimapkeywords").mkdir()
+    (root / "courierimapsubscribed").write_bytes(b"INBOX.Trash\n")
+    r = invoke("convert", "--json", SAMPLES / "inbox.mbox", root / ".Lists.debian")
+    assert r.exit_code == 0 and json.loads(r.stdout)["subscribed"] == ["Lists.debian"]
+    assert (root / "courierimapsubscribed").read_bytes() == b"INBOX.Trash\nINBOX.Lists.debian\n"
+    assert (root / "subscriptions").read_bytes() == b"V\t2\n\nLists\tdebian\n"
+    assert not [p for p in root.iterdir() if p.name.endswith(".tmp")]
+    plain = tmp_path / "Plain"
+    make_maildir(plain)
+    assert invoke("convert", SAMPLES / "inbox.mbox", plain / ".Sent").exit_code == 0
+    assert not (plain / "courierimapsubscribed").exists()
