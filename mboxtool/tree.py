@@ -214,7 +214,30 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
             break
     if folders and options.subscribe:
         subscribe_folders(dst, folders, options, total)
+    if dst_format == "mbox" and not options.dry_run:
+        _give_sbd_dirs_their_mailbox(dst, [_target(parts, dst, dst_format) for parts, _, _ in boxes])
     return total
+
+
+def _give_sbd_dirs_their_mailbox(dst: Path, targets: list[Path]) -> None:
+    """An empty mbox beside every ``NAME.sbd/`` that has none: Thunderbird finds subfolders
+    only through their parent's mailbox file, and a Maildir++ tree may hold ``.A.B`` without
+    ``.A`` (Dovecot makes no parent folder), which left ``A.sbd/B`` out of its sight."""
+    for target in targets:
+        for parent in target.parents:
+            if parent == dst or dst not in parent.parents:
+                break
+            if not parent.name.endswith(".sbd") or not parent.is_dir():
+                continue
+            mailbox = parent.with_name(parent.name[:-len(".sbd")])
+            try:
+                fd = os.open(mailbox, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue
+            except OSError:
+                break                              # only a convenience: the mail is in
+            give(owner_for(parent), fd)
+            os.close(fd)
 
 
 def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30) -> list[dict[str, Any]]:

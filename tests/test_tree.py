@@ -210,3 +210,21 @@ def test_the_content_decides_not_a_client_suffix(tmp_path):
     assert not [w for w in report.warnings if w["code"] == "files-not-converted"]
     with MaildirReader(tmp_path / "md" / ".archive_dat") as reader:
         assert [m.data.endswith(b"kept\n") for m in reader] == [True]
+
+
+def test_every_sbd_directory_gets_the_mailbox_thunderbird_finds_it_by(tmp_path):
+    """Dovecot makes no parent folder: a Maildir++ tree may hold .Lists.debian without .Lists.
+    Thunderbird lists NAME.sbd/ only beside a mailbox file NAME, so an empty one is made."""
+    md = tmp_path / "Maildir"
+    for folder in ("", ".Lists.debian", ".Archive", ".Archive.2020"):
+        for sub in ("cur", "new", "tmp"):
+            (md / folder / sub).mkdir(parents=True, exist_ok=True)
+    (md / ".Lists.debian" / "cur" / "1.a.h:2,S").write_bytes(b"From: a@b\nSubject: deb\n\nbody\n")
+    (md / ".Archive" / "cur" / "2.a.h:2,S").write_bytes(b"From: a@b\nSubject: old\n\nbody\n")
+    tree = tmp_path / "Local Folders"
+    assert convert_tree(md, tree, ConvertOptions(to_format="mbox")).converted == 2
+    assert (tree / "Lists").read_bytes() == b"" and (tree / "Lists.sbd" / "debian").stat().st_size > 0
+    assert (tree / "Archive").stat().st_size > 0                 # a real folder is left as it is
+    back = tmp_path / "back"
+    assert convert_tree(tree, back, ConvertOptions(to_format="maildir")).converted == 2
+    assert [m.data for m in MaildirReader(back / ".Lists.debian")] == [b"From: a@b\nSubject: deb\n\nbody\n"]
