@@ -296,16 +296,21 @@ def _join_maildirpp_root(dst: Path, opts: ConvertOptions, report: ConvertReport)
     root = maildirpp_root(dst)
     if root is None or not dst.is_dir():
         return
-    marker = dst / "maildirfolder"
+    mark_maildir_folder(dst)
+    if opts.subscribe:
+        subscribe_folders(root, [storage_name(dst)], opts, report)
+
+
+def mark_maildir_folder(folder: Path) -> None:
+    """The ``maildirfolder`` file that tells a Maildir++ folder from its root (the owner's)."""
+    marker = folder / "maildirfolder"
     try:
         if not marker.exists():
             fd = os.open(marker, os.O_CREAT | os.O_WRONLY, 0o600)
-            give(owner_for(dst), fd)
+            give(owner_for(folder), fd)
             os.close(fd)
     except OSError:
         pass                                   # only a marker: the mail is in
-    if opts.subscribe:
-        subscribe_folders(root, [storage_name(dst)], opts, report)
 
 
 def subscribe_folders(root: Path, names: list[str], opts: ConvertOptions, report: ConvertReport) -> None:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from .durable import fsync_dir
+from .fdio import write_buffers
 from .ownership import give, owner_for
 
 FILE = "subscriptions"
@@ -47,44 +48,26 @@ def subscribe(root: Path, names: list[str], timeout: float = 30, fsync: bool = T
     OSError when the list cannot be written, TimeoutError when Dovecot holds its lock.
     """
     names = [n for n in names if n and not any(c in n for c in "\r\n\x00\x01")]
-    path = root / FILE
     lock = root / (FILE + ".lock")
     fd = _take_lock(lock, timeout)
     try:
-        try:
-            old = path.read_bytes().decode("utf-8", "surrogateescape")
-        except FileNotFoundError:
-            old = ""
+        old = _read_text(root / FILE)
         lines = old.split("\n")
         v2 = not old or lines[0] == "V\t2"
         body = [line for line in (lines[2:] if v2 and old else lines) if line]
         present = set(body) if v2 else {line.replace(".", "\t") for line in body}
         added = [n for n in dict.fromkeys(names) if n not in present]
-        if not added:
-            os.close(fd)
-            fd = -1
-            os.unlink(lock)
-            return []
-        body += added if v2 else [n.replace("\t", ".") for n in added]
-        text = ("V\t2\n\n" if v2 else "") + "".join(line + "\n" for line in body)
-        os.write(fd, text.encode("utf-8", "surrogateescape"))
-        give(owner_for(root), fd)
-        if fsync:
-            os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.rename(lock, path)
-        if fsync:
-            fsync_dir(root)
-        return added
     except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        try:
-            os.unlink(lock)
-        except OSError:
-            pass
+        os.close(fd)
+        lock.unlink(missing_ok=True)
         raise
+    if not added:
+        os.close(fd)
+        lock.unlink(missing_ok=True)
+        return []
+    body += added if v2 else [n.replace("\t", ".") for n in added]
+    _replace(root, FILE, fd, lock, ("V\t2\n\n" if v2 else "") + "".join(line + "\n" for line in body), fsync)
+    return added
 
 
 COURIER_FILE = "courierimapsubscribed"
@@ -99,34 +82,44 @@ def subscribe_courier(root: Path, names: list[str], fsync: bool = True) -> list[
     """Add ``names`` (version 2 storage names, as for Dovecot) to Courier-IMAP's list, which
     names each folder in full, ``INBOX.A.B``, one a line; return those added. The file is
     replaced through a temporary file, as Courier replaces it."""
-    path = root / COURIER_FILE
-    try:
-        old = path.read_bytes().decode("utf-8", "surrogateescape")
-    except FileNotFoundError:
-        old = ""
-    lines = [line for line in old.split("\n") if line]
+    lines = [line for line in _read_text(root / COURIER_FILE).split("\n") if line]
     wanted = ["INBOX." + n.replace("\t", ".") for n in names if n and not any(c in n for c in "\r\n\x00")]
     added = [n for n in dict.fromkeys(wanted) if n not in lines]
     if not added:
         return []
     temp = root / f".{COURIER_FILE}.{os.getpid()}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    _replace(root, COURIER_FILE, fd, temp, "".join(line + "\n" for line in lines + added), fsync)
+    return [n[len("INBOX."):].replace(".", "\t") for n in added]
+
+
+def _read_text(path: Path) -> str:
     try:
-        os.write(fd, "".join(line + "\n" for line in lines + added).encode("utf-8", "surrogateescape"))
+        return path.read_bytes().decode("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        return ""
+
+
+def _replace(root: Path, name: str, fd: int, temp: Path, text: str, fsync: bool) -> None:
+    """Write ``text`` through ``fd`` (open on ``temp``) and rename ``temp`` over ``root/name``;
+    on failure ``temp`` is removed and ``root/name`` left as it was."""
+    try:
+        write_buffers(fd, [text.encode("utf-8", "surrogateescape")])
         give(owner_for(root), fd)
         if fsync:
             os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.rename(temp, path)
     except BaseException:
-        if fd >= 0:
-            os.close(fd)
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    try:
+        os.rename(temp, root / name)
+    except BaseException:
         temp.unlink(missing_ok=True)
         raise
     if fsync:
         fsync_dir(root)
-    return [n[len("INBOX."):].replace(".", "\t") for n in added]
 
 
 def _take_lock(lock: Path, timeout: float) -> int:

@@ -12,6 +12,7 @@ from .convert import (
     ConvertOptions,
     ConvertReport,
     convert_mailbox,
+    mark_maildir_folder,
     refuse_destination_inside,
     subscribe_folders,
 )
@@ -190,11 +191,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
             total.error(f"{folder}: {exc}")
             continue
         if dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
-            marker = target / "maildirfolder"
-            if not marker.exists():
-                fd = os.open(marker, os.O_CREAT | os.O_WRONLY, 0o600)
-                give(owner_for(target), fd)
-                os.close(fd)
+            mark_maildir_folder(target)
             folders.append(storage_name(target))
         for name in ("converted", "skipped", "failed", "bytes"):
             setattr(total, name, getattr(total, name) + getattr(rep, name))

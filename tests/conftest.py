@@ -34,6 +34,15 @@ def mbox_entry(sender="a@example.org", date="Mon Jan  6 10:00:00 2020", headers=
     return f"From {sender} {date}\n{head}\n{body}\n".encode()
 
 
+def thunderbird_tree(path, names=("Inbox", "Archive", "Archive.sbd/2020", "Entwürfe")):
+    """A Thunderbird-style folder tree at ``path``: the sample mbox under each of ``names``."""
+    import shutil
+    for name in names:
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SAMPLES / "inbox.mbox", path / name)
+    return path
+
+
 def make_maildir(path):
     """An empty Maildir (cur/, new/, tmp/) at ``path``."""
     for sub in ("cur", "new", "tmp"):

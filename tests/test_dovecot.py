@@ -24,7 +24,7 @@ from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxReader
 from mboxtool.message import core_bytes
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, thunderbird_tree
 from .test_courier import courier_maildir, needs_maildirkw, run_maildirkw
 
 DOVEADM = shutil.which("doveadm")
@@ -203,10 +203,7 @@ def test_dovecot_lists_only_the_mail_folders_of_a_converted_tree(tmp_path, dovea
 def test_dovecot_lists_the_folders_of_a_converted_tree_as_subscribed(tmp_path, doveadm_work):
     """Thunderbird shows an IMAP account's subscribed folders only: every folder made is one."""
     from mboxtool.tree import convert_tree
-    tree = tmp_path / "tree"
-    (tree / "Archive.sbd").mkdir(parents=True)
-    for name in ("Inbox", "Archive", "Archive.sbd/2020", "Entwürfe"):
-        shutil.copyfile(SAMPLES / "inbox.mbox", tree / name)
+    tree = thunderbird_tree(tmp_path / "tree")
     md = tmp_path / "Maildir"
     assert convert_tree(tree, md, ConvertOptions()).converted == 20
     subscribed = run_doveadm(doveadm_work, md, "maildir", "mailbox", "list", "-s").decode().split("\n")

@@ -2,14 +2,13 @@
 
 import json
 import os
-import shutil
 import time
 
 import pytest
 
 from mboxtool.subscriptions import maildirpp_root, storage_name, subscribe
 
-from .conftest import SAMPLES, make_maildir, mbox_entry
+from .conftest import SAMPLES, make_maildir, mbox_entry, thunderbird_tree
 
 
 def test_a_new_list_is_version_2_and_only_missing_names_are_added(tmp_path):
@@ -77,10 +76,7 @@ def test_no_subscribe_dry_run_and_plain_maildirs_leave_no_list(tmp_path, invoke)
 
 
 def test_a_tree_subscribes_every_folder_it_makes(tmp_path, invoke):
-    tree = tmp_path / "tree"
-    (tree / "Archive.sbd").mkdir(parents=True)
-    for name in ("Inbox", "Archive", "Archive.sbd/2020", "Entwürfe"):
-        shutil.copyfile(SAMPLES / "inbox.mbox", tree / name)
+    tree = thunderbird_tree(tmp_path / "tree")
     md = tmp_path / "Maildir"
     r = invoke("convert", "--recursive", "--json", tree, md)
     assert r.exit_code == 0
