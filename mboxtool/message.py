@@ -88,12 +88,20 @@ _ONLY_LINE_ENDS = re.compile(rb"[\r\n]*\Z")
 
 def nul_runs(data: bytes) -> list[tuple[int, int, bool]]:
     """Every run of NUL bytes in ``data`` as (start, end, damage): damage when it is
-    NUL_RUN_MIN bytes or longer, or when only line ends follow it (a cut-off write). The one
+    NUL_RUN_MIN bytes or longer, when only line ends follow it (a cut-off write), or when a
+    From_ line follows it at once (where a separator belongs). The one
     rule validate reports, repair cuts and convert warns by."""
     if b"\x00" not in data:                               # memchr: nearly free on clean mail
         return []
-    return [(m.start(), m.end(), m.end() - m.start() >= NUL_RUN_MIN or only_line_ends_after(data, m.end()))
+    return [(m.start(), m.end(), m.end() - m.start() >= NUL_RUN_MIN or only_line_ends_after(data, m.end())
+             or _SEPARATOR_AT.match(data, m.end()) is not None)
             for m in _NULS.finditer(data)]
+
+
+# a From_ line with a date and a header line under it: where a run of NULs stops at one, the
+# run sits where a message should have started (a crashed append, then the next delivery)
+_SEPARATOR_AT = re.compile(rb"From \S+ +[A-Z][a-z]{2} +[A-Z][a-z]{2} +\d{1,2} +\d{1,2}:\d\d(?::\d\d)? +"
+                           rb"(?:[A-Z]{3,4} +)?\d{4}[^\n]*\n[\x21-\x39\x3B-\x7E]+[ \t]*:")
 
 
 def only_line_ends_after(data: bytes, pos: int) -> bool:

@@ -396,3 +396,15 @@ def test_a_byte_order_mark_before_the_first_from_line(tmp_path, invoke):
     with MboxReader(tmp_path / "fixed.mbox") as reader:
         assert [m.data for m in reader] == [mbox_entry(body=b).split(b"\n", 1)[1][:-1]
                                             for b in ("one\n", "two\n")]
+
+
+def test_a_short_nul_run_where_a_message_should_start_is_damage(tmp_path):
+    """A crashed append leaves a few hundred NUL bytes; the next delivery's From_ line follows
+    them at once: validate calls that run damage (an error), repair cuts it, and the copy holds
+    both messages whole."""
+    src = write(tmp_path, mbox_entry(body="one\n") + b"\x00" * 300 + mbox_entry(body="two\n"))
+    assert ("nul-run", "error") in [(p.code, p.severity) for p in validate_mailbox(src).problems]
+    rep = repair_mailbox(src, tmp_path / "out")
+    assert "nul-run" in {x["code"] for x in rep.repaired} and rep.ok
+    assert [m.split(b"\n\n", 1)[1] for m in messages(tmp_path / "out")] == [b"one\n", b"two\n"]
+    assert validate_mailbox(tmp_path / "out").problems == []
