@@ -335,7 +335,7 @@ class MboxScanner:
             parsed = parse_from_line(line)
             if parsed.date is None:
                 continue
-            if _boundary(Headers(bytes(b.buf[data_start - b.base:hit]))):
+            if _boundary(Headers(bytes(b.buf[data_start - b.base:cand - 1 - b.base]))):
                 return None                             # a multipart has a body: not header-only
             self._parsed = (cand, parsed, line_end, False)
             return cand
