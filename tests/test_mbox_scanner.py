@@ -406,3 +406,18 @@ def test_a_from_line_inside_a_multipart_header_does_not_split_it():
     events = []
     msgs = scan(data, events)
     assert len(msgs) == 1 and ("from-line-in-header" in [c for c, _ in events])
+
+
+@pytest.mark.parametrize("chunk", [8, 16, 33, 64, 1 << 20])
+def test_header_only_split_and_its_multipart_exception_at_any_read_size(monkeypatch, chunk):
+    import mboxtool.formats.mboxscan as ms
+    monkeypatch.setattr(ms, "CHUNK", chunk)
+    second = b"From x@y Mon Jan  6 10:00:00 2020\nStatus: O\nSubject: two\n"
+    plain = b"From a@b Mon Jan  6 10:00:00 2020\nSubject: one\nX-A: 1\n" + second
+    assert [m.data for m in scan(plain)] == [b"Subject: one\nX-A: 1\n", b"Status: O\nSubject: two\n"]
+    multipart = plain.replace(b"X-A: 1\n", b"Content-Type: multipart/mixed; boundary=q\n")
+    assert len(scan(multipart)) == 1
+    # only the header above the From_ line counts, however the window moved meanwhile
+    later = plain.replace(b"Status: O\n", b"Content-Type: multipart/mixed; boundary=q\n")
+    assert len(scan(later)) == 2
+    assert len(scan(mbox_entry(body="x" * 50 + "\n") + later)) == 3     # the window has moved on
