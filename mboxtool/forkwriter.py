@@ -281,7 +281,8 @@ class ForkedMaildirWriter:
                             status.append("s")
                             continue
                         try:
-                            tmpname, final, parts = writer.place(letters, new, kw_letters, digest, parts, extra)
+                            tmpname, final, parts = writer.place(letters, new, kw_letters, digest, parts, extra,
+                                                                 words)
                             writer.deliver(tmpname, final, parts, date, words)
                             status.append("w")
                         except ValueError as exc:

@@ -134,6 +134,7 @@ def test_a_courier_destination_gets_its_keywords_the_courier_way(tmp_path):
     assert not (dst / "dovecot-keywords").exists()
     assert not any(p.name.startswith(".tmp.") for p in (dst / "courierimapkeywords").iterdir())
     assert list(read_courier_keywords(dst).values()) == [("Work", "Café")]
+    assert len(os.listdir(dst / "cur")) == len(os.listdir(dst / "new")) == 1    # a keyword: not new
     assert keywords_by_subject(dst) == {"k": {"Work", "Café"}, "none": set()}
     back = tmp_path / "back.mbox"
     assert convert_mailbox(dst, back).converted == 2

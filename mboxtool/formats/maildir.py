@@ -442,7 +442,7 @@ class MaildirWriter:
         """
         kw_letters, extra = self.keyword_letters(msg.keywords, msg.key)
         return self.place(msg.flags, msg.new, kw_letters, digest,
-                          (core_bytes(msg),) if parts is None else parts, extra)
+                          (core_bytes(msg),) if parts is None else parts, extra, msg.keywords)
 
     def keyword_letters(self, keywords: tuple[str, ...], key: str = "") -> tuple[str, bytes | None]:
         """The info letters of ``keywords`` (new ones get the next free letter), and an
@@ -456,14 +456,15 @@ class MaildirWriter:
         return kw_letters, b"X-Keywords: " + flags.keyword_bytes(" ".join(overflow))
 
     def place(self, letters: str, new: bool, kw_letters: str, digest: int | None, parts: tuple,
-              extra_header: bytes | None = None) -> tuple[str, str, tuple]:
-        """(tmp name, final relpath, buffers) once the keyword letters are known."""
+              extra_header: bytes | None = None, keywords: tuple[str, ...] = ()) -> tuple[str, str, tuple]:
+        """(tmp name, final relpath, buffers) once the keyword letters are known (``keywords``:
+        those kept apart from the name, in a Courier Maildir; they keep a message out of new/)."""
         if extra_header:
             # more keywords than Dovecot's 26 letters: keep them in the message itself
             parts = (add_headers(b"".join(parts), [extra_header]),)
         letters = flags.normalize(letters) if letters else ""
         name = self.unique_name(digest)
-        if new and not letters and not kw_letters:
+        if new and not letters and not kw_letters and not keywords:
             return name, f"new/{name}", parts
         return name, f"cur/{name}{flags.maildir_info(letters, kw_letters)}", parts
 
