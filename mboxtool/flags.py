@@ -30,7 +30,13 @@ GMAIL_FLAG_LABELS = {"starred": "F", "trash": "T", "draft": "D", "drafts": "D"}
 
 
 _STATE_HEADERS = frozenset({b"status", b"x-status", b"x-keywords", b"x-mozilla-status", b"x-mozilla-keys",
-                            b"x-label", b"x-gmail-labels"})
+                            b"x-label", b"x-gmail-labels", b"x-rmail-attributes", b"x-rmail-keywords"})
+
+# Emacs Rmail (an mbox since Emacs 23): X-RMAIL-ATTRIBUTES holds one letter a set attribute,
+# "-" otherwise (rmail.el's rmail-attr-array); U is unseen. Babyl labels are the same words.
+RMAIL_ATTRIBUTE_LETTERS = {"A": "R", "D": "T", "S": "P", "r": "P"}
+# Babyl and Rmail have no flagged or draft attribute: they travel as these labels
+LABEL_FLAGS = {"flagged": "F", "draft": "D"}
 _STATUS_HEADERS = frozenset({b"status", b"x-status"})
 
 
@@ -150,6 +156,11 @@ def from_mbox_headers(headers: Headers) -> MessageState:
     if b"x-label" in names:
         for value in headers.get_all_raw(b"x-label"):
             keywords += _split_keywords(value, b", ")
+    rmail_labels: list[str] = []
+    if b"x-rmail-keywords" in names:
+        for value in headers.get_all_raw(b"x-rmail-keywords"):
+            rmail_labels += _split_keywords(value, b", ")
+        keywords += [k for k in rmail_labels if k not in LABEL_FLAGS]
     status = headers.get(b"status")
     xstatus = headers.get(b"x-status")
     expunged = False
@@ -161,6 +172,12 @@ def from_mbox_headers(headers: Headers) -> MessageState:
     elif b"x-mozilla-status" in headers:
         letters, expunged = _moz_state(headers.get(b"x-mozilla-status"),
                                        headers.get(b"x-mozilla-status2"))
+        new = not letters and not keywords
+    elif b"x-rmail-attributes" in names:
+        attributes = headers.get(b"x-rmail-attributes") or ""
+        letters = "" if "U" in attributes else "S"
+        letters += "".join(RMAIL_ATTRIBUTE_LETTERS.get(c, "") for c in attributes)
+        letters += "".join(LABEL_FLAGS[k] for k in rmail_labels if k in LABEL_FLAGS)
         new = not letters and not keywords
     elif labels is not None:
         names = _gmail_labels(labels)

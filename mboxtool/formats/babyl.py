@@ -30,6 +30,11 @@ class BabylReader(Reader):
             self.box = mailbox.Babyl(str(self.path), create=False)
             self.box.lock = lambda: None           # read only: no stdlib dotlock dance
             self.box.keys()                        # builds the stdlib's table of entries (_toc)
+            # Python's mailbox module ends every entry with a line end of its own before \037
+            # and starts the file with a bare "BABYL OPTIONS:" line; Rmail and Gnus end an
+            # entry with the message's own last line end, and Emacs reads it so
+            first = os.pread(self.box._file.fileno(), 64, 0).split(b"\n", 1)[0]
+            self.extra_line_end = first.rstrip(b"\r \t") == b"BABYL OPTIONS:"
         except (OSError, mailbox.Error) as exc:
             raise InputError(f"{self.path}: cannot read as Babyl: {exc}") from exc
         return self
@@ -55,6 +60,10 @@ class BabylReader(Reader):
         for i, (start, stop) in enumerate(toc):
             end = toc[i + 1][0] if i + 1 < len(toc) else size
             chunk = os.pread(fd, end - start, start)
+            # the stdlib's stop leaves out the line end before \037, which is the message's
+            # own last line end but in files the stdlib wrote
+            if not self.extra_line_end:
+                stop = min(stop + (2 if chunk[stop - start:stop - start + 2] == b"\r\n" else 1), end)
             yield start, chunk[:stop - start], "entry"
             yield from self._in_gap(stop, chunk[stop - start:])
 
@@ -72,11 +81,11 @@ class BabylReader(Reader):
             if m is None:
                 return
             end = gap.find(b"\n\x1f", m.end())                # the entry ends at its \037 line
-            end = len(gap) if end < 0 else end
+            end = len(gap) if end < 0 else end + (not self.extra_line_end)   # as in _entries
             self.event("text-outside-messages", offset=base + m.end(),
                        reason="an entry the Babyl reader skipped (its \\037\\014 line is broken)")
             yield base + m.end(), gap[m.end():end], "recovered"
-            pos = min(end + 2, len(gap))
+            pos = min(end + 1, len(gap))
 
     def __iter__(self) -> Iterator[MailMessage]:
         for index, (offset, entry, kind) in enumerate(self._entries(), 1):
@@ -88,9 +97,10 @@ class BabylReader(Reader):
             # labels keep their bytes, as keywords do everywhere (flags.keyword_bytes)
             labels = [label.decode("utf-8", "surrogateescape") for label in raw]
             letters = "" if "unseen" in labels else "S"
-            letters += "".join(LABEL_LETTERS.get(label, "") for label in labels)
+            letters += "".join(LABEL_LETTERS.get(label, "") or flags.LABEL_FLAGS.get(label, "")
+                               for label in labels)
             keywords = tuple(l for l in labels if l not in LABEL_LETTERS and l != "unseen"
-                             and l not in ("filed", "copied"))
+                             and l not in ("filed", "copied") and l not in flags.LABEL_FLAGS)
             headers, _ = split_message(data)
             date, source = header_date(headers)
             msg = MailMessage(data, flags.normalize(letters), "unseen" in labels, keywords,
@@ -119,8 +129,16 @@ def _entry_message(entry: bytes) -> bytes:
     eooh = entry.find(b"\n*** EOOH ***\n", labels_end - 1)
     if labels_end <= 0 or eooh < 0:
         raise ValueError("a Babyl entry without its *** EOOH *** line")
-    original = entry[labels_end:eooh + 1]
     rest = entry[eooh + len(b"\n*** EOOH ***\n"):]
+    if not entry.startswith(b"1"):
+        # "0,": never reformatted (Rmail, Gnus and VM write new mail so): no original header
+        # before *** EOOH ***; the message is all that follows it, header and body
+        return rest
+    # Rmail's summary cache lines come first; then the original header
+    start = labels_end
+    while entry.startswith(b"Summary-Line:", start) and start <= eooh:
+        start = entry.find(b"\n", start) + 1
+    original = entry[start:eooh + 1]
     if rest.startswith(b"\n"):                           # an empty visible copy
         return original + rest[1:]
     blank = rest.find(b"\n\n")
@@ -159,11 +177,16 @@ class BabylWriter(MboxWriter):
         visible = head.replace(b"\r\n", b"\n")
         if not visible.endswith(b"\n\n") and visible != b"\n":      # "\n": an empty header, already its end
             visible += b"\n"
+        if body and not body.endswith(b"\n"):
+            body += b"\n"                                  # \037 starts a line (read back as content)
         special = [] if "S" in msg.flags else ["unseen"]
         special += [name for name, letter in (("answered", "R"), ("deleted", "T"), ("forwarded", "P"))
                     if letter in msg.flags]
         self.fit_keywords(msg)
+        # flagged and draft are no Babyl attributes: user labels of those names stand for them
+        users = [name for name, letter in flags.LABEL_FLAGS.items() if letter in msg.flags]
+        users += [flags.keyword_bytes(k) for k in msg.keywords]
         labels = b"1," + b"".join(b" " + s.encode() + b"," for s in special) + b"," + \
-            b"".join(b" " + flags.keyword_bytes(k) + b"," for k in msg.keywords) + b"\n"
-        entry = b"\x0c\n" + labels + head + b"*** EOOH ***\n" + visible + body + b"\n\x1f"
+            b"".join(b" " + (u.encode() if isinstance(u, str) else u) + b"," for u in users) + b"\n"
+        entry = b"\x0c\n" + labels + head + b"*** EOOH ***\n" + visible + body + b"\x1f"
         return self._queue(entry)
