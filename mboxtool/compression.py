@@ -6,6 +6,7 @@ decompresses it into a private copy first, so offsets refer to the mbox bytes.
 
 from __future__ import annotations
 
+import errno
 import zlib
 from typing import BinaryIO
 
@@ -54,3 +55,29 @@ def decompression_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         pass
     return errors
+
+
+def decompress(fileobj: BinaryIO, kind: str, name: object, out: BinaryIO, limit: int | None = None) -> str | None:
+    """Write the decompressed bytes of ``fileobj`` (all, or the first ``limit``) into ``out``.
+
+    Returns None, or why the data breaks off after what was written (a download cut short:
+    what came before it is kept). InputError when nothing could be read, or when the disk
+    failed rather than the data. Read in small steps, so little is lost at a break.
+    """
+    written = 0
+    try:
+        with open_decompressed(fileobj, kind, name) as stream:
+            while limit is None or written < limit:
+                chunk = stream.read1(1 << 16 if limit is None else min(1 << 16, limit - written))
+                if not chunk:
+                    break
+                out.write(chunk)
+                written += len(chunk)
+    except decompression_errors() as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:      # not the data: the disk
+            where = " (the copy goes to $TMPDIR)" if exc.errno == errno.ENOSPC else ""
+            raise InputError(f"{name}: cannot decompress it: {exc.strerror}{where}") from exc
+        if not written:
+            raise InputError(f"{name}: broken {kind} data: {exc}") from exc
+        return f"the {kind} data breaks off after {written} bytes of mail ({exc}): what follows is lost"
+    return None

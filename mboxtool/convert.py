@@ -13,12 +13,13 @@ from typing import Any
 
 from . import checkpoint, flags
 from .detect import detect_format, inner_mbox, normalize_format
+from .durable import create_empty_file
 from .errors import InputError, UsageError
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
 from .index import short_digest
 from .mailboxes import make_reader, make_writer
 from .message import MailMessage, is_empty_message, is_header_line, nul_runs
-from .ownership import give, owner_for
+from .ownership import owner_for
 from .sinks import BatchResult, ForkSink, InlineSink, WriterStopped
 
 BATCH_MESSAGES = 256
@@ -303,12 +304,8 @@ def _join_maildirpp_root(dst: Path, opts: ConvertOptions, report: ConvertReport)
 
 def mark_maildir_folder(folder: Path) -> None:
     """The ``maildirfolder`` file that tells a Maildir++ folder from its root (the owner's)."""
-    marker = folder / "maildirfolder"
     try:
-        if not marker.exists():
-            fd = os.open(marker, os.O_CREAT | os.O_WRONLY, 0o600)
-            give(owner_for(folder), fd)
-            os.close(fd)
+        create_empty_file(folder / "maildirfolder", owner_for(folder))
     except OSError:
         pass                                   # only a marker: the mail is in
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from pathlib import Path
 
-from .compression import compression_of, decompression_errors, open_decompressed
+from .compression import compression_of, decompress
 from .errors import InputError
 from .formats.maildir import is_control_file
 from .formats.mboxscan import BOM
@@ -113,18 +114,15 @@ def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
 
 def _detect_compressed(path: Path, kind: str, damaged_mbox_ok: bool) -> str:
     """A compressed file holding an mbox (as list archives ship) reads as mbox; anything else is refused."""
-    head = b""
+    sniffed = io.BytesIO()
     try:
         before = os.stat(path)
-        with open(path, "rb") as raw, open_decompressed(raw, kind, path) as stream:
-            while len(head) < SNIFF and (chunk := stream.read1(SNIFF - len(head))):
-                head += chunk
+        with open(path, "rb") as raw:
+            decompress(raw, kind, path, sniffed, SNIFF)  # a later break is the reader's to report
         _restore_atime(path, before)
-    except decompression_errors() as exc:
-        if isinstance(exc, OSError) and exc.errno is not None:
-            raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-        if not head:                        # broken at once; a later break is the reader's to report
-            raise InputError(f"{path}: broken {kind} data: {exc}") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    head = sniffed.getvalue()
     if head.lstrip(b" \t\r\n").startswith(b"From ") or (damaged_mbox_ok and b"\nFrom " in head):
         return "mbox"
     raise InputError(f"{path}: a {kind} file that does not hold an mbox: found {_describe(head)}")

@@ -78,6 +78,18 @@ def fsync_dir(path_or_fd: str | os.PathLike[str] | int) -> None:
         os.close(fd)
 
 
+def create_empty_file(path: str | os.PathLike[str], owner: Owner = None) -> bool:
+    """Create the empty file ``path`` (mode 0600, given to ``owner``) unless something is
+    there; True when it was created."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    give(owner, fd)
+    os.close(fd)
+    return True
+
+
 def make_private_dir(path: str | os.PathLike[str], owner: Owner = None) -> bool:
     """Create ``path`` with mode 0700 (and its missing parents, alike) if missing, given to
     ``owner`` (ownership.py); True when ``path`` itself was created."""
@@ -93,14 +105,25 @@ def make_private_dir(path: str | os.PathLike[str], owner: Owner = None) -> bool:
     return True
 
 
-def replace_file(name: str, data: bytes, dir_fd: int, owner: Owner = None, fsync: bool = True) -> None:
-    """Give the control file ``name`` in ``dir_fd`` the contents ``data``, whole or not at all
-    (a temporary file renamed over it; on a full disk the old file stays as it was).
+def replace_file(name: str, data: bytes, dir_fd: int | str | os.PathLike[str], owner: Owner = None,
+                 fsync: bool = True, tmp: str | None = None) -> None:
+    """Give the control file ``name`` in ``dir_fd`` (an fd, or a directory's path) the
+    contents ``data``, whole or not at all (a temporary file renamed over it; on a full disk
+    the old file stays as it was).
 
     For the small files beside the mail: ``dovecot-keywords``, ``.mh_sequences``, the
-    state file. Rename is right for them; mail itself is linked, never renamed over.
+    state file, Claws' marks, Courier's keyword updates, the subscription lists. Rename is
+    right for them; mail itself is linked, never renamed over. ``tmp``: the temporary name,
+    where the file's owner has a convention for it (a lock file that is renamed, a prefix
+    its reader passes over).
     """
-    tmp = f".{name.lstrip('.')}.{os.getpid()}.tmp"
+    if not isinstance(dir_fd, int):
+        fd = os.open(dir_fd, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            return replace_file(name, data, fd, owner, fsync, tmp)
+        finally:
+            os.close(fd)
+    tmp = tmp or f".{name.lstrip('.')}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=dir_fd)
     try:
         give(owner, fd)

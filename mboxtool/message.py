@@ -94,14 +94,14 @@ def nul_runs(data: bytes) -> list[tuple[int, int, bool]]:
     if b"\x00" not in data:                               # memchr: nearly free on clean mail
         return []
     return [(m.start(), m.end(), m.end() - m.start() >= NUL_RUN_MIN or only_line_ends_after(data, m.end())
-             or _SEPARATOR_AT.match(data, m.end()) is not None)
+             or SEPARATOR_LINES.match(data, m.end()) is not None)
             for m in _NULS.finditer(data)]
 
 
-# a From_ line with a date and a header line under it: where a run of NULs stops at one, the
-# run sits where a message should have started (a crashed append, then the next delivery)
-_SEPARATOR_AT = re.compile(rb"From \S+ +[A-Z][a-z]{2} +[A-Z][a-z]{2} +\d{1,2} +\d{1,2}:\d\d(?::\d\d)? +"
-                           rb"(?:[A-Z]{3,4} +)?\d{4}[^\n]*\n[\x21-\x39\x3B-\x7E]+[ \t]*:")
+# an asctime-dated From_ line with a header line under it: a message starts there wherever it
+# stands (glued onto a line without its newline, or right after a run of NULs)
+SEPARATOR_LINES = re.compile(rb"From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +[A-Z][a-z]{2} +\d{1,2} +"
+                             rb"\d{1,2}:\d\d(?::\d\d)? +(?:[A-Z]{3,4} +)?\d{4}[^\n]*\n[\x21-\x39\x3B-\x7E]+[ \t]*:")
 
 
 def only_line_ends_after(data: bytes, pos: int) -> bool:

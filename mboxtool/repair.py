@@ -14,8 +14,15 @@ from .errors import UsageError, WriteFailed
 from .formats.mbox import MboxReader, MboxWriter
 from .formats.mboxscan import MboxScanner, ScannedMessage
 from .index import short_digest
-from .message import MailMessage, is_empty_message, is_header_line, nul_runs, only_line_ends_after
-from .validate import _GLUED, TRUNCATED_KEYWORD, _glued, validate_mailbox
+from .message import (
+    SEPARATOR_LINES,
+    MailMessage,
+    is_empty_message,
+    is_header_line,
+    nul_runs,
+    only_line_ends_after,
+)
+from .validate import TRUNCATED_KEYWORD, _glued, validate_mailbox
 
 
 @dataclass
@@ -278,7 +285,7 @@ def _split_glued(raw: ScannedMessage, msg: MailMessage, cuts: list[tuple[int, in
 def _glued_separator(data: bytes, cuts: tuple[int, ...] | list[int]) -> int | None:
     """Where a dated From_ line followed by a header line starts mid-line, or right where
     a NUL run was cut out (data[cut:]), in ``data``; None when there is none."""
-    found = [c for c in cuts if 0 < c < len(data) and _GLUED.match(data, c)]
+    found = [c for c in cuts if 0 < c < len(data) and SEPARATOR_LINES.match(data, c)]
     g = _glued(data)
     if g is not None:
         found.append(g)

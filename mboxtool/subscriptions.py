@@ -19,9 +19,8 @@ import os
 import time
 from pathlib import Path
 
-from .durable import fsync_dir
-from .fdio import write_buffers
-from .ownership import give, owner_for
+from .durable import fsync_dir, replace_file
+from .ownership import owner_for
 
 FILE = "subscriptions"
 STALE_LOCK = 30             # seconds: Dovecot takes over a subscriptions.lock this old
@@ -49,7 +48,7 @@ def subscribe(root: Path, names: list[str], timeout: float = 30, fsync: bool = T
     """
     names = [n for n in names if n and not any(c in n for c in "\r\n\x00\x01")]
     lock = root / (FILE + ".lock")
-    fd = _take_lock(lock, timeout)
+    _take_lock(lock, timeout)
     try:
         old = _read_text(root / FILE)
         lines = old.split("\n")
@@ -58,15 +57,15 @@ def subscribe(root: Path, names: list[str], timeout: float = 30, fsync: bool = T
         present = set(body) if v2 else {line.replace(".", "\t") for line in body}
         added = [n for n in dict.fromkeys(names) if n not in present]
     except BaseException:
-        os.close(fd)
         lock.unlink(missing_ok=True)
         raise
     if not added:
-        os.close(fd)
         lock.unlink(missing_ok=True)
         return []
     body += added if v2 else [n.replace("\t", ".") for n in added]
-    _replace(root, FILE, fd, lock, ("V\t2\n\n" if v2 else "") + "".join(line + "\n" for line in body), fsync)
+    # the new list is written into the lock file, which is then renamed over the list
+    _replace(root, FILE, ("V\t2\n\n" if v2 else "") + "".join(line + "\n" for line in body), fsync,
+             tmp=lock.name)
     return added
 
 
@@ -87,9 +86,7 @@ def subscribe_courier(root: Path, names: list[str], fsync: bool = True) -> list[
     added = [n for n in dict.fromkeys(wanted) if n not in lines]
     if not added:
         return []
-    temp = root / f".{COURIER_FILE}.{os.getpid()}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    _replace(root, COURIER_FILE, fd, temp, "".join(line + "\n" for line in lines + added), fsync)
+    _replace(root, COURIER_FILE, "".join(line + "\n" for line in lines + added), fsync)
     return [n[len("INBOX."):].replace(".", "\t") for n in added]
 
 
@@ -100,33 +97,19 @@ def _read_text(path: Path) -> str:
         return ""
 
 
-def _replace(root: Path, name: str, fd: int, temp: Path, text: str, fsync: bool) -> None:
-    """Write ``text`` through ``fd`` (open on ``temp``) and rename ``temp`` over ``root/name``;
-    on failure ``temp`` is removed and ``root/name`` left as it was."""
-    try:
-        write_buffers(fd, [text.encode("utf-8", "surrogateescape")])
-        give(owner_for(root), fd)
-        if fsync:
-            os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        temp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    try:
-        os.rename(temp, root / name)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+def _replace(root: Path, name: str, text: str, fsync: bool, tmp: str | None = None) -> None:
+    replace_file(name, text.encode("utf-8", "surrogateescape"), root, owner_for(root), fsync, tmp)
     if fsync:
         fsync_dir(root)
 
 
-def _take_lock(lock: Path, timeout: float) -> int:
+def _take_lock(lock: Path, timeout: float) -> None:
+    """Create ``lock`` exclusively (Dovecot's dotlock), waiting up to ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return
         except FileExistsError:
             pass
         try:

@@ -17,9 +17,10 @@ from .convert import (
     subscribe_folders,
 )
 from .detect import detect_format, inner_mbox
+from .durable import create_empty_file
 from .errors import InputError, MboxtoolError
 from .formats.maildir import is_control_file, is_maildir, maildir_folders
-from .ownership import give, owner_for
+from .ownership import owner_for
 from .subscriptions import storage_name
 
 LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
@@ -180,8 +181,8 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
         from .formats.maildir import MaildirWriter
         MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too
     folders: list[str] = []                         # Maildir++ folders made or added to
-    for n, (parts, path, fmt) in enumerate(boxes):
-        target = _target(parts, dst, dst_format)
+    targets = [_target(parts, dst, dst_format) for parts, _, _ in boxes]
+    for n, ((parts, path, fmt), target) in enumerate(zip(boxes, targets, strict=True)):
         folder = "/".join(parts) or "INBOX"
         opts = replace(options, from_format=fmt, to_format=dst_format, in_tree=True)
         try:
@@ -212,7 +213,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
     if folders and options.subscribe:
         subscribe_folders(dst, folders, options, total)
     if dst_format == "mbox" and not options.dry_run:
-        _give_sbd_dirs_their_mailbox(dst, [_target(parts, dst, dst_format) for parts, _, _ in boxes])
+        _give_sbd_dirs_their_mailbox(dst, targets)
     return total
 
 
@@ -226,15 +227,10 @@ def _give_sbd_dirs_their_mailbox(dst: Path, targets: list[Path]) -> None:
                 break
             if not parent.name.endswith(".sbd") or not parent.is_dir():
                 continue
-            mailbox = parent.with_name(parent.name[:-len(".sbd")])
             try:
-                fd = os.open(mailbox, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                continue
+                create_empty_file(parent.with_name(parent.name[:-len(".sbd")]), owner_for(parent))
             except OSError:
                 break                              # only a convenience: the mail is in
-            give(owner_for(parent), fd)
-            os.close(fd)
 
 
 def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from .formats.mboxscan import ScannedMessage, _boundary
 from .index import short_digest
 from .locking import dotlock_state
 from .mailboxes import make_reader
-from .message import is_empty_message, is_header_line, nul_runs, only_line_ends_after
+from .message import SEPARATOR_LINES, is_empty_message, is_header_line, nul_runs, only_line_ends_after
 
 # code -> severity, as in the damage catalogue (mailbox-formats.md §5, §6)
 SEVERITY = {
@@ -46,8 +46,6 @@ SEVERITY = {
     "uid-in-name": "info", "control-files": "info", "not-a-message": "warning",
 }
 TRUNCATED_KEYWORD = "$Truncated"        # the keyword repair marks a cut-off message with
-_GLUED = re.compile(rb"From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +[A-Z][a-z]{2} +\d{1,2} +"
-                    rb"\d{1,2}:\d\d(?::\d\d)? +\d{4}\r?\n[\x21-\x39\x3B-\x7E]+[ \t]*:")
 _LONG = re.compile(rb"[^\n]{999,}")
 _HUGE = 1 << 20
 
@@ -74,7 +72,7 @@ def _glued(data: bytes) -> int | None:
     """Offset of a full From_ line that starts mid-line (glued onto the previous line), or None."""
     pos = data.find(b"From ", 1)
     while pos > 0:
-        if data[pos - 1] not in b"\n> \t" and _GLUED.match(data, pos):
+        if data[pos - 1] not in b"\n> \t" and SEPARATOR_LINES.match(data, pos):
             return pos
         pos = data.find(b"From ", pos + 5)
     return None

@@ -10,7 +10,6 @@ A number listed twice (the file is appended to) takes its last flags.
 
 from __future__ import annotations
 
-import os
 import struct
 from pathlib import Path
 
@@ -61,11 +60,7 @@ def forget_marks(folder: Path, numbers: list[int]) -> None:
         return
     kept = struct.pack(order + "i", MARK_VERSION) + b"".join(
         struct.pack(order + "II", num, bits) for num, bits in pairs if num not in gone)
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        replace_file(name, kept, fd, owner_for(folder / name), fsync=True)
-    finally:
-        os.close(fd)
+    replace_file(name, kept, folder, owner_for(folder / name), fsync=True)
 
 
 def mark_letters(bits: int) -> tuple[str, bool]:

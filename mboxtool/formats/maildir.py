@@ -415,11 +415,7 @@ class MaildirWriter:
 
     def _save_keywords(self) -> None:
         text = "".join(f"{ord(l) - ord('a')} {w}\n" for w, l in sorted(self.keywords.items(), key=lambda x: x[1]))
-        root = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            replace_file(KEYWORDS_FILE, flags.keyword_bytes(text), root, self.owner, self.fsync)
-        finally:
-            os.close(root)
+        replace_file(KEYWORDS_FILE, flags.keyword_bytes(text), self.path, self.owner, self.fsync)
 
     def unique_name(self, digest: int | None = None) -> str:
         """``<sec>.M<usec>P<pid>Q<n>R<hex>.<host>``: the R field carries the content digest.
@@ -502,22 +498,10 @@ class MaildirWriter:
 
     def _courier_keywords(self, unique: str, keywords: tuple[str, ...]) -> None:
         """The message's keywords as Courier-IMAP's update file ``courierimapkeywords/<unique>``
-        (one name a line; written as ``.tmp.*``, which Courier's reader passes over, then
-        renamed), read and merged into ``:list`` by Courier as its own updates are."""
-        folder = self.path / COURIER_KEYWORD_DIR
-        temp = folder / f".tmp.{unique}"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            give(self.owner, fd)
-            write_buffers(fd, [flags.keyword_bytes(word) + b"\n" for word in keywords])
-            if self.fsync:
-                os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            os.unlink(temp)
-            raise
-        os.close(fd)
-        os.rename(temp, folder / unique)
+        (one name a line; written as ``.tmp.*``, which Courier's reader passes over), read and
+        merged into ``:list`` by Courier as its own updates are."""
+        replace_file(unique, b"".join(flags.keyword_bytes(word) + b"\n" for word in keywords),
+                     self.path / COURIER_KEYWORD_DIR, self.owner, self.fsync, tmp=f".tmp.{unique}")
 
     def commit(self) -> list[str]:
         """Make every message added since the last commit durable; returns them."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import dates, flags
-from ..compression import compression_of, decompression_errors, open_decompressed
+from ..compression import compression_of, decompress
 from ..durable import fsync_dir, make_private_dir
 from ..errors import InputError, SourceChanged
 from ..fdio import write_buffers
@@ -330,24 +330,8 @@ class MboxReader:
             raise InputError(f"{self.path}: is {kind}-compressed; --move cannot shrink it")
         import tempfile
         copy = tempfile.TemporaryFile(prefix="mboxtool-")
-        broken = None
         try:
-            with open_decompressed(FdFile(self.fd), kind, self.path) as stream:
-                while chunk := stream.read1(1 << 16):      # small steps: little is lost at a break
-                    copy.write(chunk)
-        except decompression_errors() as exc:
-            if isinstance(exc, OSError) and exc.errno is not None:   # not the data: the disk
-                copy.close()
-                where = " (the copy goes to $TMPDIR)" if exc.errno == errno.ENOSPC else ""
-                raise InputError(f"{self.path}: cannot decompress it: {exc.strerror}{where}") from exc
-            if copy.tell() == 0:
-                copy.close()
-                raise InputError(f"{self.path}: broken {kind} data: {exc}") from exc
-            broken = f"the {kind} data breaks off after {copy.tell()} bytes of mail ({exc}): what follows is lost"
-        except BaseException:
-            copy.close()
-            raise
-        try:
+            broken = decompress(FdFile(self.fd), kind, self.path, copy)
             copy.flush()
         except BaseException:
             copy.close()

@@ -108,12 +108,8 @@ def forget_messages(path: Path, numbers: list[int]) -> None:
     if not any(members & gone for members in seqs.values()):
         return
     left = {name: members - gone for name, members in seqs.items()}
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        replace_file(".mh_sequences", flags.keyword_bytes(format_sequences(left)), fd,
-                     owner_for(path / ".mh_sequences"), fsync=True)
-    finally:
-        os.close(fd)
+    replace_file(".mh_sequences", flags.keyword_bytes(format_sequences(left)), path,
+                 owner_for(path / ".mh_sequences"), fsync=True)
 
 
 def format_sequences(seqs: dict[str, set[int]]) -> str:
