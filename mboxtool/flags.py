@@ -32,11 +32,34 @@ GMAIL_FLAG_LABELS = {"starred": "F", "trash": "T", "draft": "D", "drafts": "D"}
 _STATE_HEADERS = frozenset({b"status", b"x-status", b"x-keywords", b"x-mozilla-status", b"x-mozilla-keys",
                             b"x-label", b"x-gmail-labels", b"x-rmail-attributes", b"x-rmail-keywords"})
 
-# Emacs Rmail (an mbox since Emacs 23): X-RMAIL-ATTRIBUTES holds one letter a set attribute,
-# "-" otherwise (rmail.el's rmail-attr-array); U is unseen. Babyl labels are the same words.
-RMAIL_ATTRIBUTE_LETTERS = {"A": "R", "D": "T", "S": "P", "r": "P"}
-# Babyl and Rmail have no flagged or draft attribute: they travel as these labels
+# Emacs Rmail's attributes: words on a Babyl labels line, one letter each in the
+# X-RMAIL-ATTRIBUTES header of Rmail's mbox (rmail.el's rmail-attr-array; "-" where unset)
+RMAIL_ATTRIBUTES = {"A": "answered", "D": "deleted", "E": "edited", "F": "filed", "R": "retried",
+                    "S": "forwarded", "U": "unseen", "r": "resent"}
+# the attributes that are Maildir flags ("unseen" is the absence of S), first word per flag
+# the one written
+RMAIL_ATTRIBUTE_FLAGS = {"answered": "R", "deleted": "T", "forwarded": "P", "resent": "P"}
+# Rmail has no flagged or draft attribute: they travel as labels of these names
 LABEL_FLAGS = {"flagged": "F", "draft": "D"}
+_NOT_KEYWORDS = frozenset(RMAIL_ATTRIBUTES.values()) | set(LABEL_FLAGS) | {"copied"}
+
+
+def from_rmail(words: list[str]) -> tuple[str, tuple[str, ...]]:
+    """(flag letters, keywords) of Rmail attribute and label words (a Babyl labels line)."""
+    letters = "" if "unseen" in words else "S"
+    letters += "".join(RMAIL_ATTRIBUTE_FLAGS.get(w) or LABEL_FLAGS.get(w, "") for w in words)
+    return normalize(letters), tuple(w for w in words if w not in _NOT_KEYWORDS)
+
+
+def to_rmail(letters: str) -> tuple[list[str], list[str]]:
+    """(attribute words, label words) that stand for Maildir ``letters`` in Rmail."""
+    attributes = [] if "S" in letters else ["unseen"]
+    written = set()
+    for word, letter in RMAIL_ATTRIBUTE_FLAGS.items():
+        if letter in letters and letter not in written:
+            attributes.append(word)
+            written.add(letter)
+    return attributes, [word for word, letter in LABEL_FLAGS.items() if letter in letters]
 _STATUS_HEADERS = frozenset({b"status", b"x-status"})
 
 
@@ -160,7 +183,7 @@ def from_mbox_headers(headers: Headers) -> MessageState:
     if b"x-rmail-keywords" in names:
         for value in headers.get_all_raw(b"x-rmail-keywords"):
             rmail_labels += _split_keywords(value, b", ")
-        keywords += [k for k in rmail_labels if k not in LABEL_FLAGS]
+        keywords += list(from_rmail(rmail_labels)[1])
     status = headers.get(b"status")
     xstatus = headers.get(b"x-status")
     expunged = False
@@ -174,10 +197,8 @@ def from_mbox_headers(headers: Headers) -> MessageState:
                                        headers.get(b"x-mozilla-status2"))
         new = not letters and not keywords
     elif b"x-rmail-attributes" in names:
-        attributes = headers.get(b"x-rmail-attributes") or ""
-        letters = "" if "U" in attributes else "S"
-        letters += "".join(RMAIL_ATTRIBUTE_LETTERS.get(c, "") for c in attributes)
-        letters += "".join(LABEL_FLAGS[k] for k in rmail_labels if k in LABEL_FLAGS)
+        attributes = [RMAIL_ATTRIBUTES[c] for c in headers.get(b"x-rmail-attributes") or "" if c in RMAIL_ATTRIBUTES]
+        letters = from_rmail(attributes + rmail_labels)[0]
         new = not letters and not keywords
     elif labels is not None:
         names = _gmail_labels(labels)

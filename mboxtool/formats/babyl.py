@@ -15,8 +15,6 @@ from .mbox import MboxWriter
 _FORM_FEED_LINE = re.compile(rb"(?m)^\x0c\r?\n")     # where an entry starts (after \037)
 HEADER = (b"BABYL OPTIONS: -*- rmail -*-\nVersion: 5\nLabels:\n"
           b"Note:   This is the header of an rmail file.\n\x1f")
-# Babyl attribute labels <-> Maildir letters ("unseen" is the absence of S)
-LABEL_LETTERS = {"answered": "R", "deleted": "T", "forwarded": "P", "resent": "P", "edited": ""}
 
 
 class BabylReader(Reader):
@@ -96,14 +94,10 @@ class BabylReader(Reader):
                 continue
             # labels keep their bytes, as keywords do everywhere (flags.keyword_bytes)
             labels = [label.decode("utf-8", "surrogateescape") for label in raw]
-            letters = "" if "unseen" in labels else "S"
-            letters += "".join(LABEL_LETTERS.get(label, "") or flags.LABEL_FLAGS.get(label, "")
-                               for label in labels)
-            keywords = tuple(l for l in labels if l not in LABEL_LETTERS and l != "unseen"
-                             and l not in ("filed", "copied") and l not in flags.LABEL_FLAGS)
+            letters, keywords = flags.from_rmail(labels)
             headers, _ = split_message(data)
             date, source = header_date(headers)
-            msg = MailMessage(data, flags.normalize(letters), "unseen" in labels, keywords,
+            msg = MailMessage(data, letters, "unseen" in labels, keywords,
                               date, source, key=str(index), offset=offset)
             if kind != "entry":         # converted (and reported) when it looks like a message
                 msg.notes.append("outside-delimiters")
@@ -179,14 +173,10 @@ class BabylWriter(MboxWriter):
             visible += b"\n"
         if body and not body.endswith(b"\n"):
             body += b"\n"                                  # \037 starts a line (read back as content)
-        special = [] if "S" in msg.flags else ["unseen"]
-        special += [name for name, letter in (("answered", "R"), ("deleted", "T"), ("forwarded", "P"))
-                    if letter in msg.flags]
         self.fit_keywords(msg)
         # flagged and draft are no Babyl attributes: user labels of those names stand for them
-        users = [name for name, letter in flags.LABEL_FLAGS.items() if letter in msg.flags]
-        users += [flags.keyword_bytes(k) for k in msg.keywords]
-        labels = b"1," + b"".join(b" " + s.encode() + b"," for s in special) + b"," + \
-            b"".join(b" " + (u.encode() if isinstance(u, str) else u) + b"," for u in users) + b"\n"
+        special, users = flags.to_rmail(msg.flags)
+        labels = b"1," + b"".join(b" " + flags.keyword_bytes(w) + b"," for w in special) + b"," + \
+            b"".join(b" " + flags.keyword_bytes(w) + b"," for w in users + list(msg.keywords)) + b"\n"
         entry = b"\x0c\n" + labels + head + b"*** EOOH ***\n" + visible + body + b"\x1f"
         return self._queue(entry)
