@@ -26,6 +26,7 @@ from .subscriptions import storage_name
 LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
 CLIENT_SUFFIXES = (".msf", ".dat", ".json", ".html")      # mail clients' own files: not reported
 SKIP_SUFFIXES = LOCK_SUFFIXES + CLIENT_SUFFIXES
+BUNDLE_FILES = ("mbox", "Info.plist", "table_of_contents")  # an Apple Mail bundle's own files
 
 
 def _file_format(path: Path) -> str | None:
@@ -68,8 +69,8 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
     notmuch mail root nests Maildirs in plain directories and keeps loose message files."""
     for name in sorted(os.listdir(directory)):
         path = directory / name
-        if name.startswith(".") or (bundle and name == "mbox"):    # a bundle's own mbox: taken already
-            continue
+        if name.startswith(".") or (bundle and name in BUNDLE_FILES):  # its mbox is taken already; an
+            continue                                        # empty mailbox's index is empty, not an mbox
         if mh and not path.is_dir():
             continue
         if maildir and (name in ("cur", "new", "tmp") or is_control_file(name)):

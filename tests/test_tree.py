@@ -114,6 +114,7 @@ def test_apple_mail_bundles_stand_for_their_mbox_file(tmp_path, invoke):
     _bundle(export / "Inbox.mbox", "in the inbox")
     _bundle(export / "Work.mbox", "at work")
     _bundle(export / "Work.mbox" / "Clients.mbox", "a client")       # a child mailbox: a nested bundle
+    (export / "Work.mbox" / "table_of_contents").write_bytes(b"")      # an empty file is an mbox elsewhere
     r = invoke("validate", export / "Work.mbox")
     assert r.exit_code == 0 and "1 messages" in r.stdout
     r = invoke("convert", "--json", export / "Inbox.mbox", tmp_path / "one")
@@ -123,6 +124,7 @@ def test_apple_mail_bundles_stand_for_their_mbox_file(tmp_path, invoke):
     folders = {name: [m.data.split(b"Subject: ")[1].split(b"\n")[0] for m in MaildirReader(tmp_path / "tree" / name)]
                for name in ("", ".Work", ".Work.Clients")}
     assert folders == {"": [b"in the inbox"], ".Work": [b"at work"], ".Work.Clients": [b"a client"]}
+    assert sorted(p.name for p in (tmp_path / "tree").glob(".W*")) == [".Work", ".Work.Clients"]
 
 
 @pytest.mark.parametrize("sequences", [False, True], ids=["no-mh_sequences", "mh_sequences"])
