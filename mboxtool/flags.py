@@ -25,12 +25,21 @@ MOZ_READ, MOZ_REPLIED, MOZ_MARKED, MOZ_EXPUNGED = 0x1, 0x2, 0x4, 0x8
 MOZ_FORWARDED, MOZ_REDIRECTED = 0x1000, 0x2000
 MOZ_IMAP_DELETED = 0x00200000
 
+# Evolution's X-Evolution header: "UUUUUUUU-FFFF" (uid, Camel's system flag bits, in hex), then
+# "; flags=..." (user flags: labels, keywords) and "; tags=..." (name=value) where Camel's
+# local stores keep them (camel-local-summary.c). Bits from CamelMessageFlags.
+EVOLUTION_BITS = {0x1: "R", 0x2: "T", 0x4: "D", 0x8: "F", 0x10: "S", 0x400: "P"}
+EVOLUTION_JUNK_KEYWORDS = {0x80: "$Junk", 0x200: "$NotJunk"}    # the IMAP keywords Camel maps them to
+_EVOLUTION = re.compile(r"\s*([0-9A-Fa-f]{8})-([0-9A-Fa-f]{4})\s*(?:;|$)")
+_EVOLUTION_PARAM = re.compile(r';\s*([A-Za-z-]+)(\*?)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
+
 # Gmail Takeout system labels that are flags, not keywords.
 GMAIL_FLAG_LABELS = {"starred": "F", "trash": "T", "draft": "D", "drafts": "D"}
 
 
 _STATE_HEADERS = frozenset({b"status", b"x-status", b"x-keywords", b"x-mozilla-status", b"x-mozilla-keys",
-                            b"x-label", b"x-gmail-labels", b"x-rmail-attributes", b"x-rmail-keywords"})
+                            b"x-label", b"x-gmail-labels", b"x-rmail-attributes", b"x-rmail-keywords",
+                            b"x-evolution"})
 
 # Emacs Rmail's attributes: words on a Babyl labels line, one letter each in the
 # X-RMAIL-ATTRIBUTES header of Rmail's mbox (rmail.el's rmail-attr-array; "-" where unset)
@@ -141,6 +150,46 @@ def _gmail_labels(value: str) -> list[str]:
     return [as_keyword(label) for label in labels if label.strip()]
 
 
+def _evolution_state(value: bytes) -> tuple[str, list[str]] | None:
+    """(flag letters, keywords) of an X-Evolution value; None when it is not one Evolution
+    would read (it takes only the 8-4 hex form)."""
+    text = value.decode("utf-8", "surrogateescape").replace("\r", "").replace("\n", "")
+    m = _EVOLUTION.match(text)
+    if not m:
+        return None
+    bits = int(m.group(2), 16)
+    letters = "".join(letter for bit, letter in EVOLUTION_BITS.items() if bits & bit)
+    keywords = [word for bit, word in EVOLUTION_JUNK_KEYWORDS.items() if bits & bit]
+    for pm in _EVOLUTION_PARAM.finditer(text, m.end() - 1 if text[m.end() - 1:m.end()] == ";" else m.end()):
+        name, extended = pm.group(1).lower(), pm.group(2)
+        raw = pm.group(3) if pm.group(3) is not None else pm.group(4)
+        if pm.group(3) is not None:
+            raw = re.sub(r"\\(.)", r"\1", raw)
+        if extended:                                    # RFC 2231: charset'language'%XX
+            from urllib.parse import unquote
+            raw = unquote(raw.split("'", 2)[-1], encoding="utf-8", errors="surrogateescape")
+        if name == "flags":                             # user flags: $Labelimportant, junk, ...
+            keywords += [as_keyword(word) for word in raw.split(",") if word.strip()]
+        elif name == "tags":                            # Evolution 2.x kept its label as a tag
+            for tag in raw.split(","):
+                key, _, label = tag.partition("=")
+                if key.strip() == "label" and label.strip():
+                    label = label.strip()
+                    keywords.append(as_keyword(label if label.startswith("$Label") else "$Label" + label))
+    return letters, keywords
+
+
+def evolution_state(headers: Headers) -> MessageState | None:
+    """The state an X-Evolution header gives (Evolution's MH folders have nothing else)."""
+    found = _evolution_state(headers.get_all_raw(b"x-evolution")[0]) if b"x-evolution" in headers else None
+    if found is None:
+        return None
+    letters, keywords = found
+    letters += "P" if FORWARDED in keywords else ""
+    keywords = [k for k in keywords if k != FORWARDED]
+    return MessageState(normalize(letters), not letters and not keywords, _unique(keywords))
+
+
 def _moz_state(status: str | None, status2: str | None) -> tuple[str, bool]:
     try:
         low = int(status or "0", 16)
@@ -195,6 +244,10 @@ def from_mbox_headers(headers: Headers) -> MessageState:
     elif b"x-mozilla-status" in headers:
         letters, expunged = _moz_state(headers.get(b"x-mozilla-status"),
                                        headers.get(b"x-mozilla-status2"))
+        new = not letters and not keywords
+    elif b"x-evolution" in names and (evolution := _evolution_state(headers.get_all_raw(b"x-evolution")[0])):
+        letters, user_flags = evolution
+        keywords += user_flags
         new = not letters and not keywords
     elif b"x-rmail-attributes" in names:
         attributes = [RMAIL_ATTRIBUTES[c] for c in headers.get(b"x-rmail-attributes") or "" if c in RMAIL_ATTRIBUTES]

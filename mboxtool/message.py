@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 METADATA_HEADERS = (
     b"status", b"x-status", b"x-keywords", b"x-uid", b"x-imap", b"x-imapbase",
     b"content-length", b"lines", b"x-mozilla-status", b"x-mozilla-status2",
-    b"x-mozilla-keys", b"x-rmail-attributes", b"x-rmail-keywords",
+    b"x-mozilla-keys", b"x-rmail-attributes", b"x-rmail-keywords", b"x-evolution",
 )
 _METADATA_SET = frozenset(METADATA_HEADERS)
 _FIELD = re.compile(rb"[\x21-\x39\x3B-\x7E]+[ \t]*:")

@@ -35,6 +35,30 @@ def test_status_headers_win_over_mozilla():
     assert state(b"Status: O\nX-Mozilla-Status: 0001\n").flags == ""
 
 
+@pytest.mark.parametrize("value, letters, new, keywords", [
+    (b"00000001-0010", "S", False, ()),                                 # seen
+    (b"0000002a-0019", "FRS", False, ()),                               # answered, flagged, seen
+    (b"00000003-0006", "DT", False, ()),                                # deleted, draft
+    (b"00000004-0410", "PS", False, ()),                                # forwarded (1 << 10)
+    (b"00000005-0000", "", True, ()),                                   # unread, nothing else
+    (b'00000006-0090; flags="$Labelimportant,work"; tags="follow-up=Call"', "S", False,
+     ("$Junk", "$Labelimportant", "work")),
+    (b"00000007-0210;\n tags=\"label=later,score=3\"", "S", False, ("$NotJunk", "$Labellater")),  # Evolution 2.x
+    (b"00000008-0000; flags*=utf-8''caf%C3%A9", "", False, ("caf\u00e9",)),
+    (b"8-0010", "", True, ()),                                          # not the 8-4 form: Evolution ignores it
+])
+def test_evolution_header_gives_flags_and_labels(value, letters, new, keywords):
+    """Evolution's mbox and MH folders keep their state only in X-Evolution (Status and
+    X-Status only with its "Elm/Pine/Mutt status headers" option): read, every message
+    came out unread and unmarked."""
+    s = state(b"Subject: x\nX-Evolution: " + value + b"\n")
+    assert (s.flags, s.new, s.keywords) == (letters, new, keywords)
+
+
+def test_status_headers_win_over_evolution():
+    assert state(b"Status: O\nX-Evolution: 00000001-0018\n").flags == ""
+
+
 def test_gmail_labels_map_to_flags_and_keywords():
     s = state(b'X-Gmail-Labels: Inbox,Starred,"Category Updates",Unread,"a,b (old)"\n')
     assert s.flags == "F" and s.new

@@ -157,6 +157,9 @@ class MHReader(Reader):
         seqs = read_sequences(self.path)
         unseen = seqs.get("unseen", set())
         marks = read_claws_marks(self.path)              # Claws Mail keeps the other flags apart
+        # Evolution keeps an MH folder's flags in each message's X-Evolution header, with no
+        # .mh_sequences: read there, or every message would come out seen and unmarked
+        evolution = not (self.path / ".mh_sequences").exists() and not marks
         for num, name in self.numbers():
             try:
                 with open(self.path / name, "rb") as fh:
@@ -178,6 +181,10 @@ class MHReader(Reader):
             headers, _ = split_message(data)
             date, source = header_date(headers, mtime)
             keywords = tuple(k for k, members in seqs.items() if num in members and k not in _RESERVED)
+            if evolution and b"x-evolution" in headers:
+                state = flags.evolution_state(headers)
+                if state is not None:
+                    letters, new, keywords = state.flags, state.new, state.keywords
             yield MailMessage(data, flags.normalize(letters), new, keywords, date, source,
                               key=name)
 
