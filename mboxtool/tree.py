@@ -43,6 +43,13 @@ def _file_format(path: Path) -> str | None:
     return fmt
 
 
+def _kmail_subfolders(name: str, path: Path) -> bool:
+    """True for KMail's ``.NAME.directory/``, which holds the subfolders of folder NAME (and is
+    no Maildir++ folder of that name: that one has its cur/)."""
+    return (name.startswith(".") and name.endswith(".directory") and len(name) > len("..directory")
+            and path.is_dir() and not (path / "cur").is_dir())
+
+
 def mailboxes(root: Path, skipped: list[Path] | None = None) -> list[tuple[list[str], Path, str]]:
     """Every mailbox under ``root`` as (folder name parts, path, format), parents first;
     ``skipped`` gets the files that are no mailbox (mail clients' own files aside)."""
@@ -67,8 +74,14 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
     messages (taken already) and whose directories are its subfolders; ``maildir``: it is a
     Maildir (taken already), and what lies beside cur/, new/ and tmp/ is looked at too: a
     notmuch mail root nests Maildirs in plain directories and keeps loose message files."""
+    kmail: list[tuple[Path, list[str]]] = []
     for name in sorted(os.listdir(directory)):
         path = directory / name
+        if _kmail_subfolders(name, path):
+            # KMail keeps the subfolders of folder NAME (a Maildir or an mbox file) beside it,
+            # in .NAME.directory/: walked after NAME, parents first
+            kmail.append((path, parts + [name[1:-len(".directory")]]))
+            continue
         if name.startswith(".") or (bundle and name in BUNDLE_FILES):  # its mbox is taken already; an
             continue                                        # empty mailbox's index is empty, not an mbox
         if mh and not path.is_dir():
@@ -101,6 +114,8 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
             if is_mh_folder:                                  # nmh and Claws Mail nest folders in folders
                 found.append((parts + [base], path, "mh"))
             _walk(path, parts + [base], found, mh=is_mh_folder, skipped=skipped)
+    for path, folder in kmail:
+        _walk(path, folder, found, skipped=skipped)
 
 
 def mutf7_encode(name: str) -> str:

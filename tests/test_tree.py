@@ -8,7 +8,7 @@ from mboxtool.convert import ConvertOptions
 from mboxtool.formats.maildir import MaildirReader
 from mboxtool.tree import convert_tree, mutf7_decode, mutf7_encode
 
-from .conftest import mbox_entry
+from .conftest import make_maildir, mbox_entry
 
 
 @pytest.mark.parametrize("name, encoded", [
@@ -125,6 +125,35 @@ def test_apple_mail_bundles_stand_for_their_mbox_file(tmp_path, invoke):
                for name in ("", ".Work", ".Work.Clients")}
     assert folders == {"": [b"in the inbox"], ".Work": [b"at work"], ".Work.Clients": [b"a client"]}
     assert sorted(p.name for p in (tmp_path / "tree").glob(".W*")) == [".Work", ".Work.Clients"]
+
+
+@pytest.mark.parametrize("kind", ["maildir", "mbox"])
+def test_kmail_subfolders_beside_their_folder_are_converted(tmp_path, invoke, kind):
+    """KMail keeps folder NAME's subfolders in .NAME.directory/ beside it (Akonadi's Maildir
+    resource, and KMail 1's mbox folders): they were hidden files to the walk, so every
+    subfolder was left out, exit 0, no word."""
+    root = tmp_path / "local-mail"
+    folders = {("inbox",): 1, ("inbox", "lists"): 2, ("inbox", "lists", "debian"): 3, ("sent-mail",): 1}
+    for parts, count in folders.items():
+        where = root.joinpath(*[f".{p}.directory" for p in parts[:-1]], parts[-1])
+        where.parent.mkdir(parents=True, exist_ok=True)
+        bodies = [f"{'/'.join(parts)} {n}\n" for n in range(count)]
+        if kind == "maildir":
+            make_maildir(where)
+            for n, body in enumerate(bodies):
+                (where / "cur" / f"{n}.kmail:2,S").write_bytes(b"Subject: s\n\n" + body.encode())
+        else:
+            where.write_bytes(b"".join(mbox_entry(body=body) for body in bodies))
+            (where.parent / f".{parts[-1]}.index").write_bytes(b"\x00binary index")   # KMail 1's own
+    (root / ".directory").write_text("[Desktop Entry]\nIcon=mail\n")              # KDE's, in any folder
+    r = invoke("convert", "--json", "--recursive", root, tmp_path / "md")
+    assert r.exit_code == 0 and json.loads(r.stdout)["converted"] == 7, r.output
+    got = {}
+    for name in ("", ".inbox.lists", ".inbox.lists.debian", ".sent-mail"):
+        with MaildirReader(tmp_path / "md" / name) as reader:
+            got[name] = sorted(m.data.split(b"\n\n", 1)[1].split(b" ")[0].decode() for m in reader)
+    assert got == {"": ["inbox"], ".inbox.lists": ["inbox/lists"] * 2,
+                   ".inbox.lists.debian": ["inbox/lists/debian"] * 3, ".sent-mail": ["sent-mail"]}
 
 
 @pytest.mark.parametrize("sequences", [False, True], ids=["no-mh_sequences", "mh_sequences"])
