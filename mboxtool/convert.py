@@ -20,6 +20,7 @@ from .index import short_digest
 from .mailboxes import make_reader, make_writer
 from .message import MailMessage, is_empty_message, is_header_line, nul_runs
 from .ownership import owner_for
+from .quota import quota_file, record
 from .sinks import BatchResult, ForkSink, InlineSink, WriterStopped
 
 BATCH_MESSAGES = 256
@@ -562,11 +563,24 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
         from .formats.mbox import truncate_source
         truncate_source(reader, reader.size)
     elif src_format in ("maildir", "mh"):
+        quota = quota_file(report.source) if src_format == "maildir" else None
+        size = count = 0
         for key in keys:
+            path = Path(report.source) / key
             try:
-                os.unlink(Path(report.source) / key)
+                if quota is not None:
+                    size += os.lstat(path).st_size
+                os.unlink(path)
+                count += 1
             except FileNotFoundError:
                 pass
+        if quota is not None:
+            try:
+                record(quota, -size, -count)
+            except OSError as exc:
+                report.warnings.append({"code": "quota-not-updated", "message":
+                                        f"{quota}: cannot take off {count} messages ({size} bytes): "
+                                        f"{exc.strerror or exc}; the quota in use reads high until recalculated"})
         if src_format == "mh" and keys:
             from .formats.claws import forget_marks
             from .formats.mh import forget_messages

@@ -187,6 +187,8 @@ class _Acknowledger:
                     self._ack({"batch": batch, "errno": exc.errno or 5})
                 self.failed = True
                 return
+            if self.writer.warnings and items:              # e.g. the quota file: the parent reports them
+                items[-1][2]["warnings"], self.writer.warnings = self.writer.warnings, []
             for _, _, doc in items:
                 self._ack(doc)
                 if doc.get("errno"):

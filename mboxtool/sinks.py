@@ -140,6 +140,7 @@ class ForkSink:
                 result = self.waiting.pop((which, ack["batch"]), None)
                 if result is None:
                     continue
+                child.writer.warnings += ack.get("warnings", ())
                 if ack.get("errno"):
                     result.error = OSError(ack["errno"], os.strerror(ack["errno"]))
                 else:

@@ -21,6 +21,7 @@ from ..fdio import write_buffers
 from ..locking import lock_directory
 from ..message import MailMessage, add_headers, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
+from ..quota import quota_file, record
 from ..staging import Stager, host_name, remove_abandoned
 from .common import Reader
 from .courier import KEYWORD_DIR as COURIER_KEYWORD_DIR
@@ -366,6 +367,8 @@ class MaildirWriter:
         self.warnings: list[dict] = []
         self.courier = False                         # a Courier-IMAP Maildir: its keywords live apart
         self.created = False
+        self.quota: Path | None = None               # the Maildir++ maildirsize counting this Maildir
+        self.sizes: dict[str, int] = {}              # with one: final relpath -> bytes, until durable
 
     def open(self) -> MaildirWriter:
         p = self.path
@@ -394,6 +397,7 @@ class MaildirWriter:
         self.dirfd = {sub: os.open(p / sub, os.O_RDONLY | os.O_DIRECTORY) for sub in ("tmp", "new", "cur")}
         self.keywords = {name: chr(ord("a") + i) for i, name in read_keyword_map(p).items()}
         self.courier = (p / COURIER_KEYWORD_DIR).is_dir()
+        self.quota = quota_file(p)
         self.host = host_name()
         self.pid = os.getpid()
         self.stager = Stager(self.dirfd["tmp"])
@@ -495,6 +499,8 @@ class MaildirWriter:
             if linked:
                 break
         self.pending.append(final)
+        if self.quota is not None:
+            self.sizes[final] = sum(len(part) for part in parts)
 
     def _courier_keywords(self, unique: str, keywords: tuple[str, ...]) -> None:
         """The message's keywords as Courier-IMAP's update file ``courierimapkeywords/<unique>``
@@ -528,6 +534,15 @@ class MaildirWriter:
                         os.close(fd)
                 for sub in ("new", "cur", "tmp"):
                     os.fsync(self.dirfd[sub])
+        if done and self.quota is not None:           # counted once on disk for good
+            size = sum(self.sizes.pop(final, 0) for final in done)
+            try:
+                record(self.quota, size, len(done))
+            except OSError as exc:
+                self.quota = None                          # said once, not once a batch
+                self.warnings.append({"code": "quota-not-updated", "message":
+                                      f"{self.quota}: cannot add {len(done)} messages ({size} bytes): "
+                                      f"{exc.strerror or exc}; the quota in use reads low until recalculated"})
 
     def known_digests(self) -> set[int]:
         """Digests carried by the names of messages mboxtool already delivered here."""
