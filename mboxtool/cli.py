@@ -12,7 +12,7 @@ import click
 
 from . import __version__
 from .convert import ConvertOptions, convert_mailbox
-from .detect import FORMATS
+from .detect import FORMATS, SOURCE_FORMATS
 from .durable import reuse_large_buffers
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
 from .formats.mbox import VARIANTS
@@ -94,6 +94,7 @@ def warn(message: str) -> None:
 
 
 FORMAT = click.Choice(FORMATS, case_sensitive=False)
+SOURCE_FORMAT = click.Choice(SOURCE_FORMATS, case_sensitive=False)
 VARIANT = click.Choice(VARIANTS, case_sensitive=False)
 
 
@@ -108,8 +109,9 @@ def quiet_option(f):
 def source_options(f):
     f = click.option("--source-variant", type=VARIANT, default=None,
                      help="Read the mbox as this variant instead of detecting it.")(f)
-    f = click.option("--from", "from_format", type=FORMAT, default=None,
-                     help="Force the source format instead of detecting it.")(f)
+    f = click.option("--from", "from_format", type=SOURCE_FORMAT, default=None,
+                     help="Force the source format instead of detecting it (eml: a message file, "
+                          "or a directory of them).")(f)
     return f
 
 

@@ -562,6 +562,12 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
             return
         from .formats.mbox import truncate_source
         truncate_source(reader, reader.size)
+    elif src_format == "eml":
+        for key in keys:
+            try:
+                os.unlink(reader.file_path(key))
+            except FileNotFoundError:
+                pass
     elif src_format in ("maildir", "mh"):
         quota = quota_file(report.source) if src_format == "maildir" else None
         size = count = 0

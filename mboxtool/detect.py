@@ -14,6 +14,7 @@ from .formats.mboxscan import BOM
 from .formats.mh import is_mh
 
 FORMATS = ("mbox", "maildir", "mh", "mmdf", "babyl")
+SOURCE_FORMATS = FORMATS + ("eml",)     # eml: message files, read when asked for, never detected
 FILE_FORMATS = ("mbox", "mmdf", "babyl")
 SNIFF = 64 << 10
 
@@ -108,7 +109,7 @@ def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
         return "mbox"
     hint = ""
     if b":" in head.split(b"\n", 1)[0]:
-        hint = " (a single message, not a mailbox? --from mbox reads it as one)"
+        hint = " (a single message, not a mailbox? --from eml reads it as one)"
     raise InputError(f"{path}: not a known mailbox format: found {_describe(head)}{hint}")
 
 
@@ -160,7 +161,15 @@ def _refuse_dir(path: Path, visible: list[str]) -> str:
         sample = ", ".join(sorted(visible)[:3])
     raise InputError(f"{path}: a directory that is neither a Maildir (no cur/ and new/) nor an MH "
                      f"folder: found {sample}{', ...' if len(visible) > 3 else ''}"
-                     " (--recursive converts a folder tree)")
+                     f"{_dir_hint(path, visible)}")
+
+
+def _dir_hint(path: Path, visible: list[str]) -> str:
+    """What to try with a directory no format claims: message files call for --from eml."""
+    files = [n for n in sorted(visible)[:20] if (path / n).is_file()]
+    if files and all(_looks_like_message(path / n) or n.lower().endswith(".eml") for n in files):
+        return " (message files? --from eml reads each as one message)"
+    return " (--recursive converts a folder tree)"
 
 
 def normalize_format(name: str | None) -> str | None:
@@ -168,6 +177,6 @@ def normalize_format(name: str | None) -> str | None:
     if name is None:
         return None
     low = name.lower()
-    if low not in FORMATS:
-        raise InputError(f"unknown format {name!r}: use one of {', '.join(FORMATS)}")
+    if low not in SOURCE_FORMATS:
+        raise InputError(f"unknown format {name!r}: use one of {', '.join(SOURCE_FORMATS)}")
     return low

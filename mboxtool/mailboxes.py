@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import UsageError
 from .formats.babyl import BabylReader, BabylWriter
+from .formats.eml import EmlReader
 from .formats.maildir import MaildirReader, MaildirWriter
 from .formats.mbox import MboxReader, MboxWriter
 from .formats.mh import MHReader, MHWriter
 from .formats.mmdf import MMDFReader, MMDFWriter
 
 READERS = {"mbox": MboxReader, "mmdf": MMDFReader, "maildir": MaildirReader,
-           "mh": MHReader, "babyl": BabylReader}
+           "mh": MHReader, "babyl": BabylReader, "eml": EmlReader}
 WRITERS = {"mbox": MboxWriter, "mmdf": MMDFWriter, "maildir": MaildirWriter,
            "mh": MHWriter, "babyl": BabylWriter}
 
@@ -32,6 +34,8 @@ def make_writer(path: Path, fmt: str, *, variant: str = "mboxrd", fsync: bool = 
                 lock: bool = True, lock_timeout: float = 30, warn=None, folder: bool = False,
                 dotlock: bool = True):
     """An unopened writer for ``path`` in format ``fmt``."""
+    if fmt not in WRITERS:
+        raise UsageError(f"{path}: {fmt} is a source format only; write mbox, maildir, mh, mmdf or babyl")
     if fmt in ("mbox", "mmdf", "babyl"):
         return WRITERS[fmt](path, variant=variant, fsync=fsync, lock=lock,
                             lock_timeout=lock_timeout, warn=warn, dotlock=dotlock)

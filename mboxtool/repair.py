@@ -68,6 +68,9 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
     fmt = normalize_format(fmt) or detect_format(src, damaged_mbox_ok=True)
     if os.path.lexists(dst):
         raise UsageError(f"{dst}: already exists; repair writes a new copy, never in place")
+    if fmt == "eml":
+        raise UsageError(f"{src}: message files are not repaired (each is one message): "
+                         "convert them into a mailbox instead")
     report = RepairReport(str(src), str(dst), fmt)
     if fmt != "mbox":
         # other formats: a fresh copy through the converter fixes names, modes and empty files

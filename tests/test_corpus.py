@@ -31,10 +31,14 @@ def test_corpus_entry_converts_or_is_refused_cleanly(invoke, tmp_path, entry):
         must_convert = not info.get("ambiguous") and entry not in REFUSED and \
             not entry.startswith("eml/") and info["expected"] != 0
         assert not must_convert, f"refused: {r.stderr}"
-        if entry.startswith("eml/") and src.is_file():
-            # a single message is refused as a mailbox, and read as one when asked to
-            r2 = invoke("convert", "--json", "--from", "mbox", src, tmp_path / "one")
-            assert r2.exit_code == 0 and json.loads(r2.stdout)["converted"] == 1
+        if entry.startswith("eml/"):
+            # message files are refused as a mailbox, and read as messages when asked to
+            r2 = invoke("convert", "--json", "--from", "eml", src, tmp_path / "eml")
+            assert r2.exit_code == 0 and json.loads(r2.stdout)["converted"] == info["expected"], r2.output
+            assert "--from eml" in r.stderr
+            if src.is_file():
+                r3 = invoke("convert", "--json", "--from", "mbox", src, tmp_path / "one")
+                assert r3.exit_code == 0 and json.loads(r3.stdout)["converted"] == 1
         return
     assert entry not in REFUSED, r.stdout
     doc = json.loads(r.stdout)

@@ -1,0 +1,83 @@
+"""Single-message files: one ``.eml`` file, or a directory of them (``--from eml``).
+
+What Outlook Express, Windows Live Mail, Thunderbird's "Save As" and ImportExportTools,
+or a mail archive's download give: each file one RFC 822 message, named freely. It
+is a source only, and never detected (a directory of files is too easily something
+else): ``--from eml`` asks for it. State comes from the metadata headers a client may
+have left (Thunderbird's X-Mozilla-Status, a Status line); the delivery date from a
+leading From_ line (tools that split an mbox keep it), else Received:, Date:, mtime.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from .. import dates, flags
+from ..errors import InputError
+from ..message import MailMessage, split_message
+from .common import Reader, header_date
+
+
+class EmlReader(Reader):
+    """The message files at ``path`` (a file, or every file of a directory), in name order."""
+
+    format = "eml"
+
+    def open(self) -> EmlReader:
+        if not self.path.exists():
+            raise InputError(f"{self.path}: no such file or directory")
+        if not (self.path.is_file() or self.path.is_dir()):
+            raise InputError(f"{self.path}: not a message file or a directory of them")
+        return self
+
+    def files(self) -> list[str]:
+        """The message files' names (the key of each message), in name order; what else the
+        directory holds is named in an event, never passed over in silence."""
+        if self.path.is_file():
+            return [self.path.name]
+        names = []
+        for name in sorted(os.listdir(self.path)):
+            if name.startswith("."):
+                continue
+            if (self.path / name).is_file():
+                names.append(name)
+            else:
+                self.event("foreign-file", key=name, reason=f"{name}: not a message file (a directory?)")
+        return names
+
+    def file_path(self, key: str) -> Path:
+        return self.path if self.path.is_file() else self.path / key
+
+    def __iter__(self) -> Iterator[MailMessage]:
+        for name in self.files():
+            path = self.file_path(name)
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+                    mtime = int(os.fstat(fh.fileno()).st_mtime)
+            except FileNotFoundError:
+                self.vanished(name)
+                continue
+            except OSError as exc:
+                self.unreadable(name, exc)
+                continue
+            if not data.strip():
+                self.event("empty-file", key=name)
+                self.skipped.append((MailMessage(data, key=name), "empty file"))
+                continue
+            date, source, sender = None, "none", None
+            if data.startswith(b"From "):                   # a one-message mbox: an envelope line
+                line_end = data.find(b"\n") + 1 or len(data)
+                envelope = dates.parse_from_line(data[:line_end])
+                sender = envelope.sender or None
+                if dates.plausible(envelope.date):         # zoneless: taken as UTC (RFC 4155)
+                    date, source = envelope.date, "from-line"
+                data = data[line_end:]
+            headers, _ = split_message(data)
+            if date is None:
+                date, source = header_date(headers, mtime)
+            state = flags.from_mbox_headers(headers)
+            yield MailMessage(data, state.flags, state.new, state.keywords, date, source, sender=sender,
+                              key=name)
