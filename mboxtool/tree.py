@@ -24,7 +24,10 @@ from .ownership import owner_for
 from .subscriptions import storage_name
 
 LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
-CLIENT_SUFFIXES = (".msf", ".dat", ".json", ".html")      # mail clients' own files: not reported
+# mail clients' own files, not reported: Thunderbird's (.msf, .dat, .json, .html) and
+# Evolution's summaries and indexes beside each mbox folder
+CLIENT_SUFFIXES = (".msf", ".dat", ".json", ".html", ".ev-summary", ".ev-summary-meta", ".cmeta",
+                   ".ibex.index", ".ibex.index.data")
 SKIP_SUFFIXES = LOCK_SUFFIXES + CLIENT_SUFFIXES
 BUNDLE_FILES = ("mbox", "Info.plist", "table_of_contents")  # an Apple Mail bundle's own files
 
