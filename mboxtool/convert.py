@@ -346,10 +346,10 @@ def _note_subfolders(src: Path, src_format: str, report: ConvertReport) -> None:
     """Warn that subfolders were left out: Maildir++ ``.Name`` folders, an MH folder's
     subfolders, or Thunderbird's ``NAME.sbd/`` beside an mbox file. Only --recursive converts
     a folder tree."""
-    if src_format in ("maildir", "mh"):
+    if src_format in ("maildir", "mh") or (src_format == "eml" and src.is_dir()):
         from .formats.maildir import maildir_folders
         from .formats.mh import mh_subfolders
-        try:
+        try:                                   # an eml folder's subfolders are directories, as MH's
             names = maildir_folders(src) if src_format == "maildir" else mh_subfolders(src)
         except OSError:
             return

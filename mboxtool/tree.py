@@ -19,6 +19,7 @@ from .convert import (
 from .detect import detect_format, inner_mbox
 from .durable import create_empty_file
 from .errors import InputError, MboxtoolError
+from .formats.eml import SYSTEM_FILES, is_message_file
 from .formats.maildir import is_control_file, is_maildir, maildir_folders
 from .ownership import owner_for
 from .subscriptions import storage_name
@@ -72,7 +73,7 @@ def mailboxes(root: Path, skipped: list[Path] | None = None) -> list[tuple[list[
 
 
 def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, mh: bool = False,
-          maildir: bool = False, skipped: list[Path] | None = None) -> None:
+          maildir: bool = False, eml: bool = False, skipped: list[Path] | None = None) -> None:
     """Add the mailboxes under ``directory``; ``mh``: it is an MH folder, whose files are its
     messages (taken already) and whose directories are its subfolders; ``maildir``: it is a
     Maildir (taken already), and what lies beside cur/, new/ and tmp/ is looked at too: a
@@ -85,9 +86,11 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
             # in .NAME.directory/: walked after NAME, parents first
             kmail.append((path, parts + [name[1:-len(".directory")]]))
             continue
-        if name.startswith(".") or (bundle and name in BUNDLE_FILES):  # its mbox is taken already; an
+        if name.startswith(".") or (bundle and name in BUNDLE_FILES) or name.lower() in SYSTEM_FILES:  # its mbox is taken already; an
             continue                                        # empty mailbox's index is empty, not an mbox
         if mh and not path.is_dir():
+            continue
+        if eml and path.is_file() and is_message_file(path):   # the folder's messages: taken already
             continue
         if maildir and (name in ("cur", "new", "tmp") or is_control_file(name)):
             continue
@@ -114,11 +117,30 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
                 is_mh_folder = detect_format(path) == "mh"
             except InputError:
                 is_mh_folder = False
+            is_eml_folder = not is_mh_folder and _holds_message_files(path)
             if is_mh_folder:                                  # nmh and Claws Mail nest folders in folders
                 found.append((parts + [base], path, "mh"))
-            _walk(path, parts + [base], found, mh=is_mh_folder, skipped=skipped)
+            elif is_eml_folder:                               # Windows Live Mail's export: .eml files
+                found.append((parts + [base], path, "eml"))
+            _walk(path, parts + [base], found, mh=is_mh_folder, eml=is_eml_folder, skipped=skipped)
     for path, folder in kmail:
         _walk(path, folder, found, skipped=skipped)
+
+
+def _holds_message_files(directory: Path) -> bool:
+    """A folder of single-message files, as Outlook Express and Windows Live Mail export
+    folders: a plain directory (not Thunderbird's NAME.sbd) whose files are all messages,
+    the system's own files aside. A message file beside mailboxes is no folder's message:
+    it is named as not converted."""
+    if directory.name.endswith(".sbd"):
+        return False
+    try:
+        files = [directory / n for n in os.listdir(directory) if not n.startswith(".")
+                 and n.lower() not in SYSTEM_FILES and not n.endswith(SKIP_SUFFIXES)]
+    except OSError:
+        return False
+    files = [f for f in files if f.is_file()]
+    return bool(files) and all(is_message_file(f) for f in files)
 
 
 def mutf7_encode(name: str) -> str:

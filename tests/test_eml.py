@@ -38,7 +38,8 @@ def test_message_files_convert_with_their_bytes_state_and_dates(tmp_path, invoke
     r = invoke("convert", "--json", "--from", "eml", "--to", "maildir", "--verify", src, tmp_path / "md")
     doc = json.loads(r.stdout)
     assert r.exit_code == 0 and (doc["converted"], doc["verified"]) == (3, True), r.output
-    assert {w["code"] for w in doc["warnings"]} >= {"empty-file", "foreign-file"}   # named, not passed over
+    # named, not passed over: the empty file, and the subfolder (--recursive takes it)
+    assert {w["code"] for w in doc["warnings"]} >= {"empty-file", "subfolders-not-converted"}
     with MaildirReader(tmp_path / "md") as reader:
         got = {m.data.split(b"Subject: ")[1].split(b"\n")[0].rstrip(b"\r"): m for m in reader}
     saved, split, plain = got[b"saved from Thunderbird"], got[b"split from an mbox"], got[b"plain"]
@@ -71,3 +72,23 @@ def test_list_show_validate_and_move(tmp_path, invoke):
     assert sorted(os.listdir(src)) == [".DS_Store", "attachments", "empty.eml"]   # only what was converted
     with MboxReader(tmp_path / "all.mbox") as reader:
         assert len(list(reader)) == 3
+
+
+def test_a_windows_live_mail_export_tree_converts_folder_by_folder(tmp_path, invoke):
+    """Windows Live Mail and Outlook Express export a folder as a directory of .eml files,
+    subfolders as directories inside it."""
+    root = tmp_path / "export"
+    for folder, count in (("Inbox", 2), ("Inbox/Lists", 3), ("Sent Items", 1)):
+        (root / folder).mkdir(parents=True)
+        for n in range(count):
+            (root / folder / f"msg {n}.eml").write_bytes(PLAIN.replace(b"plain", f"{folder} {n}".encode()))
+        (root / folder / "desktop.ini").write_bytes(b"[.ShellClassInfo]\r\n")     # Windows' own
+    r = invoke("convert", "--json", "--recursive", root, tmp_path / "md")
+    doc = json.loads(r.stdout)
+    assert (r.exit_code, doc["converted"], doc["warnings"]) == (0, 6, []), r.output
+    got = {}
+    for name in ("", ".Inbox.Lists", ".Sent Items"):
+        with MaildirReader(tmp_path / "md" / name) as reader:
+            got[name] = sorted(m.data.split(b"Subject: ")[1].split(b"\n")[0].decode() for m in reader)
+    assert got == {"": ["Inbox 0", "Inbox 1"], ".Inbox.Lists": ["Inbox/Lists 0", "Inbox/Lists 1", "Inbox/Lists 2"],
+                   ".Sent Items": ["Sent Items 0"]}

@@ -16,8 +16,21 @@ from pathlib import Path
 
 from .. import dates, flags
 from ..errors import InputError
-from ..message import MailMessage, split_message
+from ..message import MailMessage, is_header_line, split_message
 from .common import Reader, header_date
+
+SYSTEM_FILES = ("desktop.ini", "thumbs.db")        # Windows' own, in any exported folder
+
+
+def is_message_file(path: Path) -> bool:
+    """True when ``path`` holds one message: it starts with a header field (or, named .eml,
+    with the From_ line of a message split out of an mbox)."""
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(1000)
+    except OSError:
+        return False
+    return is_header_line(first) or (path.name.lower().endswith(".eml") and first.startswith(b"From "))
 
 
 class EmlReader(Reader):
@@ -39,12 +52,15 @@ class EmlReader(Reader):
             return [self.path.name]
         names = []
         for name in sorted(os.listdir(self.path)):
-            if name.startswith("."):
+            path = self.path / name
+            if name.startswith(".") or name.lower() in SYSTEM_FILES:
                 continue
-            if (self.path / name).is_file():
-                names.append(name)
+            if path.is_dir():
+                continue                                # a subfolder: convert names it, --recursive takes it
+            if path.is_file() and (is_message_file(path) or not os.path.getsize(path)):
+                names.append(name)                      # (an empty one is reported below)
             else:
-                self.event("foreign-file", key=name, reason=f"{name}: not a message file (a directory?)")
+                self.event("foreign-file", key=name, reason=f"{name}: not a message file")
         return names
 
     def file_path(self, key: str) -> Path:
