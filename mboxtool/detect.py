@@ -166,8 +166,9 @@ def _refuse_dir(path: Path, visible: list[str]) -> str:
 
 def _dir_hint(path: Path, visible: list[str]) -> str:
     """What to try with a directory no format claims: message files call for --from eml."""
+    from .formats.eml import is_message_file
     files = [n for n in sorted(visible)[:20] if (path / n).is_file()]
-    if files and all(_looks_like_message(path / n) or n.lower().endswith(".eml") for n in files):
+    if files and 2 * sum(is_message_file(path / n) for n in files) >= len(files):
         return " (message files? --from eml reads each as one message)"
     return " (--recursive converts a folder tree)"
 

@@ -21,6 +21,8 @@ def export(path):
     (path / "1 saved.eml").write_bytes(THUNDERBIRD)
     (path / "2 split.eml").write_bytes(SPLIT)
     (path / "3 plain.eml").write_bytes(PLAIN)
+    (path / "4 bom.eml").write_bytes(b"\xef\xbb\xbf" + PLAIN.replace(b"plain", b"with a BOM"))  # a .eml is one
+    (path / "notes.txt").write_bytes(b"exported with Windows Live Mail\n")   # no message: named, not read
     (path / "empty.eml").write_bytes(b"")
     (path / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     (path / "attachments").mkdir()
@@ -37,9 +39,9 @@ def test_message_files_convert_with_their_bytes_state_and_dates(tmp_path, invoke
     src = export(tmp_path / "export")
     r = invoke("convert", "--json", "--from", "eml", "--to", "maildir", "--verify", src, tmp_path / "md")
     doc = json.loads(r.stdout)
-    assert r.exit_code == 0 and (doc["converted"], doc["verified"]) == (3, True), r.output
+    assert r.exit_code == 0 and (doc["converted"], doc["verified"]) == (4, True), r.output
     # named, not passed over: the empty file, and the subfolder (--recursive takes it)
-    assert {w["code"] for w in doc["warnings"]} >= {"empty-file", "subfolders-not-converted"}
+    assert {w["code"] for w in doc["warnings"]} >= {"empty-file", "subfolders-not-converted", "foreign-file"}
     with MaildirReader(tmp_path / "md") as reader:
         got = {m.data.split(b"Subject: ")[1].split(b"\n")[0].rstrip(b"\r"): m for m in reader}
     saved, split, plain = got[b"saved from Thunderbird"], got[b"split from an mbox"], got[b"plain"]
@@ -48,6 +50,7 @@ def test_message_files_convert_with_their_bytes_state_and_dates(tmp_path, invoke
     assert split.data == SPLIT[SPLIT.index(b"\n") + 1:]                 # the envelope line is not mail
     assert split.date == 1578474000                                    # its date is the delivery date
     assert plain.data == PLAIN and plain.date == 1578564000 and plain.new
+    assert got[b"with a BOM"].data == b"\xef\xbb\xbf" + PLAIN.replace(b"plain", b"with a BOM")   # byte for byte
     # on into an mbox: the envelope sender of the From_ line is kept
     r = invoke("convert", "--from", "eml", src / "2 split.eml", tmp_path / "out.mbox")
     assert r.exit_code == 0, r.output
@@ -60,18 +63,18 @@ def test_list_show_validate_and_move(tmp_path, invoke):
     src = export(tmp_path / "export")
     rows = [json.loads(line) for line in invoke("list", "--json", "--from", "eml", src).stdout.splitlines()]
     assert [(row["key"], row["flags"]) for row in rows] == [("1 saved.eml", "RS"), ("2 split.eml", ""),
-                                                             ("3 plain.eml", "")]
+                                                             ("3 plain.eml", ""), ("4 bom.eml", "")]
     assert invoke("show", "--from", "eml", src, "3").stdout_bytes == PLAIN
-    assert invoke("validate", "--from", "eml", src).exit_code == 0
+    assert invoke("validate", "--from", "eml", src).exit_code in (0, 1)      # the BOM one has no header
     r = invoke("repair", "--from", "eml", src, tmp_path / "fixed")
     assert r.exit_code == 2 and "convert them" in r.stderr
     r = invoke("convert", "--from", "eml", "--to", "eml", src, tmp_path / "x")
     assert r.exit_code == 2
     r = invoke("convert", "--move", "--from", "eml", src, tmp_path / "all.mbox")
     assert r.exit_code == 0, r.output
-    assert sorted(os.listdir(src)) == [".DS_Store", "attachments", "empty.eml"]   # only what was converted
+    assert sorted(os.listdir(src)) == [".DS_Store", "attachments", "empty.eml", "notes.txt"]   # only what was converted
     with MboxReader(tmp_path / "all.mbox") as reader:
-        assert len(list(reader)) == 3
+        assert len(list(reader)) == 4
 
 
 def test_a_windows_live_mail_export_tree_converts_folder_by_folder(tmp_path, invoke):

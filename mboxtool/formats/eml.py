@@ -23,14 +23,15 @@ SYSTEM_FILES = ("desktop.ini", "thumbs.db")        # Windows' own, in any export
 
 
 def is_message_file(path: Path) -> bool:
-    """True when ``path`` holds one message: it starts with a header field (or, named .eml,
-    with the From_ line of a message split out of an mbox)."""
+    """True when ``path`` holds one message: named .eml (what it holds is then the message,
+    as its maker meant), or starting with a header field."""
+    if path.name.lower().endswith(".eml"):
+        return True
     try:
         with open(path, "rb") as fh:
-            first = fh.readline(1000)
+            return is_header_line(fh.readline(1000))
     except OSError:
         return False
-    return is_header_line(first) or (path.name.lower().endswith(".eml") and first.startswith(b"From "))
 
 
 class EmlReader(Reader):
