@@ -77,7 +77,8 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
     """Add the mailboxes under ``directory``; ``mh``: it is an MH folder, whose files are its
     messages (taken already) and whose directories are its subfolders; ``maildir``: it is a
     Maildir (taken already), and what lies beside cur/, new/ and tmp/ is looked at too: a
-    notmuch mail root nests Maildirs in plain directories and keeps loose message files."""
+    notmuch mail root nests Maildirs in plain directories and keeps loose message files;
+    ``eml``: it is a folder of message files (taken already), its directories subfolders."""
     kmail: list[tuple[Path, list[str]]] = []
     for name in sorted(os.listdir(directory)):
         path = directory / name
@@ -86,8 +87,9 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
             # in .NAME.directory/: walked after NAME, parents first
             kmail.append((path, parts + [name[1:-len(".directory")]]))
             continue
-        if name.startswith(".") or (bundle and name in BUNDLE_FILES) or name.lower() in SYSTEM_FILES:  # its mbox is taken already; an
-            continue                                        # empty mailbox's index is empty, not an mbox
+        # a bundle's mbox is taken already, and its index is no mbox even when empty
+        if name.startswith(".") or (bundle and name in BUNDLE_FILES) or name.lower() in SYSTEM_FILES:
+            continue
         if mh and not path.is_dir():
             continue
         if eml and path.is_file() and is_message_file(path):   # the folder's messages: taken already

@@ -539,9 +539,9 @@ class MaildirWriter:
             try:
                 record(self.quota, size, len(done))
             except OSError as exc:
-                self.quota = None                          # said once, not once a batch
+                quota, self.quota = self.quota, None       # said once, not once a batch
                 self.warnings.append({"code": "quota-not-updated", "message":
-                                      f"{self.quota}: cannot add {len(done)} messages ({size} bytes): "
+                                      f"{quota}: cannot add {len(done)} messages ({size} bytes): "
                                       f"{exc.strerror or exc}; the quota in use reads low until recalculated"})
 
     def known_digests(self) -> set[int]:
