@@ -148,7 +148,8 @@ def _detect_dir(path: Path) -> str:
     if not names:
         raise InputError(f"{path}: is an empty directory, not a mailbox")
     if (path / "cur").is_dir():
-        raise InputError(f"{path}: has cur/ but no new/ (a damaged Maildir? --from maildir reads it)")
+        raise InputError(f"{path}: has cur/ but no new/ (a damaged Maildir, or a Thunderbird maildir "
+                         "folder? --from maildir reads it)")
     return _refuse_dir(path, visible)
 
 

@@ -190,6 +190,16 @@ def evolution_state(headers: Headers) -> MessageState | None:
     return MessageState(normalize(letters), not letters and not keywords, _unique(keywords))
 
 
+def mozilla_state(headers: Headers) -> MessageState | None:
+    """The state Thunderbird keeps in a message's own X-Mozilla-Status(2) and X-Mozilla-Keys,
+    as its maildir store does (its file names carry no flags); None without them."""
+    if b"x-mozilla-status" not in headers:
+        return None
+    letters, _ = _moz_state(headers.get(b"x-mozilla-status"), headers.get(b"x-mozilla-status2"))
+    keywords = [k for value in headers.get_all_raw(b"x-mozilla-keys") for k in _split_keywords(value)]
+    return MessageState(letters, False, _unique(keywords))
+
+
 def _moz_state(status: str | None, status2: str | None) -> tuple[str, bool]:
     try:
         low = int(status or "0", 16)

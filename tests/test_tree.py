@@ -261,3 +261,34 @@ def test_every_sbd_directory_gets_the_mailbox_thunderbird_finds_it_by(tmp_path):
     back = tmp_path / "back"
     assert convert_tree(tree, back, ConvertOptions(to_format="maildir")).converted == 2
     assert [m.data for m in MaildirReader(back / ".Lists.debian")] == [b"From: a@b\nSubject: deb\n\nbody\n"]
+
+
+def test_a_thunderbird_maildir_store_keeps_its_flags(tmp_path, invoke):
+    """Thunderbird's maildir store: a folder is NAME/ with cur/ and tmp/ but no new/, its
+    subfolders in NAME.sbd/, and no flags in the file names: it keeps them in each file's
+    X-Mozilla-Status, which a Maildir reader took for a stale copy (every message unread)."""
+    root = tmp_path / "Local Folders"
+
+    def folder(path, messages):
+        for sub in ("cur", "tmp"):
+            (path / sub).mkdir(parents=True)
+        for n, (status, extra) in enumerate(messages):
+            (path / "cur" / f"17000000{n}.M1P1.host").write_bytes(
+                f"X-Mozilla-Status: {status}\nX-Mozilla-Status2: 00000000\n{extra}"
+                f"From: a@b\nSubject: {path.name} {n}\n\nbody\n".encode())
+
+    folder(root / "Inbox", [("0003", "X-Mozilla-Keys: $label1 work\n"), ("0000", ""),
+                            ("0005", "Status: O\n")])                 # a stale Status: Thunderbird's bits win
+    folder(root / "Inbox.sbd" / "Lists", [("0001", "")])
+    r = invoke("convert", root / "Inbox", tmp_path / "one.mbox")
+    assert r.exit_code == 2 and "Thunderbird maildir" in r.stderr
+    r = invoke("convert", "--json", "--recursive", root, tmp_path / "md")
+    assert r.exit_code == 0 and json.loads(r.stdout)["converted"] == 4, r.output
+    got = {}
+    for name in ("", ".Inbox.Lists"):
+        with MaildirReader(tmp_path / "md" / name) as reader:
+            for m in reader:
+                got[m.data.split(b"Subject: ")[1].split(b"\n")[0].decode()] = (m.flags, m.keywords)
+                assert b"X-Mozilla" not in m.data
+    assert got == {"Inbox 0": ("RS", ("$label1", "work")), "Inbox 1": ("", ()), "Inbox 2": ("FS", ()),
+                   "Lists 0": ("S", ())}

@@ -278,6 +278,12 @@ class MaildirReader(Reader):
         if self.courier_keywords:
             keywords = list(dict.fromkeys(keywords + list(self.courier_keywords.get(info.unique, ()))))
         letters = info.letters
+        if not info.has_info and entry.subdir == "cur":
+            # Thunderbird's maildir store: cur/ only, no flags in the names; it keeps them
+            # in each file's X-Mozilla-Status, as in its mbox files
+            kept = flags.mozilla_state(split_message(data)[0])
+            if kept is not None:
+                letters, keywords = kept.flags, list(kept.keywords)
         if flags.FORWARDED in keywords:
             letters += "P"
             keywords.remove(flags.FORWARDED)
