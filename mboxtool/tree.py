@@ -25,10 +25,11 @@ from .ownership import owner_for
 from .subscriptions import storage_name
 
 LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
-# mail clients' own files, not reported: Thunderbird's (.msf, .dat, .json, .html) and
-# Evolution's summaries and indexes beside each mbox folder
+# mail clients' own files, not reported (an mbox is still taken whatever its name):
+# Thunderbird's (.msf, .dat, .json, .html), Evolution's summaries and indexes beside each mbox
+# folder and its folders.db, Netscape's .snm summaries, Eudora's .toc and descmap.pce
 CLIENT_SUFFIXES = (".msf", ".dat", ".json", ".html", ".ev-summary", ".ev-summary-meta", ".cmeta",
-                   ".ibex.index", ".ibex.index.data")
+                   ".ibex.index", ".ibex.index.data", ".db", ".snm", ".toc", ".pce")
 SKIP_SUFFIXES = LOCK_SUFFIXES + CLIENT_SUFFIXES
 BUNDLE_FILES = ("mbox", "Info.plist", "table_of_contents")  # an Apple Mail bundle's own files
 

@@ -191,6 +191,7 @@ def test_files_in_a_tree_that_are_no_mailbox_are_named_not_skipped_in_silence(tm
     (root / "popstate.dat").write_bytes(b"# POP3 State File")
     (root / "Inbox.ev-summary").write_bytes(b"\x00\x00\x00\x0dEvolution summary")   # Evolution's
     (root / "Inbox.ibex.index").write_bytes(b"\x00\x01ibex")
+    (root / "In.toc").write_bytes(b"\x00Eudora toc")                                 # Eudora's
     (root / "Work.sbd" / "note.eml").write_bytes(b"Return-Path: <a@b>\nSubject: lone\n\nx\n")
     (root / "Work.sbd" / "Projects").write_bytes(mbox_entry(body="p\n"))
     bundle = root / "Old.mbox"                                   # Apple Mail's own files stay quiet
