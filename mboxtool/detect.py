@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .compression import compression_of, decompress
 from .errors import InputError
+from .formats.eml import is_message_file
 from .formats.maildir import is_control_file
 from .formats.mboxscan import BOM
 from .formats.mh import is_mh
@@ -19,15 +20,6 @@ FILE_FORMATS = ("mbox", "mmdf", "babyl")
 SNIFF = 64 << 10
 
 
-
-
-def _looks_like_message(path: Path) -> bool:
-    from .message import is_header_line
-    try:
-        with open(path, "rb") as fh:
-            return is_header_line(fh.readline(1000))
-    except OSError:
-        return False
 
 
 def _describe(head: bytes) -> str:
@@ -136,7 +128,7 @@ def _detect_dir(path: Path) -> str:
         raise InputError(f"{path}: permission denied") from exc
     if (path / "cur").is_dir() and (path / "new").is_dir():
         loose = [n for n in names if not n.startswith(".") and n not in ("cur", "new", "tmp")
-                 and not is_control_file(n) and (path / n).is_file() and _looks_like_message(path / n)]
+                 and not is_control_file(n) and (path / n).is_file() and is_message_file(path / n)]
         if loose:
             raise InputError(f"{path}: has cur/ and new/ but also {len(loose)} message files at its top "
                              f"(e.g. {sorted(loose)[0]!r}): a mail root, not a Maildir "
@@ -167,7 +159,6 @@ def _refuse_dir(path: Path, visible: list[str]) -> str:
 
 def _dir_hint(path: Path, visible: list[str]) -> str:
     """What to try with a directory no format claims: message files call for --from eml."""
-    from .formats.eml import is_message_file
     files = [n for n in sorted(visible)[:20] if (path / n).is_file()]
     if files and 2 * sum(is_message_file(path / n) for n in files) >= len(files):
         return " (message files? --from eml reads each as one message)"

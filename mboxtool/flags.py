@@ -30,7 +30,7 @@ MOZ_IMAP_DELETED = 0x00200000
 # local stores keep them (camel-local-summary.c). Bits from CamelMessageFlags.
 EVOLUTION_BITS = {0x1: "R", 0x2: "T", 0x4: "D", 0x8: "F", 0x10: "S", 0x400: "P"}
 EVOLUTION_JUNK_KEYWORDS = {0x80: "$Junk", 0x200: "$NotJunk"}    # the IMAP keywords Camel maps them to
-_EVOLUTION = re.compile(r"\s*([0-9A-Fa-f]{8})-([0-9A-Fa-f]{4})\s*(?:;|$)")
+_EVOLUTION = re.compile(r"\s*([0-9A-Fa-f]{8})-([0-9A-Fa-f]{4})\s*(?=;|$)")
 _EVOLUTION_PARAM = re.compile(r';\s*([A-Za-z-]+)(\*?)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
 
 # Gmail Takeout system labels that are flags, not keywords.
@@ -69,6 +69,8 @@ def to_rmail(letters: str) -> tuple[list[str], list[str]]:
             attributes.append(word)
             written.add(letter)
     return attributes, [word for word, letter in LABEL_FLAGS.items() if letter in letters]
+
+
 _STATUS_HEADERS = frozenset({b"status", b"x-status"})
 
 
@@ -160,7 +162,7 @@ def _evolution_state(value: bytes) -> tuple[str, list[str]] | None:
     bits = int(m.group(2), 16)
     letters = "".join(letter for bit, letter in EVOLUTION_BITS.items() if bits & bit)
     keywords = [word for bit, word in EVOLUTION_JUNK_KEYWORDS.items() if bits & bit]
-    for pm in _EVOLUTION_PARAM.finditer(text, m.end() - 1 if text[m.end() - 1:m.end()] == ";" else m.end()):
+    for pm in _EVOLUTION_PARAM.finditer(text, m.end()):
         name, extended = pm.group(1).lower(), pm.group(2)
         raw = pm.group(3) if pm.group(3) is not None else pm.group(4)
         if pm.group(3) is not None:
@@ -185,9 +187,7 @@ def evolution_state(headers: Headers) -> MessageState | None:
     if found is None:
         return None
     letters, keywords = found
-    letters += "P" if FORWARDED in keywords else ""
-    keywords = [k for k in keywords if k != FORWARDED]
-    return MessageState(normalize(letters), not letters and not keywords, _unique(keywords))
+    return _state(letters, not letters and not keywords, keywords)
 
 
 def mozilla_state(headers: Headers) -> MessageState | None:
@@ -197,7 +197,15 @@ def mozilla_state(headers: Headers) -> MessageState | None:
         return None
     letters, _ = _moz_state(headers.get(b"x-mozilla-status"), headers.get(b"x-mozilla-status2"))
     keywords = [k for value in headers.get_all_raw(b"x-mozilla-keys") for k in _split_keywords(value)]
-    return MessageState(letters, False, _unique(keywords))
+    return _state(letters, False, keywords)
+
+
+def _state(letters: str, new: bool, keywords: list[str], expunged: bool = False) -> MessageState:
+    """The state read from headers: the keyword $Forwarded stands for P (§3.4)."""
+    if FORWARDED in keywords:
+        letters += "P"
+        keywords = [k for k in keywords if k != FORWARDED]
+    return MessageState(normalize(letters), new, _unique(keywords), expunged)
 
 
 def _moz_state(status: str | None, status2: str | None) -> tuple[str, bool]:
@@ -272,10 +280,7 @@ def from_mbox_headers(headers: Headers) -> MessageState:
         new = "unread" in lowered
     else:
         letters, new = "", True
-    if FORWARDED in keywords:
-        letters += "P"
-    keywords = [k for k in keywords if k != FORWARDED]
-    return MessageState(normalize(letters), new, _unique(keywords), expunged)
+    return _state(letters, new, keywords, expunged)
 
 
 @lru_cache(maxsize=256)

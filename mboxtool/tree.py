@@ -91,10 +91,8 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
         # a bundle's mbox is taken already, and its index is no mbox even when empty
         if name.startswith(".") or (bundle and name in BUNDLE_FILES) or name.lower() in SYSTEM_FILES:
             continue
-        if mh and not path.is_dir():
-            continue
-        if eml and path.is_file() and is_message_file(path):   # the folder's messages: taken already
-            continue
+        if (mh or eml) and not path.is_dir():       # the folder's messages: taken already (an eml
+            continue                                # folder is one whose files are all messages)
         if maildir and (name in ("cur", "new", "tmp") or is_control_file(name)):
             continue
         if path.is_dir() and inner_mbox(path) != path:      # an Apple Mail bundle, NAME.mbox/mbox

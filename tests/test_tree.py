@@ -192,6 +192,8 @@ def test_files_in_a_tree_that_are_no_mailbox_are_named_not_skipped_in_silence(tm
     (root / "Inbox.ev-summary").write_bytes(b"\x00\x00\x00\x0dEvolution summary")   # Evolution's
     (root / "Inbox.ibex.index").write_bytes(b"\x00\x01ibex")
     (root / "In.toc").write_bytes(b"\x00Eudora toc")                                 # Eudora's
+    (root / "Inbox.snm").write_bytes(b"# Netscape folder cache\x00")                 # Netscape's
+    (root / "folders.db").write_bytes(b"SQLite format 3\x00")                           # Evolution's
     (root / "Work.sbd" / "note.eml").write_bytes(b"Return-Path: <a@b>\nSubject: lone\n\nx\n")
     (root / "Work.sbd" / "Projects").write_bytes(mbox_entry(body="p\n"))
     bundle = root / "Old.mbox"                                   # Apple Mail's own files stay quiet

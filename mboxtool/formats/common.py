@@ -48,6 +48,18 @@ class Reader:
         self.event("unreadable-file", key=key, reason=exc.strerror)
         self.unreadable_files.append((key, exc.strerror or str(exc)))
 
+    def read_file(self, path: Path, key: str) -> tuple[bytes, int] | None:
+        """The bytes and mtime of the message file ``path``; None, with the event said, when it
+        went during the run (a client expunged it) or cannot be read."""
+        try:
+            with open(path, "rb") as fh:
+                return fh.read(), int(os.fstat(fh.fileno()).st_mtime)
+        except FileNotFoundError:
+            self.vanished(key)
+        except OSError as exc:
+            self.unreadable(key, exc)
+        return None
+
     def open(self):
         return self
 

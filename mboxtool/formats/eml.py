@@ -52,16 +52,15 @@ class EmlReader(Reader):
         if self.path.is_file():
             return [self.path.name]
         names = []
-        for name in sorted(os.listdir(self.path)):
-            path = self.path / name
-            if name.startswith(".") or name.lower() in SYSTEM_FILES:
-                continue
-            if path.is_dir():
-                continue                                # a subfolder: convert names it, --recursive takes it
-            if path.is_file() and (is_message_file(path) or not os.path.getsize(path)):
-                names.append(name)                      # (an empty one is reported below)
-            else:
-                self.event("foreign-file", key=name, reason=f"{name}: not a message file")
+        with os.scandir(self.path) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                name = entry.name
+                if name.startswith(".") or name.lower() in SYSTEM_FILES or entry.is_dir():
+                    continue                            # a subfolder: convert names it, --recursive takes it
+                if entry.is_file() and (is_message_file(Path(entry.path)) or not entry.stat().st_size):
+                    names.append(name)                  # (an empty one is reported below)
+                else:
+                    self.event("foreign-file", key=name, reason=f"{name}: not a message file")
         return names
 
     def file_path(self, key: str) -> Path:
@@ -69,17 +68,10 @@ class EmlReader(Reader):
 
     def __iter__(self) -> Iterator[MailMessage]:
         for name in self.files():
-            path = self.file_path(name)
-            try:
-                with open(path, "rb") as fh:
-                    data = fh.read()
-                    mtime = int(os.fstat(fh.fileno()).st_mtime)
-            except FileNotFoundError:
-                self.vanished(name)
+            read = self.read_file(self.file_path(name), name)
+            if read is None:
                 continue
-            except OSError as exc:
-                self.unreadable(name, exc)
-                continue
+            data, mtime = read
             if not data.strip():
                 self.event("empty-file", key=name)
                 self.skipped.append((MailMessage(data, key=name), "empty file"))

@@ -15,7 +15,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from .. import dates, flags
-from ..durable import fsync_dir, make_private_dir, replace_file, syncfs
+from ..durable import create_empty_file, fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
 from ..locking import lock_directory
@@ -387,10 +387,8 @@ class MaildirWriter:
             self.created = make_private_dir(p, self.owner)
             for sub in ("tmp", "new", "cur"):
                 make_private_dir(p / sub, self.owner)
-            if self.folder and not (p / "maildirfolder").exists():
-                fd = os.open(p / "maildirfolder", os.O_CREAT | os.O_WRONLY, 0o600)
-                give(self.owner, fd)
-                os.close(fd)
+            if self.folder:
+                create_empty_file(p / "maildirfolder", self.owner)
             if self.created and self.fsync:
                 fsync_dir(p.parent)
                 fsync_dir(p)

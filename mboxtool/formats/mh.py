@@ -161,16 +161,10 @@ class MHReader(Reader):
         # .mh_sequences: read there, or every message would come out seen and unmarked
         evolution = not (self.path / ".mh_sequences").exists() and not marks
         for num, name in self.numbers():
-            try:
-                with open(self.path / name, "rb") as fh:
-                    data = fh.read()
-                    mtime = int(os.fstat(fh.fileno()).st_mtime)
-            except FileNotFoundError:                           # removed during the run
-                self.vanished(name)
+            read = self.read_file(self.path / name, name)
+            if read is None:
                 continue
-            except OSError as exc:
-                self.unreadable(name, exc)
-                continue
+            data, mtime = read
             new = num in unseen
             letters = "".join(l for s, l in SEQUENCE_LETTERS.items() if num in seqs.get(s, ()))
             if num in marks:
