@@ -24,8 +24,16 @@ def short_digest(data: bytes) -> int:
 
 
 def message_digest(msg: MailMessage) -> tuple[int, tuple[bytes | memoryview, ...]]:
-    """The identity of ``msg``, and ``core_bytes(msg)`` as buffers to write (``msg`` is left as it was)."""
-    return core_digest(msg.data, msg.quoted, msg.body_quotes)
+    """The identity of ``msg``, and ``core_bytes(msg)`` as buffers to write (``msg`` is left as it was,
+    but for ``body_froms``)."""
+    data, quotes = msg.data, msg.body_quotes
+    if quotes is None and not msg.quoted:
+        # one scan of the body for every From line: its >From lines are the digest's, and an
+        # mbox writer quotes by all of them (a second pass over a large body costs as much)
+        froms = from_line_starts(data, b"From ", header_end(data))
+        msg.body_froms = (data, froms)
+        quotes = [s for s in froms if data[s] == 0x3E]
+    return core_digest(data, msg.quoted, quotes)
 
 
 def core_digest(data: bytes, quoted: bool, body_quotes: list[int] | None = None

@@ -42,6 +42,9 @@ class MailMessage:
     headers: Headers | None = None       # the header block, when the reader parsed it already
     quoted: bool = False                 # ``data`` still has its mboxrd >From quoting (core_bytes undoes it)
     body_quotes: list[int] | None = None # where the body's >+From lines of ``data`` start, if the reader knows
+    # (data, where its body's >*From lines start, quoted or not): found once by the digest,
+    # for an mbox writer to quote by; used only while ``data`` is still that very object
+    body_froms: tuple[bytes, list[int]] | None = None
 
 
 def header_end(data: bytes) -> int:
@@ -197,7 +200,7 @@ def core_bytes(msg: MailMessage) -> bytes:
     if not msg.stripped:
         data = unquote_mboxrd(msg.data) if msg.quoted else msg.data
         msg.data = strip_metadata(data)
-        msg.stripped, msg.quoted, msg.body_quotes = True, False, None
+        msg.stripped, msg.quoted, msg.body_quotes, msg.body_froms = True, False, None, None
     return msg.data
 
 

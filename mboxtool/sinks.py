@@ -80,7 +80,7 @@ def release(msg: MailMessage) -> MailMessage:
     accounting needs only its state, key, offset and size."""
     msg.size = len(msg.data)
     msg.data = b""
-    msg.headers = msg.body_quotes = None
+    msg.headers = msg.body_quotes = msg.body_froms = None
     return msg
 
 

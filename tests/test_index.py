@@ -59,3 +59,25 @@ def test_usual_message_body_is_not_copied():
     assert digest == short_digest(b"Subject: s\n\n" + b"body line\n" * 10_000)
     plain = b"Subject: s\n\nbody\n"
     assert message_digest(MailMessage(plain, quoted=True))[1][0] is plain
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages(), st.booleans(), st.sampled_from(["mboxo", "mboxrd", "mboxcl", "mboxcl2"]))
+def test_mbox_render_after_digest_uses_its_scan_and_writes_the_same(data, quoted, variant):
+    """The digest leaves where the body's From lines are for the mbox writer (one pass over a
+    large body, not two); the entry it writes is the same as from a message never digested."""
+    from mboxtool.formats.mbox import render_mbox_message
+    fresh = render_mbox_message(MailMessage(data, "S", False, (), 1578304800, quoted=quoted), variant)
+    msg = MailMessage(data, "S", False, (), 1578304800, quoted=quoted)
+    message_digest(msg)
+    assert (msg.body_froms is not None) == (not quoted)
+    assert render_mbox_message(msg, variant) == fresh
+
+
+def test_a_scan_of_other_bytes_is_never_used():
+    """Offsets found in bytes the message no longer holds (repair edits them) are ignored."""
+    from mboxtool.formats.mbox import render_mbox_message
+    msg = MailMessage(b"Subject: s\n\nFrom here\nbody\n", date=1578304800)
+    message_digest(msg)
+    msg.data = b"Subject: s\n\nxx\nFrom there\n"             # edited after the digest
+    assert render_mbox_message(msg, "mboxrd").endswith(b"\n\nxx\n>From there\n\n")

@@ -143,15 +143,19 @@ def sniff_variant(fh, size: int) -> VariantGuess:
     return VariantGuess("mboxrd", ["nothing decisive: mboxrd by default"])
 
 
-def quote_points(data: bytes, variant: str, begin: int = 0) -> list[int]:
+def quote_points(data: bytes, variant: str, begin: int = 0, froms: list[int] | None = None) -> list[int]:
     """Where ``variant`` puts a ``>``: the starts of the lines of ``data`` (from ``begin``, a
-    line start) that would be read as From_ lines."""
-    if variant == "mboxcl2" or data.find(b"From ", begin) < 0:
+    line start) that would be read as From_ lines. ``froms``: where every ``>*From `` line
+    from ``begin`` on starts, when the caller found them already."""
+    if variant == "mboxcl2":
         return []
-    starts = from_line_starts(data, b"From ", begin)
+    if froms is None:
+        if data.find(b"From ", begin) < 0:
+            return []
+        froms = from_line_starts(data, b"From ", begin)
     if variant in ("mboxo", "mboxcl"):
-        starts = [s for s in starts if data[s] == 0x46]       # only unquoted 'From ' lines
-    return starts
+        froms = [s for s in froms if data[s] == 0x46]         # only unquoted 'From ' lines
+    return froms
 
 
 def quoted_parts(data: bytes | memoryview, points: list[int], begin: int = 0) -> list[bytes | memoryview]:
@@ -526,7 +530,8 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
         return [_from_line(msg, now, keep_from_line), body, b"\n"]
     head = quote(data[:end] if msg.stripped else strip_head(data[:end]), variant)
     # the body, quoted as ``variant`` does, as views between the quoted lines
-    points = quote_points(data, variant, end)
+    known = msg.body_froms
+    points = quote_points(data, variant, end, known[1] if known is not None and known[0] is data else None)
     body = quoted_parts(memoryview(data), points, end)
     if data[-1] != 0x0A:
         body.append(b"\n")
