@@ -18,7 +18,7 @@ from .errors import InputError, UsageError
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
 from .index import short_digest
 from .mailboxes import make_reader, make_writer
-from .message import MailMessage, is_empty_message, is_header_line, nul_runs
+from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
 from .ownership import owner_for
 from .quota import quota_file, record
 from .sinks import BatchResult, ForkSink, InlineSink, WriterStopped
@@ -147,10 +147,10 @@ def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
     """Count bytes outside any message (before an mbox's first From_ line, between MMDF
     delimiter pairs) that are no message as failed; True when refused. Bytes that start like
     a message (a header line) are converted: a lost separator left them there."""
-    where = next((n for n in ("garbage-before-first-from", "outside-delimiters") if n in msg.notes), None)
+    where = next((n for n in OUTSIDE_NOTES if n in msg.notes), None)
     if where is None:
         return False
-    if is_header_line(msg.data.split(b"\n", 1)[0]):
+    if not outside_any_message(msg):
         if where == "outside-delimiters":
             report.warnings.append({"code": "text-outside-messages", "key": msg.key, "offset": msg.offset,
                                     "message": f"message {msg.key} lay outside the delimiters of any message "

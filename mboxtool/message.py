@@ -192,6 +192,17 @@ def is_header_line(line: bytes) -> bool:
     return _FIELD.match(line) is not None
 
 
+OUTSIDE_NOTES = ("garbage-before-first-from", "outside-delimiters")
+
+
+def outside_any_message(msg: MailMessage) -> bool:
+    """True for an entry a reader made of bytes outside any message (before an mbox's first
+    From_ line, between MMDF or Babyl delimiters) that do not start like a message: no message
+    to count or convert. Such bytes that start with a header field are a message whose
+    separator was lost, and count as one."""
+    return any(n in msg.notes for n in OUTSIDE_NOTES) and not is_header_line(msg.data.split(b"\n", 1)[0])
+
+
 _ANY_METADATA = re.compile(b"\n(?:" + b"|".join(re.escape(n) for n in METADATA_HEADERS) + b")[ \t]*:")
 
 

@@ -39,7 +39,8 @@ def info_text(doc: dict[str, Any]) -> str:
     lines = [f"{doc['path']}",
              f"  format      {doc['format']}" + (f" ({doc['variant']}: {'; '.join(doc['variant_evidence'])})"
                                                  if doc.get("variant") else ""),
-             f"  messages    {doc['messages']}   ({_size(doc['bytes'])})",
+             f"  messages    {doc['messages']}   ({_size(doc['bytes'])})"
+             + (f"   and {_size(doc['outside_bytes'])} outside any message" if doc.get("outside_bytes") else ""),
              f"  dates       {doc['first_date'] or '-'}  ..  {doc['last_date'] or '-'}"
              + (f"   ({doc['undated']} undated)" if doc.get("undated") else ""),
              f"  unread      {doc['unread']}   new {doc['new']}",

@@ -13,7 +13,7 @@ from typing import Any
 from .detect import detect_format, inner_mbox, normalize_format
 from .formats.mbox import addr_spec
 from .mailboxes import make_reader
-from .message import MailMessage, split_message
+from .message import MailMessage, outside_any_message, split_message
 
 # scanner events that mean the file is damaged (validate explains them)
 DAMAGE = frozenset({"garbage-before-first-from", "cr-line-endings", "possible-phantom-split",
@@ -148,6 +148,7 @@ class Info:
     senders: Counter[str] = field(default_factory=Counter)
     per_year: Counter[str] = field(default_factory=Counter)
     undated: int = 0
+    outside_bytes: int = 0            # bytes outside any message (before the first From_ line)
     damage: dict[str, int] = field(default_factory=dict)
 
     def add(self, row: Row) -> None:
@@ -176,7 +177,7 @@ class Info:
             "new": self.new, "keywords": dict(self.keywords.most_common()),
             "top_senders": [[a, n] for a, n in self.senders.most_common(top)],
             "per_year": {y: self.per_year[y] for y in sorted(self.per_year)},
-            "undated": self.undated, "damage": self.damage,
+            "undated": self.undated, "outside_bytes": self.outside_bytes, "damage": self.damage,
         }
 
 
@@ -185,8 +186,12 @@ def mailbox_info(path: Path, fmt: str | None = None, variant: str | None = None,
     """One streaming pass: counts, dates, flags, senders, messages per year."""
     with Inspection(path, fmt, variant, lock, lock_timeout) as insp:
         info = Info(str(path), insp.format, insp.variant, insp.evidence)
-        for row in insp.rows():
-            info.add(row)
+        for index, msg in enumerate(insp.messages(), 1):
+            if outside_any_message(msg):
+                # not a message, as convert and validate count (list shows it: its index is show's)
+                info.outside_bytes += len(msg.data)
+                continue
+            info.add(row_of(index, msg))
         info.damage = dict(insp.damage)
     return info
 

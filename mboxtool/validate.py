@@ -20,7 +20,14 @@ from .formats.mboxscan import ScannedMessage, _boundary
 from .index import short_digest
 from .locking import dotlock_state
 from .mailboxes import make_reader
-from .message import SEPARATOR_LINES, is_empty_message, is_header_line, nul_runs, only_line_ends_after
+from .message import (
+    SEPARATOR_LINES,
+    is_empty_message,
+    is_header_line,
+    nul_runs,
+    only_line_ends_after,
+    outside_any_message,
+)
 
 # code -> severity, as in the damage catalogue (mailbox-formats.md §5, §6)
 SEVERITY = {
@@ -218,6 +225,9 @@ class _MboxCheck:
     def _message(self, raw: ScannedMessage) -> None:
         r = self.report
         if raw.garbage:
+            # reported as garbage-before-first-from; counted as convert counts it: a message
+            # when it starts with a header field (its From_ line was lost)
+            r.messages += is_header_line(raw.data.split(b"\n", 1)[0])
             return
         r.messages += 1
         where = {"line": raw.line, "offset": raw.offset, "key": str(raw.index)}
@@ -510,6 +520,8 @@ def _check_other(path: Path, fmt: str, report: ValidationReport, lock: bool, loc
         reader = make_reader(path, fmt, lock=lock, lock_timeout=lock_timeout, event=event)
         with reader:
             for msg in reader:
+                if outside_any_message(msg):             # reported by the reader, not a message
+                    continue
                 report.messages += 1
                 first = msg.data.split(b"\n", 1)[0].rstrip(b"\r")
                 if is_empty_message(msg.data):

@@ -148,3 +148,35 @@ def test_undecodable_keyword_bytes_are_printed_escaped_not_a_crash(tmp_path, inv
     assert r.exit_code == 0 and "\\udcff\\udcfe" in r.stdout
     r = invoke("list", "--json", box)
     assert json.loads(r.stdout)["keywords"] == ["\udcff\udcfe", "ok"]
+
+
+@pytest.mark.parametrize("lead, counted", [
+    (b"garbage left by an interrupted copy\n\n", False),        # no message: reported, not counted
+    (b"Subject: its From_ line was lost\n\nbody\n\n", True),     # a message: convert converts it
+])
+def test_info_validate_and_convert_count_bytes_before_the_first_from_line_alike(
+        invoke, tmp_path, lead, counted):
+    """Bytes before the first From_ line are a message to every command when they start with a
+    header field, and to none when they do not (list still shows them, so that show reaches them)."""
+    box = tmp_path / "box"
+    box.write_bytes(lead + mbox_entry("a@example.org", "Mon Jan  6 10:00:00 2020", "Subject: one\n")
+                    + mbox_entry("b@example.org", "Mon Jan  6 11:00:00 2020", "Subject: two\n"))
+    expected = 2 + counted
+    info = json.loads(invoke("info", "--json", box).stdout)
+    assert info["messages"] == expected
+    assert info["outside_bytes"] == (0 if counted else len(lead))
+    assert json.loads(invoke("validate", "--json", "--from", "mbox", box).stdout)["messages"] == expected
+    done = json.loads(invoke("convert", "--json", "--from", "mbox", box, tmp_path / "md").stdout)
+    assert (done["converted"], done["failed"]) == (expected, 0 if counted else 1)
+    assert len(invoke("list", "--json", box).stdout.splitlines()) == 3
+    text = invoke("info", box).stdout
+    assert ("outside any message" in text) is not counted
+
+
+def test_info_and_validate_leave_mmdf_text_outside_delimiters_uncounted(invoke, tmp_path):
+    box = tmp_path / "box.mmdf"
+    entry = b"\x01\x01\x01\x01\nFrom: a@example.org\nSubject: %d\n\nbody\n\x01\x01\x01\x01\n"
+    box.write_bytes(entry % 1 + b"stray words between the entries\n" + entry % 2)
+    info = json.loads(invoke("info", "--json", box).stdout)
+    assert (info["messages"], info["outside_bytes"] > 0) == (2, True)
+    assert json.loads(invoke("validate", "--json", box).stdout)["messages"] == 2
