@@ -181,7 +181,7 @@ class _Known:
             if writer is None:                      # dry run: nothing is opened for writing
                 from .formats.maildir import MaildirWriter
                 if (dst / "new").is_dir() and (dst / "cur").is_dir():
-                    self.digests.update(MaildirWriter(dst).known_digests())
+                    self.digests.update(MaildirWriter(dst).known_digests(save=False))
                 return
             self.digests.update(writer.known_digests())
             writer.clean_own_tmp()

@@ -18,6 +18,7 @@ from .. import dates, flags
 from ..durable import create_empty_file, fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
+from ..foreign import CACHE_NAME, foreign_digests
 from ..locking import lock_directory
 from ..message import MailMessage, add_headers, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
@@ -548,15 +549,22 @@ class MaildirWriter:
                                       f"{quota}: cannot add {len(done)} messages ({size} bytes): "
                                       f"{exc.strerror or exc}; the quota in use reads low until recalculated"})
 
-    def known_digests(self) -> set[int]:
-        """Digests carried by the names of messages mboxtool already delivered here."""
+    def known_digests(self, save: bool = True) -> set[int]:
+        """Digests of the messages already here: carried by mboxtool's own names, read (once,
+        then cached) from the files of other programs (foreign.py). ``save``: False for a
+        dry run, which writes nothing."""
         found: set[int] = set()
+        others: list[str] = []
         for sub in ("new", "cur"):
             with os.scandir(self.path / sub) as it:
                 for entry in it:
                     m = OUR_NAME.match(entry.name)
                     if m:
                         found.add(int(m.group(2), 16))
+                    elif not entry.name.startswith("."):      # dot-files are no messages (§2.5)
+                        others.append(f"{sub}/{entry.name}")
+        if others or (self.path / CACHE_NAME).exists():
+            found |= foreign_digests(self.path, others, self.owner, self.fsync, save)
         return found
 
     def clean_own_tmp(self) -> int:
