@@ -110,22 +110,27 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
                 skipped.append(path)
         elif path.is_dir():
             base = name[:-4] if name.endswith(".sbd") else name
-            if is_maildir(path) or (path / "cur").is_dir():     # cur/ alone: a damaged Maildir
-                found.append((parts + [base], path, "maildir"))
-                _walk(path, parts + [base], found, maildir=True, skipped=skipped)
-                continue
-            try:
-                is_mh_folder = detect_format(path) == "mh"
-            except InputError:
-                is_mh_folder = False
-            is_eml_folder = not is_mh_folder and _holds_message_files(path)
-            if is_mh_folder:                                  # nmh and Claws Mail nest folders in folders
-                found.append((parts + [base], path, "mh"))
-            elif is_eml_folder:                               # Windows Live Mail's export: .eml files
-                found.append((parts + [base], path, "eml"))
-            _walk(path, parts + [base], found, mh=is_mh_folder, eml=is_eml_folder, skipped=skipped)
+            fmt = _folder_format(path)
+            if fmt:
+                found.append((parts + [base], path, fmt))
+            # folders nest in folders (nmh, Claws Mail, notmuch roots, Windows Live Mail exports)
+            _walk(path, parts + [base], found, maildir=fmt == "maildir", mh=fmt == "mh", eml=fmt == "eml",
+                  skipped=skipped)
     for path, folder in kmail:
         _walk(path, folder, found, skipped=skipped)
+
+
+def _folder_format(path: Path) -> str | None:
+    """What a directory of a tree holds as a mailbox of its own: "maildir" (``cur/`` alone: a
+    damaged Maildir), "mh", "eml" (a folder of message files), or None (only subfolders)."""
+    if is_maildir(path) or (path / "cur").is_dir():
+        return "maildir"
+    try:
+        if detect_format(path) == "mh":
+            return "mh"
+    except InputError:
+        pass
+    return "eml" if _holds_message_files(path) else None
 
 
 def _holds_message_files(directory: Path) -> bool:
