@@ -44,6 +44,19 @@ def test_root_appending_to_a_users_maildir_keeps_it_the_users(tmp_path):
     assert owners(md) == {(NOBODY.pw_uid, NOBODY.pw_gid)}
 
 
+@as_root
+def test_the_digest_cache_of_other_programs_messages_is_the_users(tmp_path):
+    md = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    (md / "new" / "1700000000.M1P2.mailhost").write_bytes(b"From: x@example.org\nSubject: delivered\n\nhi\n")
+    for path in [md, *md.rglob("*")]:
+        os.chown(path, NOBODY.pw_uid, NOBODY.pw_gid)
+    assert convert_mailbox(SAMPLES / "inbox.mbox", md, ConvertOptions()).converted == 5
+    assert (md / ".mboxtool-digests").exists()
+    assert owners(md) == {(NOBODY.pw_uid, NOBODY.pw_gid)}
+
+
 def test_owner_is_that_of_the_nearest_existing_directory_and_only_for_root(tmp_path, monkeypatch):
     st = tmp_path.stat()
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
