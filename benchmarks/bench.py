@@ -129,10 +129,13 @@ dst.flush(); dst.unlock()
 '''
 
 
+SETTLE_SECONDS = 3.0                # set by --settle
+
+
 def run(label: str, argv: list[str], settle: bool = True) -> dict:
     if settle:                      # start each run with no dirty pages left by the previous one
         os.sync()
-        time.sleep(3)
+        time.sleep(SETTLE_SECONDS)
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -168,7 +171,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="runs of the fast conversions; the best counts")
     ap.add_argument("--stdlib-repeat", type=int, default=2,
                     help="runs of each stdlib conversion; the best counts (it gets the same benefit of the doubt)")
+    ap.add_argument("--settle", type=float, default=3.0,
+                    help="seconds to wait after sync before each run (0 for a quick check of the script)")
     args = ap.parse_args()
+    global SETTLE_SECONDS
+    SETTLE_SECONDS = args.settle
     work = args.dir / f"run-{int(time.time())}"        # fresh dirs: deleting many files slows the disk
     work.mkdir(parents=True)
     src = work / "bench.mbox"

@@ -40,3 +40,22 @@ def test_delivery_floor_script_prints_its_timings(tmp_path):
     assert len(rows) == variants and rows[0].split()[-1] == "1.00x"
     assert len(list(tmp_path.rglob("cur/*"))) == 50 * variants          # 50 files from each
     assert not list(tmp_path.rglob("tmp/*"))
+
+
+def test_bench_script_runs_end_to_end_and_prints_every_ratio(tmp_path):
+    """A small run of the whole benchmark (no waiting between runs): the script a reader is
+    told to run works, and prints the table, every run's time and each ratio with its aim."""
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--messages", "60",
+                        "--repeat", "2", "--stdlib-repeat", "1", "--settle", "0", "--dir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    for label in ("raw split", "mboxtool mbox->Maildir (fsync)", "mboxtool mbox->Maildir --no-fsync",
+                  "stdlib mbox->Maildir", "mboxtool Maildir->mbox (fsync)", "stdlib Maildir->mbox"):
+        assert label in out
+    raw = next(line for line in out.splitlines() if line.startswith("raw split"))
+    assert len(raw.split("MB")[-1].split()) == 2                        # both runs' times
+    for aim in ("(target <= 2)", "(target <= 1.5)", "(target >= 5)", "(target <= 10)"):
+        assert aim in out
+    work = next(tmp_path.iterdir())
+    assert len(list((work / "md" / "cur").iterdir())) + len(list((work / "md" / "new").iterdir())) == 60
