@@ -43,10 +43,12 @@ class Reader:
         self.event("vanished-file", key=key)
         self.skipped.append((MailMessage(b"", key=key), "vanished: deleted from the source during the run"))
 
-    def unreadable(self, key: str, exc: OSError) -> None:
-        """A message file that is there but cannot be read: convert counts it as failed."""
-        self.event("unreadable-file", key=key, reason=exc.strerror)
-        self.unreadable_files.append((key, exc.strerror or str(exc)))
+    def unreadable(self, key: str, exc: OSError | str) -> None:
+        """A message file that is there but cannot be read (``exc``: why): convert counts it
+        as failed."""
+        why = exc if isinstance(exc, str) else exc.strerror or str(exc)
+        self.event("unreadable-file", key=key, reason=why)
+        self.unreadable_files.append((key, why))
 
     def read_file(self, path: Path, key: str) -> tuple[bytes, int] | None:
         """The bytes and mtime of the message file ``path``; None, with the event said, when it

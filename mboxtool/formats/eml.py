@@ -18,14 +18,15 @@ from .. import dates, flags
 from ..errors import InputError
 from ..message import MailMessage, is_header_line, split_message
 from .common import Reader, header_date
+from .emlx import EmlxError, is_emlx, is_partial, parse_emlx
 
 SYSTEM_FILES = ("desktop.ini", "thumbs.db")        # Windows' own, in any exported folder
 
 
 def is_message_file(path: Path) -> bool:
     """True when ``path`` holds one message: named .eml (what it holds is then the message,
-    as its maker meant), or starting with a header field."""
-    if path.name.lower().endswith(".eml"):
+    as its maker meant) or .emlx (Apple Mail's, emlx.py), or starting with a header field."""
+    if path.name.lower().endswith((".eml", ".emlx")):
         return True
     try:
         with open(path, "rb") as fh:
@@ -72,6 +73,17 @@ class EmlReader(Reader):
             if read is None:
                 continue
             data, mtime = read
+            received = None
+            if is_emlx(name):
+                if is_partial(name):
+                    self.unreadable(name, "Apple Mail keeps this message's attachments apart (a .partial.emlx): "
+                                          "export the mailbox from Apple Mail to have it whole")
+                    continue
+                try:
+                    data, letters, keywords, received = parse_emlx(data)
+                except EmlxError as exc:
+                    self.unreadable(name, str(exc))
+                    continue
             if not data.strip():
                 self.event("empty-file", key=name)
                 self.skipped.append((MailMessage(data, key=name), "empty file"))
@@ -85,8 +97,14 @@ class EmlReader(Reader):
                     date, source = envelope.date, "from-line"
                 data = data[line_end:]
             headers, _ = split_message(data)
+            if date is None and dates.plausible(received):
+                date, source = received, "received"
             if date is None:
                 date, source = header_date(headers, mtime)
+            if is_emlx(name):                               # its state is in its plist, not its headers
+                yield MailMessage(data, flags.normalize(letters), not letters and not keywords, keywords,
+                                  date, source, sender=sender, key=name)
+                continue
             state = flags.from_mbox_headers(headers)
             yield MailMessage(data, state.flags, state.new, state.keywords, date, source, sender=sender,
                               key=name)
