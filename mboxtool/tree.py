@@ -27,9 +27,10 @@ from .subscriptions import storage_name
 LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
 # mail clients' own files, not reported (an mbox is still taken whatever its name):
 # Thunderbird's (.msf, .dat, .json, .html), Evolution's summaries and indexes beside each mbox
-# folder and its folders.db, Netscape's .snm summaries, Eudora's .toc and descmap.pce
+# folder and its folders.db, Netscape's .snm summaries, Eudora's .toc and descmap.pce, Apple
+# Mail's Info.plist in each mailbox of its store
 CLIENT_SUFFIXES = (".msf", ".dat", ".json", ".html", ".ev-summary", ".ev-summary-meta", ".cmeta",
-                   ".ibex.index", ".ibex.index.data", ".db", ".snm", ".toc", ".pce")
+                   ".ibex.index", ".ibex.index.data", ".db", ".snm", ".toc", ".pce", ".plist")
 SKIP_SUFFIXES = LOCK_SUFFIXES + CLIENT_SUFFIXES
 BUNDLE_FILES = ("mbox", "Info.plist", "table_of_contents")  # an Apple Mail bundle's own files
 
@@ -112,12 +113,23 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
             base = name[:-4] if name.endswith(".sbd") else name
             fmt = _folder_format(path)
             if fmt:
-                found.append((parts + [base], path, fmt))
+                found.append((_apple_store_folder(parts + [base]), path, fmt))
             # folders nest in folders (nmh, Claws Mail, notmuch roots, Windows Live Mail exports)
             _walk(path, parts + [base], found, maildir=fmt == "maildir", mh=fmt == "mh", eml=fmt == "eml",
                   skipped=skipped)
     for path, folder in kmail:
         _walk(path, folder, found, skipped=skipped)
+
+
+def _apple_store_folder(parts: list[str]) -> list[str]:
+    """The folder a directory of a tree stands for. Apple Mail's own store keeps mailbox
+    NAME's messages in NAME.mbox/UUID/Data/[N/M/]Messages/ (as .emlx files): each such
+    directory is folder NAME, its parents named without .mbox too."""
+    if parts and parts[-1] == "Messages":
+        for i in range(len(parts) - 2, -1, -1):
+            if parts[i].endswith(".mbox"):
+                return [p[:-5] if p.endswith(".mbox") else p for p in parts[:i + 1]]
+    return parts
 
 
 def _folder_format(path: Path) -> str | None:

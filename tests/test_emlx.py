@@ -80,3 +80,22 @@ def test_a_directory_of_emlx_files_is_a_folder_in_a_tree(tmp_path, invoke):
     r = invoke("convert", "--json", "--recursive", tmp_path / "Mail", tmp_path / "out")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["converted"] == 1
+
+
+def test_apple_mails_store_gives_one_folder_per_mailbox(tmp_path, invoke):
+    """NAME.mbox/UUID/Data/[N/M/]Messages/*.emlx: every Messages directory of a mailbox is that
+    mailbox, named without .mbox; Mail's Info.plist is its own file, not mail left out."""
+    account = tmp_path / "V10" / "ACCOUNT-UUID"
+    layout = {"INBOX.mbox/AB12/Data/Messages/1.emlx": READ, "INBOX.mbox/AB12/Data/0/3/Messages/300.emlx": 0,
+              "Projects.mbox/Work.mbox/CD34/Data/Messages/7.emlx": FLAGGED}
+    for rel, bits in layout.items():
+        (account / rel).parent.mkdir(parents=True, exist_ok=True)
+        (account / rel).write_bytes(emlx(MESSAGE.replace(b"with", rel.encode()), flags=bits))
+    (account / "INBOX.mbox" / "Info.plist").write_bytes(plistlib.dumps({"MailboxName": "INBOX"}))
+    out = tmp_path / "Maildir"
+    r = invoke("convert", "--json", "--recursive", account, out)
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["converted"] == 3 and not doc["warnings"]
+    assert len(list((out / "cur").iterdir()) + list((out / "new").iterdir())) == 2     # INBOX: the root
+    assert [p.name.split(":2,")[1] for p in (out / ".Projects.Work" / "cur").iterdir()] == ["F"]
