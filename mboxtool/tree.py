@@ -113,7 +113,7 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
             base = name[:-4] if name.endswith(".sbd") else name
             fmt = _folder_format(path)
             if fmt:
-                found.append((_apple_store_folder(parts + [base]), path, fmt))
+                found.append((_apple_store_folder(parts + [base]) if fmt == "eml" else parts + [base], path, fmt))
             # folders nest in folders (nmh, Claws Mail, notmuch roots, Windows Live Mail exports)
             _walk(path, parts + [base], found, maildir=fmt == "maildir", mh=fmt == "mh", eml=fmt == "eml",
                   skipped=skipped)

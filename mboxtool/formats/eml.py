@@ -6,6 +6,7 @@ is a source only, and never detected (a directory of files is too easily somethi
 else): ``--from eml`` asks for it. State comes from the metadata headers a client may
 have left (Thunderbird's X-Mozilla-Status, a Status line); the delivery date from a
 leading From_ line (tools that split an mbox keep it), else Received:, Date:, mtime.
+Apple Mail's ``.emlx`` files are read here too, their state from their plist (emlx.py).
 """
 
 from __future__ import annotations
