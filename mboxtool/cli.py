@@ -283,6 +283,8 @@ def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, 
                 click.echo(dump_json(rows))
             else:
                 click.echo(tree_text(rows))
+            for row in rows:                         # as for one mailbox: damage is said, once a folder
+                _damage_note(row["path"], row["damage"])
             return
         result = mailbox_info(path, from_format, source_variant, lock, lock_timeout)
     if as_json:

@@ -300,8 +300,9 @@ def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30) -> list[d
         info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout)
         rows.append({"folder": "/".join(parts) or "INBOX", "path": str(path), "format": fmt,
                      "messages": info.messages, "unread": info.unread, "bytes": info.bytes,
-                     "first_date": info.to_dict()["first_date"], "last_date": info.to_dict()["last_date"]})
+                     "first_date": info.to_dict()["first_date"], "last_date": info.to_dict()["last_date"],
+                     "damage": info.damage})
     rows.append({"folder": "TOTAL", "path": str(root), "format": "-",
                  "messages": sum(r["messages"] for r in rows), "unread": sum(r["unread"] for r in rows),
-                 "bytes": sum(r["bytes"] for r in rows), "first_date": None, "last_date": None})
+                 "bytes": sum(r["bytes"] for r in rows), "first_date": None, "last_date": None, "damage": {}})
     return rows

@@ -116,6 +116,21 @@ def test_info_recursive_tree(invoke, tmp_path):
         or sorted((x["folder"], x["messages"]) for x in rows) == [("TOTAL", 8), ("Work", 5), ("Work/Old", 3)]
 
 
+def test_info_recursive_says_which_folders_are_damaged(invoke, tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "Good").write_bytes((SAMPLES / "inbox.mbox").read_bytes())
+    (tree / "Bad").write_bytes(mbox_entry(headers="From: a@example.org\nContent-Length: 9999\n"))
+    r = invoke("info", "--recursive", tree)
+    assert r.exit_code == 0
+    assert [line for line in r.stderr.splitlines() if "damaged" in line] == [
+        f"mboxtool: warning: {tree / 'Bad'}: the mailbox is damaged (content-length-mismatch); "
+        f"'mboxtool validate {tree / 'Bad'}' explains"]
+    rows = json.loads(invoke("info", "--json", "--recursive", tree).stdout)
+    assert {row["folder"]: sorted(row["damage"]) for row in rows} == {
+        "Bad": ["content-length-mismatch"], "Good": [], "TOTAL": []}
+
+
 @pytest.mark.parametrize("command", [["list"], ["list", "--json"], ["info"], ["validate"]])
 def test_non_utf8_output_never_raises(command):
     import os
