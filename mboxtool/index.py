@@ -27,16 +27,19 @@ def message_digest(msg: MailMessage) -> tuple[int, tuple[bytes | memoryview, ...
     """The identity of ``msg``, and ``core_bytes(msg)`` as buffers to write (``msg`` is left as it was,
     but for ``body_froms``)."""
     data, quotes = msg.data, msg.body_quotes
-    if quotes is None and not msg.quoted:
-        # one scan of the body for every From line: its >From lines are the digest's, and an
-        # mbox writer quotes by all of them (a second pass over a large body costs as much)
-        froms = from_line_starts(data, b"From ", header_end(data))
-        msg.body_froms = (data, froms)
-        quotes = [s for s in froms if data[s] == 0x3E]
-    return core_digest(data, msg.quoted, quotes)
+    if quotes is not None or msg.quoted:
+        return core_digest(data, msg.quoted, quotes)
+    # one scan of the body for every From line: its >From lines are the digest's, and an
+    # mbox writer quotes by all of them (a second pass over a large body costs as much); the
+    # writer also takes the header block's end and its metadata-free copy from here
+    end = header_end(data)
+    froms = from_line_starts(data, b"From ", end)
+    digest, written = core_digest(data, False, [s for s in froms if data[s] == 0x3E], end)
+    msg.body_froms = (data, end, written[0] if len(written) > 1 else None, froms)
+    return digest, written
 
 
-def core_digest(data: bytes, quoted: bool, body_quotes: list[int] | None = None
+def core_digest(data: bytes, quoted: bool, body_quotes: list[int] | None = None, end: int | None = None
                 ) -> tuple[int, tuple[bytes | memoryview, ...]]:
     """(identity, core bytes as buffers) of message bytes as read (``quoted``: still mboxrd-quoted).
 
@@ -45,9 +48,10 @@ def core_digest(data: bytes, quoted: bool, body_quotes: list[int] | None = None
     identity, not security) and written as views around its ``>From`` lines.
     ``body_quotes``: where the body's ``>+From`` lines start, when the reader
     found them already (the mbox scanner does, on its way to the next From_
-    line); None to look for them here.
+    line); None to look for them here. ``end``: ``header_end(data)``, when known.
+    Written as more than one buffer, the first is the header block without metadata.
     """
-    end = header_end(data)
+    end = header_end(data) if end is None else end
     head = cut = data[:end]
     if quoted and b">From " in head:
         head = unquote_mboxrd(head)

@@ -42,9 +42,10 @@ class MailMessage:
     headers: Headers | None = None       # the header block, when the reader parsed it already
     quoted: bool = False                 # ``data`` still has its mboxrd >From quoting (core_bytes undoes it)
     body_quotes: list[int] | None = None # where the body's >+From lines of ``data`` start, if the reader knows
-    # (data, where its body's >*From lines start, quoted or not): found once by the digest,
-    # for an mbox writer to quote by; used only while ``data`` is still that very object
-    body_froms: tuple[bytes, list[int]] | None = None
+    # (data, its header_end, its header block without metadata or None when it has none to
+    # cut, where its body's >*From lines start, quoted or not): found once by the digest, for
+    # an mbox writer to build by; used only while ``data`` is still that very object
+    body_froms: tuple[bytes, int, bytes | None, list[int]] | None = None
 
 
 def header_end(data: bytes) -> int:

@@ -524,14 +524,19 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
     around the lines that need a ``>``. Only the header block is built anew.
     """
     data = unquote_mboxrd(msg.data) if msg.quoted else msg.data
-    end = header_end(data)
+    known = msg.body_froms
+    if known is not None and known[0] is data:            # the digest looked at these bytes already
+        _, end, stripped, froms = known
+    else:
+        end, stripped, froms = header_end(data), None, None
+        if not msg.stripped:
+            stripped = strip_head(data[:end])
     if end >= len(data):                          # no body: small, and the rules for where headers go differ
         body = _render_joined(msg, variant, mozilla)
         return [_from_line(msg, now, keep_from_line), body, b"\n"]
-    head = quote(data[:end] if msg.stripped else strip_head(data[:end]), variant)
+    head = quote(data[:end] if stripped is None else stripped, variant)
     # the body, quoted as ``variant`` does, as views between the quoted lines
-    known = msg.body_froms
-    points = quote_points(data, variant, end, known[1] if known is not None and known[0] is data else None)
+    points = quote_points(data, variant, end, froms)
     body = quoted_parts(memoryview(data), points, end)
     if data[-1] != 0x0A:
         body.append(b"\n")
