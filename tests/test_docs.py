@@ -21,3 +21,13 @@ def test_readme_test_command_is_what_ci_runs():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python3 -m pytest -q" in readme and "python -m pytest -q" in ci
+
+
+def test_every_client_command_names_its_destination_format():
+    """The "Moving from a mail client" commands promise a Maildir; without --to, a source that
+    is not mbox would make an mbox file named ~/Maildir (the contract's default)."""
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| client | what to give mboxtool |"):readme.index("Going the other way")]
+    commands = [c for c in table.split("`") if c.startswith("convert ")]
+    assert len(commands) >= 10
+    assert all("--to maildir" in c for c in commands), [c for c in commands if "--to maildir" not in c]
