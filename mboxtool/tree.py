@@ -28,9 +28,12 @@ LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever t
 # mail clients' own files, not reported (an mbox is still taken whatever its name):
 # Thunderbird's (.msf, .dat, .json, .html), Evolution's summaries and indexes beside each mbox
 # folder and its folders.db, Netscape's .snm summaries, Eudora's .toc and descmap.pce, Apple
-# Mail's Info.plist in each mailbox of its store
+# Mail's Info.plist in each mailbox of its store, and what else Thunderbird passes over
+# (nsShouldIgnoreFile: mailfilt.log, filters.js, the feeds' .rdf files and their .tmp,
+# .backup and .corrupt copies)
 CLIENT_SUFFIXES = (".msf", ".dat", ".json", ".html", ".ev-summary", ".ev-summary-meta", ".cmeta",
-                   ".ibex.index", ".ibex.index.data", ".db", ".snm", ".toc", ".pce", ".plist")
+                   ".ibex.index", ".ibex.index.data", ".db", ".snm", ".toc", ".pce", ".plist",
+                   ".log", ".js", ".rdf", ".tmp", ".backup", ".corrupt")
 SKIP_SUFFIXES = LOCK_SUFFIXES + CLIENT_SUFFIXES
 BUNDLE_FILES = ("mbox", "Info.plist", "table_of_contents")  # an Apple Mail bundle's own files
 
@@ -91,6 +94,10 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
             continue
         # a bundle's mbox is taken already, and its index is no mbox even when empty
         if name.startswith(".") or (bundle and name in BUNDLE_FILES) or name.lower() in SYSTEM_FILES:
+            continue
+        if name.endswith(".mozmsgs") and path.is_dir():
+            # Thunderbird's copies of a folder's messages for the desktop search (Windows Search,
+            # Spotlight), one file each, beside the folder: taking them would add every message twice
             continue
         if (mh or eml) and not path.is_dir():       # the folder's messages: taken already (an eml
             continue                                # folder is one whose files are all messages)

@@ -295,3 +295,21 @@ def test_a_thunderbird_maildir_store_keeps_its_flags(tmp_path, invoke):
                 assert b"X-Mozilla" not in m.data
     assert got == {"Inbox 0": ("RS", ("$label1", "work")), "Inbox 1": ("", ()), "Inbox 2": ("FS", ()),
                    "Lists 0": ("S", ())}
+
+
+def test_thunderbirds_desktop_search_copies_are_not_a_second_folder(tmp_path):
+    """With its Windows Search (or Spotlight) integration on, Thunderbird keeps a copy of each
+    message of folder NAME in NAME.mozmsgs/ (.wdseml, .mozeml files). Taken as a folder of
+    message files, every message came in twice; Thunderbird itself passes them over."""
+    root = tmp_path / "Local Folders"
+    copies = root / "Inbox.mozmsgs"
+    copies.mkdir(parents=True)
+    (root / "Inbox").write_bytes(mbox_entry(body="one\n") + mbox_entry(body="two\n"))
+    (copies / "1.wdseml").write_bytes(b"From: a@example.org\nSubject: test\n\none\n")
+    (copies / "2.mozeml").write_bytes(b"From: a@example.org\nSubject: test\n\ntwo\n")
+    for name in ("mailfilt.log", "filters.js", "feeds.rdf", "feeditems.rdf", "feeds.json.backup"):
+        (root / name).write_bytes(b"x = 1;\n")
+    report = convert_tree(root, tmp_path / "md", ConvertOptions(fsync=False))
+    assert (report.converted, report.failed) == (2, 0)
+    assert not (tmp_path / "md" / ".Inbox_mozmsgs").exists()
+    assert not [w for w in report.warnings if w["code"] == "files-not-converted"]
