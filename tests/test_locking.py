@@ -214,3 +214,18 @@ def test_a_spool_directory_without_write_access_exits_2_with_the_fcntl_only_hint
     fcntl_only = invoke("convert", "--move", "--fcntl-only", spool, tmp_path / "md")
     assert fcntl_only.exit_code == 0, fcntl_only.stderr
     assert spool.read_bytes() == b""
+
+
+@pytest.mark.parametrize("present", [["tmp"], ["tmp", "new"], ["new", "cur"]])
+def test_a_maildir_another_run_is_making_is_joined_not_refused(tmp_path, present):
+    """Two cron runs starting at once into a new Maildir: the second could look while the first
+    had made only some of tmp/, new/ and cur/, and refused the directory as 'not a Maildir'
+    (exit 2). Such a directory is a Maildir in the making: joined, then locked as usual."""
+    src, dst = tmp_path / "in.mbox", tmp_path / "Maildir"
+    src.write_bytes(mbox_entry())
+    for name in present:
+        (dst / name).mkdir(parents=True)
+    r = subprocess.run(python_cmd() + ["convert", "--json", str(src), str(dst)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["destination_format"] == "maildir"
+    assert {"cur", "new", "tmp"} <= set(os.listdir(dst))

@@ -68,6 +68,16 @@ def is_maildir(path: Path) -> bool:
     return (path / "cur").is_dir() and (path / "new").is_dir()
 
 
+def being_made(path: Path) -> bool:
+    """A directory that holds nothing but some of tmp/, new/ and cur/: a Maildir that another
+    run (an overlapping cron job) is creating this very moment, not a foreign directory."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    return bool(names) and set(names) <= {"tmp", "new", "cur"}
+
+
 def maildir_folders(root: Path) -> list[str]:
     """The Maildir++ folders (``.Name`` Maildirs) directly under ``root``, sorted by name."""
     return sorted(n for n in os.listdir(root) if n.startswith(".") and n not in (".", "..")
@@ -381,7 +391,7 @@ class MaildirWriter:
         p = self.path
         if p.exists() and not p.is_dir():
             raise InputError(f"{p}: exists and is not a directory (not a Maildir)")
-        if p.is_dir() and any(p.iterdir()) and not is_maildir(p):
+        if p.is_dir() and any(p.iterdir()) and not is_maildir(p) and not being_made(p):
             raise InputError(f"{p}: exists, is not empty and is not a Maildir")
         self.owner = owner_for(p)                    # root writing into a user's Maildir: the user's files
         try:
