@@ -107,11 +107,11 @@ def destination_format(src_format: str, dst: Path, requested: str | None) -> str
     """``--to``, else the format of an existing DST, else maildir for mbox and mbox for the rest."""
     existing = None
     empty_dir = dst.is_dir() and not any(dst.iterdir())
-    if being_made(dst):                            # an overlapping run is making it a Maildir
-        existing = "maildir"
     # an empty file (or one a run waiting for its lock has just created) takes the format asked for
     empty_file = bool(requested) and dst.is_file() and dst.stat().st_size == 0
-    if dst.exists() and not empty_dir and not empty_file and existing is None:
+    if being_made(dst):                            # an overlapping run is making it a Maildir
+        existing = "maildir"
+    elif dst.exists() and not empty_dir and not empty_file:
         existing = detect_format(dst)
     if requested and existing and requested != existing:
         raise InputError(f"{dst}: exists and is {existing}, not {requested}")

@@ -187,7 +187,7 @@ def evolution_state(headers: Headers) -> MessageState | None:
     if found is None:
         return None
     letters, keywords = found
-    return _state(letters, not letters and not keywords, keywords)
+    return header_state(letters, keywords)
 
 
 def mozilla_state(headers: Headers) -> MessageState | None:
@@ -197,11 +197,17 @@ def mozilla_state(headers: Headers) -> MessageState | None:
         return None
     letters, _ = _moz_state(headers.get(b"x-mozilla-status"), headers.get(b"x-mozilla-status2"))
     keywords = [k for value in headers.get_all_raw(b"x-mozilla-keys") for k in _split_keywords(value)]
-    return _state(letters, False, keywords)
+    return header_state(letters, keywords, False)
 
 
-def _state(letters: str, new: bool, keywords: list[str], expunged: bool = False) -> MessageState:
-    """The state read from headers: the keyword $Forwarded stands for P (§3.4)."""
+def header_state(letters: str, keywords: list[str] | tuple[str, ...], new: bool | None = None,
+                 expunged: bool = False) -> MessageState:
+    """A message's state from what a client recorded: the keyword $Forwarded stands for P
+    (§3.4); ``new`` (None: when there is no flag and no keyword, as clients mark nothing
+    on a message they have not shown)."""
+    if new is None:
+        new = not letters and not keywords
+    keywords = list(keywords)
     if FORWARDED in keywords:
         letters += "P"
         keywords = [k for k in keywords if k != FORWARDED]
@@ -280,7 +286,7 @@ def from_mbox_headers(headers: Headers) -> MessageState:
         new = "unread" in lowered
     else:
         letters, new = "", True
-    return _state(letters, new, keywords, expunged)
+    return header_state(letters, keywords, new, expunged)
 
 
 @lru_cache(maxsize=256)

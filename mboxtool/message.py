@@ -196,12 +196,18 @@ def is_header_line(line: bytes) -> bool:
 OUTSIDE_NOTES = ("garbage-before-first-from", "outside-delimiters")
 
 
+def starts_like_a_message(data: bytes) -> bool:
+    """True when ``data`` starts with a header field (looked at in place, never copied)."""
+    nl = data.find(b"\n", 0, 1000)
+    return is_header_line(data[:nl if nl >= 0 else 1000])
+
+
 def outside_any_message(msg: MailMessage) -> bool:
     """True for an entry a reader made of bytes outside any message (before an mbox's first
     From_ line, between MMDF or Babyl delimiters) that do not start like a message: no message
     to count or convert. Such bytes that start with a header field are a message whose
     separator was lost, and count as one."""
-    return any(n in msg.notes for n in OUTSIDE_NOTES) and not is_header_line(msg.data.split(b"\n", 1)[0])
+    return any(n in msg.notes for n in OUTSIDE_NOTES) and not starts_like_a_message(msg.data)
 
 
 _ANY_METADATA = re.compile(b"\n(?:" + b"|".join(re.escape(n) for n in METADATA_HEADERS) + b")[ \t]*:")

@@ -27,6 +27,7 @@ from .message import (
     nul_runs,
     only_line_ends_after,
     outside_any_message,
+    starts_like_a_message,
 )
 
 # code -> severity, as in the damage catalogue (mailbox-formats.md §5, §6)
@@ -227,7 +228,7 @@ class _MboxCheck:
         if raw.garbage:
             # reported as garbage-before-first-from; counted as convert counts it: a message
             # when it starts with a header field (its From_ line was lost)
-            r.messages += is_header_line(raw.data.split(b"\n", 1)[0])
+            r.messages += starts_like_a_message(raw.data)
             return
         r.messages += 1
         where = {"line": raw.line, "offset": raw.offset, "key": str(raw.index)}

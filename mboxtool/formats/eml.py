@@ -74,7 +74,7 @@ class EmlReader(Reader):
             if read is None:
                 continue
             data, mtime = read
-            received = None
+            received, state = None, None
             if is_emlx(name):
                 if is_partial(name):
                     self.unreadable(name, "Apple Mail keeps this message's attachments apart (a .partial.emlx): "
@@ -85,6 +85,7 @@ class EmlReader(Reader):
                 except EmlxError as exc:
                     self.unreadable(name, str(exc))
                     continue
+                state = flags.header_state(letters, keywords)     # from its plist, not its headers
             if not data.strip():
                 self.event("empty-file", key=name)
                 self.skipped.append((MailMessage(data, key=name), "empty file"))
@@ -102,10 +103,7 @@ class EmlReader(Reader):
                 date, source = received, "received"
             if date is None:
                 date, source = header_date(headers, mtime)
-            if is_emlx(name):                               # its state is in its plist, not its headers
-                yield MailMessage(data, flags.normalize(letters), not letters and not keywords, keywords,
-                                  date, source, sender=sender, key=name)
-                continue
-            state = flags.from_mbox_headers(headers)
+            if state is None:
+                state = flags.from_mbox_headers(headers)
             yield MailMessage(data, state.flags, state.new, state.keywords, date, source, sender=sender,
                               key=name)
