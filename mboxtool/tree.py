@@ -35,6 +35,9 @@ CLIENT_SUFFIXES = (".msf", ".dat", ".json", ".html", ".ev-summary", ".ev-summary
                    ".ibex.index", ".ibex.index.data", ".db", ".snm", ".toc", ".pce", ".plist",
                    ".log", ".js", ".rdf", ".tmp", ".backup", ".corrupt")
 SKIP_SUFFIXES = LOCK_SUFFIXES + CLIENT_SUFFIXES
+# mail clients' own directories: Thunderbird's NAME.mozmsgs/, its copies of folder NAME's
+# messages for the desktop search (Windows Search, Spotlight), which would add every message twice
+CLIENT_DIR_SUFFIXES = (".mozmsgs",)
 BUNDLE_FILES = ("mbox", "Info.plist", "table_of_contents")  # an Apple Mail bundle's own files
 
 
@@ -95,9 +98,7 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
         # a bundle's mbox is taken already, and its index is no mbox even when empty
         if name.startswith(".") or (bundle and name in BUNDLE_FILES) or name.lower() in SYSTEM_FILES:
             continue
-        if name.endswith(".mozmsgs") and path.is_dir():
-            # Thunderbird's copies of a folder's messages for the desktop search (Windows Search,
-            # Spotlight), one file each, beside the folder: taking them would add every message twice
+        if name.endswith(CLIENT_DIR_SUFFIXES) and path.is_dir():
             continue
         if (mh or eml) and not path.is_dir():       # the folder's messages: taken already (an eml
             continue                                # folder is one whose files are all messages)
