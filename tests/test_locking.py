@@ -157,12 +157,10 @@ def run_twice_at_once(src, dst, fmt):
     """Two runs of the same conversion started together (an overlapping cron job); their reports."""
     runs = [subprocess.Popen(python_cmd() + ["convert", "--json", "--to", fmt, str(src), str(dst)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-    docs = []
-    for run in runs:
-        out, err = run.communicate(timeout=120)
+    outputs = [run.communicate(timeout=120) for run in runs]     # both ended before any assert
+    for run, (out, err) in zip(runs, outputs):
         assert run.returncode == 0, err
-        docs.append(json.loads(out))
-    return docs
+    return [json.loads(out) for out, _ in outputs]
 
 
 @pytest.mark.parametrize("fmt", ["maildir", "mh"])
@@ -229,3 +227,26 @@ def test_a_maildir_another_run_is_making_is_joined_not_refused(tmp_path, present
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["destination_format"] == "maildir"
     assert {"cur", "new", "tmp"} <= set(os.listdir(dst))
+
+
+def test_an_mh_folder_being_made_is_never_refused_by_an_overlapping_run(tmp_path, monkeypatch):
+    """Two cron runs starting at once into a new MH folder: whenever the second looks, while
+    the first is making the folder, it must find an empty directory or an MH folder. It once
+    found only the temporary name of .mh_sequences on its way in, and refused (exit 2)."""
+    from mboxtool.convert import destination_format
+    from mboxtool.formats.mh import MHWriter
+    dst = tmp_path / "out"
+    seen, real_open = [], os.open
+
+    def open_and_look(*args, **kwargs):
+        fd = real_open(*args, **kwargs)
+        if dst.is_dir():
+            seen.append((sorted(os.listdir(dst)), destination_format("mbox", dst, "mh")))
+        return fd
+
+    monkeypatch.setattr(os, "open", open_and_look)
+    writer = MHWriter(dst).open()
+    monkeypatch.undo()
+    writer.close()
+    assert seen and all(fmt == "mh" for _, fmt in seen), seen
+    assert os.listdir(dst) == [".mh_sequences"]

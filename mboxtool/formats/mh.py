@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import flags
 from ..checkpoint import STATE_NAME
-from ..durable import fsync_dir, make_private_dir, replace_file, syncfs
+from ..durable import create_empty_file, fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
 from ..locking import lock_directory
@@ -221,9 +221,11 @@ class MHWriter:
         nums = [int(n) for n in os.listdir(p) if n.isdigit()]
         self.next = max(nums, default=0) + 1
         self.seqs = read_sequences(p)
-        if not (p / ".mh_sequences").exists():
-            # what marks a folder with no message yet as MH, for the next run and for other tools
-            replace_file(".mh_sequences", b"", self.dirfd, self.owner, fsync=self.fsync)
+        # what marks a folder with no message yet as MH, for the next run and for other tools;
+        # made in one step, never through a temporary name: an overlapping run looking in now
+        # must see an empty directory or an MH folder, nothing it would refuse
+        if create_empty_file(p / ".mh_sequences", self.owner) and self.fsync:
+            fsync_dir(self.dirfd)
         return self
 
     def add(self, msg: MailMessage) -> bool:
