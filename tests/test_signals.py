@@ -19,6 +19,15 @@ def write_mbox(path, messages, body):
             fh.write(mbox_entry(body=f"message {i}\n{body}\n"))
 
 
+def run_in_own_group(args):
+    """Start mboxtool as a terminal starts a job: a process group of its own, and Ctrl-C's
+    default action. A test runner started in the background (a non-interactive shell's '&')
+    hands its children SIGINT ignored, and Python then installs no handler for it."""
+    return subprocess.Popen(python_cmd() + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
 def signal_group_when(proc, ready, sig, timeout=60):
     """Send ``sig`` to the whole process group (as a terminal or systemd does) once ``ready()``."""
     deadline = time.time() + timeout
@@ -47,8 +56,7 @@ def no_process_left(marker):
 def test_interrupted_conversion_exits_cleanly_and_reruns_exactly(tmp_path, sig, code):
     src, md = tmp_path / "src.mbox", tmp_path / "md"
     write_mbox(src, 30000, "x" * 3000)          # long enough to be caught part-way on a fast machine
-    proc = subprocess.Popen(python_cmd() + ["convert", str(src), str(md)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = run_in_own_group(["convert", str(src), str(md)])
     _, err = signal_group_when(proc, lambda: (md / "new").is_dir() and len(os.listdir(md / "new")) > 500, sig)
     assert proc.returncode == code
     lines = err.decode().splitlines()
@@ -69,8 +77,7 @@ def test_repair_interrupted_by_sigterm_leaves_no_half_copy(tmp_path):
     src, dst = tmp_path / "src.mbox", tmp_path / "fixed.mbox"
     write_mbox(src, 40000, "y" * 2000)
     before = os.stat(src)
-    proc = subprocess.Popen(python_cmd() + ["repair", str(src), str(dst)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = run_in_own_group(["repair", str(src), str(dst)])
     _, err = signal_group_when(proc, lambda: dst.exists() and dst.stat().st_size > 0, signal.SIGTERM)
     assert proc.returncode == 143 and err.decode().startswith("mboxtool: interrupted (SIGTERM)")
     assert b"Traceback" not in err
