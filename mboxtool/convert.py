@@ -22,7 +22,7 @@ from .mailboxes import make_reader, make_writer
 from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
 from .ownership import owner_for
 from .quota import quota_file, record
-from .sinks import BatchResult, ForkSink, InlineSink, WriterStopped
+from .sinks import BatchResult, ForkSink, InlineSink, ThreadSink, WriterStopped
 
 BATCH_MESSAGES = 256
 BATCH_BYTES = 2 << 20          # held by the reading process until its writer has taken it
@@ -436,7 +436,12 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         # what earlier runs took from this source: a message deleted from DST since then is
         # not brought back when a rewritten source is read again from the start
         known.digests |= checkpoint.delivered(state, reader.path)
-        sink = ForkSink if dst_format == "maildir" and hasattr(os, "fork") else InlineSink
+        if dst_format == "maildir" and hasattr(os, "fork"):
+            sink = ForkSink
+        elif hasattr(writer, "write_out"):
+            sink = ThreadSink
+        else:
+            sink = InlineSink
         with sink(writer, known.digests) as pipe:
 
             failures: list[BatchResult] = []

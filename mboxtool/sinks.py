@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,24 +31,29 @@ class BatchResult:
     error: OSError | None = None
 
 
+def queue_batch(writer: Any, result: BatchResult, known: set[int]) -> None:
+    """Digest each message of the batch, skip what DST holds, hand the rest to the writer."""
+    for msg in result.batch:
+        digest, parts = message_digest(msg)
+        if digest in known:
+            result.skipped.append((msg, digest))
+            continue
+        try:
+            if writer.format == "maildir":
+                writer.add(msg, writer.plan(msg, digest, parts))
+            else:
+                writer.add(msg)
+        except ValueError as exc:                   # this one message cannot be stored in DST
+            result.refused.append((msg, str(exc)))
+            continue
+        result.written.append((msg, digest))
+
+
 def write_batch(writer: Any, batch: list[MailMessage], known: set[int]) -> BatchResult:
     """Digest each message, skip what DST holds, write the rest and make them durable."""
     result = BatchResult(batch)
     try:
-        for msg in batch:
-            digest, parts = message_digest(msg)
-            if digest in known:
-                result.skipped.append((msg, digest))
-                continue
-            try:
-                if writer.format == "maildir":
-                    writer.add(msg, writer.plan(msg, digest, parts))
-                else:
-                    writer.add(msg)
-            except ValueError as exc:               # this one message cannot be stored in DST
-                result.refused.append((msg, str(exc)))
-                continue
-            result.written.append((msg, digest))
+        queue_batch(writer, result, known)
         writer.commit()
     except OSError as exc:
         if hasattr(writer, "rollback"):
@@ -73,6 +79,72 @@ class InlineSink:
 
     def __exit__(self, *exc: object) -> None:
         pass
+
+
+class ThreadSink:
+    """Single-file destinations (mbox, MMDF, Babyl): this process digests and renders a batch
+    while a thread appends the one before and makes it durable. The write and the fsync let
+    go of the GIL, so the disk's time hides behind the parsing.
+
+    One batch is in flight at a time: the file grows in batch order, and no batch is
+    written after one that failed. A batch bigger than ``LAND_AT_ONCE`` (a large message)
+    is written before the next is read, so memory never holds two of them.
+    """
+
+    LAND_AT_ONCE = 8 << 20
+
+    def __init__(self, writer: Any, known: set[int]):
+        self.writer, self.known = writer, known
+        self.flight: tuple[threading.Thread, BatchResult] | None = None
+        self.stopped = False
+        self.crash: BaseException | None = None
+
+    def submit(self, batch: list[MailMessage]) -> list[BatchResult]:
+        result = BatchResult(batch)
+        queue_batch(self.writer, result, self.known)
+        landed = self._land()
+        if self.stopped:                             # the batch before failed: this one waits for a re-run
+            self.writer.rollback()
+            result.error = WriterStopped(errno.EIO, "not written after the write before it failed")
+            return [*landed, result]
+        entries = self.writer.detach()
+        thread = threading.Thread(target=self._write, args=(entries, result), name="mboxtool-append")
+        thread.start()
+        self.flight = (thread, result)
+        if sum(msg.size if msg.size is not None else len(msg.data) for msg in batch) > self.LAND_AT_ONCE:
+            landed += self._land()
+        return landed
+
+    def _write(self, entries: list, result: BatchResult) -> None:
+        try:
+            self.writer.write_out(entries)
+        except OSError as exc:                       # the writer has cut the file back
+            result.error = exc
+        except BaseException as exc:                 # a bug: raised again in the converting thread
+            self.crash = exc
+
+    def _land(self) -> list[BatchResult]:
+        """The result of the batch in flight, once it is durable (or failed)."""
+        if self.flight is None:
+            return []
+        thread, result = self.flight
+        thread.join()
+        self.flight = None
+        if self.crash is not None:
+            raise self.crash
+        if result.error is not None:
+            self.stopped = True
+        return [result]
+
+    def finish(self) -> list[BatchResult]:
+        return self._land()
+
+    def __enter__(self) -> ThreadSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.flight is not None:                  # interrupted: never close the file under a write
+            self.flight[0].join()
 
 
 def release(msg: MailMessage) -> MailMessage:

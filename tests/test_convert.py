@@ -9,6 +9,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -816,9 +817,45 @@ def test_subfolders_left_out_are_reported_and_recursive_takes_them(invoke, tmp_p
     assert r.exit_code == 0 and "Sub.sbd" in r.stderr and "--recursive" in r.stderr
 
 
-@pytest.mark.parametrize("fmt", ["maildir", "mh"])
+def test_an_mbox_append_failing_mid_run_counts_exactly_what_is_in_the_file(tmp_path, monkeypatch):
+    """Batches are appended by a thread while the next is rendered: the second append fails,
+    the batch rendered meanwhile is never written, and the count is what the file holds."""
+    import mboxtool.formats.mbox as mbox_mod
+    from mboxtool.formats.mbox import MboxReader
+    src, box = tmp_path / "md", tmp_path / "box"
+    for sub in ("cur", "new", "tmp"):
+        (src / sub).mkdir(parents=True)
+    for i in range(1200):                                      # about 10 MB: five batches of 2 MiB
+        (src / "cur" / f"{1700000000 + i}.M{i}P1.host:2,S").write_bytes(
+            b"Subject: %d\n\n" % i + b"w" * 8000 + b"\n")
+    calls, real = [], mbox_mod.write_buffers
+
+    def second_fails(fd, buffers, offset):
+        calls.append(offset)
+        if len(calls) == 2:
+            real(fd, buffers[:3], offset)                     # a little reaches the disk, then it is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, buffers, offset)
+    monkeypatch.setattr(mbox_mod, "write_buffers", second_fails)
+    report = convert_mailbox(src, box)
+    monkeypatch.undo()
+    assert len(calls) == 2 and not report.ok and len(report.errors) == 1
+    with MboxReader(box) as reader:
+        held = [m.data for m in reader]
+    assert 0 < report.converted == len(held) < 1200 and box.stat().st_size == calls[1]
+    again = convert_mailbox(src, box, ConvertOptions(verify=True))
+    assert again.ok and again.verified and again.converted + again.skipped == 1200
+    with MboxReader(box) as reader:
+        subjects = [m.data.split(b"\n", 1)[0] for m in reader]
+    assert sorted(subjects) == sorted(b"Subject: %d" % i for i in range(1200))
+    # no append thread outlives its run (a --recursive run forks Maildir writers after it)
+    assert not [t for t in threading.enumerate() if t.name == "mboxtool-append"]
+
+
+@pytest.mark.parametrize("fmt", ["maildir", "mh", "mbox"])
 def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_path, invoke, fmt, small_disk):
     """Not a simulated failure: a 1 MiB tmpfs fills up part of the way through."""
+    from mboxtool.formats.mbox import MboxReader
     from mboxtool.formats.mh import MHReader
     src = tmp_path / "in.mbox"
     src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n" + "x" * 8000 + "\n") for i in range(3000)))
@@ -830,6 +867,10 @@ def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_pat
     assert [e["errno"] for e in doc["errors"]] == ["ENOSPC"]
     if fmt == "maildir":
         assert os.listdir(md / "tmp") == []                      # nothing half-written left behind
+    elif fmt == "mbox":                                          # cut back to whole messages
+        assert os.listdir(small_disk.path) == ["box"]
+        with MboxReader(md) as reader:
+            assert all(m.data.endswith(b"x\n") for m in reader)
     else:
         assert not [n for n in os.listdir(md) if n.startswith(".mboxtool")]
         for name in os.listdir(md):                              # every numbered message is whole
@@ -842,7 +883,7 @@ def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_pat
     assert again.exit_code == 0, again.stderr
     doc = json.loads(again.stdout)
     assert doc["stopped"] is False and doc["verified"] is True
-    with (MaildirReader(md) if fmt == "maildir" else MHReader(md)) as reader:
+    with {"maildir": MaildirReader, "mh": MHReader, "mbox": MboxReader}[fmt](md) as reader:
         bodies = [m.data.split(b"\n\n", 1)[1] for m in reader]
     assert len(bodies) == 3000 and len(set(bodies)) == 3000       # nothing lost, nothing twice
 

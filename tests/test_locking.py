@@ -158,7 +158,7 @@ def run_twice_at_once(src, dst, fmt):
     runs = [subprocess.Popen(python_cmd() + ["convert", "--json", "--to", fmt, str(src), str(dst)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outputs = [run.communicate(timeout=120) for run in runs]     # both ended before any assert
-    for run, (out, err) in zip(runs, outputs):
+    for run, (_, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, err
     return [json.loads(out) for out, _ in outputs]
 

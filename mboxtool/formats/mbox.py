@@ -693,9 +693,19 @@ class MboxWriter:
 
     def commit(self) -> None:
         """Write the queued messages and make them durable; on error, cut back to before them."""
-        total = sum(len(entry) for entry in self.pending)
+        self.write_out(self.detach())
+
+    def detach(self) -> list[bytes | memoryview]:
+        """Take the queued entries away for write_out(), which a thread may run while this
+        writer queues the next batch (sinks.ThreadSink)."""
+        pending, self.pending, self.pending_size = self.pending, [], 0
+        return pending
+
+    def write_out(self, pending: list[bytes | memoryview]) -> None:
+        """Append ``pending`` at the end of what is committed and make it durable; on error,
+        cut the file back to before it. One call at a time: each starts where the last ended."""
+        total = sum(len(entry) for entry in pending)
         if not total:
-            self.pending = []
             return
         start = self.committed
         wrote_journal = False
@@ -703,7 +713,7 @@ class MboxWriter:
             if self.fsync:
                 self.journal.write_text(f"{os.fstat(self.fd).st_ino} {start} {start + total}\n")
                 wrote_journal = True
-            write_buffers(self.fd, self.pending, start)    # no joined copy of the batch in memory
+            write_buffers(self.fd, pending, start)    # no joined copy of the batch in memory
             if self.fsync:
                 os.fsync(self.fd)
         except OSError:
@@ -717,7 +727,6 @@ class MboxWriter:
             if wrote_journal:
                 self.journal.unlink(missing_ok=True)
         self.committed = start + total
-        self.pending, self.pending_size = [], 0
 
     def rollback(self) -> None:
         self.pending, self.pending_size = [], 0
