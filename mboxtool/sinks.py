@@ -180,6 +180,7 @@ class ForkSink:
                          for _ in range(processes or writer_processes())]
         self.turn = 0
         self.waiting: dict[tuple[int, int], BatchResult] = {}
+        self.unsent: dict[tuple[int, int], BatchResult] = {}    # failed on the way: the cause may follow
         self.started = False
 
     def _start(self) -> None:
@@ -193,11 +194,16 @@ class ForkSink:
             self._start()
         which = self.turn % len(self.children)
         self.turn += 1
+        child = self.children[which]
         try:
-            number = self.children[which].send_batch(batch)
+            number = child.send_batch(batch)
         except OSError as exc:                       # the child is gone (broken pipe)
             result = BatchResult([release(m) for m in batch])
             result.error = WriterStopped(exc.errno, f"the writer process had stopped ({exc.strerror})")
+            if isinstance(exc, BrokenPipeError):
+                # it may have stopped on this very batch (a full disk at its first message,
+                # while the rest was on its way): its answer then names the cause (_collect)
+                self.unsent[which, child.batch] = result
             return [result]
         result = BatchResult([release(m) for m in batch])
         self.waiting[which, number] = result
@@ -207,10 +213,13 @@ class ForkSink:
         """Results of the batches acknowledged so far; with ``wait``, of every batch sent."""
         out = []
         for which, child in enumerate(self.children):
-            pending = [n for (w, n) in self.waiting if w == which]
+            pending = [n for (w, n) in (*self.waiting, *self.unsent) if w == which]
             for ack in child.acks(max(pending) if wait and pending else None):
                 result = self.waiting.pop((which, ack["batch"]), None)
                 if result is None:
+                    unsent = self.unsent.pop((which, ack["batch"]), None)
+                    if unsent is not None and ack.get("errno"):     # counted as failed already
+                        unsent.error = OSError(ack["errno"], os.strerror(ack["errno"]))
                     continue
                 child.writer.warnings += ack.get("warnings", ())
                 if ack.get("errno"):

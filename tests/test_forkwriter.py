@@ -142,3 +142,26 @@ def test_a_parent_that_never_reads_acknowledgements_still_gets_every_batch_throu
     writer.close()
     with MaildirReader(tmp_path / "md") as reader:
         assert len(list(reader)) == 60 * 64
+
+
+def test_a_writer_that_stops_on_the_batch_still_on_its_way_names_the_cause(tmp_path, monkeypatch):
+    """A full disk at the writer's first message while the parent was still sending that
+    batch: the send fails (broken pipe), and the writer's answer for the batch, which names
+    the cause, came after. It was dropped, so the run reported 'the writer process had
+    stopped' instead of 'No space left on device'."""
+    import errno
+
+    from mboxtool.sinks import ForkSink, WriterStopped
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(MaildirWriter, "deliver", full)            # the forked child inherits it
+    writer = MaildirWriter(tmp_path / "md", fsync=False).open()
+    # 24 MB: more than the ring and the pipe hold, so the parent is still writing when the child stops
+    batch = [MailMessage(data=b"Subject: %d\n\n" % i + b"x" * (6 << 20), flags="S", new=False) for i in range(4)]
+    with ForkSink(writer, set(), processes=1) as sink:
+        results = sink.submit(batch)
+        assert [type(r.error) for r in results] == [WriterStopped]     # the send failed
+        results += sink.finish()
+    writer.close()
+    assert [(type(r.error), r.error.errno) for r in results] == [(OSError, errno.ENOSPC)]
