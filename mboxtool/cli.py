@@ -286,7 +286,12 @@ def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, 
             for row in rows:                         # as for one mailbox: damage is said, once a folder
                 _damage_note(row["path"], row["damage"])
             return
-        result = mailbox_info(path, from_format, source_variant, lock, lock_timeout)
+        bar = ProgressBar(not as_json, "reading")
+        try:
+            result = mailbox_info(path, from_format, source_variant, lock, lock_timeout,
+                                  progress=bar.update, progress_total=bar.start)
+        finally:
+            bar.close()
     if as_json:
         click.echo(dump_json(result.to_dict(top)))
     else:
@@ -402,8 +407,13 @@ def validate(path, from_format, source_variant, strict, lock, lock_timeout, as_j
     Example: mboxtool validate --json /var/mail/alice
     """
     from .validate import validate_mailbox
+    bar = ProgressBar(not as_json, "checking")
     with user_errors():
-        report = validate_mailbox(path, from_format, source_variant, lock, lock_timeout)
+        try:
+            report = validate_mailbox(path, from_format, source_variant, lock, lock_timeout,
+                                      progress=bar.update, progress_total=bar.start)
+        finally:
+            bar.close()
     click.echo(dump_json(report.to_dict(strict)) if as_json else report.to_text(strict))
     sys.exit(EXIT_OK if report.ok(strict) else EXIT_PROBLEMS)
 

@@ -29,7 +29,11 @@ class ProgressBar:
     def start(self, total: int | None, unit: str) -> None:
         if not self.enabled:
             return
-        from tqdm import tqdm
+        try:
+            from tqdm import tqdm
+        except ImportError:             # run from a source tree without its dependencies: no bar
+            self.enabled = False
+            return
         self.bar = tqdm(total=total, unit=unit, unit_scale=unit == "B", desc=self.desc,
                         file=sys.stderr, leave=False, dynamic_ncols=True)
 

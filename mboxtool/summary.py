@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from pathlib import Path
@@ -182,11 +182,21 @@ class Info:
 
 
 def mailbox_info(path: Path, fmt: str | None = None, variant: str | None = None,
-                 lock: bool = True, lock_timeout: float = 30) -> Info:
-    """One streaming pass: counts, dates, flags, senders, messages per year."""
+                 lock: bool = True, lock_timeout: float = 30,
+                 progress: Callable[[int], None] | None = None,
+                 progress_total: Callable[[int | None, str], None] | None = None) -> Info:
+    """One streaming pass: counts, dates, flags, senders, messages per year.
+
+    ``progress_total`` and ``progress``: for a progress bar, as convert_mailbox has them.
+    """
     with Inspection(path, fmt, variant, lock, lock_timeout) as insp:
         info = Info(str(path), insp.format, insp.variant, insp.evidence)
+        by_bytes = insp.format in ("mbox", "mmdf")
+        if progress_total:
+            progress_total(getattr(insp.reader, "size", None) if by_bytes else None, "B" if by_bytes else "msg")
         for index, msg in enumerate(insp.messages(), 1):
+            if progress:
+                progress(len(msg.data))
             if outside_any_message(msg):
                 # not a message, as convert and validate count (list shows it: its index is show's)
                 info.outside_bytes += len(msg.data)

@@ -7,6 +7,7 @@ import re
 import stat
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,26 +156,42 @@ class ValidationReport:
 
 
 def validate_mailbox(path: Path, fmt: str | None = None, variant: str | None = None,
-                     lock: bool = True, lock_timeout: float = 30) -> ValidationReport:
-    """Check ``path`` for damage; every problem found, in one pass."""
+                     lock: bool = True, lock_timeout: float = 30,
+                     progress: Callable[[int], None] | None = None,
+                     progress_total: Callable[[int | None, str], None] | None = None) -> ValidationReport:
+    """Check ``path`` for damage; every problem found, in one pass.
+
+    ``progress_total`` is told the size of the work once (bytes of an mbox or MMDF file,
+    else no total and a count of messages), ``progress`` each message's bytes as it is
+    checked: as convert_mailbox does, for a progress bar.
+    """
     path = inner_mbox(path)
     fmt = normalize_format(fmt) or detect_format(path, damaged_mbox_ok=True)
     report = ValidationReport(str(path), fmt)
+    bar = _Progress(progress, progress_total)
     if fmt == "mbox":
-        _MboxCheck(path, report, variant, lock, lock_timeout).run()
+        _MboxCheck(path, report, variant, lock, lock_timeout, bar).run()
     elif fmt == "maildir":
-        _check_maildir(path, report)
+        _check_maildir(path, report, bar)
     else:
-        _check_other(path, fmt, report, lock, lock_timeout)
+        _check_other(path, fmt, report, lock, lock_timeout, bar)
     return report
+
+
+class _Progress:
+    """The two progress callables, either of which may be missing."""
+
+    def __init__(self, update: Callable[[int], None] | None, total: Callable[[int | None, str], None] | None):
+        self.update = update or (lambda n: None)
+        self.start = total or (lambda size, unit: None)
 
 
 class _MboxCheck:
     """Everything §5 lists, from the one scanner's events and a look at each message."""
 
     def __init__(self, path: Path, report: ValidationReport, variant: str | None, lock: bool,
-                 lock_timeout: float):
-        self.path, self.report = path, report
+                 lock_timeout: float, progress: _Progress):
+        self.path, self.report, self.progress = path, report, progress
         self.reader = MboxReader(path, variant=variant, lock=lock, lock_timeout=lock_timeout,
                                  event=self.event)
         self.eols: Counter[str] = Counter()
@@ -214,10 +231,12 @@ class _MboxCheck:
             self.report.variant = self.reader.variant
             self.report.variant_evidence = list(self.reader.guess.evidence)
             size = self.reader.size
+            self.progress.start(size, "B")
             self.cl_total = 0
             last = None
             for raw in self.reader.scanned():
                 self._message(raw)
+                self.progress.update(len(raw.data))
                 last = raw
             self._file_end(last, size)
         self._style_checks()
@@ -419,8 +438,9 @@ class _MboxCheck:
                             key=f"{self.path.name}.lock")
 
 
-def _check_maildir(path: Path, report: ValidationReport) -> None:
+def _check_maildir(path: Path, report: ValidationReport, progress: _Progress) -> None:
     r = report
+    progress.start(None, "msg")
     for sub in ("cur", "new", "tmp"):
         if not (path / sub).is_dir():
             r.add("missing-subdir", f"{sub}/ is missing", key=sub)
@@ -440,6 +460,7 @@ def _check_maildir(path: Path, report: ValidationReport) -> None:
             if name.startswith("."):
                 continue
             _check_maildir_file(d / name, sub, name, key, keyword_map, uniques, now, r, owner)
+            progress.update(1)
     for name in stale_tmp_files(path, now):
         r.add("stale-tmp-file", "a delivery abandoned in tmp/ (older than 36 h; never converted)",
               key=f"tmp/{name}")
@@ -510,7 +531,8 @@ def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dic
                   "from the Date: header (copied without keeping times?)", key=key)
 
 
-def _check_other(path: Path, fmt: str, report: ValidationReport, lock: bool, lock_timeout: float) -> None:
+def _check_other(path: Path, fmt: str, report: ValidationReport, lock: bool, lock_timeout: float,
+                 progress: _Progress) -> None:
     """MH, MMDF, Babyl: structure and messages that cannot be read."""
     def event(code: str, **info: Any) -> None:
         sev = SEVERITY.get(code, "warning")
@@ -520,7 +542,9 @@ def _check_other(path: Path, fmt: str, report: ValidationReport, lock: bool, loc
     try:
         reader = make_reader(path, fmt, lock=lock, lock_timeout=lock_timeout, event=event)
         with reader:
+            progress.start(getattr(reader, "size", None) if fmt == "mmdf" else None, "B" if fmt == "mmdf" else "msg")
             for msg in reader:
+                progress.update(len(msg.data))
                 if outside_any_message(msg):             # reported by the reader, not a message
                     continue
                 report.messages += 1

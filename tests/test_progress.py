@@ -1,0 +1,84 @@
+"""Progress bars (the contract): on stderr when it is a terminal; never in pipes or cron,
+never with --quiet, never on stdout, and not with --json."""
+
+import fcntl
+import json
+import os
+import pty
+import struct
+import subprocess
+import termios
+import threading
+
+import pytest
+
+from .conftest import mbox_entry, python_cmd
+
+
+def run_on_a_terminal(args):
+    """mboxtool with stderr on a terminal of 100 columns and stdout a pipe: the exit code,
+    stdout, and every byte the terminal was sent."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen(python_cmd() + args, stdout=subprocess.PIPE, stderr=slave,
+                            stdin=subprocess.DEVNULL)
+    os.close(slave)
+    out = []                                  # read beside the terminal: a full pipe would block mboxtool
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.read()))
+    reader.start()
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:                       # EIO: nobody has the terminal open any more
+            break
+        if not chunk:
+            break
+        screen += chunk
+    reader.join()
+    proc.stdout.close()
+    os.close(master)
+    return proc.wait(), out[0], screen
+
+
+@pytest.fixture
+def box(tmp_path):
+    (tmp_path / "in.mbox").write_bytes(b"".join(mbox_entry(body=f"message {i}\n" + "x" * 2000 + "\n")
+                                                for i in range(2000)))
+    return tmp_path / "in.mbox"
+
+
+def test_a_terminal_gets_a_progress_bar_and_stdout_only_the_summary(box):
+    code, out, screen = run_on_a_terminal(["convert", str(box), str(box.with_name("md"))])
+    assert code == 0
+    assert b"converting:" in screen and b"%|" in screen and b"B/s" in screen
+    assert out.startswith(b"converted 2000 messages") and b"\r" not in out and b"%|" not in out
+
+
+@pytest.mark.parametrize("flag", ["-q", "--json"])
+def test_no_bar_with_quiet_or_json_even_on_a_terminal(box, flag):
+    code, out, screen = run_on_a_terminal(["convert", flag, str(box), str(box.with_name("md"))])
+    assert code == 0 and screen == b""
+    if flag == "--json":
+        assert json.loads(out)["converted"] == 2000
+
+
+def test_no_bar_when_stderr_is_a_pipe(box):
+    r = subprocess.run(python_cmd() + ["convert", str(box), str(box.with_name("md"))], capture_output=True)
+    assert r.returncode == 0 and r.stderr == b""
+
+
+@pytest.mark.parametrize("command, desc, summary", [("validate", b"checking:", b"2000 messages;"),
+                                                    ("info", b"reading:", b"messages    2000")])
+def test_validate_and_info_show_a_bar_on_a_terminal_but_not_with_json(box, command, desc, summary):
+    code, out, screen = run_on_a_terminal([command, str(box)])
+    assert code == 0 and desc in screen and b"%|" in screen
+    assert summary in out and desc not in out
+    code, out, screen = run_on_a_terminal([command, "--json", str(box)])
+    assert code == 0 and screen == b"" and json.loads(out)["messages"] == 2000
+
+
+def test_a_maildir_is_counted_in_messages(box):
+    subprocess.run(python_cmd() + ["convert", "-q", str(box), str(box.with_name("md"))], check=True)
+    code, out, screen = run_on_a_terminal(["validate", str(box.with_name("md"))])
+    assert code == 0 and b"checking:" in screen and b"msg" in screen
