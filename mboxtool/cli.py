@@ -433,9 +433,14 @@ def repair(src, dst, from_format, source_variant, variant, dedupe, no_fsync, loc
     Example: mboxtool repair damaged.mbox repaired.mbox
     """
     from .repair import repair_mailbox
+    bar = ProgressBar(not as_json, "repairing")
     with user_errors():
-        report = repair_mailbox(src, dst, from_format, source_variant, variant, dedupe,
-                                fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout)
+        try:
+            report = repair_mailbox(src, dst, from_format, source_variant, variant, dedupe,
+                                    fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
+                                    progress=bar.update, progress_total=bar.start)
+        finally:
+            bar.close()
     if as_json:
         click.echo(dump_json(report.to_dict()))
     else:

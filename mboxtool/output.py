@@ -27,8 +27,10 @@ class ProgressBar:
         self.bar = None
 
     def start(self, total: int | None, unit: str) -> None:
+        """A bar for the next stretch of work (one before it is closed)."""
         if not self.enabled:
             return
+        self.close()
         try:
             from tqdm import tqdm
         except ImportError:             # run from a source tree without its dependencies: no bar

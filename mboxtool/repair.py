@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,14 @@ class RepairReport:
 
 def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | None = None,
                    out_variant: str | None = None, dedupe: bool = False, fsync: bool = True,
-                   lock: bool = True, lock_timeout: float = 30) -> RepairReport:
-    """Repair ``src`` into a new ``dst`` (which must not exist)."""
+                   lock: bool = True, lock_timeout: float = 30,
+                   progress: Callable[[int], None] | None = None,
+                   progress_total: Callable[[int | None, str], None] | None = None) -> RepairReport:
+    """Repair ``src`` into a new ``dst`` (which must not exist).
+
+    ``progress_total`` and ``progress``: for a progress bar, as convert_mailbox has them. An
+    mbox is read three times (checked, copied, the copy checked): one bar covers the three.
+    """
     src, dst = inner_mbox(src), Path(dst)
     fmt = normalize_format(fmt) or detect_format(src, damaged_mbox_ok=True)
     if os.path.lexists(dst):
@@ -75,7 +82,8 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
     if fmt != "mbox":
         # other formats: a fresh copy through the converter fixes names, modes and empty files
         rep = convert_mailbox(src, dst, ConvertOptions(from_format=fmt, to_format=fmt, fsync=fsync,
-                                                       lock=lock, lock_timeout=lock_timeout))
+                                                       lock=lock, lock_timeout=lock_timeout),
+                              progress=progress, progress_total=progress_total)
         if rep.write_error is not None:                          # a full disk, say
             _remove_copy(dst)
             raise WriteFailed(f"{dst}: cannot write the repaired copy: "
@@ -91,8 +99,10 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
         report.remaining += [p.to_dict() for p in validate_mailbox(dst, fmt).problems
                              if p.severity == "error"]
         return report
-    lost = _repair_mbox(src, dst, variant, out_variant, dedupe, fsync, lock, lock_timeout, report)
-    check = validate_mailbox(dst, "mbox", out_variant or None, lock=False)
+    if progress_total:
+        progress_total(3 * os.path.getsize(src), "B")
+    lost = _repair_mbox(src, dst, variant, out_variant, dedupe, fsync, lock, lock_timeout, report, progress)
+    check = validate_mailbox(dst, "mbox", out_variant or None, lock=False, progress=progress)
     report.remaining = [p.to_dict() for p in lost + check.problems if p.severity in ("error", "warning")]
     return report
 
@@ -107,11 +117,12 @@ def _remove_copy(dst: Path) -> None:
 
 
 def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | None, dedupe: bool,
-                 fsync: bool, lock: bool, lock_timeout: float, report: RepairReport) -> list:
+                 fsync: bool, lock: bool, lock_timeout: float, report: RepairReport,
+                 progress: Callable[[int], None] | None) -> list:
     """Write the repaired copy; return the source's problems no copy can mend (mail lost
     where compressed data breaks off)."""
     phantoms: set[int] = set()
-    pre = validate_mailbox(src, "mbox", variant, lock, lock_timeout)
+    pre = validate_mailbox(src, "mbox", variant, lock, lock_timeout, progress=progress)
     for p in pre.problems:
         if p.code == "possible-phantom-split" and p.key:
             phantoms.add(int(p.key))
@@ -129,6 +140,8 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
             seen: set[int] = set()
             held: tuple[ScannedMessage, MailMessage] | None = None
             for raw in reader.scanned():
+                if progress:
+                    progress(len(raw.data))
                 msg = reader.to_message(raw)
                 msg.body_quotes = None                      # repair may edit the bytes
                 if held is not None and raw.index in phantoms:

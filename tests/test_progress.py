@@ -82,3 +82,25 @@ def test_a_maildir_is_counted_in_messages(box):
     subprocess.run(python_cmd() + ["convert", "-q", str(box), str(box.with_name("md"))], check=True)
     code, out, screen = run_on_a_terminal(["validate", str(box.with_name("md"))])
     assert code == 0 and b"checking:" in screen and b"msg" in screen
+
+
+@pytest.mark.parametrize("to", ["mbox", "mh"])
+def test_repair_shows_a_bar_on_a_terminal_and_writes_the_same_copy(box, to):
+    src = box
+    if to == "mh":
+        src = box.with_name("folder")
+        subprocess.run(python_cmd() + ["convert", "-q", "--to", "mh", str(box), str(src)], check=True)
+    code, out, screen = run_on_a_terminal(["repair", str(src), str(box.with_name("fixed"))])
+    assert code == 0 and b"repairing:" in screen and b"repairing:" not in out
+    quiet = subprocess.run(python_cmd() + ["repair", "--json", str(src), str(box.with_name("fixed2"))],
+                           capture_output=True)
+    assert quiet.returncode == 0 and quiet.stderr == b""
+    assert json.loads(quiet.stdout)["messages"] == 2000
+    assert contents(box.with_name("fixed")) == contents(box.with_name("fixed2"))     # the bar changes nothing
+
+
+def contents(path):
+    """The bytes of a file, or of each message file of a folder by name."""
+    if path.is_file():
+        return path.read_bytes()
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file() and p.name[0] != "."}
