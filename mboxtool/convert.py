@@ -18,7 +18,7 @@ from .errors import InputError, UsageError
 from .formats.maildir import being_made
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
 from .index import short_digest
-from .mailboxes import make_reader, make_writer
+from .mailboxes import make_reader, make_writer, progress_size
 from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
 from .ownership import owner_for
 from .quota import quota_file, record
@@ -273,7 +273,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
         if getattr(reader, "guess", None) is not None:
             report.variant_evidence = list(reader.guess.evidence)
         if progress_total:
-            progress_total(getattr(reader, "size", None), "B" if src_format in ("mbox", "mmdf") else "msg")
+            progress_total(*progress_size(reader, src_format))
         if opts.dry_run:
             _dry_run(reader, src_format, dst, dst_format, report, progress)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .errors import UsageError
 from .formats.babyl import BabylReader, BabylWriter
@@ -42,3 +43,11 @@ def make_writer(path: Path, fmt: str, *, variant: str = "mboxrd", fsync: bool = 
     if fmt == "maildir":
         return MaildirWriter(path, fsync=fsync, folder=folder, lock=lock, lock_timeout=lock_timeout)
     return WRITERS[fmt](path, fsync=fsync, lock=lock, lock_timeout=lock_timeout)
+
+
+def progress_size(reader: Any, fmt: str) -> tuple[int | None, str]:
+    """The size of a read for a progress bar: the bytes of an mbox or MMDF file, else the
+    number of messages where the reader can tell it before reading (a Maildir), else None."""
+    if fmt in ("mbox", "mmdf"):
+        return getattr(reader, "size", None), "B"
+    return (reader.message_count() if hasattr(reader, "message_count") else None), "msg"

@@ -12,7 +12,7 @@ from typing import Any
 
 from .detect import detect_format, inner_mbox, normalize_format
 from .formats.mbox import addr_spec
-from .mailboxes import make_reader
+from .mailboxes import make_reader, progress_size
 from .message import MailMessage, outside_any_message, split_message
 
 # scanner events that mean the file is damaged (validate explains them)
@@ -191,9 +191,8 @@ def mailbox_info(path: Path, fmt: str | None = None, variant: str | None = None,
     """
     with Inspection(path, fmt, variant, lock, lock_timeout) as insp:
         info = Info(str(path), insp.format, insp.variant, insp.evidence)
-        by_bytes = insp.format in ("mbox", "mmdf")
         if progress_total:
-            progress_total(getattr(insp.reader, "size", None) if by_bytes else None, "B" if by_bytes else "msg")
+            progress_total(*progress_size(insp.reader, insp.format))
         for index, msg in enumerate(insp.messages(), 1):
             if progress:
                 progress(len(msg.data))

@@ -440,7 +440,6 @@ class _MboxCheck:
 
 def _check_maildir(path: Path, report: ValidationReport, progress: _Progress) -> None:
     r = report
-    progress.start(None, "msg")
     for sub in ("cur", "new", "tmp"):
         if not (path / sub).is_dir():
             r.add("missing-subdir", f"{sub}/ is missing", key=sub)
@@ -451,15 +450,13 @@ def _check_maildir(path: Path, report: ValidationReport, progress: _Progress) ->
             r.add("control-files", f"{name}: a control file, not a message", key=name)
     uniques: dict[str, str] = {}
     owner = os.stat(path).st_uid
-    for sub in ("new", "cur"):
-        d = path / sub
-        if not d.is_dir():
-            continue
-        for name in sorted(os.listdir(d)):
-            key = f"{sub}/{name}"
-            if name.startswith("."):
-                continue
-            _check_maildir_file(d / name, sub, name, key, keyword_map, uniques, now, r, owner)
+    listed = {sub: sorted(n for n in os.listdir(path / sub) if not n.startswith("."))
+              for sub in ("new", "cur") if (path / sub).is_dir()}
+    progress.start(sum(map(len, listed.values())), "msg")
+    for sub, names in listed.items():
+        for name in names:
+            _check_maildir_file(path / sub / name, sub, name, f"{sub}/{name}", keyword_map, uniques, now, r,
+                                owner)
             progress.update(1)
     for name in stale_tmp_files(path, now):
         r.add("stale-tmp-file", "a delivery abandoned in tmp/ (older than 36 h; never converted)",

@@ -166,6 +166,7 @@ class MaildirReader(Reader):
         self.groups: dict[str, list[MaildirEntry]] = {}
         self._current: dict[str, str] | None = None     # unique name -> relpath, once files moved
         self.owner = os.geteuid()                          # of the Maildir, once opened (open_message_file)
+        self._listed: list[MaildirEntry] | None = None     # listed by count(), for the next read
 
     def open(self) -> MaildirReader:
         if not self.path.is_dir():
@@ -331,9 +332,17 @@ class MaildirReader(Reader):
             self.vanished(group[0].relpath)
         return out
 
+    def message_count(self) -> int:
+        """How many message files a read will find: listed now, and the read takes this list
+        (for a progress bar's total)."""
+        if self._listed is None:
+            self._listed = self.entries()
+        return len(self._listed)
+
     def __iter__(self) -> Iterator[MailMessage]:
         done: set[str] = set()
-        for entry in self.entries():
+        listed, self._listed = self._listed, None
+        for entry in listed if listed is not None else self.entries():
             if self.groups:
                 unique = entry.info.unique
                 if unique in self.groups:
