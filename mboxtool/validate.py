@@ -20,7 +20,7 @@ from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage, _boundary
 from .index import short_digest
 from .locking import dotlock_state
-from .mailboxes import make_reader
+from .mailboxes import make_reader, progress_size
 from .message import (
     SEPARATOR_LINES,
     is_empty_message,
@@ -539,7 +539,7 @@ def _check_other(path: Path, fmt: str, report: ValidationReport, lock: bool, loc
     try:
         reader = make_reader(path, fmt, lock=lock, lock_timeout=lock_timeout, event=event)
         with reader:
-            progress.start(getattr(reader, "size", None) if fmt == "mmdf" else None, "B" if fmt == "mmdf" else "msg")
+            progress.start(*progress_size(reader, fmt))
             for msg in reader:
                 progress.update(len(msg.data))
                 if outside_any_message(msg):             # reported by the reader, not a message

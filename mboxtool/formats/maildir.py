@@ -166,7 +166,7 @@ class MaildirReader(Reader):
         self.groups: dict[str, list[MaildirEntry]] = {}
         self._current: dict[str, str] | None = None     # unique name -> relpath, once files moved
         self.owner = os.geteuid()                          # of the Maildir, once opened (open_message_file)
-        self._listed: list[MaildirEntry] | None = None     # listed by count(), for the next read
+        self._listed: list[MaildirEntry] | None = None     # listed by message_count(), for the next read
 
     def open(self) -> MaildirReader:
         if not self.path.is_dir():
