@@ -47,7 +47,7 @@ def make_writer(path: Path, fmt: str, *, variant: str = "mboxrd", fsync: bool = 
 
 def progress_size(reader: Any, fmt: str) -> tuple[int | None, str]:
     """The size of a read for a progress bar: the bytes of an mbox or MMDF file, else the
-    number of messages where the reader can tell it before reading (a Maildir), else None."""
+    number of messages where the reader can tell it before reading (Maildir, MH), else None."""
     if fmt in ("mbox", "mmdf"):
         return getattr(reader, "size", None), "B"
     return (reader.message_count() if hasattr(reader, "message_count") else None), "msg"

@@ -78,10 +78,11 @@ def test_validate_and_info_show_a_bar_on_a_terminal_but_not_with_json(box, comma
     assert code == 0 and screen == b"" and json.loads(out)["messages"] == 2000
 
 
+@pytest.mark.parametrize("fmt", ["maildir", "mh"])
 @pytest.mark.parametrize("command", [["validate"], ["info"], ["convert", "--to", "mbox"]])
-def test_a_maildir_is_counted_in_messages_out_of_its_total(box, command):
+def test_a_folder_is_counted_in_messages_out_of_its_total(box, command, fmt):
     md = box.with_name("md")
-    subprocess.run(python_cmd() + ["convert", "-q", str(box), str(md)], check=True)
+    subprocess.run(python_cmd() + ["convert", "-q", "--to", fmt, str(box), str(md)], check=True)
     args = [*command, str(md)] + ([str(box.with_name("out.mbox"))] if command[0] == "convert" else [])
     code, out, screen = run_on_a_terminal(args)
     assert code == 0 and b"/2000 [" in screen and b"msg" in screen      # "1234/2000 [00:01<00:00, ...msg/s]"

@@ -134,6 +134,7 @@ class MHReader(Reader):
     """Messages of an MH folder in numeric order; flags from the sequences."""
 
     format = "mh"
+    _listed: list[tuple[int, str]] | None = None      # listed by message_count(), for the next read
 
     def open(self) -> MHReader:
         if not self.path.is_dir():
@@ -153,6 +154,12 @@ class MHReader(Reader):
                 self.event("foreign-file", key=name)
         return sorted(found)
 
+    def message_count(self) -> int:
+        """How many messages a read will find: listed now, and the read takes this list
+        (for a progress bar's total)."""
+        self._listed = self.numbers()
+        return len(self._listed)
+
     def __iter__(self) -> Iterator[MailMessage]:
         seqs = read_sequences(self.path)
         unseen = seqs.get("unseen", set())
@@ -160,7 +167,8 @@ class MHReader(Reader):
         # Evolution keeps an MH folder's flags in each message's X-Evolution header, with no
         # .mh_sequences: read there, or every message would come out seen and unmarked
         evolution = not (self.path / ".mh_sequences").exists() and not marks
-        for num, name in self.numbers():
+        listed, self._listed = self._listed, None
+        for num, name in listed if listed is not None else self.numbers():
             read = self.read_file(self.path / name, name)
             if read is None:
                 continue
