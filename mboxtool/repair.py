@@ -99,9 +99,11 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
         report.remaining += [p.to_dict() for p in validate_mailbox(dst, fmt).problems
                              if p.severity == "error"]
         return report
-    if progress_total:
-        progress_total(3 * os.path.getsize(src), "B")
-    lost = _repair_mbox(src, dst, variant, out_variant, dedupe, fsync, lock, lock_timeout, report, progress)
+    # one bar over the three passes, sized by the first reader (a compressed mbox is read
+    # decompressed: its file size would be the wrong measure)
+    three_passes = (lambda size, unit: progress_total(3 * size if size else None, unit)) if progress_total else None
+    lost = _repair_mbox(src, dst, variant, out_variant, dedupe, fsync, lock, lock_timeout, report, progress,
+                        three_passes)
     check = validate_mailbox(dst, "mbox", out_variant or None, lock=False, progress=progress)
     report.remaining = [p.to_dict() for p in lost + check.problems if p.severity in ("error", "warning")]
     return report
@@ -118,11 +120,13 @@ def _remove_copy(dst: Path) -> None:
 
 def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | None, dedupe: bool,
                  fsync: bool, lock: bool, lock_timeout: float, report: RepairReport,
-                 progress: Callable[[int], None] | None) -> list:
+                 progress: Callable[[int], None] | None,
+                 progress_total: Callable[[int | None, str], None] | None) -> list:
     """Write the repaired copy; return the source's problems no copy can mend (mail lost
     where compressed data breaks off)."""
     phantoms: set[int] = set()
-    pre = validate_mailbox(src, "mbox", variant, lock, lock_timeout, progress=progress)
+    pre = validate_mailbox(src, "mbox", variant, lock, lock_timeout, progress=progress,
+                           progress_total=progress_total)
     for p in pre.problems:
         if p.code == "possible-phantom-split" and p.key:
             phantoms.add(int(p.key))

@@ -108,3 +108,21 @@ def contents(path):
     if path.is_file():
         return path.read_bytes()
     return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file() and p.name[0] != "."}
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_repairs_bar_covers_its_three_passes_of_the_decompressed_bytes(box, compressed):
+    """One bar over checking, copying and checking the copy, sized by what is read: a
+    gzip mbox's file size would give a bar that runs far past its end."""
+    import gzip
+
+    from mboxtool.repair import repair_mailbox
+    src = box
+    if compressed:
+        src = box.with_name("in.mbox.gz")
+        src.write_bytes(gzip.compress(box.read_bytes()))
+    totals, done = [], []
+    repair_mailbox(src, box.with_name("fixed"), progress=done.append,
+                   progress_total=lambda size, unit: totals.append((size, unit)))
+    assert totals == [(3 * box.stat().st_size, "B")]
+    assert 0.9 * totals[0][0] < sum(done) <= totals[0][0]

@@ -157,7 +157,8 @@ class MHReader(Reader):
     def message_count(self) -> int:
         """How many messages a read will find: listed now, and the read takes this list
         (for a progress bar's total)."""
-        self._listed = self.numbers()
+        if self._listed is None:
+            self._listed = self.numbers()
         return len(self._listed)
 
     def __iter__(self) -> Iterator[MailMessage]:
