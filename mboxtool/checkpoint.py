@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .durable import replace_file
 from .ownership import owner_for
+from .safefs import LARGE_CONTROL_CAP, read_control
 
 STATE_NAME = ".mboxtool-state"
 TAIL = 64 << 10
@@ -27,6 +28,11 @@ TAIL = 64 << 10
 def state_path(dst: Path, dst_format: str) -> Path | None:
     """The state file of a directory destination; None where there is nowhere private to put it."""
     return dst / STATE_NAME if dst_format in ("maildir", "mh") else None
+
+
+def _load(state: Path) -> object:
+    """The state file's entries; OSError for a link, a FIFO or a huge file (safefs.py)."""
+    return json.loads(read_control(state, cap=LARGE_CONTROL_CAP))
 
 
 def _tail_hash(fd: int, offset: int) -> str:
@@ -44,7 +50,7 @@ def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str
     if state is None:
         return None
     try:
-        entries = json.loads(state.read_text())
+        entries = _load(state)
         entry = entries.get(str(src.resolve()))
     except (OSError, ValueError, AttributeError):
         return None
@@ -65,7 +71,7 @@ def delivered(state: Path | None, src: Path) -> set[int]:
     if state is None:
         return set()
     try:
-        entries = json.loads(state.read_text())
+        entries = _load(state)
         return _unpacked(entries.get(str(src.resolve())))
     except (OSError, ValueError, AttributeError):
         return set()
@@ -91,7 +97,7 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
     if state is None or not state.parent.exists():
         return
     try:
-        entries = json.loads(state.read_text())
+        entries = _load(state)
         if not isinstance(entries, dict):
             entries = {}
     except (OSError, ValueError):
@@ -109,7 +115,7 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
     if entries.get(key) == entry:
         return                                     # a re-run that found nothing new: nothing to record
     entries[key] = entry
-    where = os.open(state.parent, os.O_RDONLY | os.O_DIRECTORY)
+    where = os.open(state.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         replace_file(state.name, json.dumps(entries, indent=1).encode(), where, owner_for(state.parent), fsync)
     finally:

@@ -15,7 +15,7 @@ from typing import Any
 from .detect import detect_format, inner_mbox, normalize_format
 from .errors import InputError
 from .flags import LETTERS, from_mbox_headers, parse_maildir_name
-from .formats.maildir import is_control_file, open_message_file, read_keyword_map, stale_tmp_files
+from .formats.maildir import is_control_file, read_keyword_map, stale_tmp_files
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage, _boundary
 from .index import short_digest
@@ -30,6 +30,7 @@ from .message import (
     outside_any_message,
     starts_like_a_message,
 )
+from .safefs import open_regular
 
 # code -> severity, as in the damage catalogue (mailbox-formats.md §5, §6)
 SEVERITY = {
@@ -53,6 +54,7 @@ SEVERITY = {
     "bad-size-field": "warning", "foreign-file": "warning", "unreadable-file": "error",
     "insecure-permissions": "warning", "bad-mtime": "info", "mtime-far-from-date": "warning",
     "uid-in-name": "info", "control-files": "info", "not-a-message": "warning",
+    "symlink": "error",
 }
 TRUNCATED_KEYWORD = "$Truncated"        # the keyword repair marks a cut-off message with
 _LONG = re.compile(rb"[^\n]{999,}")
@@ -450,8 +452,11 @@ def _check_maildir(path: Path, report: ValidationReport, progress: _Progress) ->
             r.add("control-files", f"{name}: a control file, not a message", key=name)
     uniques: dict[str, str] = {}
     owner = os.stat(path).st_uid
+    for sub in ("new", "cur"):
+        if (path / sub).is_symlink():                # never walked: it may lead anywhere (/etc)
+            r.add("symlink", f"{sub}/ is a symbolic link: not followed, its files never converted", key=sub)
     listed = {sub: sorted(n for n in os.listdir(path / sub) if not n.startswith("."))
-              for sub in ("new", "cur") if (path / sub).is_dir()}
+              for sub in ("new", "cur") if (path / sub).is_dir() and not (path / sub).is_symlink()}
     progress.start(sum(map(len, listed.values())), "msg")
     for sub, names in listed.items():
         for name in names:
@@ -469,10 +474,12 @@ def _check_maildir(path: Path, report: ValidationReport, progress: _Progress) ->
 def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dict, uniques: dict,
                         now: float, r: ValidationReport, owner: int) -> None:
     try:
-        st = p.stat()
+        st = p.lstat()
     except OSError as exc:
-        why = "a symbolic link to nothing" if p.is_symlink() else f"cannot stat: {exc.strerror}"
-        r.add("unreadable-file", why, key=key)
+        r.add("unreadable-file", f"cannot stat: {exc.strerror}", key=key)
+        return
+    if stat.S_ISLNK(st.st_mode):
+        r.add("symlink", "a symbolic link: not followed (convert does not take it)", key=key)
         return
     if not stat.S_ISREG(st.st_mode):
         r.add("foreign-file", "not a regular file", key=key)
@@ -508,7 +515,7 @@ def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dic
         r.add("empty-file", "an empty file (a failed delivery or copy)", key=key)
         return
     try:
-        fd = open_message_file(str(p), owner)           # a symlink only as convert would follow it
+        fd, _ = open_regular(p)                         # a link or a FIFO swapped in: refused
         with open(fd, "rb") as fh:
             head = fh.read(64 << 10)
     except OSError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import re
@@ -23,6 +22,7 @@ from ..locking import lock_directory
 from ..message import MailMessage, add_headers, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
 from ..quota import quota_file, record
+from ..safefs import NotRegularFile, open_dir, open_regular, read_control
 from ..staging import Stager, host_name, remove_abandoned
 from .common import Reader
 from .courier import KEYWORD_DIR as COURIER_KEYWORD_DIR
@@ -88,7 +88,7 @@ def read_keyword_map(path: Path) -> dict[int, str]:
     """Dovecot's ``dovecot-keywords``: letter index -> keyword name."""
     mapping: dict[int, str] = {}
     try:
-        text = (path / KEYWORDS_FILE).read_bytes().decode("utf-8", "surrogateescape")   # as flags.keyword_bytes
+        text = read_control(path / KEYWORDS_FILE).decode("utf-8", "surrogateescape")   # as flags.keyword_bytes
     except OSError:
         return mapping
     for line in text.split("\n"):                          # not splitlines(): U+0085 may be in a keyword
@@ -132,28 +132,6 @@ def _sane_mtime(mtime: int, name: str, data: bytes | None) -> tuple[int | None, 
     return None, "none"
 
 
-def open_message_file(path: str, owner: int) -> int:
-    """An fd of the message file at ``path`` in a Maildir owned by ``owner``.
-
-    A symbolic link is followed (mairix and similar search folders are
-    Maildirs of links to the real files) only to a file of the Maildir's own
-    owner, or of whoever runs mboxtool: a run as root then never copies a file
-    that the mailbox's user could not read (``/etc/shadow``) into that user's
-    mail.
-    """
-    try:
-        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as exc:
-        if exc.errno != errno.ELOOP:
-            raise
-    fd = os.open(path, os.O_RDONLY)                       # a link (or a loop, which fails here)
-    uid = os.fstat(fd).st_uid
-    if uid not in (owner, os.geteuid()):
-        os.close(fd)
-        raise PermissionError(errno.EPERM, "a symbolic link to a file of another user; not followed")
-    return fd
-
-
 class MaildirReader(Reader):
     """Messages of one Maildir, ordered by (mtime, name), flags from the file names."""
 
@@ -165,7 +143,7 @@ class MaildirReader(Reader):
         self.courier_keywords = read_courier_keywords(self.path)   # Courier-IMAP keeps them apart
         self.groups: dict[str, list[MaildirEntry]] = {}
         self._current: dict[str, str] | None = None     # unique name -> relpath, once files moved
-        self.owner = os.geteuid()                          # of the Maildir, once opened (open_message_file)
+        self.dirfd: dict[str, int | None] = {}             # new/ and cur/, opened once (subdir_fd)
         self._listed: list[MaildirEntry] | None = None     # listed by message_count(), for the next read
 
     def open(self) -> MaildirReader:
@@ -174,19 +152,45 @@ class MaildirReader(Reader):
             raise InputError(f"{self.path}: {what}")
         if not (self.path / "cur").is_dir() and not (self.path / "new").is_dir():
             raise InputError(f"{self.path}: not a Maildir (no cur/ or new/)")
-        self.owner = os.stat(self.path).st_uid
+        for subdir in ("new", "cur"):
+            self.subdir_fd(subdir)                   # a linked cur/ or new/ is refused now
         return self
+
+    def subdir_fd(self, subdir: str) -> int | None:
+        """The fd of ``new/`` or ``cur/`` (None when missing), opened once: the walk, the
+        reads and --move's removals all go through it, so a ``cur/`` swapped for a symbolic
+        link (to /etc) is refused, never followed."""
+        if subdir not in self.dirfd:
+            try:
+                self.dirfd[subdir] = open_dir(self.path / subdir)
+            except FileNotFoundError:
+                self.dirfd[subdir] = None
+            except NotRegularFile as exc:
+                raise InputError(f"{self.path / subdir}: {exc.strerror} (a Maildir's own directory "
+                                 "must not be a link)") from exc
+            except PermissionError as exc:
+                raise InputError(f"{self.path / subdir}: permission denied") from exc
+            except OSError as exc:
+                raise InputError(f"{self.path / subdir}: cannot open: {exc.strerror}") from exc
+        return self.dirfd[subdir]
+
+    def close(self) -> None:
+        for fd in self.dirfd.values():
+            if fd is not None:
+                os.close(fd)
+        self.dirfd = {}
 
     def entries(self) -> list[MaildirEntry]:
         """Message files of new/ and cur/, dot-files and non-regular files skipped, sorted."""
         found: list[MaildirEntry] = []
         renamed: list[str] = []
         for subdir in ("new", "cur"):
-            try:
-                it = os.scandir(self.path / subdir)
-            except FileNotFoundError:
+            fd = self.subdir_fd(subdir)
+            if fd is None:
                 self.event("missing-subdir", key=subdir)
                 continue
+            try:
+                it = os.scandir(fd)
             except PermissionError as exc:
                 raise InputError(f"{self.path / subdir}: permission denied") from exc
             with it:
@@ -194,12 +198,15 @@ class MaildirReader(Reader):
                     if entry.name.startswith("."):
                         continue
                     try:
-                        st = entry.stat(follow_symlinks=True)
+                        st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:                # renamed while listed: a mail client at work
                         renamed.append(entry.name)
                         continue
                     except OSError as exc:
                         self.unreadable(f"{subdir}/{entry.name}", exc)
+                        continue
+                    if stat.S_ISLNK(st.st_mode):             # never followed: it may lead anywhere
+                        self.unreadable(f"{subdir}/{entry.name}", "a symbolic link: not followed")
                         continue
                     if not stat.S_ISREG(st.st_mode):
                         self.event("foreign-file", key=f"{subdir}/{entry.name}", reason="not a regular file")
@@ -251,8 +258,9 @@ class MaildirReader(Reader):
             if fresh or self._current is None:
                 self._current = {}
                 for subdir in ("new", "cur"):
+                    fd = self.subdir_fd(subdir)
                     try:
-                        names = os.listdir(self.path / subdir)
+                        names = os.listdir(fd) if fd is not None else []
                     except OSError:
                         continue
                     for name in names:
@@ -261,21 +269,25 @@ class MaildirReader(Reader):
             relpath = self._current.get(unique)
             if relpath is None or relpath == gone:
                 continue
+            subdir, name = relpath.split("/", 1)
             try:
-                st = os.stat(f"{self.path}/{relpath}", follow_symlinks=False)
+                st = os.stat(name, dir_fd=self.subdir_fd(subdir), follow_symlinks=False)
             except FileNotFoundError:
                 continue
             if stat.S_ISREG(st.st_mode):
-                subdir, name = relpath.split("/", 1)
                 return MaildirEntry(subdir, name, int(st.st_mtime), st.st_size)
         return None
 
     def read(self, entry: MaildirEntry) -> MailMessage:
         """The message stored in ``entry``."""
-        fd = open_message_file(f"{self.path}/{entry.subdir}/{entry.name}", self.owner)
+        # listed as a regular file: opened without following a link or waiting on a FIFO, and
+        # checked again only if it holds more than listed (a device swapped in would)
+        fd, _ = open_regular(entry.name, self.subdir_fd(entry.subdir), check=False)
         try:
             data = os.read(fd, entry.size + 1)
             if len(data) > entry.size:                     # it grew since listing: read the rest
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise NotRegularFile(entry.relpath, "not-a-regular-file", "not a regular file")
                 chunks = [data]
                 while chunk := os.read(fd, 1 << 20):
                     chunks.append(chunk)
@@ -395,9 +407,12 @@ class MaildirWriter:
         self.created = False
         self.quota: Path | None = None               # the Maildir++ maildirsize counting this Maildir
         self.sizes: dict[str, int] = {}              # with one: final relpath -> bytes, until durable
+        self.dirfd: dict[str, int] = {}              # tmp/, new/, cur/ once opened
 
     def open(self) -> MaildirWriter:
         p = self.path
+        if p.is_symlink():                           # its mail would land wherever the link leads
+            raise InputError(f"{p}: is a symbolic link; refusing to write through it (name the real Maildir)")
         if p.exists() and not p.is_dir():
             raise InputError(f"{p}: exists and is not a directory (not a Maildir)")
         if p.is_dir() and any(p.iterdir()) and not is_maildir(p) and not being_made(p):
@@ -418,7 +433,7 @@ class MaildirWriter:
             raise InputError(f"{p}: cannot create: {exc.strerror}") from exc
         if self.lock_wanted:
             self.run_lock = lock_directory(p, self.lock_timeout)    # before anything is read back
-        self.dirfd = {sub: os.open(p / sub, os.O_RDONLY | os.O_DIRECTORY) for sub in ("tmp", "new", "cur")}
+        self.dirfd = self._open_subdirs(p)
         self.keywords = {name: chr(ord("a") + i) for i, name in read_keyword_map(p).items()}
         self.courier = (p / COURIER_KEYWORD_DIR).is_dir()
         self.quota = quota_file(p)
@@ -426,6 +441,28 @@ class MaildirWriter:
         self.pid = os.getpid()
         self.stager = Stager(self.dirfd["tmp"])
         return self
+
+    def _open_subdirs(self, p: Path) -> dict[str, int]:
+        """fds of tmp/, new/ and cur/, every delivery goes through: none may be a symbolic link
+        (mail written wherever it leads, given to the Maildir's user)."""
+        dirfd: dict[str, int] = {}
+        where = p
+        try:
+            root = open_dir(p)
+            try:
+                for sub in ("tmp", "new", "cur"):
+                    where = p / sub
+                    dirfd[sub] = open_dir(sub, dir_fd=root)
+            finally:
+                os.close(root)
+        except OSError as exc:
+            for fd in dirfd.values():
+                os.close(fd)
+            if self.run_lock is not None:
+                os.close(self.run_lock)
+                self.run_lock = None
+            raise InputError(f"{where}: {exc.strerror}; refusing to write into it") from exc
+        return dirfd
 
     def _keyword_letters(self, keywords: tuple[str, ...]) -> tuple[str, list[str]]:
         letters, overflow = [], []
@@ -575,7 +612,7 @@ class MaildirWriter:
         found: set[int] = set()
         others: list[str] = []
         for sub in ("new", "cur"):
-            with os.scandir(self.path / sub) as it:
+            with os.scandir(self.dirfd.get(sub, self.path / sub)) as it:   # unopened: a dry run
                 for entry in it:
                     m = OUR_NAME.match(entry.name)
                     if m:
