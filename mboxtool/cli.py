@@ -16,6 +16,7 @@ from .detect import FORMATS, SOURCE_FORMATS
 from .durable import reuse_large_buffers
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
 from .formats.mbox import VARIANTS
+from .locking import check_timeout
 from .output import ProgressBar, dump_json
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_TEMPFAIL = 0, 1, 2, 75
@@ -98,6 +99,21 @@ SOURCE_FORMAT = click.Choice(SOURCE_FORMATS, case_sensitive=False)
 VARIANT = click.Choice(VARIANTS, case_sensitive=False)
 
 
+class _Seconds(click.ParamType):
+    """A finite number of seconds, 0 or more: NaN would make every lock wait endless."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        try:
+            return check_timeout(float(value))
+        except (TypeError, ValueError, UsageError):
+            self.fail(f"{value!r} is not a finite number of seconds, 0 or more", param, ctx)
+
+
+SECONDS = _Seconds()
+
+
 def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
 
@@ -137,7 +153,7 @@ def cli() -> None:
 @click.option("--dry-run", is_flag=True, help="Report what would be written; write nothing.")
 @click.option("--no-fsync", is_flag=True, help="Skip fsync: faster, but a crash may lose the last batch.")
 @click.option("--lock/--no-lock", default=True, show_default=True, help="Lock mbox files as MDAs do.")
-@click.option("--lock-timeout", type=click.FloatRange(min=0), default=30, show_default=True, metavar="SECONDS",
+@click.option("--lock-timeout", type=SECONDS, default=30, show_default=True, metavar="SECONDS",
               help="Give up (exit 75) when a lock cannot be had within this time.")
 @click.option("--fcntl-only", is_flag=True,
               help="Lock mbox files with fcntl only, without PATH.lock (for spool directories you "
@@ -248,7 +264,7 @@ def main() -> None:
 # -- inspection ------------------------------------------------------------------------
 
 def _lock_options(f):
-    f = click.option("--lock-timeout", type=click.FloatRange(min=0), default=30, show_default=True, metavar="SECONDS",
+    f = click.option("--lock-timeout", type=SECONDS, default=30, show_default=True, metavar="SECONDS",
                      help="Give up (exit 75) when the shared lock cannot be had in time.")(f)
     f = click.option("--lock/--no-lock", default=True, show_default=True,
                      help="Take a shared fcntl lock on mbox files while reading.")(f)

@@ -248,6 +248,8 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
     refuse_destination_inside(src, dst)
     if opts.variant not in VARIANTS:
         raise UsageError(f"unknown variant {opts.variant!r}")
+    if opts.move and src.is_symlink():              # what it names may be someone else's mail
+        raise UsageError(f"{src}: is a symbolic link; --move removes mail only from the mailbox itself")
     if opts.move and src_format == "babyl":
         raise UsageError("--move is not supported for Babyl sources (the file would be rewritten)")
     report = ConvertReport(str(src), str(dst), src_format, dst_format, dry_run=opts.dry_run)
@@ -580,11 +582,8 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
         quota = quota_file(report.source) if src_format == "maildir" else None
         size = count = 0
         for key in keys:
-            path = Path(report.source) / key
             try:
-                if quota is not None:
-                    size += os.lstat(path).st_size
-                os.unlink(path)
+                size += reader.remove(key)          # through the directory fd it was read by
                 count += 1
             except FileNotFoundError:
                 pass

@@ -119,7 +119,7 @@ def replace_file(name: str, data: bytes, dir_fd: int | str | os.PathLike[str], o
     which a random part is added.
     """
     if not isinstance(dir_fd, int):
-        fd = os.open(dir_fd, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        fd = os.open(dir_fd, os.O_RDONLY | os.O_DIRECTORY)
         try:
             return replace_file(name, data, fd, owner, fsync, tmp)
         finally:

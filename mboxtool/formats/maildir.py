@@ -174,6 +174,17 @@ class MaildirReader(Reader):
                 raise InputError(f"{self.path / subdir}: cannot open: {exc.strerror}") from exc
         return self.dirfd[subdir]
 
+    def remove(self, key: str) -> int:
+        """Remove the message file ``key`` (``cur/NAME``), through the fd of the directory it
+        was read from (--move); its size. FileNotFoundError when it is gone already."""
+        subdir, name = key.split("/", 1)
+        fd = self.subdir_fd(subdir)
+        if fd is None:
+            raise FileNotFoundError(key)
+        size = os.stat(name, dir_fd=fd, follow_symlinks=False).st_size
+        os.unlink(name, dir_fd=fd)
+        return size
+
     def close(self) -> None:
         for fd in self.dirfd.values():
             if fd is not None:

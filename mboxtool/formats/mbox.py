@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import dates, flags
 from ..compression import compression_of, decompress
-from ..durable import fsync_dir, make_private_dir
+from ..durable import fsync_dir, make_private_dir, replace_file
 from ..errors import InputError, SourceChanged
 from ..fdio import write_buffers
 from ..locking import MboxLock
@@ -31,6 +31,7 @@ from ..message import (
     unquote_mboxrd,
 )
 from ..ownership import give, owner_for
+from ..safefs import read_control
 from .mboxscan import CHUNK, Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
@@ -82,7 +83,9 @@ class VariantGuess:
 def open_mbox_fd(path: Path, write: bool = False) -> tuple[int, os.stat_result]:
     """Open an existing mbox as the single fd we keep for it; refuse what is not a regular file."""
     try:
-        fd = os.open(path, (os.O_RDWR if write else os.O_RDONLY) | os.O_NOCTTY | os.O_NONBLOCK)
+        # one written to (a destination, a --move source) is never reached through a link:
+        # root would append to, or empty, whatever file the link names
+        fd = os.open(path, (os.O_RDWR | os.O_NOFOLLOW if write else os.O_RDONLY) | os.O_NOCTTY | os.O_NONBLOCK)
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except IsADirectoryError as exc:
@@ -90,6 +93,8 @@ def open_mbox_fd(path: Path, write: bool = False) -> tuple[int, os.stat_result]:
     except PermissionError as exc:
         raise InputError(f"{path}: permission denied") from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP and write:
+            raise InputError(f"{path}: is a symbolic link; refusing to write through it") from exc
         raise InputError(f"{path}: cannot open: {exc.strerror}") from exc
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
@@ -630,7 +635,7 @@ class MboxWriter:
                 self.lock = MboxLock(self.path, self.fd, True, self.lock_timeout,
                                      dotlock=self.dotlock, warn=self.warn).acquire()
                 # while we waited, a MUA may have renamed a new file over the path (§7.3 step 3)
-                if os.stat(self.path).st_ino != os.fstat(self.fd).st_ino:
+                if os.lstat(self.path).st_ino != os.fstat(self.fd).st_ino:
                     self.lock.release()
                     self.lock = None
                     os.close(self.fd)
@@ -653,9 +658,12 @@ class MboxWriter:
     def _recover_journal(self) -> None:
         """Undo a partial append left by a killed run (its journal names the length before it)."""
         try:
-            text = self.journal.read_text().split()
+            text = read_control(self.journal, cap=4096).decode("ascii", "replace").split()
         except FileNotFoundError:
             return
+        except OSError as exc:                       # a link, a FIFO, a huge file: never ours
+            raise InputError(f"{self.journal}: {exc.strerror}; remove it, it is no journal "
+                             "mboxtool wrote") from exc
         try:
             ino, before, after = (int(x) for x in text[:3])
         except ValueError:
@@ -710,8 +718,9 @@ class MboxWriter:
         start = self.committed
         wrote_journal = False
         try:
-            if self.fsync:
-                self.journal.write_text(f"{os.fstat(self.fd).st_ino} {start} {start + total}\n")
+            if self.fsync:                       # renamed into place: its name is never opened
+                replace_file(self.journal.name, f"{os.fstat(self.fd).st_ino} {start} {start + total}\n".encode(),
+                             self.journal.parent, fsync=False)
                 wrote_journal = True
             write_buffers(self.fd, pending, start)    # no joined copy of the batch in memory
             if self.fsync:

@@ -159,6 +159,11 @@ class MHReader(Reader):
                 raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
         return self.dirfd
 
+    def remove(self, key: str) -> int:
+        """Remove message file ``key`` through the folder's fd (--move); 0 (no quota here)."""
+        os.unlink(key, dir_fd=self.folder_fd())
+        return 0
+
     def close(self) -> None:
         if self.dirfd is not None:
             os.close(self.dirfd)
