@@ -22,6 +22,7 @@ from .errors import InputError, MboxtoolError
 from .formats.eml import SYSTEM_FILES, is_message_file
 from .formats.maildir import is_control_file, is_maildir, maildir_folders
 from .ownership import owner_for
+from .staging import host_name
 from .subscriptions import storage_name
 
 LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
@@ -39,6 +40,7 @@ SKIP_SUFFIXES = LOCK_SUFFIXES + CLIENT_SUFFIXES
 # messages for the desktop search (Windows Search, Spotlight), which would add every message twice
 CLIENT_DIR_SUFFIXES = (".mozmsgs",)
 BUNDLE_FILES = ("mbox", "Info.plist", "table_of_contents")  # an Apple Mail bundle's own files
+NAME_MAX = 255                                  # bytes of one file name (Linux, the BSDs, macOS)
 
 
 def _file_format(path: Path) -> str | None:
@@ -69,6 +71,9 @@ def mailboxes(root: Path, skipped: list[Path] | None = None) -> list[tuple[list[
     if not root.is_dir():
         raise InputError(f"{root}: --recursive needs a directory")
     folders = maildir_folders(root)
+    if skipped is not None:                             # .Name links to Maildirs: never followed
+        skipped += [root / n for n in sorted(os.listdir(root))
+                    if n.startswith(".") and (root / n).is_symlink() and is_maildir(root / n)]
     if is_maildir(root) or folders:                     # a Maildir++ root (INBOX) and its folders
         found = [([], root, "maildir")] if is_maildir(root) else []
         for name in folders:
@@ -90,6 +95,10 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
     kmail: list[tuple[Path, list[str]]] = []
     for name in sorted(os.listdir(directory)):
         path = directory / name
+        if path.is_symlink():                       # the walk never leaves the tree: reported
+            if skipped is not None and not name.startswith("."):
+                skipped.append(path)
+            continue
         if _kmail_subfolders(name, path):
             # KMail keeps the subfolders of folder NAME (a Maildir or an mbox file) beside it,
             # in .NAME.directory/: walked after NAME, parents first
@@ -212,6 +221,32 @@ def mutf7_decode(name: str) -> str:
     return "".join(out)
 
 
+def _name_problem(parts: list[str], dst_format: str) -> str | None:
+    """Why the folder ``parts`` cannot be made under the destination, or None. Each name
+    (decoded from a Maildir++ name, where ``&AC8-`` is ``/``) must be exactly one path
+    component, and short enough for the files mboxtool puts beside it."""
+    for part in parts:
+        if "/" in part or "\x00" in part or part in ("", ".", ".."):
+            return f"the folder name {part!r} is not a single file name"
+    if dst_format == "maildir":
+        names = ["." + ".".join(mutf7_encode(p.replace(".", "_")) for p in parts)] if parts else []
+        room = 0
+    else:
+        names = [p + ".sbd" for p in parts[:-1]] + parts[-1:]
+        # the leaf mbox gets PATH.lock's temporary PATH.lock.HOST.PID.RANDOM and the append
+        # journal's temporary .PATH.mboxtool-append.RANDOM.tmp beside it
+        room = max(len(".lock.") + len(host_name().encode()) + len(".4194304.") + 8,
+                   len("..mboxtool-append.") + 16 + len(".tmp"))
+    for i, name in enumerate(names):
+        try:
+            size = len(os.fsencode(name)) + (room if i == len(names) - 1 else 0)
+        except UnicodeError:
+            return f"the folder name {name!r} cannot be written as a file name"
+        if size > NAME_MAX:
+            return f"the folder name {name[:40]!r}... is too long for a file name here ({NAME_MAX} bytes)"
+    return None
+
+
 def _target(parts: list[str], dst: Path, dst_format: str) -> Path:
     if dst_format == "maildir":
         if not parts or len(parts) == 1 and parts[0].upper() == "INBOX":   # IMAP: any case (Thunderbird's "Inbox")
@@ -239,6 +274,14 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
     dst_format = options.to_format or ("mbox" if src_kind == "maildir" else "maildir")
     total = ConvertReport(str(src), str(dst), "tree", dst_format + "-tree", dry_run=options.dry_run)
     total.verified = True if options.verify else None
+    links = [p for p in strangers if p.is_symlink()]
+    if links:
+        shown = ", ".join(str(p.relative_to(src)) for p in links[:5])
+        total.warnings.append({"code": "symlink-not-followed", "message": (
+            f"{len(links)} symbolic link(s) in the tree were not followed (the tree is converted, "
+            f"nothing outside it): {shown}{', ...' if len(links) > 5 else ''}"),
+            "files": [str(p) for p in links]})
+        strangers = [p for p in strangers if p not in links]
     if strangers:                                   # never left out in silence
         shown = ", ".join(str(p.relative_to(src)) for p in strangers[:5])
         total.warnings.append({"code": "files-not-converted", "message": (
@@ -248,15 +291,25 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
         from .formats.maildir import MaildirWriter
         MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too
     folders: list[str] = []                         # Maildir++ folders made or added to
-    targets = [_target(parts, dst, dst_format) for parts, _, _ in boxes]
+    problems = [_name_problem(parts, dst_format) for parts, _, _ in boxes]
+    targets = [None if problem else _target(parts, dst, dst_format)
+               for (parts, _, _), problem in zip(boxes, problems, strict=True)]
     for n, ((parts, path, fmt), target) in enumerate(zip(boxes, targets, strict=True)):
         folder = "/".join(parts) or "INBOX"
+        if target is None:                          # one odd name fails only its own folder
+            total.failed += 1
+            total.error(f"{path.relative_to(src)}: {problems[n]}; this folder is not converted")
+            continue
         opts = replace(options, from_format=fmt, to_format=dst_format, in_tree=True)
         try:
             rep = convert_mailbox(path, target, opts, **kwargs)
         except MboxtoolError as exc:
             total.failed += 1
             total.error(f"{folder}: {exc}")
+            continue
+        except OSError as exc:                      # whatever one folder meets, the others go on
+            total.failed += 1
+            total.error(f"{folder}: {exc.strerror or exc}")
             continue
         if dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
             mark_maildir_folder(target)
@@ -280,7 +333,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
     if folders and options.subscribe:
         subscribe_folders(dst, folders, options, total)
     if dst_format == "mbox" and not options.dry_run:
-        _give_sbd_dirs_their_mailbox(dst, targets)
+        _give_sbd_dirs_their_mailbox(dst, [t for t in targets if t is not None])
     return total
 
 

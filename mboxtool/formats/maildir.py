@@ -81,7 +81,7 @@ def being_made(path: Path) -> bool:
 def maildir_folders(root: Path) -> list[str]:
     """The Maildir++ folders (``.Name`` Maildirs) directly under ``root``, sorted by name."""
     return sorted(n for n in os.listdir(root) if n.startswith(".") and n not in (".", "..")
-                  and is_maildir(root / n))
+                  and not (root / n).is_symlink() and is_maildir(root / n))   # a link leads out of the tree
 
 
 def read_keyword_map(path: Path) -> dict[int, str]:
