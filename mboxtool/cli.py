@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .compression import MAX_RATIO
 from .convert import ConvertOptions, convert_mailbox
 from .detect import FORMATS, SOURCE_FORMATS
 from .durable import reuse_large_buffers
@@ -174,23 +175,29 @@ def cli() -> None:
                    "reads read, replied, flagged, forwarded and tags (from Status it takes only "
                    "read, and takes O for read). Not for an mbox an IMAP server serves: its "
                    "clients would see these headers.")
+@click.option("--max-ratio", type=click.FloatRange(min=0, max=1e9), default=MAX_RATIO, show_default=True,
+              metavar="N", help="A compressed mbox (decompressed into $TMPDIR) may grow to 1 MiB plus N "
+              "times its size; beyond that it is refused as a decompression bomb (exit 2). 0: no bound.")
 @quiet_option
 @json_option
 def convert(src, dst, from_format, source_variant, to_format, variant, recursive, move, verify,
             dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, missing_ok,
-            subscribe, thunderbird, quiet, as_json):
+            subscribe, thunderbird, max_ratio, quiet, as_json):
     """Convert every message of SRC into DST, streaming and losslessly.
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
     """
     if from_tz not in ("auto", "utc", "local") and not _is_offset(from_tz):
         raise click.BadParameter("use auto, utc, local or +HHMM/-HHMM", param_hint="--from-tz")
+    if max_ratio != max_ratio:                        # NaN: no comparison would ever stop the copy
+        raise click.BadParameter("a number, 0 or more", param_hint="--max-ratio")
     options = ConvertOptions(from_format=from_format, to_format=to_format, variant=variant.lower(),
                              source_variant=source_variant.lower() if source_variant else None,
                              fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
                              dry_run=dry_run, verify=verify, move=move, from_tz=from_tz,
                              include_expunged=include_expunged, dotlock=not fcntl_only,
-                             missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird)
+                             missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird,
+                             max_ratio=max_ratio or None)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
         try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import checkpoint, flags
+from .compression import MAX_RATIO
 from .detect import detect_format, inner_mbox, normalize_format
 from .durable import create_empty_file
 from .errors import InputError, UsageError
@@ -51,6 +52,7 @@ class ConvertOptions:
     missing_ok: bool = False              # a missing SRC is an empty mailbox (a spool before its first mail)
     subscribe: bool = True                # a new Maildir++ folder goes into Dovecot's subscriptions
     thunderbird: bool = False             # mbox: also X-Mozilla-Status / X-Mozilla-Keys
+    max_ratio: float | None = MAX_RATIO   # a compressed mbox: bound of its copy (compression.py)
 
 
 @dataclass
@@ -267,7 +269,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
                          lock=opts.lock, lock_timeout=opts.lock_timeout,
                          exclusive=opts.move and src_format in ("mbox", "mmdf"),
                          include_expunged=opts.include_expunged, event=on_event, warn=warn,
-                         dotlock=opts.dotlock)
+                         dotlock=opts.dotlock, max_ratio=opts.max_ratio)
     reader.count_lines = False           # convert reports byte offsets; line numbers are validate's
     reader.defer_unquote = True          # writers unquote through core_bytes (in the writer process)
     with reader:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import dates, flags
-from ..compression import compression_of, decompress
+from ..compression import MAX_RATIO, compression_of, decompress
 from ..durable import fsync_dir, make_private_dir, replace_file
 from ..errors import InputError, SourceChanged
 from ..fdio import write_buffers
@@ -275,9 +275,10 @@ class MboxReader:
     def __init__(self, path: Path, variant: str | None = None, from_tz: str = "auto",
                  lock: bool = True, lock_timeout: float = 30, exclusive: bool = False,
                  include_expunged: bool = False, event: Event | None = None, warn=None,
-                 dotlock: bool = True):
+                 dotlock: bool = True, max_ratio: float | None = MAX_RATIO):
         self.path = Path(path)
         self.dotlock = dotlock
+        self.max_ratio = max_ratio                  # bound of a compressed mbox's copy (compression.py)
         self.forced_variant = variant
         self.dates = DateResolver(from_tz)
         self.lock_wanted, self.lock_timeout, self.exclusive = lock, lock_timeout, exclusive
@@ -340,7 +341,8 @@ class MboxReader:
         import tempfile
         copy = tempfile.TemporaryFile(prefix="mboxtool-")
         try:
-            broken = decompress(FdFile(self.fd), kind, self.path, copy)
+            broken = decompress(FdFile(self.fd), kind, self.path, copy,
+                                compressed_size=os.fstat(self.fd).st_size, max_ratio=self.max_ratio)
             copy.flush()
         except BaseException:
             copy.close()
