@@ -173,9 +173,10 @@ def test_a_destination_directory_that_is_a_link_is_refused(tmp_path, fmt):
     before = sorted(p.name for p in roots.rglob("*"))
     home = tmp_path / "home"
     home.mkdir()
+    (home / "new.mbox").write_bytes(mbox_entry(body="the user's chosen bytes\n"))
     os.symlink(roots, home / "Mail")
     users(home)
-    result = run("convert", "--to", fmt, tmp_path / "../" / SAMPLES / "inbox.mbox", home / "Mail")
+    result = run("convert", "--to", fmt, home / "new.mbox", home / "Mail")
     assert result.returncode == 2 and b"symbolic link" in result.stderr
     assert sorted(p.name for p in roots.rglob("*")) == before
 

@@ -182,6 +182,8 @@ class MHReader(Reader):
                         self.unreadable(name, "a symbolic link: not followed")
                 elif name.isdigit() and entry.is_file(follow_symlinks=False):
                     found.append((int(name), name))
+                elif name.isdigit() and not entry.is_dir(follow_symlinks=False):   # a FIFO, a device
+                    self.event("foreign-file", key=name, reason="not a regular file")
                 elif not name.startswith(".") and not name.isdigit() and not _removed(name) \
                         and not entry.is_dir(follow_symlinks=False):     # a subfolder is no stranger
                     self.event("foreign-file", key=name)
