@@ -174,7 +174,7 @@ def _holds_message_files(directory: Path) -> bool:
                  and n.lower() not in SYSTEM_FILES and not n.endswith(SKIP_SUFFIXES)]
     except OSError:
         return False
-    files = [f for f in files if f.is_file()]
+    files = [f for f in files if f.is_file() and not f.is_symlink()]     # a link is reported, not read
     return bool(files) and all(is_message_file(f) for f in files)
 
 

@@ -451,7 +451,6 @@ def _check_maildir(path: Path, report: ValidationReport, progress: _Progress) ->
         if is_control_file(name):
             r.add("control-files", f"{name}: a control file, not a message", key=name)
     uniques: dict[str, str] = {}
-    owner = os.stat(path).st_uid
     for sub in ("new", "cur"):
         if (path / sub).is_symlink():                # never walked: it may lead anywhere (/etc)
             r.add("symlink", f"{sub}/ is a symbolic link: not followed, its files never converted", key=sub)
@@ -460,8 +459,7 @@ def _check_maildir(path: Path, report: ValidationReport, progress: _Progress) ->
     progress.start(sum(map(len, listed.values())), "msg")
     for sub, names in listed.items():
         for name in names:
-            _check_maildir_file(path / sub / name, sub, name, f"{sub}/{name}", keyword_map, uniques, now, r,
-                                owner)
+            _check_maildir_file(path / sub / name, sub, name, f"{sub}/{name}", keyword_map, uniques, now, r)
             progress.update(1)
     for name in stale_tmp_files(path, now):
         r.add("stale-tmp-file", "a delivery abandoned in tmp/ (older than 36 h; never converted)",
@@ -472,7 +470,7 @@ def _check_maildir(path: Path, report: ValidationReport, progress: _Progress) ->
 
 
 def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dict, uniques: dict,
-                        now: float, r: ValidationReport, owner: int) -> None:
+                        now: float, r: ValidationReport) -> None:
     try:
         st = p.lstat()
     except OSError as exc:

@@ -16,7 +16,6 @@ import subprocess
 import pytest
 
 from mboxtool.convert import ConvertOptions, convert_mailbox
-from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxWriter
 from mboxtool.message import MailMessage
 from mboxtool.repair import repair_mailbox
