@@ -165,6 +165,20 @@ def test_a_destination_maildir_with_a_linked_subdir_is_refused(tmp_path, sub):
 
 
 @as_root
+def test_courier_keywords_are_never_written_through_a_linked_keyword_dir(tmp_path):
+    target = tmp_path / "root-only"
+    target.mkdir()
+    dst = make_maildir(tmp_path / "Maildir")
+    os.symlink(target, dst / "courierimapkeywords")
+    users(dst)
+    src = tmp_path / "in.mbox"
+    src.write_bytes(mbox_entry(headers="From: a@example.org\nSubject: t\nX-Keywords: work\n"))
+    result = run("convert", src, dst)
+    assert result.returncode == 2 and b"courierimapkeywords" in result.stderr
+    assert os.listdir(target) == []
+
+
+@as_root
 @pytest.mark.parametrize("fmt", ["maildir", "mh"])
 def test_a_destination_directory_that_is_a_link_is_refused(tmp_path, fmt):
     roots = tmp_path / "root-mail"

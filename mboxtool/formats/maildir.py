@@ -446,7 +446,14 @@ class MaildirWriter:
             self.run_lock = lock_directory(p, self.lock_timeout)    # before anything is read back
         self.dirfd = self._open_subdirs(p)
         self.keywords = {name: chr(ord("a") + i) for i, name in read_keyword_map(p).items()}
-        self.courier = (p / COURIER_KEYWORD_DIR).is_dir()
+        keyword_dir = p / COURIER_KEYWORD_DIR
+        if keyword_dir.is_dir() or keyword_dir.is_symlink():
+            try:                                     # a link: keyword files would land where it leads
+                self.dirfd["courier"] = open_dir(keyword_dir)
+            except OSError as exc:
+                self.close()
+                raise InputError(f"{keyword_dir}: {exc.strerror}; refusing to write into it") from exc
+        self.courier = "courier" in self.dirfd
         self.quota = quota_file(p)
         self.host = host_name()
         self.pid = os.getpid()
@@ -579,7 +586,7 @@ class MaildirWriter:
         (one name a line; written as ``.tmp.*``, which Courier's reader passes over), read and
         merged into ``:list`` by Courier as its own updates are."""
         replace_file(unique, b"".join(flags.keyword_bytes(word) + b"\n" for word in keywords),
-                     self.path / COURIER_KEYWORD_DIR, self.owner, self.fsync, tmp=f".tmp.{unique}")
+                     self.dirfd["courier"], self.owner, self.fsync, tmp=f".tmp.{unique}")
 
     def commit(self) -> list[str]:
         """Make every message added since the last commit durable; returns them."""
