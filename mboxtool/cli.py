@@ -176,7 +176,7 @@ def cli() -> None:
                    "read, and takes O for read). Not for an mbox an IMAP server serves: its "
                    "clients would see these headers.")
 @click.option("--max-ratio", type=click.FloatRange(min=0, max=1e9), default=MAX_RATIO, show_default=True,
-              metavar="N", help="A compressed mbox (decompressed into $TMPDIR) may grow to 1 MiB plus N "
+              metavar="N", help="A compressed mbox (decompressed into $TMPDIR) may grow to 16 MiB plus N "
               "times its size; beyond that it is refused as a decompression bomb (exit 2). 0: no bound.")
 @quiet_option
 @json_option

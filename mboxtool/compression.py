@@ -58,8 +58,8 @@ def decompression_errors() -> tuple[type[BaseException], ...]:
     return errors
 
 
-MAX_RATIO = 100                 # decompressed bytes per compressed byte, beyond the first MiB
-RATIO_GRACE = 1 << 20
+MAX_RATIO = 100                 # decompressed bytes per compressed byte, beyond the first 16 MiB
+RATIO_GRACE = 16 << 20          # small archives may be as repetitive as they like: no bomb
 ROOM_CHECK_EVERY = 16 << 20     # bytes written between two looks at the free space
 
 
@@ -72,7 +72,7 @@ def decompress(fileobj: BinaryIO, kind: str, name: object, out: BinaryIO, limit:
     failed rather than the data. Read in small steps, so little is lost at a break.
 
     With ``compressed_size`` (a copy to disk), the copy is refused (InputError) once it
-    holds more than 1 MiB plus ``max_ratio`` times that size (a decompression bomb; None:
+    holds more than 16 MiB plus ``max_ratio`` times that size (a decompression bomb; None:
     no bound), or would leave less than 5 % of its file system free (the reserve the spool
     copy keeps): it never fills the disk that deliveries write to.
     """
