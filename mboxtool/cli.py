@@ -158,11 +158,15 @@ def cli() -> None:
                    "reads read, replied, flagged, forwarded and tags (from Status it takes only "
                    "read, and takes O for read). Not for an mbox an IMAP server serves: its "
                    "clients would see these headers.")
+@click.option("--owner", metavar="USER[:GROUP]", default=None,
+              help="Run as root: whose mail this is. The work runs as that user and what it creates "
+                   "is theirs (default: the owner of SRC; a root-owned SRC runs as root). A DST "
+                   "owned by someone else, or that the user cannot reach, is refused (exit 2).")
 @quiet_option
 @json_option
 def convert(src, dst, from_format, source_variant, to_format, variant, recursive, move, verify,
             dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, missing_ok,
-            subscribe, thunderbird, quiet, as_json):
+            subscribe, thunderbird, owner, quiet, as_json):
     """Convert every message of SRC into DST, streaming and losslessly.
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
@@ -177,6 +181,11 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
                              missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
+        from .convert import owner_plan
+        work = owner_plan(src, dst, options, owner)
+        if work is not None:                    # root over a user's mail: from here on, that user
+            src, dst = _absolute(src), _absolute(dst)
+            work.enter()
         try:
             if recursive:
                 from .tree import convert_tree
@@ -192,6 +201,28 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
     else:
         _print_convert(report, quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute before giving up root: root's working directory (/root) may be
+    out of the user's reach."""
+    return Path(os.path.abspath(path))
+
+
+def _as_owner_of(path: Path, writes: Path | None = None) -> tuple[Path, Path | None]:
+    """Run as root on a user's mailbox: become that user for the rest of the command
+    (privsep). ``writes``: a new file the command makes (repair's copy), which the user must
+    be able to create. Returns the paths to use from now on."""
+    from .privsep import plan
+    work = plan(path)
+    if work is None:
+        return path, writes
+    path, writes = _absolute(path), writes and _absolute(writes)
+    work.enter()
+    if writes is not None and not os.access(writes.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{writes}: {work.user.name} (whose mailbox {path} is, and who this runs as) "
+                         f"cannot write in {writes.parent}; choose a destination {work.user.name} can write")
+    return path, writes
 
 
 def _is_offset(text: str) -> bool:
@@ -276,6 +307,7 @@ def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, 
     from .render import info_text, tree_text
     from .summary import mailbox_info
     with user_errors():
+        path, _ = _as_owner_of(path)
         if recursive:
             from .tree import tree_info
             rows = tree_info(path, lock=lock, lock_timeout=lock_timeout)
@@ -343,6 +375,7 @@ def list_(path, from_format, source_variant, since, until, from_address, subject
     printer = RowPrinter("json" if as_json else "csv" if as_csv else "table")
     shown = 0
     with user_errors():
+        path, _ = _as_owner_of(path)
         with Inspection(path, from_format, source_variant, lock, lock_timeout) as insp:
             for row in insp.rows():
                 if limit is not None and shown >= limit:
@@ -380,6 +413,7 @@ def show(path, index, from_format, source_variant, with_from, headers_only, lock
     from .message import header_end
     from .summary import find_message
     with user_errors():
+        path, _ = _as_owner_of(path)
         msg = find_message(path, index, from_format, source_variant, lock, lock_timeout)
     if msg is None:
         raise UnusableInput(f"{path}: no message {index}")
@@ -409,6 +443,7 @@ def validate(path, from_format, source_variant, strict, lock, lock_timeout, as_j
     from .validate import validate_mailbox
     bar = ProgressBar(not as_json, "checking")
     with user_errors():
+        path, _ = _as_owner_of(path)
         try:
             report = validate_mailbox(path, from_format, source_variant, lock, lock_timeout,
                                       progress=bar.update, progress_total=bar.start)
@@ -435,6 +470,7 @@ def repair(src, dst, from_format, source_variant, variant, dedupe, no_fsync, loc
     from .repair import repair_mailbox
     bar = ProgressBar(not as_json, "repairing")
     with user_errors():
+        src, dst = _as_owner_of(src, writes=dst)
         try:
             report = repair_mailbox(src, dst, from_format, source_variant, variant, dedupe,
                                     fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,

@@ -21,6 +21,7 @@ from .index import short_digest
 from .mailboxes import make_reader, make_writer, progress_size
 from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
 from .ownership import owner_for
+from .privsep import Plan, plan, run_as
 from .quota import quota_file, record
 from .sinks import BatchResult, ForkSink, InlineSink, ThreadSink, WriterStopped
 
@@ -217,6 +218,16 @@ class _Known:
                 self.digests.update(short_digest(m.data) for m in reader)
 
 
+def owner_plan(src: Path, dst: Path, opts: ConvertOptions, owner: str | None = None) -> Plan | None:
+    """Whom converting ``src`` into ``dst`` runs as (privsep.plan), None for the caller.
+    The group of a spool directory is kept for the dotlocks of --move, and of an mbox
+    destination's directory."""
+    locked = []
+    if opts.lock and opts.dotlock:
+        locked = [dst] + ([src] if opts.move and os.path.isfile(src) else [])
+    return plan(src, owner, dst, tuple(locked), dry_run=opts.dry_run)
+
+
 def refuse_destination_inside(src: Path, dst: Path) -> None:
     """A destination inside a directory source would be read as part of it (a Maildir's
     cur/ would list the new mbox as a message; a tree would convert its own output)."""
@@ -231,9 +242,20 @@ def refuse_destination_inside(src: Path, dst: Path) -> None:
 
 def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
                     progress: Progress | None = None, warn: Callable[[str], None] | None = None,
-                    progress_total: Callable[[int | None, str], None] | None = None) -> ConvertReport:
-    """Convert every message of ``src`` into ``dst``; see cli.md for the rules."""
+                    progress_total: Callable[[int | None, str], None] | None = None,
+                    owner: str | None = None) -> ConvertReport:
+    """Convert every message of ``src`` into ``dst``; see cli.md for the rules.
+
+    Run as root, the work is done as the mailbox's owner (``owner``, "USER[:GROUP]", else
+    the owner of ``src``; ownership.acting_user), in a forked child (privsep.run_as); a
+    destination that owner cannot be given raises UsageError before anything is read.
+    """
     opts = options or ConvertOptions()
+    if not opts.in_tree:                             # a tree's folders run as the tree's owner
+        work = owner_plan(src, dst, opts, owner)
+        if work is not None:
+            return run_as(work, convert_mailbox, src, dst, opts, callbacks={
+                "progress": progress, "warn": warn, "progress_total": progress_total})
     started = time.monotonic()
     src, dst = inner_mbox(src), Path(dst)
     if opts.missing_ok and not os.path.lexists(src):        # nothing delivered yet: nothing to do

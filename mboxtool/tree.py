@@ -13,6 +13,7 @@ from .convert import (
     ConvertReport,
     convert_mailbox,
     mark_maildir_folder,
+    owner_plan,
     refuse_destination_inside,
     subscribe_folders,
 )
@@ -22,6 +23,7 @@ from .errors import InputError, MboxtoolError
 from .formats.eml import SYSTEM_FILES, is_message_file
 from .formats.maildir import is_control_file, is_maildir, maildir_folders
 from .ownership import owner_for
+from .privsep import run_as
 from .subscriptions import storage_name
 
 LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
@@ -224,9 +226,16 @@ def _target(parts: list[str], dst: Path, dst_format: str) -> Path:
     return dst.joinpath(*[p + ".sbd" for p in parents], leaf)
 
 
-def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -> ConvertReport:
-    """Convert every mailbox of a folder tree; one summed report, errors prefixed by folder."""
+def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | None = None,
+                 **kwargs: Any) -> ConvertReport:
+    """Convert every mailbox of a folder tree; one summed report, errors prefixed by folder.
+    Run as root, the whole tree is converted as its owner (``owner``, else the owner of
+    the tree's root directory), as convert_mailbox does for one mailbox."""
     src, dst = Path(src), Path(dst)
+    work = owner_plan(src, dst, options, owner)
+    if work is not None:
+        return run_as(work, convert_tree, src, dst, options, callbacks={
+            name: kwargs.pop(name, None) for name in ("progress", "warn", "progress_total")}, **kwargs)
     if options.missing_ok and not os.path.lexists(src):
         return ConvertReport(str(src), str(dst), "tree", (options.to_format or "maildir") + "-tree",
                              dry_run=options.dry_run)
