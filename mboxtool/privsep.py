@@ -40,7 +40,7 @@ class Plan:
 
     def enter(self) -> None:
         """Become the user for good, then check the destination as the user."""
-        drop(self.user, self.groups)
+        drop(self.user, self.groups or None)
         if self.destination is not None:
             check_destination(self.destination, self.user, self.root_made)
 

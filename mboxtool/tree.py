@@ -100,6 +100,10 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
         # a bundle's mbox is taken already, and its index is no mbox even when empty
         if name.startswith(".") or (bundle and name in BUNDLE_FILES) or name.lower() in SYSTEM_FILES:
             continue
+        if _out_of_reach(path):                    # a link to what the owner may not see: named, not read
+            if skipped is not None:
+                skipped.append(path)
+            continue
         if name.endswith(CLIENT_DIR_SUFFIXES) and path.is_dir():
             continue
         if (mh or eml) and not path.is_dir():       # the folder's messages: taken already (an eml
@@ -131,6 +135,16 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
         _walk(path, folder, found, skipped=skipped)
 
 
+def _out_of_reach(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except PermissionError:
+        return True
+    except OSError:
+        pass
+    return False
+
+
 def _apple_store_folder(parts: list[str]) -> list[str]:
     """The folder a directory of a tree stands for. Apple Mail's own store keeps mailbox
     NAME's messages in NAME.mbox/UUID/Data/[N/M/]Messages/ (as .emlx files): each such
@@ -150,7 +164,7 @@ def _folder_format(path: Path) -> str | None:
     try:
         if detect_format(path) == "mh":
             return "mh"
-    except InputError:
+    except (InputError, PermissionError):     # PermissionError: a link in it the owner may not follow
         pass
     return "eml" if _holds_message_files(path) else None
 
@@ -167,7 +181,7 @@ def _holds_message_files(directory: Path) -> bool:
                  and n.lower() not in SYSTEM_FILES and not n.endswith(SKIP_SUFFIXES)]
     except OSError:
         return False
-    files = [f for f in files if f.is_file()]
+    files = [f for f in files if not _out_of_reach(f) and f.is_file()]
     return bool(files) and all(is_message_file(f) for f in files)
 
 
@@ -266,6 +280,10 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
         except MboxtoolError as exc:
             total.failed += 1
             total.error(f"{folder}: {exc}")
+            continue
+        except PermissionError as exc:             # a folder the owner may not read: that folder only
+            total.failed += 1
+            total.error(f"{folder}: {exc.filename or path}: permission denied")
             continue
         if dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
             mark_maildir_folder(target)

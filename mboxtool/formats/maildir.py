@@ -65,7 +65,10 @@ def stale_tmp_files(path: Path, now: float | None = None) -> list[str]:
 
 
 def is_maildir(path: Path) -> bool:
-    return (path / "cur").is_dir() and (path / "new").is_dir()
+    try:
+        return (path / "cur").is_dir() and (path / "new").is_dir()
+    except PermissionError:             # a link to a directory its owner may not enter: not theirs
+        return False
 
 
 def being_made(path: Path) -> bool:
