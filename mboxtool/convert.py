@@ -222,6 +222,8 @@ def owner_plan(src: Path, dst: Path, opts: ConvertOptions, owner: str | None = N
     """Whom converting ``src`` into ``dst`` runs as (privsep.plan), None for the caller.
     The group of a spool directory is kept for the dotlocks of --move, and of an mbox
     destination's directory."""
+    if opts.missing_ok and not os.path.lexists(src) and owner is None:
+        return None                                  # nothing to read: nothing to make either
     locked = []
     if opts.lock and opts.dotlock:
         locked = [dst] + ([src] if opts.move and os.path.isfile(src) else [])

@@ -110,8 +110,9 @@ def make_missing_home(dst: Path, user: User, create: bool = True) -> Path | None
     if may(user, st, os.W_OK | os.X_OK):
         return None
     first = parent / dst.relative_to(parent).parts[0]
-    if st.st_uid != 0 or first == dst:
-        # another user's directory, or root's where the mailbox itself would be root-made
+    if st.st_uid != 0 or first == dst or any(os.lstat(p).st_uid != 0 for p in parent.parents):
+        # another user's directory (or one below a directory someone else could swap), or
+        # root's where the mailbox itself would be root-made
         raise UsageError(f"{dst}: {user.name} cannot create it in {parent} (owned by "
                          f"{user_of(st.st_uid, st.st_gid).name}); run 'mkdir {dst} && chown "
                          f"{user.name}: {dst}' first, or give another --owner")
@@ -161,11 +162,25 @@ def drop(user: User, groups: list[int] | None = None) -> None:
     os.setgroups(groups if groups is not None else [user.gid])
     os.setresgid(user.gid, user.gid, user.gid)
     os.setresuid(user.uid, user.uid, user.uid)
+    _not_dumpable()
     try:
         os.setuid(0)
     except PermissionError:
         return
     raise MboxtoolError(f"could not give up root to work as {user.name}")
+
+
+PR_SET_DUMPABLE = 4
+
+
+def _not_dumpable() -> None:
+    """No debugger of the user's may attach to a process that root started (the kernel does
+    this on a change of user unless fs.suid_dumpable says otherwise; this does not ask)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):           # not Linux: nothing to ask for
+        pass
 
 
 def _preload() -> None:
@@ -178,7 +193,7 @@ def _preload() -> None:
     for module in pkgutil.walk_packages(mboxtool.__path__, "mboxtool."):
         if module.name not in ("mboxtool.__main__",):
             importlib.import_module(module.name)
-    for name in ("tqdm", "tempfile", "email.parser", "email.header", "email.utils", "csv", "json"):
+    for name in ("ctypes", "tqdm", "tempfile", "email.parser", "email.header", "email.utils", "csv", "json"):
         try:
             importlib.import_module(name)
         except ImportError:

@@ -414,5 +414,27 @@ def test_run_as_drops_every_id_for_good():
     work = privsep.Plan(privsep.User(UID, GID, "nobody"))
 
     def ids():
-        return os.getresuid(), os.getresgid(), os.getgroups()
-    assert privsep.run_as(work, ids) == ((UID,) * 3, (GID,) * 3, [GID])
+        import ctypes
+        dumpable = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)        # PR_GET_DUMPABLE
+        return os.getresuid(), os.getresgid(), os.getgroups(), dumpable
+    assert privsep.run_as(work, ids) == ((UID,) * 3, (GID,) * 3, [GID], 0)
+
+
+def test_the_spool_directorys_group_is_kept_only_for_a_dotlock_there(base, spool):
+    """Debian's /var/mail is root:mail 2775: --move must make nobody.lock there, as
+    Dovecot's mail_privileged_group; a Maildir destination in the user's home needs nothing."""
+    home = base / "home"
+    home.mkdir()
+    users(home)
+    moving = privsep.plan(spool, None, home / "Maildir", locked=(spool,))
+    reading = privsep.plan(spool, None, home / "Maildir", locked=())
+    assert moving.groups == [GID, 8] and reading.groups == [GID]
+
+
+def test_a_dry_run_for_a_user_without_a_home_makes_nothing(base, spool):
+    home = base / "home"
+    home.mkdir(mode=0o755)
+    result = mboxtool("convert", "--dry-run", "--move", spool, home / "nohome" / "Maildir")
+    assert result.returncode == 0, result.stderr
+    assert b"would convert 2 messages" in result.stdout
+    assert os.listdir(home) == [] and spool.read_bytes() == USER_MAIL
