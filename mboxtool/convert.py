@@ -20,7 +20,7 @@ from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
 from .index import short_digest
 from .mailboxes import make_reader, make_writer, progress_size
 from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
-from .ownership import owner_for
+from .ownership import owner_for, parse_owner
 from .privsep import Plan, plan, run_as
 from .quota import quota_file, record
 from .sinks import BatchResult, ForkSink, InlineSink, ThreadSink, WriterStopped
@@ -222,7 +222,9 @@ def owner_plan(src: Path, dst: Path, opts: ConvertOptions, owner: str | None = N
     """Whom converting ``src`` into ``dst`` runs as (privsep.plan), None for the caller.
     The group of a spool directory is kept for the dotlocks of --move, and of an mbox
     destination's directory."""
-    if opts.missing_ok and not os.path.lexists(src) and owner is None:
+    if opts.missing_ok and not os.path.lexists(src):
+        if owner:
+            parse_owner(owner)                       # a wrong --owner is said even on a quiet day
         return None                                  # nothing to read: nothing to make either
     locked = []
     if opts.lock and opts.dotlock:
