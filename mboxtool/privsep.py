@@ -19,6 +19,7 @@ import os
 import pickle
 import signal
 import stat
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -184,8 +185,9 @@ def _not_dumpable() -> None:
 
 
 def _preload() -> None:
-    """Import every module the work may import late while root can still read them (root's
-    own virtualenv, in /root, is out of the user's reach)."""
+    """Import every module the work may import late (mboxtool's, and the standard library's
+    it imports on demand) while root can still read them: root's own virtualenv or Python
+    under /root is out of the user's reach."""
     import importlib
     import pkgutil
 
@@ -193,7 +195,11 @@ def _preload() -> None:
     for module in pkgutil.walk_packages(mboxtool.__path__, "mboxtool."):
         if module.name not in ("mboxtool.__main__",):
             importlib.import_module(module.name)
-    for name in ("ctypes", "tqdm", "tempfile", "email.parser", "email.header", "email.utils", "csv", "json"):
+    names = ["ctypes", "tempfile", "shutil", "fcntl", "datetime", "csv", "json", "mailbox", "gzip", "bz2",
+             "lzma", "urllib.parse", "email.parser", "email.header", "email.utils"]
+    if sys.stderr is not None and sys.stderr.isatty():      # the progress bar's (no bar in cron)
+        names.append("tqdm")
+    for name in names:
         try:
             importlib.import_module(name)
         except ImportError:

@@ -438,3 +438,17 @@ def test_a_dry_run_for_a_user_without_a_home_makes_nothing(base, spool):
     assert result.returncode == 0, result.stderr
     assert b"would convert 2 messages" in result.stdout
     assert os.listdir(home) == [] and spool.read_bytes() == USER_MAIL
+
+
+def test_an_installation_only_root_can_read_still_works_as_the_user(base, root_files):
+    """Root's own virtualenv (under /root, 0700): what the command imports late is imported
+    before root is given up."""
+    package = root_files.dir / "site"
+    shutil.copytree(ROOT / "mboxtool", package / "mboxtool", ignore=shutil.ignore_patterns("__pycache__"))
+    tree = users_mail_tree(base, root_files)
+    for args in (["convert", "--recursive", tree, base / "home" / "Maildir"], ["validate", tree / "inbox"],
+                 ["info", "--recursive", tree], ["list", tree / "inbox"]):
+        result = subprocess.run([*python_cmd(), *map(str, args)], capture_output=True, cwd="/",
+                                env={**os.environ, "PYTHONPATH": str(package)}, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert b"internal error" not in result.stderr
