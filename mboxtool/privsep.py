@@ -92,10 +92,11 @@ def may(user: User, st: os.stat_result, want: int, groups: tuple = ()) -> bool:
 
 
 def make_missing_home(dst: Path, user: User, create: bool = True) -> Path | None:
-    """Root's one job: when the nearest existing parent of a missing ``dst`` is root's, can
-    be entered by the user but not written (a home under /home that does not exist yet),
-    make the next directory, the user's, mode 0700; the user makes the rest. Returns that
-    directory (made, or to be made when not ``create``), or None when nothing is needed."""
+    """Root's one job: when the directory that would hold a missing ``dst`` is missing too,
+    and its parent is root's, can be entered by the user but not written (a home under
+    /home that does not exist yet), make that directory, the user's, mode 0700; the user
+    makes ``dst``. Returns that directory (made, or to be made when not ``create``), or None
+    when nothing is needed; UsageError when the user cannot be given ``dst``."""
     parent = dst
     while not os.path.lexists(parent):
         parent = parent.parent
@@ -111,9 +112,10 @@ def make_missing_home(dst: Path, user: User, create: bool = True) -> Path | None
     if may(user, st, os.W_OK | os.X_OK):
         return None
     first = parent / dst.relative_to(parent).parts[0]
-    if st.st_uid != 0 or first == dst or any(os.lstat(p).st_uid != 0 for p in parent.parents):
-        # another user's directory (or one below a directory someone else could swap), or
-        # root's where the mailbox itself would be root-made
+    if st.st_uid != 0 or first != dst.parent or any(os.lstat(p).st_uid != 0 for p in parent.parents):
+        # only the directory that holds the mailbox (the home), in root's directory (not one
+        # below a directory someone else could swap): never the mailbox itself, which would be
+        # root-made, nor a chain of directories the user would then own
         raise UsageError(f"{dst}: {user.name} cannot create it in {parent} (owned by "
                          f"{user_of(st.st_uid, st.st_gid).name}); run 'mkdir {dst} && chown "
                          f"{user.name}: {dst}' first, or give another --owner")

@@ -452,3 +452,9 @@ def test_an_installation_only_root_can_read_still_works_as_the_user(base, root_f
                                 env={**os.environ, "PYTHONPATH": str(package)}, timeout=120)
         assert result.returncode == 0, result.stderr
         assert b"internal error" not in result.stderr
+
+
+def test_root_makes_only_the_missing_home_never_a_chain_of_directories(base, spool):
+    dst = base / "homes" / "nohome" / "Maildir"                  # /home itself is missing
+    assert "cannot create" in refused(mboxtool("convert", "--move", spool, dst))
+    assert not (base / "homes").exists() and spool.read_bytes() == USER_MAIL
