@@ -326,11 +326,17 @@ def _parse_day(value: str | None, end: bool = False) -> int | None:
               help="Only messages with none of these flags (e.g. --no-flag S: unread).")
 @click.option("--limit", type=click.IntRange(0), default=None, help="Stop after N rows.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@click.option("--columns", metavar="NAME,...", default=None,
+              help="The columns of the table (and of --csv), comma-separated, from: index, key, date, "
+                   "from, envelope_from, delivered_to, to, message_id, subject, flags, size, new, "
+                   "keywords (default: index,date,from,subject,flags,size; --csv: all).")
 @_lock_options
 @json_option
 def list_(path, from_format, source_variant, since, until, from_address, subject_filter,
-          with_flags, without_flags, limit, as_csv, lock, lock_timeout, as_json):
-    """One row per message: index, key, date, sender, subject, flags, size.
+          with_flags, without_flags, limit, as_csv, columns, lock, lock_timeout, as_json):
+    """One row per message: index, key, date, sender, subject, flags, size; the envelope
+    sender (From_ line or Return-Path), envelope recipient (Delivered-To or X-Original-To),
+    To and Message-ID in --json, --csv and --columns.
 
     Example: mboxtool list --no-flag S samples/inbox.mbox
     """
@@ -340,7 +346,8 @@ def list_(path, from_format, source_variant, since, until, from_address, subject
     bad = set((with_flags + without_flags).upper()) - set("DFPRST")
     if bad:
         raise click.BadParameter(f"unknown flag letters {''.join(sorted(bad))}; use D F P R S T")
-    printer = RowPrinter("json" if as_json else "csv" if as_csv else "table")
+    chosen = _columns(columns, RowPrinter.COLUMNS)
+    printer = RowPrinter("json" if as_json else "csv" if as_csv else "table", chosen)
     shown = 0
     with user_errors():
         with Inspection(path, from_format, source_variant, lock, lock_timeout) as insp:
@@ -363,6 +370,18 @@ def list_(path, from_format, source_variant, since, until, from_address, subject
             damage = dict(insp.damage)
     printer.close()
     _damage_note(path, damage)
+
+
+def _columns(text: str | None, known: list[str]) -> list[str] | None:
+    """The column names of ``--columns``, each one of ``known``."""
+    if text is None:
+        return None
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown column {', '.join(unknown) or '(none given)'}; "
+                                 f"choose from {', '.join(known)}", param_hint="--columns")
+    return names
 
 
 @cli.command()
