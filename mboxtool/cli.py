@@ -15,6 +15,7 @@ from .convert import ConvertOptions, convert_mailbox
 from .detect import FORMATS, SOURCE_FORMATS
 from .durable import reuse_large_buffers
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
+from .flags import KEYWORD_PLACES
 from .formats.mbox import VARIANTS
 from .output import ProgressBar, dump_json
 
@@ -158,11 +159,19 @@ def cli() -> None:
                    "reads read, replied, flagged, forwarded and tags (from Status it takes only "
                    "read, and takes O for read). Not for an mbox an IMAP server serves: its "
                    "clients would see these headers.")
+@click.option("--keywords", "keyword_places", type=click.Choice(KEYWORD_PLACES), default="dovecot",
+              show_default=True,
+              help="Writing Maildir or MH, where keywords (labels, tags) go: dovecot: Maildir letters "
+                   "named in dovecot-keywords (Dovecot; MH: sequences); header: an X-Keywords header "
+                   "in the message file (mutt, NeoMutt); both.")
+@click.option("--notmuch-tags", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="FILE",
+              help="Also write the keywords as a 'notmuch tag --batch' file: after 'notmuch new', "
+                   "'notmuch tag --batch --input=FILE' gives every message its labels.")
 @quiet_option
 @json_option
 def convert(src, dst, from_format, source_variant, to_format, variant, recursive, move, verify,
             dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, missing_ok,
-            subscribe, thunderbird, quiet, as_json):
+            subscribe, thunderbird, keyword_places, notmuch_tags, quiet, as_json):
     """Convert every message of SRC into DST, streaming and losslessly.
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
@@ -174,7 +183,8 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
                              fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
                              dry_run=dry_run, verify=verify, move=move, from_tz=from_tz,
                              include_expunged=include_expunged, dotlock=not fcntl_only,
-                             missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird)
+                             missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird,
+                             keywords=keyword_places, notmuch_tags=notmuch_tags)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
         try:

@@ -14,6 +14,7 @@ from .convert import (
     convert_mailbox,
     mark_maildir_folder,
     refuse_destination_inside,
+    save_tag_file,
     subscribe_folders,
 )
 from .detect import detect_format, inner_mbox
@@ -247,6 +248,11 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
     if dst_format == "maildir" and not options.dry_run:
         from .formats.maildir import MaildirWriter
         MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too
+    tag_file = None
+    if options.notmuch_tags is not None and not options.dry_run:
+        from .notmuch import TagFile
+        tag_file = TagFile(options.notmuch_tags)      # one file for every folder
+        options = replace(options, notmuch_tags=tag_file)
     folders: list[str] = []                         # Maildir++ folders made or added to
     targets = [_target(parts, dst, dst_format) for parts, _, _ in boxes]
     for n, ((parts, path, fmt), target) in enumerate(zip(boxes, targets, strict=True)):
@@ -277,6 +283,8 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
             total.error(f"{folder}: the run stopped here; {left} more folder(s) not attempted "
                         "(a re-run continues where this one stopped)")
             break
+    if tag_file is not None:
+        save_tag_file(tag_file, options, total)
     if folders and options.subscribe:
         subscribe_folders(dst, folders, options, total)
     if dst_format == "mbox" and not options.dry_run:

@@ -102,8 +102,10 @@ def expected(messages) -> dict[str, dict]:
         data = core_bytes(msg)
         mid = next(line.split(b":", 1)[1].strip().decode() for line in data.split(b"\n")
                    if line.lower().startswith(b"message-id:"))
+        # passed (P) is also written as the keyword $Forwarded, which is all Dovecot shows of it
         out[mid] = {"flags": {IMAP_FLAGS[c] for c in msg.flags if c in IMAP_FLAGS},
-                    "keywords": set(msg.keywords), "date": msg.date, "text": data}
+                    "keywords": set(msg.keywords) | ({"$Forwarded"} if "P" in msg.flags else set()),
+                    "date": msg.date, "text": data}
     return out
 
 
@@ -223,3 +225,47 @@ def test_dovecot_sees_the_keywords_courier_had(tmp_path, dovecot):
     got = dovecot(dst, "maildir")
     assert {mid: (g["flags"], g["keywords"]) for mid, g in got.items()} == {
         "<0@x>": ({"\\Seen"}, {"Work", "$Label1"}), "<1@x>": ({"\\Flagged"}, {"Home"})}
+
+
+@pytest.mark.parametrize("source", ["x-keywords", "dovecot-keywords"])
+def test_dovecot_sees_forwarded_after_mbox_and_maildir_conversions(tmp_path, dovecot, source):
+    """$Forwarded (an mbox's X-Keywords, or a Dovecot Maildir's keyword letter) reaches Dovecot
+    as the keyword, beside the letter P that mutt and notmuch read; either reads back as P."""
+    if source == "x-keywords":
+        src = tmp_path / "box"
+        src.write_bytes(b"From a@example.org Mon Jan  6 10:00:00 2020\nMessage-ID: <fw@example.org>\n"
+                        b"Subject: forwarded\nStatus: RO\nX-Keywords: $Forwarded work\n\nbody\n\n"
+                        b"From a@example.org Mon Jan  6 11:00:00 2020\nMessage-ID: <plain@example.org>\n"
+                        b"Subject: plain\nStatus: RO\n\nbody\n\n")
+    else:
+        src = tmp_path / "Source"
+        for sub in ("cur", "new", "tmp"):
+            (src / sub).mkdir(parents=True)
+        (src / "dovecot-keywords").write_text("0 work\n1 $Forwarded\n")
+        (src / "cur" / "1577800000.M1P1.host:2,Sab").write_bytes(
+            b"Message-ID: <fw@example.org>\nSubject: forwarded\n\nbody\n")
+        (src / "cur" / "1577800001.M1P1.host:2,S").write_bytes(
+            b"Message-ID: <plain@example.org>\nSubject: plain\n\nbody\n")
+    first = tmp_path / "first"
+    assert convert_mailbox(src, first, ConvertOptions(to_format="maildir")).converted == 2
+    second = tmp_path / "second"                         # and Maildir -> Maildir
+    assert convert_mailbox(first, second, ConvertOptions(to_format="maildir")).converted == 2
+    for md in (first, second):
+        got = dovecot(md, "maildir")
+        assert got["<fw@example.org>"]["keywords"] == {"$Forwarded", "work"}
+        assert got["<plain@example.org>"]["keywords"] == set()
+        assert sorted(name.split(":")[1] for name in os.listdir(md / "cur")) == ["2,PSab", "2,S"]
+        assert sorted((md / "dovecot-keywords").read_text().split("\n")) == ["", "0 work", "1 $Forwarded"]
+        by_id = {m.data.split(b"\n")[0]: m for m in MaildirReader(md)}
+        assert by_id[b"Message-ID: <fw@example.org>"].flags == "PS"
+        assert by_id[b"Message-ID: <fw@example.org>"].keywords == ("work",)
+
+
+def test_dovecot_sees_no_keyword_of_the_header_choice_and_all_of_both(tmp_path, dovecot):
+    src = tmp_path / "box"
+    src.write_bytes(b"From a@example.org Mon Jan  6 10:00:00 2020\nMessage-ID: <k@example.org>\n"
+                    b"Subject: labelled\nX-Keywords: work $Label1\n\nbody\n\n")
+    for places, want in (("header", set()), ("both", {"work", "$Label1"}), ("dovecot", {"work", "$Label1"})):
+        md = tmp_path / places
+        assert convert_mailbox(src, md, ConvertOptions(keywords=places)).converted == 1
+        assert dovecot(md, "maildir")["<k@example.org>"]["keywords"] == want, places
