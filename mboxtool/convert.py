@@ -311,9 +311,7 @@ def save_tag_file(tag_file: Any, opts: ConvertOptions, report: ConvertReport) ->
         tag_file.save(opts.fsync)
     except OSError as exc:
         report.error(f"{tag_file.path}: cannot write the notmuch tags: {exc.strerror or exc}")
-    warning = tag_file.warning()
-    if warning is not None:
-        report.warnings.append(warning)
+    report.warnings += tag_file.warnings()
 
 
 def _join_maildirpp_root(dst: Path, opts: ConvertOptions, report: ConvertReport) -> None:
