@@ -164,6 +164,11 @@ def cli() -> None:
               help="Writing Maildir or MH, where keywords (labels, tags) go: dovecot: Maildir letters "
                    "named in dovecot-keywords (Dovecot; MH: sequences); header: an X-Keywords header "
                    "in the message file (mutt, NeoMutt); both.")
+@click.option("--layout", type=click.Choice(("maildir++", "fs")), default="maildir++", show_default=True,
+              help="With --recursive into a Maildir: maildir++ folders (.Work.2024, names in IMAP's "
+                   "UTF-7), or fs: nested directories with plain UTF-8 names (Work/2024, Dovecot's "
+                   "LAYOUT=fs:UTF-8, what mutt and notmuch users browse). A folder whose name cannot "
+                   "be one safe directory name per level is reported and not converted.")
 @click.option("--notmuch-tags", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="FILE",
               help="Also write the keywords as a 'notmuch tag --batch' file: after 'notmuch new', "
                    "'notmuch tag --batch --input=FILE' gives every message its labels.")
@@ -171,20 +176,22 @@ def cli() -> None:
 @json_option
 def convert(src, dst, from_format, source_variant, to_format, variant, recursive, move, verify,
             dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, missing_ok,
-            subscribe, thunderbird, keyword_places, notmuch_tags, quiet, as_json):
+            subscribe, thunderbird, keyword_places, layout, notmuch_tags, quiet, as_json):
     """Convert every message of SRC into DST, streaming and losslessly.
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
     """
     if from_tz not in ("auto", "utc", "local") and not _is_offset(from_tz):
         raise click.BadParameter("use auto, utc, local or +HHMM/-HHMM", param_hint="--from-tz")
+    if layout != "maildir++" and not recursive:
+        raise click.BadParameter("a folder layout needs --recursive", param_hint="--layout")
     options = ConvertOptions(from_format=from_format, to_format=to_format, variant=variant.lower(),
                              source_variant=source_variant.lower() if source_variant else None,
                              fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
                              dry_run=dry_run, verify=verify, move=move, from_tz=from_tz,
                              include_expunged=include_expunged, dotlock=not fcntl_only,
                              missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird,
-                             keywords=keyword_places, notmuch_tags=notmuch_tags)
+                             keywords=keyword_places, layout=layout, notmuch_tags=notmuch_tags)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
         try:

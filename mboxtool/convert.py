@@ -52,6 +52,7 @@ class ConvertOptions:
     subscribe: bool = True                # a new Maildir++ folder goes into Dovecot's subscriptions
     thunderbird: bool = False             # mbox: also X-Mozilla-Status / X-Mozilla-Keys
     keywords: str = "dovecot"             # Maildir, MH: where keywords go (flags.KEYWORD_PLACES)
+    layout: str = "maildir++"             # --recursive Maildir: maildir++ (.A.B) or fs (A/B, fslayout.py)
     notmuch_tags: Any = None              # a path (or a notmuch.TagFile a tree shares): --notmuch-tags
 
 

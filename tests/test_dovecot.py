@@ -36,14 +36,15 @@ GID = 65534 if os.getuid() == 0 else os.getgid()
 IMAP_FLAGS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "T": "\\Deleted", "D": "\\Draft"}
 
 
-def run_doveadm(work: Path, mailbox: Path, kind: str, *args: str) -> bytes:
-    """doveadm's stdout for ``args`` on a fresh copy of ``mailbox`` (a Maildir or an mbox file)."""
+def run_doveadm(work: Path, mailbox: Path, kind: str, *args: str, layout: str = "") -> bytes:
+    """doveadm's stdout for ``args`` on a fresh copy of ``mailbox`` (a Maildir or an mbox file);
+    ``layout``: more of a Maildir's mail_location (":LAYOUT=fs:UTF-8")."""
     base = Path(tempfile.mkdtemp(dir=work))               # a fresh copy for every call
     os.chmod(base, 0o755)
     home = base / "home"
     if kind == "maildir":
         shutil.copytree(mailbox, base / "Maildir")
-        location = f"maildir:{base / 'Maildir'}"
+        location = f"maildir:{base / 'Maildir'}{layout}"
     else:
         (base / "mail").mkdir()
         shutil.copyfile(mailbox, base / "inbox")
@@ -269,3 +270,31 @@ def test_dovecot_sees_no_keyword_of_the_header_choice_and_all_of_both(tmp_path, 
         md = tmp_path / places
         assert convert_mailbox(src, md, ConvertOptions(keywords=places)).converted == 1
         assert dovecot(md, "maildir")["<k@example.org>"]["keywords"] == want, places
+
+
+def test_dovecot_lists_an_fs_layout_tree_with_utf8_names(tmp_path, doveadm_work):
+    """--layout fs: nested directories with plain UTF-8 names are Dovecot's LAYOUT=fs:UTF-8
+    folders, all subscribed, each with its messages; a folder named like a Maildir's own
+    directory (cur) is reported and left out, never written into the INBOX's cur/."""
+    from mboxtool.tree import convert_tree
+    tree = tmp_path / "tree"
+    (tree / "Archive.sbd").mkdir(parents=True)
+    for name in ("Inbox", "Archive", "Archive.sbd/2020", "Archive.sbd/a.b", "Entwürfe", "cur"):
+        shutil.copyfile(SAMPLES / "inbox.mbox", tree / name)
+    md = tmp_path / "Maildir"
+    report = convert_tree(tree, md, ConvertOptions(layout="fs"))
+    assert report.converted == 25 and not report.ok
+    assert [e["message"] for e in report.errors] == [
+        "cur: not converted: folder name 'cur' cannot be a directory of the fs layout: "
+        "it is the name of a Maildir's own directory or file"]
+    assert (md / "Entwürfe" / "cur").is_dir() and (md / "Archive" / "a.b" / "cur").is_dir()
+    assert len(os.listdir(md / "cur")) + len(os.listdir(md / "new")) == 5
+    layout = ":LAYOUT=fs:UTF-8"
+    listed = run_doveadm(doveadm_work, md, "maildir", "mailbox", "list", layout=layout).decode().splitlines()
+    assert sorted(listed) == ["Archive", "Archive/2020", "Archive/a.b", "Entwürfe", "INBOX"]
+    subscribed = run_doveadm(doveadm_work, md, "maildir", "mailbox", "list", "-s", layout=layout).decode()
+    assert sorted(subscribed.splitlines()) == ["Archive", "Archive/2020", "Archive/a.b", "Entwürfe"]
+    for name in listed:
+        out = run_doveadm(doveadm_work, md, "maildir", "-f", "flow", "fetch", "uid", "mailbox", name,
+                          "all", layout=layout)
+        assert len(out.decode().split()) == 5, name
