@@ -107,3 +107,12 @@ def test_thunderbird_placeholder_from_line_is_no_envelope(invoke, tmp_path):
     row = json.loads(invoke("list", "--json", p).stdout)
     assert row["envelope_from"] == ""
     assert json.loads(invoke("info", "--json", p).stdout)["envelope_mismatch"]["messages"] == 0
+
+
+def test_list_csv_of_an_empty_mailbox_is_the_header_row(invoke, tmp_path):
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    r = invoke("list", "--csv", "--from", "mbox", empty)
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.splitlines() == [",".join(["index", "key", "date", "from", "subject", "flags", "size", "new",
+                                               "keywords", "envelope_from", "delivered_to", "to", "message_id"])]

@@ -142,3 +142,16 @@ def test_notmuch_tags_dry_run_writes_nothing(labelled, tmp_path):
     tags = tmp_path / "tags"
     convert_mailbox(labelled, tmp_path / "md", ConvertOptions(notmuch_tags=tags, dry_run=True))
     assert not tags.exists()
+
+
+def test_forwarded_without_a_letter_left_is_said_as_such(tmp_path):
+    src = tmp_path / "box"
+    words = " ".join(f"kw{i:02}" for i in range(26))
+    src.write_bytes(mbox_entry(headers=f"Subject: all\nX-Keywords: {words}\n")
+                    + mbox_entry(headers="Subject: fw\nStatus: RO\nX-Keywords: $Forwarded\n", body="fw\n"))
+    md = tmp_path / "md"
+    report = convert_mailbox(src, md)
+    [said] = [w for w in report.warnings if w["code"] == "keywords-in-header"]
+    assert said["keyword"] == "$Forwarded" and "letter P only" in said["message"]
+    fw = next(m for m in MaildirReader(md) if m.flags)
+    assert (fw.flags, fw.keywords) == ("PS", ()) and b"X-Keywords" not in fw.data

@@ -496,10 +496,14 @@ class MaildirWriter:
         """One warning per keyword that found no Dovecot letter, with how many messages."""
         where = "in the X-Keywords header only" if self.keyword_places == "dovecot" else \
             "in the X-Keywords header (--keywords both) but not in Dovecot"
-        return [{"code": "keywords-in-header", "keyword": word, "messages": count, "message":
-                 f"{self.path}: keyword {word!r} of {count} message(s) kept {where}: "
-                 f"Dovecot's {MAX_KEYWORD_LETTERS} keyword letters are all taken"}
-                for word, count in self.no_letter.items()]
+        said = []
+        for word, count in self.no_letter.items():
+            kept = "kept as the letter P only, which Dovecot does not show" if word == flags.FORWARDED \
+                else f"kept {where}"
+            said.append({"code": "keywords-in-header", "keyword": word, "messages": count, "message":
+                         f"{self.path}: keyword {word!r} of {count} message(s) {kept}: "
+                         f"Dovecot's {MAX_KEYWORD_LETTERS} keyword letters are all taken"})
+        return said
 
     def place(self, letters: str, new: bool, kw_letters: str, digest: int | None, parts: tuple,
               extra_header: bytes | None = None, keywords: tuple[str, ...] = ()) -> tuple[str, str, tuple]:
