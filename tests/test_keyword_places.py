@@ -155,3 +155,15 @@ def test_forwarded_without_a_letter_left_is_said_as_such(tmp_path):
     assert said["keyword"] == "$Forwarded" and "letter P only" in said["message"]
     fw = next(m for m in MaildirReader(md) if m.flags)
     assert (fw.flags, fw.keywords) == ("PS", ()) and b"X-Keywords" not in fw.data
+
+
+def test_notmuch_tags_of_a_recursive_run_are_one_file_for_every_folder(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "Inbox").write_bytes(mbox_entry(headers="Message-ID: <in@x>\nSubject: a\nX-Keywords: one\n"))
+    (tree / "Archive").write_bytes(mbox_entry(headers="Message-ID: <ar@x>\nSubject: b\nX-Keywords: two\n"))
+    tags = tmp_path / "tags"
+    from mboxtool.tree import convert_tree
+    report = convert_tree(tree, tmp_path / "md", ConvertOptions(notmuch_tags=tags, layout="fs"))
+    assert report.ok and report.converted == 2
+    assert sorted(tags.read_text().splitlines()) == ["+one -- id:in@x", "+two -- id:ar@x"]
