@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from .message import Headers, split_message
+from .message import Headers, header_end, split_message
 
 LETTERS = "DFPRST"
 FORWARDED = "$Forwarded"            # IMAP keyword standing in for P in mbox (§3.4)
@@ -339,8 +339,7 @@ _X_KEYWORDS = re.compile(rb"^x-keywords[ \t]*:", re.IGNORECASE | re.MULTILINE)
 def file_keywords(data: bytes) -> list[str]:
     """The keywords an X-Keywords header inside a Maildir or MH message file holds (written
     by ``--keywords header``, by mutt, or for keywords beyond Dovecot's 26 letters)."""
-    end = data.find(b"\n\n")
-    if not _X_KEYWORDS.search(data, 0, len(data) if end < 0 else end):
+    if not _X_KEYWORDS.search(data, 0, header_end(data)):       # never a body line
         return []
     words: list[str] = []
     for value in split_message(data)[0].get_all_raw(b"x-keywords"):

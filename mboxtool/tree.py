@@ -266,7 +266,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
     for n, ((parts, path, fmt), target) in enumerate(zip(boxes, targets, strict=True)):
         folder = "/".join(parts) or "INBOX"
         if fs and placed[n][1] is not None:         # no safe directory name: said, and left out
-            total.error(f"{folder}: not converted: {placed[n][1]}")
+            total.error(f"{folder}: not converted: {placed[n][1]}", code="folder-name-unsafe")
             continue
         opts = replace(options, from_format=fmt, to_format=dst_format, in_tree=True)
         try:

@@ -48,6 +48,7 @@ def test_a_maildirpp_name_that_decodes_to_a_slash_is_refused_not_nested(tmp_path
     assert report.converted == 2
     assert [e["message"] for e in report.errors] == [
         "a/b: not converted: folder name 'a/b' cannot be a directory of the fs layout: it holds '/' or NUL"]
+    assert report.errors[0]["code"] == "folder-name-unsafe"
     assert not (dst / "a").exists()
     assert (dst / "Work" / "2024" / "cur").is_dir()
 

@@ -167,3 +167,12 @@ def test_notmuch_tags_of_a_recursive_run_are_one_file_for_every_folder(tmp_path)
     report = convert_tree(tree, tmp_path / "md", ConvertOptions(notmuch_tags=tags, layout="fs"))
     assert report.ok and report.converted == 2
     assert sorted(tags.read_text().splitlines()) == ["+one -- id:in@x", "+two -- id:ar@x"]
+
+
+def test_x_keywords_in_a_body_are_no_keywords_of_a_maildir_file(tmp_path):
+    md = tmp_path / "md"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    (md / "cur" / "1.a.host:2,S").write_bytes(b"Subject: crlf\r\n\r\nforwarded:\r\nX-Keywords: spam\r\n")
+    (md / "cur" / "2.a.host:2,S").write_bytes(b"Subject: lf\r\nX-Keywords: real\r\n\r\nX-Keywords: body\r\n")
+    assert sorted(m.keywords for m in MaildirReader(md)) == [(), ("real",)]
