@@ -15,6 +15,7 @@ from .convert import ConvertOptions, convert_mailbox
 from .detect import FORMATS, SOURCE_FORMATS
 from .durable import reuse_large_buffers
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
+from .flags import KEYWORD_PLACES
 from .formats.mbox import VARIANTS
 from .output import ProgressBar, dump_json
 
@@ -162,23 +163,39 @@ def cli() -> None:
               help="Run as root: whose mail this is. The work runs as that user and what it creates "
                    "is theirs (default: the owner of SRC; a root-owned SRC runs as root). A DST "
                    "owned by someone else, or that the user cannot reach, is refused (exit 2).")
+@click.option("--keywords", "keyword_places", type=click.Choice(KEYWORD_PLACES), default="dovecot",
+              show_default=True,
+              help="Writing Maildir or MH, where keywords (labels, tags) go: dovecot: Maildir letters "
+                   "named in dovecot-keywords (Dovecot; MH: sequences); header: an X-Keywords header "
+                   "in the message file (mutt, NeoMutt); both.")
+@click.option("--layout", type=click.Choice(("maildir++", "fs")), default="maildir++", show_default=True,
+              help="With --recursive into a Maildir: maildir++ folders (.Work.2024, names in IMAP's "
+                   "UTF-7), or fs: nested directories with plain UTF-8 names (Work/2024, Dovecot's "
+                   "LAYOUT=fs:UTF-8, what mutt and notmuch users browse). A folder whose name cannot "
+                   "be one safe directory name per level is reported and not converted.")
+@click.option("--notmuch-tags", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="FILE",
+              help="Also write the keywords as a 'notmuch tag --batch' file: after 'notmuch new', "
+                   "'notmuch tag --batch --input=FILE' gives every message its labels.")
 @quiet_option
 @json_option
 def convert(src, dst, from_format, source_variant, to_format, variant, recursive, move, verify,
             dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, missing_ok,
-            subscribe, thunderbird, owner, quiet, as_json):
+            subscribe, thunderbird, keyword_places, layout, notmuch_tags, owner, quiet, as_json):
     """Convert every message of SRC into DST, streaming and losslessly.
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
     """
     if from_tz not in ("auto", "utc", "local") and not _is_offset(from_tz):
         raise click.BadParameter("use auto, utc, local or +HHMM/-HHMM", param_hint="--from-tz")
+    if layout != "maildir++" and not recursive:
+        raise click.BadParameter("a folder layout needs --recursive", param_hint="--layout")
     options = ConvertOptions(from_format=from_format, to_format=to_format, variant=variant.lower(),
                              source_variant=source_variant.lower() if source_variant else None,
                              fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
                              dry_run=dry_run, verify=verify, move=move, from_tz=from_tz,
                              include_expunged=include_expunged, dotlock=not fcntl_only,
-                             missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird)
+                             missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird,
+                             keywords=keyword_places, layout=layout, notmuch_tags=notmuch_tags)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
         from .convert import owner_plan
@@ -358,11 +375,17 @@ def _parse_day(value: str | None, end: bool = False) -> int | None:
               help="Only messages with none of these flags (e.g. --no-flag S: unread).")
 @click.option("--limit", type=click.IntRange(0), default=None, help="Stop after N rows.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@click.option("--columns", metavar="NAME,...", default=None,
+              help="The columns of the table (and of --csv), comma-separated, from: index, key, date, "
+                   "from, envelope_from, delivered_to, to, message_id, subject, flags, size, new, "
+                   "keywords (default: index,date,from,subject,flags,size; --csv: all).")
 @_lock_options
 @json_option
 def list_(path, from_format, source_variant, since, until, from_address, subject_filter,
-          with_flags, without_flags, limit, as_csv, lock, lock_timeout, as_json):
-    """One row per message: index, key, date, sender, subject, flags, size.
+          with_flags, without_flags, limit, as_csv, columns, lock, lock_timeout, as_json):
+    """One row per message: index, key, date, sender, subject, flags, size; the envelope
+    sender (From_ line or Return-Path), envelope recipient (Delivered-To or X-Original-To),
+    To and Message-ID in --json, --csv and --columns.
 
     Example: mboxtool list --no-flag S samples/inbox.mbox
     """
@@ -372,7 +395,8 @@ def list_(path, from_format, source_variant, since, until, from_address, subject
     bad = set((with_flags + without_flags).upper()) - set("DFPRST")
     if bad:
         raise click.BadParameter(f"unknown flag letters {''.join(sorted(bad))}; use D F P R S T")
-    printer = RowPrinter("json" if as_json else "csv" if as_csv else "table")
+    chosen = _columns(columns, RowPrinter.COLUMNS)
+    printer = RowPrinter("json" if as_json else "csv" if as_csv else "table", chosen)
     shown = 0
     with user_errors():
         path, _ = _as_owner_of(path)
@@ -396,6 +420,18 @@ def list_(path, from_format, source_variant, since, until, from_address, subject
             damage = dict(insp.damage)
     printer.close()
     _damage_note(path, damage)
+
+
+def _columns(text: str | None, known: list[str]) -> list[str] | None:
+    """The column names of ``--columns``, each one of ``known``."""
+    if text is None:
+        return None
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown column {', '.join(unknown) or '(none given)'}; "
+                                 f"choose from {', '.join(known)}", param_hint="--columns")
+    return names
 
 
 @cli.command()

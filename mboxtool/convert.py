@@ -52,6 +52,9 @@ class ConvertOptions:
     missing_ok: bool = False              # a missing SRC is an empty mailbox (a spool before its first mail)
     subscribe: bool = True                # a new Maildir++ folder goes into Dovecot's subscriptions
     thunderbird: bool = False             # mbox: also X-Mozilla-Status / X-Mozilla-Keys
+    keywords: str = "dovecot"             # Maildir, MH: where keywords go (flags.KEYWORD_PLACES)
+    layout: str = "maildir++"             # --recursive Maildir: maildir++ (.A.B) or fs (A/B, fslayout.py)
+    notmuch_tags: Any = None              # a path (or a notmuch.TagFile a tree shares): --notmuch-tags
 
 
 @dataclass
@@ -277,6 +280,13 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
     if opts.move and src_format == "babyl":
         raise UsageError("--move is not supported for Babyl sources (the file would be rewritten)")
     report = ConvertReport(str(src), str(dst), src_format, dst_format, dry_run=opts.dry_run)
+    tag_file = None
+    if opts.notmuch_tags is not None and not opts.dry_run and not hasattr(opts.notmuch_tags, "add"):
+        from dataclasses import replace
+
+        from .notmuch import TagFile
+        tag_file = TagFile(opts.notmuch_tags)
+        opts = replace(opts, notmuch_tags=tag_file)
 
     def on_event(code: str, **info: Any) -> None:
         if code == "compressed-data-broken":            # mail was there and cannot be had: exit 1
@@ -310,6 +320,8 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
         for msg, reason in reader.skipped:
             report.excluded.append({"key": msg.key, "reason": reason,
                                     **({"offset": msg.offset} if msg.offset is not None else {})})
+    if tag_file is not None:
+        save_tag_file(tag_file, opts, report)
     if not opts.in_tree:
         _note_subfolders(src, src_format, report)
         if dst_format == "maildir" and not opts.dry_run:
@@ -318,6 +330,15 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
         _note_stale_tmp(src, report)
     report.seconds = time.monotonic() - started
     return report
+
+
+def save_tag_file(tag_file: Any, opts: ConvertOptions, report: ConvertReport) -> None:
+    """Write the --notmuch-tags file; a failure is an error (the labels would be lost)."""
+    try:
+        tag_file.save(opts.fsync)
+    except OSError as exc:
+        report.error(f"{tag_file.path}: cannot write the notmuch tags: {exc.strerror or exc}")
+    report.warnings += tag_file.warnings()
 
 
 def _join_maildirpp_root(dst: Path, opts: ConvertOptions, report: ConvertReport) -> None:
@@ -452,6 +473,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                          lock_timeout=opts.lock_timeout, warn=warn, dotlock=opts.dotlock)
     if opts.thunderbird and dst_format == "mbox":
         writer.mozilla = True
+    if hasattr(writer, "keyword_places"):          # Maildir, MH: --keywords
+        writer.keyword_places = opts.keywords
     writer.open()
     expected: dict[int, Any] = {}                  # --verify: digest -> _packed(flags, date), a list for copies
     taken = array("Q")                             # digests taken from SRC: 8 bytes a message
@@ -491,6 +514,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 if _refuse_garbage(msg, report) or _empty(msg, report):
                     continue
                 _note_nul_run(msg, report)
+                if opts.notmuch_tags is not None:
+                    opts.notmuch_tags.add(msg)
                 # the sink digests and skips what DST holds; identical copies inside one
                 # source are all converted (users keep copies on purpose)
                 batch.append(msg)
@@ -510,8 +535,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 account(result)
         if failures:
             _report_write_failure(failures, report, read_to_end)
-        for note in getattr(writer, "notes", ()):      # e.g. keywords beyond Dovecot's 26 letters
-            report.warnings.append({"code": "keywords-in-header", "message": note})
+        if hasattr(writer, "keyword_warnings"):        # keywords beyond Dovecot's 26 letters
+            report.warnings += writer.keyword_warnings()
         report.warnings += getattr(writer, "warnings", [])
         if opts.move and not aborted:
             _remove_moved(reader, src_format, moved_keys, report)

@@ -15,11 +15,12 @@ from .convert import (
     mark_maildir_folder,
     owner_plan,
     refuse_destination_inside,
+    save_tag_file,
     subscribe_folders,
 )
 from .detect import detect_format, inner_mbox
 from .durable import create_empty_file
-from .errors import InputError, MboxtoolError
+from .errors import InputError, MboxtoolError, UsageError
 from .formats.eml import SYSTEM_FILES, is_message_file
 from .formats.maildir import is_control_file, is_maildir, maildir_folders
 from .ownership import owner_for
@@ -270,10 +271,26 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
     if dst_format == "maildir" and not options.dry_run:
         from .formats.maildir import MaildirWriter
         MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too
+    tag_file = None
+    if options.notmuch_tags is not None and not options.dry_run:
+        from .notmuch import TagFile
+        tag_file = TagFile(options.notmuch_tags)      # one file for every folder
+        options = replace(options, notmuch_tags=tag_file)
     folders: list[str] = []                         # Maildir++ folders made or added to
-    targets = [_target(parts, dst, dst_format) for parts, _, _ in boxes]
+    fs = options.layout == "fs"
+    if fs and dst_format != "maildir":
+        raise UsageError(f"--layout fs makes Maildir folders; the destination here is {dst_format}")
+    if fs:
+        from . import fslayout
+        placed = [fslayout.fs_target(parts, dst) for parts, _, _ in boxes]
+        targets = [target or dst for target, _ in placed]
+    else:
+        targets = [_target(parts, dst, dst_format) for parts, _, _ in boxes]
     for n, ((parts, path, fmt), target) in enumerate(zip(boxes, targets, strict=True)):
         folder = "/".join(parts) or "INBOX"
+        if fs and placed[n][1] is not None:         # no safe directory name: said, and left out
+            total.error(f"{folder}: not converted: {placed[n][1]}", code="folder-name-unsafe")
+            continue
         opts = replace(options, from_format=fmt, to_format=dst_format, in_tree=True)
         try:
             rep = convert_mailbox(path, target, opts, **kwargs)
@@ -285,7 +302,9 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
             total.failed += 1
             total.error(f"{folder}: {exc.filename or path}: permission denied")
             continue
-        if dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
+        if fs and target != dst and not options.dry_run and target.is_dir():
+            folders.append(fslayout.storage_name(parts))
+        elif dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
             mark_maildir_folder(target)
             folders.append(storage_name(target))
         for name in ("converted", "skipped", "failed", "bytes"):
@@ -304,6 +323,8 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
             total.error(f"{folder}: the run stopped here; {left} more folder(s) not attempted "
                         "(a re-run continues where this one stopped)")
             break
+    if tag_file is not None:
+        save_tag_file(tag_file, options, total)
     if folders and options.subscribe:
         subscribe_folders(dst, folders, options, total)
     if dst_format == "mbox" and not options.dry_run:
