@@ -132,7 +132,12 @@ def cli() -> None:
               help="mbox variant to write.")
 @click.option("--recursive", "-r", is_flag=True, help="Convert a folder tree (mbox files with NAME.sbd/ "
               "subfolders <-> Maildir++ .NAME.SUB folders).")
-@click.option("--move", is_flag=True, help="Remove each message from SRC once it is durable in DST.")
+@click.option("--move", is_flag=True, help="Remove each message from SRC once it is durable in DST. "
+              "Parts of an mbox or MMDF file that cannot be converted are first set aside in a "
+              "quarantine file (DST/.mboxtool-quarantine/, or DST.quarantine/ beside a file "
+              "destination), and the run exits 1.")
+@click.option("--quarantine", "quarantine", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="With --move: set aside what cannot be converted in DIR instead.")
 @click.option("--verify", is_flag=True, help="Re-read DST and compare digests, flags and dates with SRC.")
 @click.option("--dry-run", is_flag=True, help="Report what would be written; write nothing.")
 @click.option("--no-fsync", is_flag=True, help="Skip fsync: faster, but a crash may lose the last batch.")
@@ -162,7 +167,7 @@ def cli() -> None:
 @json_option
 def convert(src, dst, from_format, source_variant, to_format, variant, recursive, move, verify,
             dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, missing_ok,
-            subscribe, thunderbird, quiet, as_json):
+            subscribe, thunderbird, quarantine, quiet, as_json):
     """Convert every message of SRC into DST, streaming and losslessly.
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
@@ -174,7 +179,8 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
                              fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
                              dry_run=dry_run, verify=verify, move=move, from_tz=from_tz,
                              include_expunged=include_expunged, dotlock=not fcntl_only,
-                             missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird)
+                             missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird,
+                             quarantine=str(quarantine) if quarantine else None)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
         try:
@@ -211,6 +217,12 @@ def _print_convert(report, quiet: bool) -> None:
         where = f"message {err['key']}: " if "key" in err else ""
         at = f" (offset {err['offset']})" if "offset" in err else ""
         click.echo(f"mboxtool: error: {where}{err['message']}{at}", err=True)
+    for path in report.quarantine_files:           # a problem: said even with --quiet
+        spans = [s for s in report.quarantine_spans if s["file"] == path]
+        at = ", ".join(str(s["offset"]) for s in spans[:5]) + (", ..." if len(spans) > 5 else "")
+        click.echo(f"mboxtool: error: {report.source}: {len(spans)} part(s) that could not be converted "
+                   f"({sum(s['length'] for s in spans)} bytes at offset {at}) set aside in {path}; "
+                   "the source was emptied", err=True)
     verb = "would convert" if report.dry_run else "converted"
     line = (f"{verb} {report.converted} messages ({report.bytes} bytes) from {report.source} "
             f"({report.source_format}) to {report.destination} ({report.destination_format})"
@@ -223,6 +235,8 @@ def _print_convert(report, quiet: bool) -> None:
         line += f"; subscribed {len(report.subscribed)} new folder(s) in Dovecot's list"
     if report.stopped:
         line += "; STOPPED by a write error before the end of the source"
+    if report.quarantined:
+        line += f"; {report.quarantined} quarantined"
     if not quiet or not report.ok:
         click.echo(line)
 

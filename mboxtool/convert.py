@@ -51,6 +51,7 @@ class ConvertOptions:
     missing_ok: bool = False              # a missing SRC is an empty mailbox (a spool before its first mail)
     subscribe: bool = True                # a new Maildir++ folder goes into Dovecot's subscriptions
     thunderbird: bool = False             # mbox: also X-Mozilla-Status / X-Mozilla-Keys
+    quarantine: str | None = None         # --move: where to set aside what cannot be converted
 
 
 @dataclass
@@ -77,6 +78,9 @@ class ConvertReport:
     resumed_at: int | None = None         # byte offset where an unchanged source was resumed
     stopped: bool = False                 # a write error stopped the run: the rest of SRC was not attempted
     subscribed: list[str] = field(default_factory=list)   # Maildir++ folders added to Dovecot's list
+    quarantined: int = 0                  # --move: failed parts set aside before the source was emptied
+    quarantine_files: list[str] = field(default_factory=list)
+    quarantine_spans: list[dict[str, Any]] = field(default_factory=list)   # source offset -> file offset
     write_error: OSError | None = field(default=None, repr=False)   # what stopped it (not in --json)
 
     @property
@@ -99,6 +103,8 @@ class ConvertReport:
             "bytes": self.bytes, "seconds": round(self.seconds, 3), "verified": self.verified,
             "dry_run": self.dry_run, "moved": self.moved, "resumed_at": self.resumed_at,
             "stopped": self.stopped, "subscribed": self.subscribed,
+            "quarantined": self.quarantined, "quarantine_files": self.quarantine_files,
+            "quarantine_spans": self.quarantine_spans,
             "errors": self.errors, "excluded": self.excluded, "warnings": self.warnings,
         }
 
@@ -430,6 +436,16 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     expected: dict[int, Any] = {}                  # --verify: digest -> _packed(flags, date), a list for copies
     taken = array("Q")                             # digests taken from SRC: 8 bytes a message
     moved_keys: list[str] = []
+    # --move out of one file: where each message starts, and which failed (key, offset), so
+    # that the failed bytes can be set aside before the file is emptied (quarantine.py)
+    spans_needed = opts.move and src_format in ("mbox", "mmdf")
+    starts = array("Q")
+    failed_at: list[tuple[str, int, int | None]] = []
+
+    def note_failed(msg: MailMessage) -> None:
+        if spans_needed and msg.offset is not None:
+            # an MMDF message is its bytes between delimiters; an mbox one runs to the next From_ line
+            failed_at.append((msg.key, msg.offset, len(msg.data) if src_format == "mmdf" else None))
     aborted = False
     try:
         known.read_back(dst, dst_format, writer)
@@ -451,6 +467,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 if not _account(result, report, expected, moved_keys, opts, taken):
                     failures.append(result)
                     aborted = True
+                for msg, _ in result.refused:
+                    note_failed(msg)
 
             batch: list[MailMessage] = []
             size = 0
@@ -462,7 +480,12 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                     let_go_at = None
                 if progress:
                     progress(len(msg.data))
-                if _refuse_garbage(msg, report) or _empty(msg, report):
+                if spans_needed and msg.offset is not None:
+                    starts.append(msg.offset)
+                if _refuse_garbage(msg, report):
+                    note_failed(msg)
+                    continue
+                if _empty(msg, report):
                     continue
                 _note_nul_run(msg, report)
                 # the sink digests and skips what DST holds; identical copies inside one
@@ -488,6 +511,9 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
             report.warnings.append({"code": "keywords-in-header", "message": note})
         report.warnings += getattr(writer, "warnings", [])
         if opts.move and not aborted:
+            if report.failed and spans_needed:
+                starts.extend(m.offset for m, _ in reader.skipped if m.offset is not None)
+                _quarantine(reader, failed_at, starts, dst, dst_format, opts, report)
             _remove_moved(reader, src_format, moved_keys, report)
         if state is not None and not aborted and not report.failed:
             try:
@@ -560,10 +586,30 @@ def _key_order(key: str) -> tuple[int, str]:
     return (int(key), "") if key.isdigit() else (0, key)
 
 
+def _quarantine(reader: Any, failed_at: list[tuple[str, int, int | None]], starts: array, dst: Path, dst_format: str,
+                opts: ConvertOptions, report: ConvertReport) -> None:
+    """--move: set aside, durably, the bytes of every message that failed, so that the source
+    can be emptied as usual (quarantine.py). When that cannot be done the source is kept."""
+    from .quarantine import quarantine_dir, set_aside, spans_of
+    if len(failed_at) != report.failed:            # a failure that is no span of the file
+        return
+    where = Path(opts.quarantine) if opts.quarantine else quarantine_dir(dst, dst_format)
+    spans = spans_of(failed_at, list(starts), reader.size)
+    try:
+        path, placed = set_aside(reader.fd, spans, Path(report.source), where)
+    except OSError as exc:
+        report.error(f"{where}: cannot set aside the {len(spans)} part(s) that could not be converted "
+                     f"({exc.strerror or exc}); the source was kept unchanged")
+        return
+    report.quarantined = len(placed)
+    report.quarantine_files.append(str(path))
+    report.quarantine_spans += placed
+
+
 def _remove_moved(reader: Any, src_format: str, keys: list[str], report: ConvertReport) -> None:
     """--move: remove from SRC what is now durable in DST (§7.5)."""
     if src_format in ("mbox", "mmdf"):
-        if report.failed:
+        if report.failed > report.quarantined:
             report.warnings.append({"code": "move-incomplete",
                                     "message": f"{report.source}: kept unchanged because "
                                                f"{report.failed} messages could not be converted"})

@@ -261,8 +261,10 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
         if dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
             mark_maildir_folder(target)
             folders.append(storage_name(target))
-        for name in ("converted", "skipped", "failed", "bytes"):
+        for name in ("converted", "skipped", "failed", "bytes", "quarantined"):
             setattr(total, name, getattr(total, name) + getattr(rep, name))
+        total.quarantine_files += rep.quarantine_files
+        total.quarantine_spans += [{**s, "folder": folder} for s in rep.quarantine_spans]
         total.errors += [{**e, "message": f"{folder}: {e['message']}"} for e in rep.errors]
         total.excluded += [{**e, "folder": folder} for e in rep.excluded]
         total.warnings += [{**e, "folder": folder} for e in rep.warnings]
