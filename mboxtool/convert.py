@@ -428,6 +428,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     state = _resume(reader, src_format, dst, dst_format) if not opts.move else None
     if state is not None and reader.resume_at[0] > 0:
         report.resumed_at = reader.resume_at[0]
+        report.skipped += checkpoint.messages_before(state, reader.path)   # all in DST already
     writer = make_writer(dst, dst_format, variant=opts.variant, fsync=opts.fsync, lock=opts.lock,
                          lock_timeout=opts.lock_timeout, warn=warn, dotlock=opts.dotlock)
     if opts.thunderbird and dst_format == "mbox":
@@ -518,7 +519,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         if state is not None and not aborted and not report.failed:
             try:
                 checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync,
-                                getattr(reader, "identity", None), taken)
+                                getattr(reader, "identity", None), taken, report.converted + report.skipped)
             except OSError as exc:                 # the mail is in; only the shortcut for next time is not
                 report.warnings.append({"code": "state-not-saved", "message":
                                         f"{state}: cannot record how far this run read ({exc.strerror or exc}); "
