@@ -16,7 +16,7 @@ from .detect import FORMATS, SOURCE_FORMATS
 from .durable import reuse_large_buffers
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
 from .formats.mbox import VARIANTS
-from .output import ProgressBar, dump_json
+from .output import ProgressBar, dump_document, error_document
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_TEMPFAIL = 0, 1, 2, 75
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM   # the shell's convention
@@ -36,6 +36,11 @@ class _Commands(click.Group):
     """The command group: an interrupted command says so in one line, not click's 'Aborted!'
     and exit 1, which scripts would read as a run that ended with problems."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # a --json run that fails, even on its own usage, still prints a JSON document
+        ctx.meta["json"] = "--json" in (args[:args.index("--")] if "--" in args else args)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         _tolerant_streams()                 # here too, for callers of cli() that bypass main()
         try:
@@ -44,17 +49,31 @@ class _Commands(click.Group):
             name, code = ("SIGTERM", EXIT_SIGTERM) if isinstance(exc, Terminated) else ("SIGINT", EXIT_SIGINT)
             click.echo(f"mboxtool: interrupted ({name}); nothing was left half-written, "
                        "running the same command again finishes the job", err=True)
+            _json_error(ctx, f"interrupted ({name})", code)
             ctx.exit(code)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        except click.exceptions.ClickException as exc:
+            _json_error(ctx, exc.format_message(), exc.exit_code)
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:
             # a case nobody foresaw (a bug, most likely met on odd input): still one line and
             # the exit code of an input that cannot be used; the cleanup above has run
             if os.environ.get("MBOXTOOL_DEBUG"):
                 raise
-            click.echo(f"mboxtool: error: internal error ({type(exc).__name__}: {exc}); this is a bug, "
-                       "please report it (MBOXTOOL_DEBUG=1 shows where)", err=True)
+            message = f"internal error ({type(exc).__name__}: {exc}); this is a bug, " \
+                      "please report it (MBOXTOOL_DEBUG=1 shows where)"
+            click.echo(f"mboxtool: error: {message}", err=True)
+            _json_error(ctx, message, EXIT_UNUSABLE)
             ctx.exit(EXIT_UNUSABLE)
+
+
+def _json_error(ctx: click.Context, message: str, code: int) -> None:
+    if ctx.meta.get("json"):
+        try:
+            click.echo(error_document(message, code))
+        except OSError:                     # stdout gone: the stderr line and the exit code remain
+            pass
 
 
 class UnusableInput(click.ClickException):
@@ -98,8 +117,12 @@ SOURCE_FORMAT = click.Choice(SOURCE_FORMATS, case_sensitive=False)
 VARIANT = click.Choice(VARIANTS, case_sensitive=False)
 
 
+JSON_HELP = ('Print one JSON document on stdout, with "schema": 1; a run that fails prints '
+             '{"schema": 1, "error": ..., "exit": N} instead.')
+
+
 def json_option(f):
-    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
+    return click.option("--json", "as_json", is_flag=True, help=JSON_HELP)(f)
 
 
 def quiet_option(f):
@@ -194,7 +217,7 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
         finally:
             bar.close()
     if as_json:
-        click.echo(dump_json(report.to_dict()))
+        click.echo(dump_document(report.to_dict()))
     else:
         _print_convert(report, quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
@@ -278,7 +301,8 @@ def _damage_note(path, damage: dict) -> None:
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path, readable=False))
 @source_options
-@click.option("--recursive", "-r", is_flag=True, help="Summarise every mailbox in a folder tree.")
+@click.option("--recursive", "-r", is_flag=True, help="Summarise every mailbox in a folder tree (--json: one "
+              "object: totals, the damaged folders by name, and a folders list of one object each).")
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="How many top senders.")
 @_lock_options
 @json_option
@@ -287,14 +311,14 @@ def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, 
 
     Example: mboxtool info samples/inbox.mbox
     """
-    from .render import info_text, tree_text
+    from .render import info_text, tree_document, tree_text
     from .summary import mailbox_info
     with user_errors():
         if recursive:
             from .tree import tree_info
             rows = tree_info(path, lock=lock, lock_timeout=lock_timeout)
             if as_json:
-                click.echo(dump_json(rows))
+                click.echo(dump_document(tree_document(path, rows)))
             else:
                 click.echo(tree_text(rows))
             for row in rows:                         # as for one mailbox: damage is said, once a folder
@@ -307,7 +331,7 @@ def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, 
         finally:
             bar.close()
     if as_json:
-        click.echo(dump_json(result.to_dict(top)))
+        click.echo(dump_document(result.to_dict(top)))
     else:
         click.echo(info_text(result.to_dict(top)))
     _damage_note(path, result.damage)
@@ -341,7 +365,9 @@ def _parse_day(value: str | None, end: bool = False) -> int | None:
 @click.option("--limit", type=click.IntRange(0), default=None, help="Stop after N rows.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
 @_lock_options
-@json_option
+@click.option("--json", "as_json", is_flag=True,
+              help='JSON lines: one JSON object per message, each with "schema": 1 (not one document); '
+                   'a run that fails ends with a line {"schema": 1, "error": ..., "exit": N}.')
 def list_(path, from_format, source_variant, since, until, from_address, subject_filter,
           with_flags, without_flags, limit, as_csv, lock, lock_timeout, as_json):
     """One row per message: index, key, date, sender, subject, flags, size.
@@ -428,7 +454,7 @@ def validate(path, from_format, source_variant, strict, lock, lock_timeout, as_j
                                       progress=bar.update, progress_total=bar.start)
         finally:
             bar.close()
-    click.echo(dump_json(report.to_dict(strict)) if as_json else report.to_text(strict))
+    click.echo(dump_document(report.to_dict(strict)) if as_json else report.to_text(strict))
     sys.exit(EXIT_OK if report.ok(strict) else EXIT_PROBLEMS)
 
 
@@ -456,7 +482,7 @@ def repair(src, dst, from_format, source_variant, variant, dedupe, no_fsync, loc
         finally:
             bar.close()
     if as_json:
-        click.echo(dump_json(report.to_dict()))
+        click.echo(dump_document(report.to_dict()))
     else:
         click.echo(report.to_text())
     sys.exit(EXIT_OK if report.ok else EXIT_PROBLEMS)

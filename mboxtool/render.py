@@ -9,7 +9,7 @@ import sys
 import unicodedata
 from typing import Any
 
-from .output import dump_json, unicode_ok
+from .output import dump_document, unicode_ok
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
 
@@ -99,7 +99,7 @@ class RowPrinter:
     def emit(self, row: Any) -> bool:
         try:
             if self.mode == "json":
-                self.out.write(dump_json(row.to_dict()) + "\n")
+                self.out.write(dump_document(row.to_dict()) + "\n")
             elif self.mode == "csv":
                 if not self.started:
                     self.writer.writerow(self.COLUMNS)
@@ -141,3 +141,12 @@ class RowPrinter:
             self.out.flush()
         except BrokenPipeError:
             self._silence()
+
+
+def tree_document(root: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """``info --recursive --json``: one object like ``info --json`` gives for one mailbox, with
+    the totals at the top, the folders that are damaged by name, and one row per folder."""
+    *folders, total = rows
+    return {"path": str(root), "format": "tree", "messages": total["messages"], "unread": total["unread"],
+            "bytes": total["bytes"], "damaged": [r["folder"] for r in folders if r["damage"]],
+            "folders": folders}
