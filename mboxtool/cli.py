@@ -435,25 +435,58 @@ def show(path, index, from_format, source_variant, with_from, headers_only, lock
 
 # -- validation and repair -------------------------------------------------------------
 
+def _problem_codes(ctx, param, codes: tuple[str, ...]) -> tuple[str, ...]:
+    from .validate_many import unknown_codes
+    bad = unknown_codes(codes)
+    if bad:
+        raise click.BadParameter(f"unknown problem code {bad[0]!r} (the codes are those validate "
+                                 "reports, e.g. long-line, nul-run, garbage-before-first-from)")
+    return codes
+
+
 @cli.command()
-@click.argument("path", type=click.Path(path_type=Path, readable=False))
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True,
+                type=click.Path(path_type=Path, readable=False))
 @source_options
 @click.option("--strict", is_flag=True, help="Warnings also make the exit code 1.")
+@click.option("--recursive", "-r", is_flag=True,
+              help="Check every mailbox of each folder tree (as convert and info --recursive walk it).")
+@click.option("--select", "select", multiple=True, metavar="CODE", callback=_problem_codes,
+              help="Report only problems of this code (repeatable).")
+@click.option("--ignore", "ignore", multiple=True, metavar="CODE", callback=_problem_codes,
+              help="Do not report problems of this code (repeatable), e.g. --ignore long-line.")
 @_lock_options
-@json_option
-def validate(path, from_format, source_variant, strict, lock, lock_timeout, as_json):
-    """Check PATH for damage and report every problem found, with line and byte positions.
+@click.option("--json", "as_json", is_flag=True,
+              help=JSON_HELP + ' Several paths or --recursive: one combined document (paths, ok, '
+                   'mailboxes, counts, damaged, reports: one validate document each, unreadable).')
+def validate(paths, from_format, source_variant, strict, recursive, select, ignore, lock, lock_timeout, as_json):
+    """Check each PATH for damage and report every problem found, with line and byte positions.
+
+    Several paths, or --recursive, give one combined report and one exit code: 0 when every
+    mailbox is OK, 1 when any is not, 2 when a path cannot be read.
 
     Example: mboxtool validate --json /var/mail/alice
     """
     from .validate import validate_mailbox
+    from .validate_many import filtered, validate_paths
     bar = ProgressBar(not as_json, "checking")
+    if len(paths) > 1 or recursive:
+        try:
+            result = validate_paths(paths, recursive, from_format, source_variant, lock, lock_timeout,
+                                    select, ignore, progress=bar.update, progress_total=bar.start)
+        finally:
+            bar.close()
+        for item in result.unreadable:
+            click.echo(f"mboxtool: error: {item['error']}", err=True)
+        click.echo(dump_document(result.to_dict(strict)) if as_json else result.to_text(strict))
+        sys.exit(result.exit_code(strict))
     with user_errors():
         try:
-            report = validate_mailbox(path, from_format, source_variant, lock, lock_timeout,
+            report = validate_mailbox(paths[0], from_format, source_variant, lock, lock_timeout,
                                       progress=bar.update, progress_total=bar.start)
         finally:
             bar.close()
+    filtered(report, select, ignore)
     click.echo(dump_document(report.to_dict(strict)) if as_json else report.to_text(strict))
     sys.exit(EXIT_OK if report.ok(strict) else EXIT_PROBLEMS)
 
