@@ -17,7 +17,7 @@ from .durable import create_empty_file
 from .errors import InputError, UsageError
 from .formats.maildir import being_made
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
-from .index import short_digest
+from .index import replaces_known, short_digest
 from .mailboxes import make_reader, make_writer, progress_size
 from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
 from .ownership import owner_for
@@ -384,7 +384,7 @@ def _dry_run(reader: Any, src_format: str, dst: Path, dst_format: str,
         if _refuse_garbage(msg, report) or _empty(msg, report):
             continue
         _note_nul_run(msg, report)
-        if short_digest(msg.data) in known.digests:
+        if short_digest(msg.data) in known.digests or replaces_known(msg.data, known.digests):
             report.skipped += 1
         else:
             report.converted += 1
