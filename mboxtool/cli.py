@@ -551,9 +551,9 @@ def validate(paths, from_format, source_variant, strict, recursive, select, igno
         click.echo(dump_document(result.to_dict(strict)) if as_json else result.to_text(strict))
         sys.exit(result.exit_code(strict))
     with user_errors():
-        path, _ = _as_owner_of(path)
+        path, _ = _as_owner_of(paths[0])
         try:
-            report = validate_mailbox(paths[0], from_format, source_variant, lock, lock_timeout,
+            report = validate_mailbox(path, from_format, source_variant, lock, lock_timeout,
                                       progress=bar.update, progress_total=bar.start)
         finally:
             bar.close()
