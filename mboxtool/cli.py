@@ -215,6 +215,9 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
     """
     if from_tz not in ("auto", "utc", "local") and not _is_offset(from_tz):
         raise click.BadParameter("use auto, utc, local or +HHMM/-HHMM", param_hint="--from-tz")
+    if quarantine is not None and not move:
+        raise click.BadParameter("only --move empties a source; without it nothing is set aside",
+                                 param_hint="--quarantine")
     if layout != "maildir++" and not recursive:
         raise click.BadParameter("a folder layout needs --recursive", param_hint="--layout")
     options = ConvertOptions(from_format=from_format, to_format=to_format, variant=variant.lower(),

@@ -174,3 +174,9 @@ def test_a_recursive_move_reports_the_quarantine_of_each_folder(invoke, tmp_path
     [path] = doc["quarantine_files"]
     assert Path(path).read_bytes() == bad and doc["quarantine_spans"][0]["folder"] == "Lists"
     assert (tree / "Lists").stat().st_size == 0 and (tree / "Inbox").stat().st_size == 0
+
+
+def test_quarantine_without_move_is_a_usage_error(invoke, tmp_path):
+    src = spool_with_garbage(tmp_path)
+    r = invoke("convert", "--quarantine", tmp_path / "q", "--from", "mbox", src, tmp_path / "md")
+    assert r.exit_code == 2 and "--quarantine" in r.stderr and not (tmp_path / "md").exists()
