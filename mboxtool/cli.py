@@ -532,7 +532,8 @@ def _problem_codes(ctx, param, codes: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--json", "as_json", is_flag=True,
               help=JSON_HELP + ' Several paths or --recursive: one combined document (paths, ok, '
                    'mailboxes, counts, damaged, reports: one validate document each, unreadable).')
-def validate(paths, from_format, source_variant, strict, recursive, select, ignore, lock, lock_timeout, as_json):
+def validate(paths, from_format, source_variant, strict, recursive, select, ignore, lock, lock_timeout,
+             as_json):
     """Check each PATH for damage and report every problem found, with line and byte positions.
 
     Several paths, or --recursive, give one combined report and one exit code: 0 when every

@@ -638,8 +638,8 @@ def _key_order(key: str) -> tuple[int, str]:
     return (int(key), "") if key.isdigit() else (0, key)
 
 
-def _quarantine(reader: Any, failed_at: list[tuple[str, int, int | None]], starts: array, dst: Path, dst_format: str,
-                opts: ConvertOptions, report: ConvertReport) -> None:
+def _quarantine(reader: Any, failed_at: list[tuple[str, int, int | None]], starts: array, dst: Path,
+                dst_format: str, opts: ConvertOptions, report: ConvertReport) -> None:
     """--move: set aside, durably, the bytes of every message that failed, so that the source
     can be emptied as usual (quarantine.py). When that cannot be done the source is kept."""
     from .quarantine import quarantine_dir, set_aside, spans_of

@@ -359,8 +359,8 @@ def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30) -> list[d
     rows = []
     for parts, path, fmt in mailboxes(root):
         info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout)
-        errors = Counter(p.code for p in validate_mailbox(path, fmt, lock=lock, lock_timeout=lock_timeout).problems
-                         if p.severity == "error")
+        checked = validate_mailbox(path, fmt, lock=lock, lock_timeout=lock_timeout)
+        errors = Counter(p.code for p in checked.problems if p.severity == "error")
         info.damage = {**errors, **info.damage}
         rows.append({"folder": "/".join(parts) or "INBOX", "path": str(path), "format": fmt,
                      "messages": info.messages, "unread": info.unread, "bytes": info.bytes,

@@ -23,7 +23,8 @@ def unknown_codes(codes: Iterable[str]) -> list[str]:
     return [c for c in codes if c not in SEVERITY]
 
 
-def filtered(report: ValidationReport, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> ValidationReport:
+def filtered(report: ValidationReport, select: Iterable[str] = (),
+             ignore: Iterable[str] = ()) -> ValidationReport:
     """``report`` with only the problems of ``select`` (all when empty), less those of ``ignore``."""
     keep, drop = set(select), set(ignore)
     report.problems = [p for p in report.problems if (not keep or p.code in keep) and p.code not in drop]
@@ -64,8 +65,8 @@ class ValidationSet:
         parts = [r.to_text(strict) for _, r in self.reports]
         parts += [f"{u['error']} (not checked)" for u in self.unreadable]
         if self.not_mailboxes:
-            parts.append(f"{len(self.not_mailboxes)} file(s) that are no mailbox were not checked: "
-                         + ", ".join(self.not_mailboxes[:5]) + (", ..." if len(self.not_mailboxes) > 5 else ""))
+            shown = ", ".join(self.not_mailboxes[:5]) + (", ..." if len(self.not_mailboxes) > 5 else "")
+            parts.append(f"{len(self.not_mailboxes)} file(s) that are no mailbox were not checked: {shown}")
         bad = len(self.damaged(strict))
         summary = f"{len(self.reports)} mailboxes checked: {len(self.reports) - bad} OK, {bad} NOT OK"
         if self.unreadable:
