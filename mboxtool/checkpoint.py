@@ -66,6 +66,19 @@ def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str
     return offset
 
 
+def messages_before(state: Path | None, src: Path) -> int:
+    """How many messages of ``src`` lie before its recorded offset, all in the destination
+    (0 when a state file from before this count was kept does not say)."""
+    if state is None:
+        return 0
+    try:
+        entry = json.loads(state.read_text()).get(str(src.resolve()))
+        count = entry.get("messages", 0)
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return count if isinstance(count, int) and count >= 0 else 0
+
+
 def delivered(state: Path | None, src: Path) -> set[int]:
     """Digests of the messages earlier complete runs took from ``src`` (none if unknown)."""
     if state is None:
@@ -91,9 +104,10 @@ def _packed(digests: set[int]) -> str:
 
 
 def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync: bool,
-         ident: os.stat_result | None = None, taken: Iterable[int] = ()) -> None:
+         ident: os.stat_result | None = None, taken: Iterable[int] = (), messages: int = 0) -> None:
     """Remember that ``src`` was converted completely up to ``size`` (after the last commit),
-    and the digests of the messages ``taken`` from it (added to those of earlier runs)."""
+    the digests of the messages ``taken`` from it (added to those of earlier runs), and how
+    many ``messages`` lie before ``size`` (a resumed run counts them as already there)."""
     if state is None or not state.parent.exists():
         return
     try:
@@ -111,7 +125,7 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
     else:                                          # nothing read this time: keep the list as it is
         delivered_text = before.get("delivered", "")
     entry = {"dev": st.st_dev, "ino": st.st_ino, "offset": size, "tail": _tail_hash(fd, size), "variant": variant,
-             "delivered": delivered_text}
+             "delivered": delivered_text, "messages": messages}
     if entries.get(key) == entry:
         return                                     # a re-run that found nothing new: nothing to record
     entries[key] = entry

@@ -18,7 +18,7 @@ from .durable import create_empty_file
 from .errors import InputError, UsageError
 from .formats.maildir import being_made
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
-from .index import short_digest
+from .index import replaces_known, short_digest
 from .mailboxes import make_reader, make_writer, progress_size
 from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
 from .ownership import owner_for, parse_owner
@@ -57,6 +57,7 @@ class ConvertOptions:
     layout: str = "maildir++"             # --recursive Maildir: maildir++ (.A.B) or fs (A/B, fslayout.py)
     notmuch_tags: Any = None              # a path (or a notmuch.TagFile a tree shares): --notmuch-tags
     max_ratio: float | None = MAX_RATIO   # a compressed mbox: bound of its copy (compression.py)
+    quarantine: str | None = None         # --move: where to set aside what cannot be converted
 
 
 @dataclass
@@ -83,6 +84,9 @@ class ConvertReport:
     resumed_at: int | None = None         # byte offset where an unchanged source was resumed
     stopped: bool = False                 # a write error stopped the run: the rest of SRC was not attempted
     subscribed: list[str] = field(default_factory=list)   # Maildir++ folders added to Dovecot's list
+    quarantined: int = 0                  # --move: failed parts set aside before the source was emptied
+    quarantine_files: list[str] = field(default_factory=list)
+    quarantine_spans: list[dict[str, Any]] = field(default_factory=list)   # source offset -> file offset
     write_error: OSError | None = field(default=None, repr=False)   # what stopped it (not in --json)
 
     @property
@@ -105,6 +109,8 @@ class ConvertReport:
             "bytes": self.bytes, "seconds": round(self.seconds, 3), "verified": self.verified,
             "dry_run": self.dry_run, "moved": self.moved, "resumed_at": self.resumed_at,
             "stopped": self.stopped, "subscribed": self.subscribed,
+            "quarantined": self.quarantined, "quarantine_files": self.quarantine_files,
+            "quarantine_spans": self.quarantine_spans,
             "errors": self.errors, "excluded": self.excluded, "warnings": self.warnings,
         }
 
@@ -429,7 +435,7 @@ def _dry_run(reader: Any, src_format: str, dst: Path, dst_format: str,
         if _refuse_garbage(msg, report) or _empty(msg, report):
             continue
         _note_nul_run(msg, report)
-        if short_digest(msg.data) in known.digests:
+        if short_digest(msg.data) in known.digests or replaces_known(msg.data, known.digests):
             report.skipped += 1
         else:
             report.converted += 1
@@ -473,6 +479,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     state = _resume(reader, src_format, dst, dst_format) if not opts.move else None
     if state is not None and reader.resume_at[0] > 0:
         report.resumed_at = reader.resume_at[0]
+        report.skipped += checkpoint.messages_before(state, reader.path)   # all in DST already
     writer = make_writer(dst, dst_format, variant=opts.variant, fsync=opts.fsync, lock=opts.lock,
                          lock_timeout=opts.lock_timeout, warn=warn, dotlock=opts.dotlock)
     if opts.thunderbird and dst_format == "mbox":
@@ -483,6 +490,16 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     expected: dict[int, Any] = {}                  # --verify: digest -> _packed(flags, date), a list for copies
     taken = array("Q")                             # digests taken from SRC: 8 bytes a message
     moved_keys: list[str] = []
+    # --move out of one file: where each message starts, and which failed (key, offset), so
+    # that the failed bytes can be set aside before the file is emptied (quarantine.py)
+    spans_needed = opts.move and src_format in ("mbox", "mmdf")
+    starts = array("Q")
+    failed_at: list[tuple[str, int, int | None]] = []
+
+    def note_failed(msg: MailMessage) -> None:
+        if spans_needed and msg.offset is not None:
+            # an MMDF message is its bytes between delimiters; an mbox one runs to the next From_ line
+            failed_at.append((msg.key, msg.offset, len(msg.data) if src_format == "mmdf" else None))
     aborted = False
     try:
         known.read_back(dst, dst_format, writer)
@@ -504,6 +521,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 if not _account(result, report, expected, moved_keys, opts, taken):
                     failures.append(result)
                     aborted = True
+                for msg, _ in result.refused:
+                    note_failed(msg)
 
             batch: list[MailMessage] = []
             size = 0
@@ -515,7 +534,12 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                     let_go_at = None
                 if progress:
                     progress(len(msg.data))
-                if _refuse_garbage(msg, report) or _empty(msg, report):
+                if spans_needed and msg.offset is not None:
+                    starts.append(msg.offset)
+                if _refuse_garbage(msg, report):
+                    note_failed(msg)
+                    continue
+                if _empty(msg, report):
                     continue
                 _note_nul_run(msg, report)
                 if opts.notmuch_tags is not None:
@@ -543,11 +567,14 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
             report.warnings += writer.keyword_warnings()
         report.warnings += getattr(writer, "warnings", [])
         if opts.move and not aborted:
+            if report.failed and spans_needed:
+                starts.extend(m.offset for m, _ in reader.skipped if m.offset is not None)
+                _quarantine(reader, failed_at, starts, dst, dst_format, opts, report)
             _remove_moved(reader, src_format, moved_keys, report)
         if state is not None and not aborted and not report.failed:
             try:
                 checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync,
-                                getattr(reader, "identity", None), taken)
+                                getattr(reader, "identity", None), taken, report.converted + report.skipped)
             except OSError as exc:                 # the mail is in; only the shortcut for next time is not
                 report.warnings.append({"code": "state-not-saved", "message":
                                         f"{state}: cannot record how far this run read ({exc.strerror or exc}); "
@@ -615,10 +642,30 @@ def _key_order(key: str) -> tuple[int, str]:
     return (int(key), "") if key.isdigit() else (0, key)
 
 
+def _quarantine(reader: Any, failed_at: list[tuple[str, int, int | None]], starts: array, dst: Path,
+                dst_format: str, opts: ConvertOptions, report: ConvertReport) -> None:
+    """--move: set aside, durably, the bytes of every message that failed, so that the source
+    can be emptied as usual (quarantine.py). When that cannot be done the source is kept."""
+    from .quarantine import quarantine_dir, set_aside, spans_of
+    if len(failed_at) != report.failed:            # a failure that is no span of the file
+        return
+    where = Path(opts.quarantine) if opts.quarantine else quarantine_dir(dst, dst_format)
+    spans = spans_of(failed_at, list(starts), reader.size)
+    try:
+        path, placed = set_aside(reader.fd, spans, Path(report.source), where)
+    except OSError as exc:
+        report.error(f"{where}: cannot set aside the {len(spans)} part(s) that could not be converted "
+                     f"({exc.strerror or exc}); the source was kept unchanged")
+        return
+    report.quarantined = len(placed)
+    report.quarantine_files.append(str(path))
+    report.quarantine_spans += placed
+
+
 def _remove_moved(reader: Any, src_format: str, keys: list[str], report: ConvertReport) -> None:
     """--move: remove from SRC what is now durable in DST (§7.5)."""
     if src_format in ("mbox", "mmdf"):
-        if report.failed:
+        if report.failed > report.quarantined:
             report.warnings.append({"code": "move-incomplete",
                                     "message": f"{report.source}: kept unchanged because "
                                                f"{report.failed} messages could not be converted"})

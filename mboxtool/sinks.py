@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .index import message_digest
+from .index import message_digest, replaces_known
 from .message import MailMessage
 
 
@@ -35,7 +35,7 @@ def queue_batch(writer: Any, result: BatchResult, known: set[int]) -> None:
     """Digest each message of the batch, skip what DST holds, hand the rest to the writer."""
     for msg in result.batch:
         digest, parts = message_digest(msg)
-        if digest in known:
+        if digest in known or replaces_known(msg.data, known):
             result.skipped.append((msg, digest))
             continue
         try:

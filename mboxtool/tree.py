@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -356,8 +357,10 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
         elif dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
             mark_maildir_folder(target)
             folders.append(storage_name(target))
-        for name in ("converted", "skipped", "failed", "bytes"):
+        for name in ("converted", "skipped", "failed", "bytes", "quarantined"):
             setattr(total, name, getattr(total, name) + getattr(rep, name))
+        total.quarantine_files += rep.quarantine_files
+        total.quarantine_spans += [{**s, "folder": folder} for s in rep.quarantine_spans]
         total.errors += [{**e, "message": f"{folder}: {e['message']}"} for e in rep.errors]
         total.excluded += [{**e, "folder": folder} for e in rep.excluded]
         total.warnings += [{**e, "folder": folder} for e in rep.warnings]
@@ -398,11 +401,16 @@ def _give_sbd_dirs_their_mailbox(dst: Path, targets: list[Path]) -> None:
 
 
 def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30) -> list[dict[str, Any]]:
-    """One summary row per mailbox in the tree, then a totals row."""
+    """One summary row per mailbox in the tree, then a totals row. A folder's ``damage`` also
+    counts the errors ``validate`` finds in it, so that both name the same damaged folders."""
     from .summary import mailbox_info
+    from .validate import validate_mailbox
     rows = []
     for parts, path, fmt in mailboxes(root):
         info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout)
+        checked = validate_mailbox(path, fmt, lock=lock, lock_timeout=lock_timeout)
+        errors = Counter(p.code for p in checked.problems if p.severity == "error")
+        info.damage = {**errors, **info.damage}
         rows.append({"folder": "/".join(parts) or "INBOX", "path": str(path), "format": fmt,
                      "messages": info.messages, "unread": info.unread, "bytes": info.bytes,
                      "first_date": info.to_dict()["first_date"], "last_date": info.to_dict()["last_date"],

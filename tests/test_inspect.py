@@ -111,7 +111,8 @@ def test_info_recursive_tree(invoke, tmp_path):
     invoke("convert", SAMPLES / "inbox.mbox", tmp_path / "tree" / "Work")
     invoke("convert", "--to", "mbox", SAMPLES / "Maildir", tmp_path / "tree" / "Work.sbd" / "Old")
     r = invoke("info", "--json", "--recursive", tmp_path / "tree")
-    rows = json.loads(r.stdout)
+    doc = json.loads(r.stdout)                      # one object: totals, and a row per folder
+    rows = [*doc["folders"], {"folder": "TOTAL", "messages": doc["messages"]}]
     assert [(x["folder"], x["messages"]) for x in rows] == [("Work/Old", 3), ("Work", 5), ("TOTAL", 8)] \
         or sorted((x["folder"], x["messages"]) for x in rows) == [("TOTAL", 8), ("Work", 5), ("Work/Old", 3)]
 
@@ -126,9 +127,10 @@ def test_info_recursive_says_which_folders_are_damaged(invoke, tmp_path):
     assert [line for line in r.stderr.splitlines() if "damaged" in line] == [
         f"mboxtool: warning: {tree / 'Bad'}: the mailbox is damaged (content-length-mismatch); "
         f"'mboxtool validate {tree / 'Bad'}' explains"]
-    rows = json.loads(invoke("info", "--json", "--recursive", tree).stdout)
-    assert {row["folder"]: sorted(row["damage"]) for row in rows} == {
-        "Bad": ["content-length-mismatch"], "Good": [], "TOTAL": []}
+    doc = json.loads(invoke("info", "--json", "--recursive", tree).stdout)
+    assert {row["folder"]: sorted(row["damage"]) for row in doc["folders"]} == {
+        "Bad": ["content-length-mismatch"], "Good": []}
+    assert doc["damaged"] == ["Bad"]
 
 
 @pytest.mark.parametrize("command", [["list"], ["list", "--json"], ["info"], ["validate"]])
