@@ -121,6 +121,21 @@ def cli() -> None:
     """Convert, inspect, validate and repair mailboxes: mbox, Maildir, MH, MMDF, Babyl."""
 
 
+def _zone(ctx, param, value: str) -> str:
+    if value not in ("auto", "utc", "local") and not _is_offset(value):
+        raise click.BadParameter("use auto, utc, local or +HHMM/-HHMM")
+    return value
+
+
+def from_tz_option(f):
+    return click.option("--from-tz", default="auto", show_default=True, metavar="auto|utc|local|+HHMM",
+                        callback=_zone,
+                        help="Time zone of From_ dates written without one. auto: the zone a "
+                             "Received: header proves (its wall-clock time agrees with the From_ "
+                             "time within two minutes), else the zone last proven in the file, "
+                             "else UTC.")(f)
+
+
 @cli.command()
 @click.argument("src", type=click.Path(path_type=Path, readable=False))
 @click.argument("dst", type=click.Path(path_type=Path, readable=False))
@@ -143,8 +158,7 @@ def cli() -> None:
               help="Lock mbox files with fcntl only, without PATH.lock (for spool directories you "
                    "cannot write; safe when every writer takes an fcntl lock: Postfix, Dovecot and "
                    "procmail do, qmail does not).")
-@click.option("--from-tz", default="auto", show_default=True, metavar="auto|utc|local|+HHMM",
-              help="Time zone of From_ dates written without one.")
+@from_tz_option
 @click.option("--include-expunged", is_flag=True,
               help="Keep Thunderbird messages marked Expunged (as trashed) instead of skipping them.")
 @click.option("--missing-ok", is_flag=True,
@@ -167,8 +181,6 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
     """
-    if from_tz not in ("auto", "utc", "local") and not _is_offset(from_tz):
-        raise click.BadParameter("use auto, utc, local or +HHMM/-HHMM", param_hint="--from-tz")
     options = ConvertOptions(from_format=from_format, to_format=to_format, variant=variant.lower(),
                              source_variant=source_variant.lower() if source_variant else None,
                              fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
@@ -266,9 +278,10 @@ def _damage_note(path, damage: dict) -> None:
 @source_options
 @click.option("--recursive", "-r", is_flag=True, help="Summarise every mailbox in a folder tree.")
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="How many top senders.")
+@from_tz_option
 @_lock_options
 @json_option
-def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, as_json):
+def info(path, from_format, source_variant, recursive, top, from_tz, lock, lock_timeout, as_json):
     """Summarise a mailbox: format, variant, counts, dates, flags, senders, messages per year.
 
     Example: mboxtool info samples/inbox.mbox
@@ -278,7 +291,7 @@ def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, 
     with user_errors():
         if recursive:
             from .tree import tree_info
-            rows = tree_info(path, lock=lock, lock_timeout=lock_timeout)
+            rows = tree_info(path, lock=lock, lock_timeout=lock_timeout, from_tz=from_tz)
             if as_json:
                 click.echo(dump_json(rows))
             else:
@@ -289,7 +302,7 @@ def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, 
         bar = ProgressBar(not as_json, "reading")
         try:
             result = mailbox_info(path, from_format, source_variant, lock, lock_timeout,
-                                  progress=bar.update, progress_total=bar.start)
+                                  progress=bar.update, progress_total=bar.start, from_tz=from_tz)
         finally:
             bar.close()
     if as_json:
@@ -326,10 +339,11 @@ def _parse_day(value: str | None, end: bool = False) -> int | None:
               help="Only messages with none of these flags (e.g. --no-flag S: unread).")
 @click.option("--limit", type=click.IntRange(0), default=None, help="Stop after N rows.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@from_tz_option
 @_lock_options
 @json_option
 def list_(path, from_format, source_variant, since, until, from_address, subject_filter,
-          with_flags, without_flags, limit, as_csv, lock, lock_timeout, as_json):
+          with_flags, without_flags, limit, as_csv, from_tz, lock, lock_timeout, as_json):
     """One row per message: index, key, date, sender, subject, flags, size.
 
     Example: mboxtool list --no-flag S samples/inbox.mbox
@@ -343,7 +357,7 @@ def list_(path, from_format, source_variant, since, until, from_address, subject
     printer = RowPrinter("json" if as_json else "csv" if as_csv else "table")
     shown = 0
     with user_errors():
-        with Inspection(path, from_format, source_variant, lock, lock_timeout) as insp:
+        with Inspection(path, from_format, source_variant, lock, lock_timeout, from_tz) as insp:
             for row in insp.rows():
                 if limit is not None and shown >= limit:
                     break

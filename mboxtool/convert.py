@@ -632,7 +632,8 @@ def _verify(dst: Path, fmt: str, expected: dict[int, Any], report: ConvertReport
         flags_, date = _unpacked(value)
         return not checks_state or (msg.flags == flags_ and (date is None or msg.date == date))
 
-    with make_reader(dst, fmt, lock=True) as reader:
+    # mboxtool writes From_ dates in UTC (§1.6): what it wrote is read back as such
+    with make_reader(dst, fmt, lock=True, from_tz="utc") as reader:
         for msg in reader:
             digest = short_digest(msg.data)
             held = expected.get(digest)

@@ -138,6 +138,9 @@ class RowPrinter:
 
     def close(self) -> None:
         try:
+            if self.mode == "csv" and not self.started:      # no rows: scripts still read the columns
+                self.writer.writerow(self.COLUMNS)
+                self.out.write(self.buffer.getvalue())
             self.out.flush()
         except BrokenPipeError:
             self._silence()

@@ -300,12 +300,13 @@ def _give_sbd_dirs_their_mailbox(dst: Path, targets: list[Path]) -> None:
                 break                              # only a convenience: the mail is in
 
 
-def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30) -> list[dict[str, Any]]:
+def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30,
+              from_tz: str = "auto") -> list[dict[str, Any]]:
     """One summary row per mailbox in the tree, then a totals row."""
     from .summary import mailbox_info
     rows = []
     for parts, path, fmt in mailboxes(root):
-        info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout)
+        info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout, from_tz=from_tz)
         rows.append({"folder": "/".join(parts) or "INBOX", "path": str(path), "format": fmt,
                      "messages": info.messages, "unread": info.unread, "bytes": info.bytes,
                      "first_date": info.to_dict()["first_date"], "last_date": info.to_dict()["last_date"],

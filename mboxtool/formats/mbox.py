@@ -7,7 +7,6 @@ import os
 import re
 import stat
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,11 +175,16 @@ def quote(data: bytes, variant: str) -> bytes:
 
 
 class DateResolver:
-    """Delivery time of a message: From_ date, then Date:, then the newest Received: (§3.6)."""
+    """Delivery time of a message: From_ date, then Date:, then the newest Received: (§3.6).
+
+    A zoneless From_ date is read in the ``from_tz`` zone; with ``auto``, in the zone a
+    Received: line of the same message proves (dates.proven_zone), else in the zone last
+    proven in the same file, else as UTC (RFC 4155).
+    """
 
     def __init__(self, from_tz: str = "auto"):
         self.from_tz = from_tz
-        self.offsets: Counter[int] = Counter()
+        self.proven: int | None = None
         self.fixed = _fixed_offset(from_tz)
 
     def resolve(self, parsed: dates.FromLine, headers) -> tuple[int | None, str]:
@@ -204,16 +208,28 @@ class DateResolver:
     def _offset(self, epoch: int, headers) -> int:
         if self.fixed is not None:
             return self.fixed
-        # the top-most Received: is the final hop, the one the delivery agent wrote (§3.6)
-        span = headers.tail_span(b"received", b";") if headers is not None else None
-        received = dates.parse_header_date_in(headers.raw, *span) if span else None
-        if not dates.plausible(received):
-            received = None
-        guess = dates.zone_offset_guess(epoch, received)
-        if guess is not None:
-            self.offsets[guess] += 1
-            return guess
-        return self.offsets.most_common(1)[0][0] if self.offsets else 0
+        zone = _zone_of_received(epoch, headers) if headers is not None and b"received" in headers else None
+        if zone is not None:
+            self.proven = zone
+            return zone
+        return self.proven or 0
+
+
+def _zone_of_received(epoch: int, headers: Headers) -> int | None:
+    """The zone a Received: line of ``headers`` proves for the From_ date ``epoch`` (read as UTC).
+    The top-most line (the final hop, §3.6) is read first and usually settles it."""
+    top = headers.tail_span(b"received", b";")
+    first = dates.header_wall_clock_in(headers.raw, *top) if top else None
+    zone = dates.proven_zone(epoch, [first]) if first else None
+    if zone is not None:
+        return zone
+    walls = []
+    for value in headers.get_all_raw(b"received")[1:]:
+        cut = value.rfind(b";")
+        wall = dates.header_wall_clock_in(value, cut + 1, len(value)) if cut >= 0 else None
+        if wall is not None:
+            walls.append(wall)
+    return dates.proven_zone(epoch, walls)
 
 
 def _fixed_offset(from_tz: str) -> int | None:
