@@ -134,6 +134,19 @@ def _note_nul_run(msg: MailMessage, report: ConvertReport) -> None:
                             "'mboxtool repair' cuts the run out)"})
 
 
+def _note_unknown_flags(msg: MailMessage, report: ConvertReport) -> None:
+    """Say which characters after a Maildir name's ``:2,`` were no flags (§6 unknown-flag):
+    they are kept, as keywords ``$MaildirFlag_<c>`` that a Maildir destination writes back
+    into the name, never dropped unsaid."""
+    note = next((n for n in msg.notes if n.startswith("unknown-flag:")), None)
+    if note is None:
+        return
+    chars = note.split(":", 1)[1]
+    report.warnings.append({"code": "unknown-flag", "key": msg.key, "message":
+                            f"message {msg.key}: {chars!r} after ':2,' are no Maildir flags; kept as "
+                            "keywords " + ", ".join(f"$MaildirFlag_{c}" for c in chars)})
+
+
 def _empty(msg: MailMessage, report: ConvertReport) -> bool:
     """Leave out an empty message (message.is_empty_message), reported as excluded; True when
     left out. An empty Maildir file is no message to any reader (mboxtool's included), so
@@ -257,7 +270,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
             report.error(f"{src}: {info['reason']}", offset=info.get("offset"))
             return
         if code in ("garbage-before-first-from", "cr-line-endings", "truncated-message",
-                    "duplicate-unique", "empty-file", "foreign-file", "vanished-file"):
+                    "duplicate-unique", "empty-file", "foreign-file", "vanished-file", "not-a-message"):
             report.warnings.append({"code": code, **{k: v for k, v in info.items()
                                                       if isinstance(v, (int, str, bool))}})
 
@@ -378,6 +391,7 @@ def _dry_run(reader: Any, src_format: str, dst: Path, dst_format: str,
         if _refuse_garbage(msg, report) or _empty(msg, report):
             continue
         _note_nul_run(msg, report)
+        _note_unknown_flags(msg, report)
         if short_digest(msg.data) in known.digests:
             report.skipped += 1
         else:
@@ -465,6 +479,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 if _refuse_garbage(msg, report) or _empty(msg, report):
                     continue
                 _note_nul_run(msg, report)
+                _note_unknown_flags(msg, report)
                 # the sink digests and skips what DST holds; identical copies inside one
                 # source are all converted (users keep copies on purpose)
                 batch.append(msg)
