@@ -558,7 +558,9 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
         body.append(b"\n")
     meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords, mozilla)
     if variant in ("mboxcl", "mboxcl2"):
-        meta.append(b"Content-Length: %d" % (len(data) - end + len(points) + (data[-1] != 0x0A)))
+        # the line end added after a message without one is not counted: read back, the
+        # message ends where it ended (§1.4 step 6)
+        meta.append(b"Content-Length: %d" % (len(data) - end + len(points)))
     # the metadata lines go just before the empty line that ends the header block
     eol = b"\r\n" if head.endswith(b"\r\n") else b"\n"
     header_block = b"".join((head[: len(head) - len(eol)], *(line + eol for line in meta), eol))
@@ -694,6 +696,12 @@ class MboxWriter:
 
     keep_from_lines = False                  # repair writes good From_ lines back as they were
     mozilla = False                          # convert --thunderbird: X-Mozilla-Status / -Keys too
+
+    @property
+    def adds_final_newline(self) -> bool:
+        """True when a message without a final newline is stored with one: every entry ends
+        with a line end, and only a Content-Length (mboxcl, mboxcl2) tells where it began."""
+        return self.variant not in ("mboxcl", "mboxcl2")
 
     def add(self, msg: MailMessage) -> bool:
         """Queue one message; True when the batch is full and commit() should follow."""

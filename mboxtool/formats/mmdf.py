@@ -132,6 +132,7 @@ class MMDFWriter(MboxWriter):
     """Appends MMDF entries under the same locks as an mbox."""
 
     format = "mmdf"
+    adds_final_newline = True            # the closing delimiter must start a line
 
     def _ending_fix(self) -> bytes:
         if self.committed == 0:
