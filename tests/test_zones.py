@@ -70,13 +70,16 @@ def test_the_reported_delay_is_no_time_zone(invoke, tmp_path):
     assert listed_dates(invoke, box) == ["2024-03-05T00:30:26Z"]
 
 
-def test_a_lower_received_line_can_prove_the_zone(invoke, tmp_path):
-    """The top Received: line is in another zone than the From_ line; a lower hop that
-    agrees with the From_ time proves the From_ line's zone."""
-    box = tmp_path / "box"
-    box.write_bytes(entry(asctime(DELIVERED, 0),
-                          [rfc2822(DELIVERED, 9 * 3600), rfc2822(DELIVERED - 30, 0)]))
-    assert listed_dates(invoke, box) == [iso(DELIVERED)]
+def test_the_final_hop_is_the_evidence(invoke, tmp_path):
+    """The top-most Received: line (the final hop, written where the message was delivered)
+    in +0900 agrees with the From_ time: +0900. A hop further down that happens to agree
+    with the From_ time read in its zone proves nothing."""
+    top, lower = tmp_path / "top", tmp_path / "lower"
+    top.write_bytes(entry(asctime(DELIVERED, 9 * 3600), [rfc2822(DELIVERED - 5, 9 * 3600)]))
+    lower.write_bytes(entry(asctime(DELIVERED, -5 * 3600),
+                            [rfc2822(DELIVERED, 3600), rfc2822(DELIVERED - 60, -5 * 3600)]))
+    assert listed_dates(invoke, top) == [iso(DELIVERED)]
+    assert listed_dates(invoke, lower) == [iso(DELIVERED - 5 * 3600)]      # the wall clock as UTC
 
 
 def test_later_messages_inherit_only_a_proven_zone(invoke, tmp_path):

@@ -216,20 +216,11 @@ class DateResolver:
 
 
 def _zone_of_received(epoch: int, headers: Headers) -> int | None:
-    """The zone a Received: line of ``headers`` proves for the From_ date ``epoch`` (read as UTC).
-    The top-most line (the final hop, §3.6) is read first and usually settles it."""
+    """The zone the top-most Received: line of ``headers`` (the final hop, written where the
+    message was delivered, §3.6) proves for the From_ date ``epoch`` read as UTC."""
     top = headers.tail_span(b"received", b";")
-    first = dates.header_wall_clock_in(headers.raw, *top) if top else None
-    zone = dates.proven_zone(epoch, [first]) if first else None
-    if zone is not None:
-        return zone
-    walls = []
-    for value in headers.get_all_raw(b"received")[1:]:
-        cut = value.rfind(b";")
-        wall = dates.header_wall_clock_in(value, cut + 1, len(value)) if cut >= 0 else None
-        if wall is not None:
-            walls.append(wall)
-    return dates.proven_zone(epoch, walls)
+    wall = dates.header_wall_clock_in(headers.raw, *top) if top else None
+    return dates.proven_zone(epoch, [wall]) if wall else None
 
 
 def _fixed_offset(from_tz: str) -> int | None:
