@@ -143,8 +143,8 @@ def _note_unknown_flags(msg: MailMessage, report: ConvertReport) -> None:
         return
     chars = note.split(":", 1)[1]
     report.warnings.append({"code": "unknown-flag", "key": msg.key, "message":
-                            f"message {msg.key}: {chars!r} after ':2,' are no Maildir flags; kept as "
-                            "keywords " + ", ".join(f"$MaildirFlag_{c}" for c in chars)})
+                            f"{chars!r} after ':2,' are no Maildir flags; kept as keywords "
+                            + ", ".join(f"$MaildirFlag_{c}" for c in chars)})
 
 
 def _empty(msg: MailMessage, report: ConvertReport) -> bool:

@@ -231,16 +231,18 @@ def header_wall_clock_in(raw: bytes, start: int, end: int) -> tuple[int, int] | 
     return None if wall is None else (wall, parsed[9])
 
 
-def proven_zone(from_wall: int, received: list[tuple[int, int]]) -> int | None:
+def proven_zone(from_wall: int, received: tuple[int, int] | None) -> int | None:
     """The zone a zoneless From_ date was written in, when there is evidence for it.
 
     ``from_wall``: the From_ date read as UTC; ``received``: (wall clock, zone) of the
-    Received: dates, top-most first. The evidence is a Received: line whose own wall-clock
-    time agrees with the From_ time (within ZONE_AGREEMENT_SECONDS): the delivery agent
-    wrote both in that line's zone. A gap of a whole number of quarter-hours proves nothing
-    (a delivery delay of eight minutes is no time zone), so nothing else is guessed.
+    final hop's Received: date. The evidence is that line's own wall-clock time agreeing
+    with the From_ time (within ZONE_AGREEMENT_SECONDS): the delivery agent wrote both in
+    that line's zone. A gap of a whole number of quarter-hours proves nothing (a delivery
+    delay of eight minutes is no time zone), so nothing else is guessed.
     """
-    for wall, zone in received:
-        if abs(from_wall - wall) <= ZONE_AGREEMENT_SECONDS and plausible(wall - zone):
-            return zone
+    if received is None:
+        return None
+    wall, zone = received
+    if abs(from_wall - wall) <= ZONE_AGREEMENT_SECONDS and plausible(wall - zone):
+        return zone
     return None

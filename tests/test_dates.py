@@ -45,12 +45,12 @@ def test_received_takes_newest_date():
 
 def test_zone_proven_only_by_an_agreeing_wall_clock():
     # From_ 12:00:00; Received: 12:00:05 +0100 (the same moment, written in +0100)
-    assert dates.proven_zone(utc(2020, 1, 1, 12, 0, 0), [(utc(2020, 1, 1, 12, 0, 5), 3600)]) == 3600
+    assert dates.proven_zone(utc(2020, 1, 1, 12, 0, 0), (utc(2020, 1, 1, 12, 0, 5), 3600)) == 3600
     # a gap of whole quarter-hours is a delay, not a zone (this was read as +0030)
-    assert dates.proven_zone(utc(2020, 1, 1, 12, 0, 0), [(utc(2020, 1, 1, 11, 35, 0), 0)]) is None
-    assert dates.proven_zone(utc(2020, 1, 2, 12, 0, 0), [(utc(2020, 1, 1, 12, 0, 0), 0)]) is None
-    assert dates.proven_zone(utc(2020, 1, 1, 12, 0, 0), [(utc(2020, 1, 1, 3, 0, 0), -3600),
-                                                         (utc(2020, 1, 1, 11, 58, 30), -12600)]) == -12600
+    assert dates.proven_zone(utc(2020, 1, 1, 12, 0, 0), (utc(2020, 1, 1, 11, 35, 0), 0)) is None
+    assert dates.proven_zone(utc(2020, 1, 2, 12, 0, 0), (utc(2020, 1, 1, 12, 0, 0), 0)) is None
+    assert dates.proven_zone(utc(2020, 1, 1, 12, 0, 0), (utc(2020, 1, 1, 11, 58, 30), -12600)) == -12600
+    assert dates.proven_zone(utc(2020, 1, 1, 12, 0, 0), None) is None
 
 
 def test_wall_clock_of_a_received_date():

@@ -5,6 +5,8 @@ import json
 import os
 import time
 
+import pytest
+
 from .conftest import make_maildir
 
 MESSAGE = b"From: alice@example.org\nSubject: kept\nMessage-ID: <kept@example.org>\n\nbody\n"
@@ -97,3 +99,14 @@ def test_abandoned_deliveries_in_tmp_are_reported_young_ones_not(invoke, tmp_pat
     r = invoke("convert", "--json", md, tmp_path / "box")
     warnings = json.loads(r.stdout)["warnings"]
     assert [w["code"] for w in warnings] == ["stale-tmp-files"] and "abandoned" in warnings[0]["message"]
+
+
+@pytest.mark.parametrize("data", [b"\xef\xbb\xbf" + MESSAGE, b"\r\nno header at all\n", b"From x\n" + MESSAGE])
+def test_messages_with_odd_starts_are_still_messages(invoke, tmp_path, data):
+    """A byte-order mark, an empty header section or a From_ line at the top: a message."""
+    md = make_maildir(tmp_path / "md")
+    (md / "cur" / "1700000000.M1P1Q1.host:2,S").write_bytes(data)
+    assert problems(invoke, md, "not-a-message") == []
+    r = invoke("convert", "--json", "--verify", "--to", "maildir", md, tmp_path / "copy")
+    doc = json.loads(r.stdout)
+    assert (doc["converted"], doc["excluded"], doc["verified"]) == (1, [], True)

@@ -66,10 +66,12 @@ def stale_tmp_files(path: Path, now: float | None = None) -> list[str]:
 
 def is_message_file(head: bytes) -> bool:
     """True when the bytes of a file in new/ or cur/ start like a message: a header field, the
-    From_ line some tools leave at the top, or the empty line of an empty header section.
-    Anything else (an image, an editor's file) is no message (§6 foreign-file)."""
-    nl = head.find(b"\n", 0, 1000)
-    first = head[:nl if nl >= 0 else 1000].rstrip(b"\r")
+    From_ line some tools leave at the top, or the empty line of an empty header section,
+    after a byte-order mark if one is there (Windows tools write one). Anything else (an
+    image, an editor's file) is no message (§6 foreign-file)."""
+    skip = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    nl = head.find(b"\n", skip, 1000)
+    first = head[skip:nl if nl >= 0 else 1000].rstrip(b"\r")
     return (not first and nl >= 0) or is_header_line(first) or first.startswith(b"From ")
 
 

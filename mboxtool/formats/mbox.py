@@ -219,8 +219,7 @@ def _zone_of_received(epoch: int, headers: Headers) -> int | None:
     """The zone the top-most Received: line of ``headers`` (the final hop, written where the
     message was delivered, §3.6) proves for the From_ date ``epoch`` read as UTC."""
     top = headers.tail_span(b"received", b";")
-    wall = dates.header_wall_clock_in(headers.raw, *top) if top else None
-    return dates.proven_zone(epoch, [wall]) if wall else None
+    return dates.proven_zone(epoch, dates.header_wall_clock_in(headers.raw, *top) if top else None)
 
 
 def _fixed_offset(from_tz: str) -> int | None:
@@ -561,14 +560,15 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
 def _render_joined(msg: MailMessage, variant: str, mozilla: bool = False) -> bytes:
     """Message bytes with fresh metadata, for a message without a body."""
     body = quote(core_bytes(msg), variant)
-    if not body.endswith(b"\n"):
+    added = not body.endswith(b"\n")
+    if added:
         body += b"\n"
     meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords, mozilla)
     # a Content-Length needs the empty line that ends the header; a message without one gets
     # none (the empty line after it, the separator's, would be read as its own otherwise)
     end = header_end(body)
     if variant in ("mboxcl", "mboxcl2") and not lacks_empty_line(body, end):
-        meta.append(b"Content-Length: %d" % (len(body) - end))
+        meta.append(b"Content-Length: %d" % (len(body) - end - added))   # the added line end not counted
     return add_headers(body, meta)
 
 
