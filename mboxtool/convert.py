@@ -533,8 +533,8 @@ def _note_final_newline(msg: MailMessage, report: ConvertReport) -> None:
     """The destination ends every entry with a line end (an mboxo or mboxrd entry, MMDF,
     Babyl): a message without a final newline is stored one byte longer, and said so."""
     report.warnings.append({"code": "final-newline-added", "key": msg.key, "message":
-                            f"message {msg.key} has no final newline; {report.destination_format} adds "
-                            "one (an mbox written with --variant mboxcl2 keeps such a message exactly)"})
+                            f"a message without a final newline; {report.destination_format} adds one "
+                            "(an mbox written with --variant mboxcl2 keeps such a message exactly)"})
 
 
 def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_keys: list[str],

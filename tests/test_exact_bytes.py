@@ -38,7 +38,8 @@ def test_an_mbox_that_adds_the_final_newline_says_so(invoke, tmp_path, variant):
     said = [w for w in doc["warnings"] if w["code"] == "final-newline-added"]
     assert [w["key"] for w in said] == ["cur/1700000000.M0P1Q0.host:2,S"]
     r = invoke("convert", "--verify", "--variant", variant, md, tmp_path / "box2")
-    assert "no final newline" in r.stderr and "verified" in r.stdout
+    assert "without a final newline" in r.stderr and "cur/1700000000.M0P1Q0.host:2,S" in r.stderr
+    assert "verified" in r.stdout
 
 
 def test_mboxcl2_keeps_a_message_without_final_newline_exactly(invoke, tmp_path):
