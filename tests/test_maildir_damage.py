@@ -110,3 +110,15 @@ def test_messages_with_odd_starts_are_still_messages(invoke, tmp_path, data):
     r = invoke("convert", "--json", "--verify", "--to", "maildir", md, tmp_path / "copy")
     doc = json.loads(r.stdout)
     assert (doc["converted"], doc["excluded"], doc["verified"]) == (1, [], True)
+
+
+@pytest.mark.parametrize("places", ["dovecot", "header", "both"])
+def test_characters_that_are_no_flags_go_back_into_the_name_whatever_the_keyword_places(
+        invoke, tmp_path, places):
+    md = make_maildir(tmp_path / "md")
+    (md / "cur" / "1700000000.M1P1Q1.host:2,!S").write_bytes(MESSAGE)
+    r = invoke("convert", "--keywords", places, "--to", "maildir", md, tmp_path / "copy")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    [name] = os.listdir(tmp_path / "copy" / "cur")
+    assert name.endswith(":2,!S")
+    assert b"MaildirFlag" not in (tmp_path / "copy" / "cur" / name).read_bytes()
