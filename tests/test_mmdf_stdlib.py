@@ -23,7 +23,7 @@ def test_messages_of_a_stdlib_mmdf_file_come_back_as_the_stdlib_reads_them(tmp_p
         box.add(data)
     box.close()
     stdlib = mailbox.MMDF(str(path))
-    assert [stdlib.get_bytes(k) for k in stdlib.keys()] == MESSAGES
+    assert [stdlib.get_bytes(k) for k in stdlib.iterkeys()] == MESSAGES
     stdlib.close()
     assert read(path) == MESSAGES
 

@@ -417,8 +417,8 @@ class MaildirReader(Reader):
             return True
         if not is_message_file(msg.data):
             self.event("not-a-message", key=msg.key)
-            self.skipped.append((msg, f"not a message (does not start with a header field): "
-                                      f"{self.path / msg.key}"))
+            why = f"not a message (does not start with a header field): {self.path / msg.key}"
+            self.skipped.append((msg, why))
             return True
         return False
 
