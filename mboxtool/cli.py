@@ -160,6 +160,21 @@ def cli() -> None:
     """Convert, inspect, validate and repair mailboxes: mbox, Maildir, MH, MMDF, Babyl."""
 
 
+def _zone(ctx, param, value: str) -> str:
+    if value not in ("auto", "utc", "local") and not _is_offset(value):
+        raise click.BadParameter("use auto, utc, local or +HHMM/-HHMM")
+    return value
+
+
+def from_tz_option(f):
+    return click.option("--from-tz", default="auto", show_default=True, metavar="auto|utc|local|+HHMM",
+                        callback=_zone,
+                        help="Time zone of From_ dates written without one. auto: the zone a "
+                             "Received: header proves (its wall-clock time agrees with the From_ "
+                             "time within two minutes), else the zone last proven in the file, "
+                             "else UTC.")(f)
+
+
 @cli.command()
 @click.argument("src", type=click.Path(path_type=Path, readable=False))
 @click.argument("dst", type=click.Path(path_type=Path, readable=False))
@@ -187,8 +202,7 @@ def cli() -> None:
               help="Lock mbox files with fcntl only, without PATH.lock (for spool directories you "
                    "cannot write; safe when every writer takes an fcntl lock: Postfix, Dovecot and "
                    "procmail do, qmail does not).")
-@click.option("--from-tz", default="auto", show_default=True, metavar="auto|utc|local|+HHMM",
-              help="Time zone of From_ dates written without one.")
+@from_tz_option
 @click.option("--include-expunged", is_flag=True,
               help="Keep Thunderbird messages marked Expunged (as trashed) instead of skipping them.")
 @click.option("--missing-ok", is_flag=True,
@@ -232,8 +246,6 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
     """
-    if from_tz not in ("auto", "utc", "local") and not _is_offset(from_tz):
-        raise click.BadParameter("use auto, utc, local or +HHMM/-HHMM", param_hint="--from-tz")
     if max_ratio != max_ratio:                        # NaN: no comparison would ever stop the copy
         raise click.BadParameter("a number, 0 or more", param_hint="--max-ratio")
     if quarantine is not None and not move:
@@ -377,9 +389,10 @@ def _damage_note(path, damage: dict) -> None:
 @click.option("--recursive", "-r", is_flag=True, help="Summarise every mailbox in a folder tree (--json: one "
               "object: totals, the damaged folders by name, and a folders list of one object each).")
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="How many top senders.")
+@from_tz_option
 @_lock_options
 @json_option
-def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, as_json):
+def info(path, from_format, source_variant, recursive, top, from_tz, lock, lock_timeout, as_json):
     """Summarise a mailbox: format, variant, counts, dates, flags, senders, messages per year.
 
     Example: mboxtool info samples/inbox.mbox
@@ -390,7 +403,7 @@ def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, 
         path, _ = _as_owner_of(path)
         if recursive:
             from .tree import tree_info
-            rows = tree_info(path, lock=lock, lock_timeout=lock_timeout)
+            rows = tree_info(path, lock=lock, lock_timeout=lock_timeout, from_tz=from_tz)
             if as_json:
                 click.echo(dump_document(tree_document(path, rows)))
             else:
@@ -401,7 +414,7 @@ def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, 
         bar = ProgressBar(not as_json, "reading")
         try:
             result = mailbox_info(path, from_format, source_variant, lock, lock_timeout,
-                                  progress=bar.update, progress_total=bar.start)
+                                  progress=bar.update, progress_total=bar.start, from_tz=from_tz)
         finally:
             bar.close()
     if as_json:
@@ -442,12 +455,13 @@ def _parse_day(value: str | None, end: bool = False) -> int | None:
               help="The columns of the table (and of --csv), comma-separated, from: index, key, date, "
                    "from, envelope_from, delivered_to, to, message_id, subject, flags, size, new, "
                    "keywords (default: index,date,from,subject,flags,size; --csv: all).")
+@from_tz_option
 @_lock_options
 @click.option("--json", "as_json", is_flag=True,
               help='JSON lines: one JSON object per message, each with "schema": 1 (not one document); '
                    'a run that fails ends with a line {"schema": 1, "error": ..., "exit": N}.')
 def list_(path, from_format, source_variant, since, until, from_address, subject_filter,
-          with_flags, without_flags, limit, as_csv, columns, lock, lock_timeout, as_json):
+          with_flags, without_flags, limit, as_csv, columns, from_tz, lock, lock_timeout, as_json):
     """One row per message: index, key, date, sender, subject, flags, size; the envelope
     sender (From_ line or Return-Path), envelope recipient (Delivered-To or X-Original-To),
     To and Message-ID in --json, --csv and --columns.
@@ -465,7 +479,7 @@ def list_(path, from_format, source_variant, since, until, from_address, subject
     shown = 0
     with user_errors():
         path, _ = _as_owner_of(path)
-        with Inspection(path, from_format, source_variant, lock, lock_timeout) as insp:
+        with Inspection(path, from_format, source_variant, lock, lock_timeout, from_tz) as insp:
             for row in insp.rows():
                 if limit is not None and shown >= limit:
                     break

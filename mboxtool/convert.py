@@ -18,7 +18,7 @@ from .durable import create_empty_file
 from .errors import InputError, UsageError
 from .formats.maildir import being_made
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
-from .index import replaces_known, short_digest
+from .index import exact_digest, replaces_known, short_digest
 from .mailboxes import make_reader, make_writer, progress_size
 from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
 from .ownership import owner_for, parse_owner
@@ -144,6 +144,19 @@ def _note_nul_run(msg: MailMessage, report: ConvertReport) -> None:
                             f"message {msg.key} holds a run of {run[1] - run[0]} NUL bytes (damage from a "
                             "crashed write; a message after it may be merged into this one; "
                             "'mboxtool repair' cuts the run out)"})
+
+
+def _note_unknown_flags(msg: MailMessage, report: ConvertReport) -> None:
+    """Say which characters after a Maildir name's ``:2,`` were no flags (§6 unknown-flag):
+    they are kept, as keywords ``$MaildirFlag_<c>`` that a Maildir destination writes back
+    into the name, never dropped unsaid."""
+    note = next((n for n in msg.notes if n.startswith("unknown-flag:")), None)
+    if note is None:
+        return
+    chars = note.split(":", 1)[1]
+    report.warnings.append({"code": "unknown-flag", "key": msg.key, "message":
+                            f"{chars!r} after ':2,' are no Maildir flags; kept as keywords "
+                            + ", ".join(f"$MaildirFlag_{c}" for c in chars)})
 
 
 def _empty(msg: MailMessage, report: ConvertReport) -> bool:
@@ -303,7 +316,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
             report.error(f"{src}: {info['reason']}", offset=info.get("offset"))
             return
         if code in ("garbage-before-first-from", "cr-line-endings", "truncated-message",
-                    "duplicate-unique", "empty-file", "foreign-file", "vanished-file"):
+                    "duplicate-unique", "empty-file", "foreign-file", "vanished-file", "not-a-message"):
             report.warnings.append({"code": code, **{k: v for k, v in info.items()
                                                       if isinstance(v, (int, str, bool))}})
 
@@ -435,6 +448,7 @@ def _dry_run(reader: Any, src_format: str, dst: Path, dst_format: str,
         if _refuse_garbage(msg, report) or _empty(msg, report):
             continue
         _note_nul_run(msg, report)
+        _note_unknown_flags(msg, report)
         if short_digest(msg.data) in known.digests or replaces_known(msg.data, known.digests):
             report.skipped += 1
         else:
@@ -512,13 +526,15 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
             sink = ThreadSink
         else:
             sink = InlineSink
+        adds_newline = getattr(writer, "adds_final_newline", False)
+        blind = _quoting_blind(dst_format, opts.variant)
         with sink(writer, known.digests) as pipe:
 
             failures: list[BatchResult] = []
 
             def account(result: BatchResult) -> None:
                 nonlocal aborted
-                if not _account(result, report, expected, moved_keys, opts, taken):
+                if not _account(result, report, expected, moved_keys, opts, taken, adds_newline):
                     failures.append(result)
                     aborted = True
                 for msg, _ in result.refused:
@@ -542,6 +558,10 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 if _empty(msg, report):
                     continue
                 _note_nul_run(msg, report)
+                _note_unknown_flags(msg, report)
+                if opts.verify:                    # before a writer process takes the bytes
+                    held = msg.data + b"\n" if adds_newline and msg.data[-1:] != b"\n" else msg.data
+                    msg.exact = exact_digest(held, msg.quoted, blind)
                 if opts.notmuch_tags is not None:
                     opts.notmuch_tags.add(msg)
                 # the sink digests and skips what DST holds; identical copies inside one
@@ -582,13 +602,28 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     finally:
         writer.close()
     if opts.verify and not aborted:
-        _verify(dst, dst_format, expected, report)
+        _verify(dst, dst_format, expected, report, _quoting_blind(dst_format, opts.variant))
+
+
+def _quoting_blind(fmt: str, variant: str) -> bool:
+    """mboxo and mboxcl write a body's ``From `` line as ``>From ``, which reads back the same
+    as a ``>From `` line of the message: --verify cannot hold such a copy to that difference."""
+    return fmt == "mbox" and variant in ("mboxo", "mboxcl")
+
+
+def _note_final_newline(msg: MailMessage, report: ConvertReport) -> None:
+    """The destination ends every entry with a line end (an mboxo or mboxrd entry, MMDF,
+    Babyl): a message without a final newline is stored one byte longer, and said so."""
+    report.warnings.append({"code": "final-newline-added", "key": msg.key, "message":
+                            f"a message without a final newline; {report.destination_format} adds one "
+                            "(an mbox written with --variant mboxcl2 keeps such a message exactly)"})
 
 
 def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_keys: list[str],
-             opts: ConvertOptions, taken: array) -> bool:
+             opts: ConvertOptions, taken: array, adds_newline: bool = False) -> bool:
     """Count a written batch, and note the digests ``taken`` from the source (for the state
-    file); False when the run must stop (disk full, I/O error)."""
+    file); False when the run must stop (disk full, I/O error). ``adds_newline``: the
+    destination gives a message without a final newline one (_note_final_newline)."""
     for msg, reason in result.refused:
         report.failed += 1
         report.error(f"cannot be stored in {report.destination_format}: {reason}", msg.key,
@@ -607,8 +642,10 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
         report.bytes += msg.size if msg.size is not None else len(msg.data)
         if opts.move:
             moved_keys.append(msg.key)
+        if adds_newline and msg.data[-1:] != b"\n":
+            _note_final_newline(msg, report)
         if opts.verify:
-            value = _packed(msg.flags, msg.date)
+            value = _packed(msg.flags, msg.date, msg.exact or 0)
             held = expected.get(digest)
             if held is None:
                 expected[digest] = value
@@ -703,22 +740,30 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
     report.moved = True
 
 
-def _packed(flags_: str, date: int | None) -> int:
-    """Flags and date of a converted message in one int: --verify keeps one per message."""
+_DATE_BITS = 42
+
+
+def _packed(flags_: str, date: int | None, exact: int = 0) -> int:
+    """Flags, date and exact digest of a converted message in one int: --verify keeps one per message."""
     bits = 0
     for i, letter in enumerate(flags.LETTERS):
         if letter in flags_:
             bits |= 1 << i
-    return bits if date is None else date << 7 | 1 << 6 | bits
+    if date is None or not 0 <= date < 1 << _DATE_BITS:
+        return (exact << _DATE_BITS) << 7 | bits
+    return (exact << _DATE_BITS | date) << 7 | 1 << 6 | bits
 
 
-def _unpacked(value: int) -> tuple[str, int | None]:
-    return "".join(letter for i, letter in enumerate(flags.LETTERS) if value >> i & 1), \
-        value >> 7 if value >> 6 & 1 else None
+def _unpacked(value: int) -> tuple[str, int | None, int]:
+    letters = "".join(letter for i, letter in enumerate(flags.LETTERS) if value >> i & 1)
+    date = value >> 7 & ((1 << _DATE_BITS) - 1) if value >> 6 & 1 else None
+    return letters, date, value >> (7 + _DATE_BITS)
 
 
-def _verify(dst: Path, fmt: str, expected: dict[int, Any], report: ConvertReport) -> None:
-    """Re-read DST and check every converted message: digest, flags and date.
+def _verify(dst: Path, fmt: str, expected: dict[int, Any], report: ConvertReport,
+            quoting_blind: bool = False) -> None:
+    """Re-read DST and check every converted message: exact bytes (but for the metadata
+    headers), flags and date.
 
     Each message is checked as it is read and then forgotten, so the only state
     is one int per converted message. New-ness is not compared: a seen-but-new
@@ -727,27 +772,31 @@ def _verify(dst: Path, fmt: str, expected: dict[int, Any], report: ConvertReport
     mismatches = 0
     checks_state = fmt in ("maildir", "mbox", "mmdf")
 
-    def agrees(msg: Any, value: int) -> bool:
-        flags_, date = _unpacked(value)
-        return not checks_state or (msg.flags == flags_ and (date is None or msg.date == date))
+    def agrees(msg: Any, value: int, exact: int) -> bool:
+        flags_, date, expected_exact = _unpacked(value)
+        return exact == expected_exact and (
+            not checks_state or (msg.flags == flags_ and (date is None or msg.date == date)))
 
-    with make_reader(dst, fmt, lock=True) as reader:
+    # mboxtool writes From_ dates in UTC (§1.6): what it wrote is read back as such
+    with make_reader(dst, fmt, lock=True, from_tz="utc") as reader:
         for msg in reader:
             digest = short_digest(msg.data)
             held = expected.get(digest)
             if held is None:                       # there before this run, or checked already
                 continue
+            exact = exact_digest(msg.data, msg.quoted, quoting_blind)
             if isinstance(held, list):             # copies: this one is whichever agrees
-                value = next((v for v in held if agrees(msg, v)), held[0])
+                value = next((v for v in held if agrees(msg, v, exact)), held[0])
                 held.remove(value)
                 if len(held) == 1:
                     expected[digest] = held[0]
             else:
                 value = expected.pop(digest)
-            if not agrees(msg, value):
-                flags_, date = _unpacked(value)
+            if not agrees(msg, value, exact):
+                flags_, date, expected_exact = _unpacked(value)
                 mismatches += 1
-                report.error(f"verify: message {digest:016x} has flags {msg.flags!r} date "
+                what = "" if exact == expected_exact else "bytes that differ from the source's, "
+                report.error(f"verify: message {digest:016x} has {what}flags {msg.flags!r} date "
                              f"{msg.date} in {dst}, expected {flags_!r} {date}")
     for digest, held in expected.items():          # converted, but not found in DST
         mismatches += len(held) if isinstance(held, list) else 1

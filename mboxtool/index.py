@@ -51,6 +51,24 @@ def replaces_known(data: bytes | memoryview, known: set[int]) -> bool:
     return bool(originals) and all(d in known for d in originals)
 
 
+def exact_digest(data: bytes, quoted: bool, quoting_blind: bool = False) -> int:
+    """A 64-bit digest of the message's exact bytes without metadata headers, for --verify:
+    unlike ``short_digest`` a missing final newline counts. ``quoted``: ``data`` is still
+    mboxrd-quoted; ``quoting_blind``: ``>From`` quoting of any depth is ignored (what an
+    mboxo or mboxcl file cannot keep apart)."""
+    if quoting_blind:
+        end = header_end(data)
+        head = strip_head(data[:end])
+        sha = hashlib.sha1(drop_from_quoting(head) if b">From " in head else head)
+        body = data[end:]
+        sha.update(drop_from_quoting(body) if b">From " in body else body)
+    else:
+        sha = hashlib.sha1()
+        for part in core_digest(data, quoted)[1]:
+            sha.update(part)
+    return int.from_bytes(sha.digest()[:8], "big")
+
+
 def message_digest(msg: MailMessage) -> tuple[int, tuple[bytes | memoryview, ...]]:
     """The identity of ``msg``, and ``core_bytes(msg)`` as buffers to write (``msg`` is left as it was,
     but for ``body_froms``)."""

@@ -94,8 +94,8 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
                                      "message": e["message"], "key": e.get("key")})
         for w in rep.warnings:
             what = "written between delimiters of its own" if w["code"] == "text-outside-messages" \
-                else "left out of the copy"
-            report.fixed(w["code"], f"{w.get('key', '')}: {what}", None)
+                else w["message"] if w["code"] == "unknown-flag" else "left out of the copy"
+            report.fixed(w["code"], f"{w.get('key', '')}: {what}", None, key=w.get("key"))
         report.remaining += [p.to_dict() for p in validate_mailbox(dst, fmt).problems
                              if p.severity == "error"]
         return report

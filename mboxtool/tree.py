@@ -400,14 +400,15 @@ def _give_sbd_dirs_their_mailbox(dst: Path, targets: list[Path]) -> None:
                 break                              # only a convenience: the mail is in
 
 
-def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30) -> list[dict[str, Any]]:
+def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30,
+              from_tz: str = "auto") -> list[dict[str, Any]]:
     """One summary row per mailbox in the tree, then a totals row. A folder's ``damage`` also
     counts the errors ``validate`` finds in it, so that both name the same damaged folders."""
     from .summary import mailbox_info
     from .validate import validate_mailbox
     rows = []
     for parts, path, fmt in mailboxes(root):
-        info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout)
+        info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout, from_tz=from_tz)
         checked = validate_mailbox(path, fmt, lock=lock, lock_timeout=lock_timeout)
         errors = Counter(p.code for p in checked.problems if p.severity == "error")
         info.damage = {**errors, **info.damage}

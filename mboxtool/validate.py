@@ -14,8 +14,14 @@ from typing import Any
 
 from .detect import detect_format, inner_mbox, normalize_format
 from .errors import InputError
-from .flags import LETTERS, from_mbox_headers, parse_maildir_name
-from .formats.maildir import is_control_file, read_keyword_map, stale_tmp_files
+from .flags import from_mbox_headers, parse_maildir_name
+from .formats.maildir import (
+    is_control_file,
+    is_message_file,
+    odd_flags,
+    read_keyword_map,
+    stale_tmp_files,
+)
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage, _boundary
 from .index import short_digest
@@ -495,9 +501,10 @@ def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dic
     letters = [c for c in chars if c.isupper()]
     if letters != sorted(set(letters)):
         r.add("bad-flag-order", f"flags {''.join(letters)!r} not in ASCII order or repeated", key=key)
-    unknown = set(letters) - set(LETTERS)
+    unknown = odd_flags(name, info)
     if unknown:
-        r.add("unknown-flag", f"unknown flag letters {''.join(sorted(unknown))}", key=key)
+        r.add("unknown-flag", f"{unknown!r} after ':2,' are no Maildir flags (convert and repair keep them "
+              "as keywords $MaildirFlag_<c>)", key=key)
     for c in info.keyword_letters:
         if ord(c) - ord("a") not in keyword_map:
             r.add("keyword-without-mapping", f"keyword letter {c!r} has no entry in dovecot-keywords", key=key)
@@ -519,9 +526,8 @@ def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dic
     except OSError as exc:
         r.add("unreadable-file", f"cannot read: {exc.strerror}", key=key)
         return
-    first = head.split(b"\n", 1)[0].rstrip(b"\r")
-    if not is_header_line(first) and not first.startswith(b"From "):
-        r.add("not-a-message", "does not start with a header field", key=key)
+    if not is_message_file(head):
+        r.add("not-a-message", "does not start with a header field (convert and repair leave it out)", key=key)
     if st.st_mtime <= 0 or st.st_mtime > now + 86400:
         r.add("bad-mtime", "the file time (delivery time) is impossible", key=key)
     else:

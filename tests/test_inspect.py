@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from .conftest import SAMPLES, mbox_entry
+from mboxtool.render import RowPrinter
+
+from .conftest import SAMPLES, make_maildir, mbox_entry
 
 
 @pytest.fixture
@@ -197,3 +199,15 @@ def test_info_and_validate_leave_mmdf_text_outside_delimiters_uncounted(invoke, 
     info = json.loads(invoke("info", "--json", box).stdout)
     assert (info["messages"], info["outside_bytes"] > 0) == (2, True)
     assert json.loads(invoke("validate", "--json", box).stdout)["messages"] == 2
+
+
+@pytest.mark.parametrize("kind", ["mbox", "maildir"])
+def test_list_csv_of_an_empty_mailbox_prints_the_header_row(invoke, tmp_path, kind):
+    empty = tmp_path / "empty"
+    if kind == "mbox":
+        empty.write_bytes(b"")
+    else:
+        make_maildir(empty)
+    r = invoke("list", "--csv", empty)
+    assert r.exit_code == 0, r.stderr
+    assert list(csv.reader(io.StringIO(r.stdout))) == [RowPrinter.COLUMNS]

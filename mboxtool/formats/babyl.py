@@ -156,6 +156,7 @@ class BabylWriter(MboxWriter):
     """Appends Babyl entries (labels line, header, EOOH, visible header, body) under mbox locks."""
 
     format = "babyl"
+    adds_final_newline = True            # the entry's end mark must start a line
 
     def _ending_fix(self) -> bytes:
         if self.committed == 0:

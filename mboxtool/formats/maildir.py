@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..fdio import write_buffers
 from ..foreign import CACHE_NAME, foreign_digests
 from ..locking import lock_directory
-from ..message import MailMessage, add_headers, core_bytes, split_message
+from ..message import MailMessage, add_headers, core_bytes, is_header_line, split_message
 from ..ownership import Owner, give, owner_for
 from ..quota import quota_file, record
 from ..safefs import NotRegularFile, open_dir, open_regular, read_control
@@ -63,6 +63,38 @@ def stale_tmp_files(path: Path, now: float | None = None) -> list[str]:
     except OSError:
         return []
     return sorted(stale)
+
+
+def is_message_file(head: bytes) -> bool:
+    """True when the bytes of a file in new/ or cur/ start like a message: a header field, the
+    From_ line some tools leave at the top, or the empty line of an empty header section,
+    after a byte-order mark if one is there (Windows tools write one). Anything else (an
+    image, an editor's file) is no message (§6 foreign-file)."""
+    skip = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    nl = head.find(b"\n", skip, 1000)
+    first = head[skip:nl if nl >= 0 else 1000].rstrip(b"\r")
+    return (not first and nl >= 0) or is_header_line(first) or first.startswith(b"From ")
+
+
+FLAG_KEYWORD = "$MaildirFlag_"
+
+
+def odd_flags(name: str, info: flags.MaildirInfo) -> str:
+    """The characters after ``:2,`` that are neither flags nor Dovecot keyword letters
+    (``!``, ``%``, digits, unknown capitals), in name order."""
+    if not info.has_info or name[len(info.unique) + 1:len(info.unique) + 3] != "2,":
+        return ""
+    chars = name[len(info.unique) + 3:].split(",", 1)[0]
+    return "".join(dict.fromkeys(c for c in chars if not c.islower() and c not in flags.LETTERS))
+
+
+def flag_of_keyword(word: str) -> str | None:
+    """The name character a ``$MaildirFlag_<c>`` keyword keeps (read from a name, §6), when
+    it can go back into a name as itself; None for any other keyword."""
+    if not word.startswith(FLAG_KEYWORD) or len(word) != len(FLAG_KEYWORD) + 1:
+        return None
+    c = word[-1]
+    return c if c.isprintable() and not c.isspace() and not c.islower() and c not in "/,:" else None
 
 
 def is_maildir(path: Path) -> bool:
@@ -329,19 +361,21 @@ class MaildirReader(Reader):
         if flags.FORWARDED in keywords:
             letters += "P"
             keywords.remove(flags.FORWARDED)
+        # kept as keywords (§6), which a Maildir writer puts back into the name as they were
+        unknown = odd_flags(entry.name, info)
+        keywords += [FLAG_KEYWORD + c for c in unknown if FLAG_KEYWORD + c not in keywords]
         date, source = _sane_mtime(entry.mtime, entry.name, data)
         msg = MailMessage(data, flags.normalize(letters), entry.subdir == "new", tuple(keywords),
                           date, source, None, entry.relpath)
-        unknown = set(letters) - set(flags.LETTERS)
         if unknown:
-            msg.notes.append("unknown-flag:" + "".join(sorted(unknown)))
+            msg.notes.append("unknown-flag:" + unknown)
         return msg
 
     def _merged(self, group: list[MaildirEntry]) -> list[MailMessage]:
         """One unique name twice (a crash between link and unlink): identical bytes are one
         message with the union of the flags; different bytes stay separate messages (§6)."""
         out: list[MailMessage] = []
-        any_unreadable = False
+        any_unreadable = any_left_out = False
         for entry in group:
             try:
                 msg = self.read(entry)
@@ -351,6 +385,9 @@ class MaildirReader(Reader):
                 self.unreadable(entry.relpath, exc)
                 any_unreadable = True
                 continue
+            if self._left_out(msg):
+                any_left_out = True
+                continue
             same = next((m for m in out if m.data == msg.data), None)
             if same is None:
                 out.append(msg)
@@ -358,7 +395,7 @@ class MaildirReader(Reader):
                 same.flags = flags.normalize(same.flags + msg.flags)
                 same.keywords = tuple(dict.fromkeys(same.keywords + msg.keywords))
                 same.new = same.new and msg.new
-        if not out and not any_unreadable:
+        if not out and not any_unreadable and not any_left_out:
             self.vanished(group[0].relpath)
         return out
 
@@ -392,11 +429,21 @@ class MaildirReader(Reader):
             except OSError as exc:
                 self.unreadable(entry.relpath, exc)
                 continue
-            if not msg.data:
-                self.event("empty-file", key=entry.relpath)
-                self.skipped.append((msg, "empty file"))
-                continue
-            yield msg
+            if not self._left_out(msg):
+                yield msg
+
+    def _left_out(self, msg: MailMessage) -> bool:
+        """Skip, and say so, a file of new/ or cur/ that holds no message (§6): True when left out."""
+        if not msg.data:
+            self.event("empty-file", key=msg.key)
+            self.skipped.append((msg, "empty file"))
+            return True
+        if not is_message_file(msg.data):
+            self.event("not-a-message", key=msg.key)
+            why = f"not a message (does not start with a header field): {self.path / msg.key}"
+            self.skipped.append((msg, why))
+            return True
+        return False
 
 
 OUR_NAME = re.compile(r"\d+\.M\d+P(?P<pid>\d+)Q\d+R([0-9a-f]{16})\.(?P<host>[^:!;,]+)")
@@ -537,6 +584,11 @@ class MaildirWriter:
         X-Keywords header line for the message, if it gets one: with ``--keywords header`` or
         ``both``, or for keywords beyond Dovecot's 26 letters. Passed (P in ``letters``) also
         gets the letter of ``$Forwarded``: Dovecot shows no IMAP keyword for P."""
+        odd = "".join(c for c in map(flag_of_keyword, keywords) if c)
+        if odd:               # characters read from a name's info part (§6) go back into the name
+            rest = tuple(w for w in keywords if flag_of_keyword(w) is None)
+            kw_letters, extra = self.keyword_letters(rest, key, letters)
+            return kw_letters + odd, extra
         header = self.keyword_places != "dovecot"
         in_header = keywords if header else ()
         if self.courier or self.keyword_places == "header":     # Courier's keywords live apart (deliver)

@@ -7,7 +7,6 @@ import os
 import re
 import stat
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,11 +180,16 @@ def quote(data: bytes, variant: str) -> bytes:
 
 
 class DateResolver:
-    """Delivery time of a message: From_ date, then Date:, then the newest Received: (§3.6)."""
+    """Delivery time of a message: From_ date, then Date:, then the newest Received: (§3.6).
+
+    A zoneless From_ date is read in the ``from_tz`` zone; with ``auto``, in the zone a
+    Received: line of the same message proves (dates.proven_zone), else in the zone last
+    proven in the same file, else as UTC (RFC 4155).
+    """
 
     def __init__(self, from_tz: str = "auto"):
         self.from_tz = from_tz
-        self.offsets: Counter[int] = Counter()
+        self.proven: int | None = None
         self.fixed = _fixed_offset(from_tz)
 
     def resolve(self, parsed: dates.FromLine, headers) -> tuple[int | None, str]:
@@ -209,16 +213,18 @@ class DateResolver:
     def _offset(self, epoch: int, headers) -> int:
         if self.fixed is not None:
             return self.fixed
-        # the top-most Received: is the final hop, the one the delivery agent wrote (§3.6)
-        span = headers.tail_span(b"received", b";") if headers is not None else None
-        received = dates.parse_header_date_in(headers.raw, *span) if span else None
-        if not dates.plausible(received):
-            received = None
-        guess = dates.zone_offset_guess(epoch, received)
-        if guess is not None:
-            self.offsets[guess] += 1
-            return guess
-        return self.offsets.most_common(1)[0][0] if self.offsets else 0
+        zone = _zone_of_received(epoch, headers) if headers is not None and b"received" in headers else None
+        if zone is not None:
+            self.proven = zone
+            return zone
+        return self.proven or 0
+
+
+def _zone_of_received(epoch: int, headers: Headers) -> int | None:
+    """The zone the top-most Received: line of ``headers`` (the final hop, written where the
+    message was delivered, §3.6) proves for the From_ date ``epoch`` read as UTC."""
+    top = headers.tail_span(b"received", b";")
+    return dates.proven_zone(epoch, dates.header_wall_clock_in(headers.raw, *top) if top else None)
 
 
 def _fixed_offset(from_tz: str) -> int | None:
@@ -549,7 +555,9 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
         body.append(b"\n")
     meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords, mozilla)
     if variant in ("mboxcl", "mboxcl2"):
-        meta.append(b"Content-Length: %d" % (len(data) - end + len(points) + (data[-1] != 0x0A)))
+        # the line end added after a message without one is not counted: read back, the
+        # message ends where it ended (§1.4 step 6)
+        meta.append(b"Content-Length: %d" % (len(data) - end + len(points)))
     # the metadata lines go just before the empty line that ends the header block
     eol = b"\r\n" if head.endswith(b"\r\n") else b"\n"
     header_block = b"".join((head[: len(head) - len(eol)], *(line + eol for line in meta), eol))
@@ -559,14 +567,15 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
 def _render_joined(msg: MailMessage, variant: str, mozilla: bool = False) -> bytes:
     """Message bytes with fresh metadata, for a message without a body."""
     body = quote(core_bytes(msg), variant)
-    if not body.endswith(b"\n"):
+    added = not body.endswith(b"\n")
+    if added:
         body += b"\n"
     meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords, mozilla)
     # a Content-Length needs the empty line that ends the header; a message without one gets
     # none (the empty line after it, the separator's, would be read as its own otherwise)
     end = header_end(body)
     if variant in ("mboxcl", "mboxcl2") and not lacks_empty_line(body, end):
-        meta.append(b"Content-Length: %d" % (len(body) - end))
+        meta.append(b"Content-Length: %d" % (len(body) - end - added))   # the added line end not counted
     return add_headers(body, meta)
 
 
@@ -688,6 +697,12 @@ class MboxWriter:
 
     keep_from_lines = False                  # repair writes good From_ lines back as they were
     mozilla = False                          # convert --thunderbird: X-Mozilla-Status / -Keys too
+
+    @property
+    def adds_final_newline(self) -> bool:
+        """True when a message without a final newline is stored with one: every entry ends
+        with a line end, and only a Content-Length (mboxcl, mboxcl2) tells where it began."""
+        return self.variant not in ("mboxcl", "mboxcl2")
 
     def add(self, msg: MailMessage) -> bool:
         """Queue one message; True when the batch is full and commit() should follow."""
