@@ -235,8 +235,9 @@ def summarize(results: list[MailboxResult], seconds: float, dry_run: bool = Fals
 
 
 def exit_code(results: list[MailboxResult]) -> int:
-    """0 when all are done (or skipped by design), 1 when any failed, else 75 when some were busy."""
-    if any(r.status == "failed" or r.quarantined for r in results):
+    """0 when all are done (or skipped by design); 1 when any failed, quarantined bytes or has
+    been stuck for more runs than the alert allows; else 75 when some were busy."""
+    if any(r.status == "failed" or r.quarantined or r.alert for r in results):
         return EXIT_PROBLEMS
     if any(r.status == "busy" for r in results):
         return EXIT_TEMPFAIL

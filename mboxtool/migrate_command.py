@@ -228,7 +228,10 @@ def _print_text(results: list[MailboxResult], summary: dict, dry_run: bool, aler
                [[r.source, r.destination, r.converted, r.bytes, r.skipped, r.owner or "-",
                  r.status if r.status == "done" else f"{r.status}: {r.reason}"]
                 for r in sorted(results, key=lambda r: r.source)])
-    not_done = sorted((r for r in results if r.status != "done" or r.quarantined), key=lambda r: r.source)
+    # --quiet (cron) keeps the problems: failures, quarantines, alerts; a busy lock is retried next run
+    not_done = sorted((r for r in results if (r.status != "done" or r.quarantined)
+                       and not (quiet and r.status in ("busy", "skipped") and not r.alert)),
+                      key=lambda r: r.source)
     if not_done and not dry_run:
         if sys.stdout.isatty():
             _table(["STATUS", "SOURCE", "REASON"], [[r.status, r.source, _why(r)] for r in not_done])
@@ -239,7 +242,7 @@ def _print_text(results: list[MailboxResult], summary: dict, dry_run: bool, aler
     if alerts:
         click.echo(f"mboxtool: alert: {len(alerts)} mailbox(es) busy or failing for more than {alert_after} "
                    f"runs: " + ", ".join(f"{r.source} ({r.stuck_runs})" for r in alerts), err=True)
-    if not quiet or exit_code(results) != 0:
+    if not quiet or exit_code(results) == 1:
         click.echo(_summary_line(summary))
 
 
