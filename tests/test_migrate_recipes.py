@@ -194,3 +194,26 @@ def test_systemd_units_verify_and_their_command_runs(tmp_path):
     assert maildir_count(tmp_path / "home" / "carol" / "Maildir") == 5 and spools["carol"].stat().st_size == 0
     if not analyze:
         pytest.skip("systemd-analyze is not installed: the units were not verified (their command ran)")
+
+
+# -- the guide shows the files the tests run ----------------------------------------------
+
+def test_migration_guide_shows_every_example_file_as_it_is():
+    guide = (ROOT / "docs" / "migration.md").read_text()
+    examples = sorted(p.name for p in EXAMPLES.iterdir())
+    assert {"cron.d-mboxtool", "mboxtool-migrate.service", "mboxtool-migrate.timer", "parallel-shards.sh",
+            "slurm-migrate.sh", "k8s-migrate-job.yaml"} <= set(examples)
+    for name in examples:
+        assert (EXAMPLES / name).read_text() in guide, name
+        assert f"docs/examples/{name}" in guide, name
+    assert "SLURM_ARRAY_TASK_ID" in guide and "JOB_COMPLETION_INDEX" in guide and "--sshloginfile" in guide
+
+
+def test_migrate_benchmark_runs_small(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "migrate_bench.py"), "--mailboxes", "3",
+                           "--scale", "0.005", "--no-fsync", "--dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith("3 mailboxes, ") and "--jobs 1: " in out and "--jobs 2: " in out
+    assert "speed-up of --jobs 2 over --jobs 1" in out and "messages/s" in out and "peak memory: worker" in out
