@@ -181,7 +181,7 @@ def outcome(row: Row, code: int, stdout: bytes, stderr: bytes, dry_run: bool = F
         result.owner = report.get("owner") if isinstance(report.get("owner"), str) else None
         result.errors = [e for e in report.get("errors") or [] if isinstance(e, dict)]
     if status != "done":
-        result.reason = _reason(code, report, stderr)
+        result.reason = _reason(code, report, stderr).removeprefix(f"{row.source}: ")
         if not result.errors:
             result.errors = [{"message": result.reason}]
     return result

@@ -165,13 +165,15 @@ def _run(rows: list[Row], options: MigrateOptions, log, alert_after, quiet: bool
     bar = ProgressBar(not (quiet or as_json), "migrating")
     sizes = {row.source: source_size(row) for row in rows}
     bar.start(sum(sizes.values()), "B")
+    if bar.bar is not None:
+        bar.bar.set_postfix_str(f"0/{len(rows)} mailboxes")
     finished: list[MailboxResult] = []
 
     def on_result(result: MailboxResult) -> None:
         finished.append(result)
-        bar.update(sizes.get(result.source, 0))
         if bar.bar is not None:
-            bar.bar.set_postfix_str(f"{len(finished)}/{len(rows)} mailboxes", refresh=True)
+            bar.bar.set_postfix_str(f"{len(finished)}/{len(rows)} mailboxes", refresh=False)
+        bar.update(sizes.get(result.source, 0))
         if log is None and as_json:
             click.echo(dump_json(result.to_dict()))       # with a log, printed once its count is known
         elif log is not None:
@@ -237,7 +239,7 @@ def _print_text(results: list[MailboxResult], summary: dict, dry_run: bool, aler
             _table(["STATUS", "SOURCE", "REASON"], [[r.status, r.source, _why(r)] for r in not_done])
         else:
             for r in not_done:
-                click.echo(f"mboxtool: {r.status}: {r.source}: {_why(r).removeprefix(r.source + ': ')}", err=True)
+                click.echo(f"mboxtool: {r.status}: {r.source}: {_why(r)}", err=True)
     alerts = [r for r in results if r.alert]
     if alerts:
         click.echo(f"mboxtool: alert: {len(alerts)} mailbox(es) busy or failing for more than {alert_after} "

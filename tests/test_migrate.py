@@ -339,3 +339,62 @@ def test_alert_is_said_in_the_text_summary(tmp_path):
     assert proc.returncode == 1
     assert f"alert: 1 mailbox(es) busy or failing for more than 1 runs: {busy} (2)" in proc.stderr
     assert "1 busy" in proc.stdout
+
+
+# -- on a terminal ---------------------------------------------------------------------
+
+def on_a_terminal(args, stdout_too=False):
+    """migrate with stderr (and, if asked, stdout) on a 120-column terminal: the exit code,
+    what a stdout pipe got, and every byte the terminal was sent."""
+    import fcntl as _fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+    master, slave = pty.openpty()
+    _fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    proc = subprocess.Popen(python_cmd() + ["migrate", *map(str, args)], stdin=subprocess.DEVNULL,
+                            stdout=slave if stdout_too else subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    out = []
+    reader = threading.Thread(target=lambda: out.append(b"" if stdout_too else proc.stdout.read()))
+    reader.start()
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:                       # EIO: nobody has the terminal open any more
+            break
+        if not chunk:
+            break
+        screen += chunk
+    reader.join()
+    if proc.stdout:
+        proc.stdout.close()
+    os.close(master)
+    return proc.wait(), out[0], screen
+
+
+def test_terminal_gets_a_bar_over_bytes_and_mailboxes_and_a_table_of_what_is_not_done(tmp_path):
+    a, b = spool_file(tmp_path / "a", 40), spool_file(tmp_path / "b", 40)
+    path = manifest(tmp_path, [(a, tmp_path / "A"), (tmp_path / "gone", tmp_path / "G"), (b, tmp_path / "B")])
+    code, out, screen = on_a_terminal([path, "--jobs", "1"])
+    assert code == 1
+    assert b"migrating:" in screen and b"%|" in screen and b"/3 mailboxes" in screen
+    assert out.startswith(b"migrated 2 of 3 mailboxes")
+    assert b"%|" not in out
+    code, _, screen = on_a_terminal([path, "--jobs", "1"], stdout_too=True)
+    table = [line.strip() for line in re.split(r"[\r\n]+", screen.decode()) if line.strip()]
+    header = next(i for i, line in enumerate(table) if line.startswith("STATUS"))
+    assert table[header].split() == ["STATUS", "SOURCE", "REASON"]
+    assert table[header + 1].split(None, 2) == ["failed", str(tmp_path / "gone"), "no such file or directory"]
+    assert table[header + 2].startswith("migrated 2 of 3 mailboxes")
+
+
+@pytest.mark.parametrize("flag", ["--json", "--quiet"])
+def test_no_bar_with_json_or_quiet_even_on_a_terminal(tmp_path, flag):
+    a = spool_file(tmp_path / "a", 40)
+    code, out, screen = on_a_terminal([manifest(tmp_path, [(a, tmp_path / "A")]), flag])
+    assert code == 0 and screen == b""
+    if flag == "--json":
+        assert [json.loads(line)["status"] for line in out.splitlines()[:1]] == ["done"]
