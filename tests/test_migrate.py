@@ -8,6 +8,7 @@ import pwd
 import re
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -398,3 +399,26 @@ def test_no_bar_with_json_or_quiet_even_on_a_terminal(tmp_path, flag):
     assert code == 0 and screen == b""
     if flag == "--json":
         assert [json.loads(line)["status"] for line in out.splitlines()[:1]] == ["done"]
+
+
+def test_sigterm_passes_to_the_running_conversions_and_exits_143(tmp_path):
+    waiting, later = spool_file(tmp_path / "waiting"), spool_file(tmp_path / "later")
+    path = manifest(tmp_path, [(waiting, tmp_path / "W"), (later, tmp_path / "L")])
+    with locked(waiting):
+        with subprocess.Popen(python_cmd() + ["migrate", str(path), "--jobs", "1", "--json", "--lock-timeout", "60"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+            deadline = time.monotonic() + 60
+            while not (children := _children(proc.pid)) and time.monotonic() < deadline:
+                time.sleep(0.1)                                 # the first conversion waits for its lock
+            assert children
+            time.sleep(0.5)
+            proc.terminate()
+            out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "interrupted (SIGTERM)" in err and "Traceback" not in err
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in children)   # no conversion left running
+    assert not (tmp_path / "L").exists()                        # nothing started after the signal
+
+
+def _children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
