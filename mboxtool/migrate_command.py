@@ -174,12 +174,10 @@ def _run(rows: list[Row], options: MigrateOptions, log, alert_after, quiet: bool
         if bar.bar is not None:
             bar.bar.set_postfix_str(f"{len(finished)}/{len(rows)} mailboxes", refresh=False)
         bar.update(sizes.get(result.source, 0))
-        if log is None and as_json:
-            click.echo(dump_json(result.to_dict()))       # with a log, printed once its count is known
-        elif log is not None:
-            _log_and_count(log, result, alert_after)
-            if as_json:
-                click.echo(dump_json(result.to_dict()))
+        if log is not None:
+            _log(log, result, alert_after)
+        if as_json:
+            click.echo(dump_json(result.to_dict()))
 
     try:
         results = Migration(options).run(rows, on_result)
@@ -187,6 +185,7 @@ def _run(rows: list[Row], options: MigrateOptions, log, alert_after, quiet: bool
         bar.close()
     summary = summarize(results, time.monotonic() - started, options.dry_run)
     if log is not None:
+        log.record({r.source: r.status for r in results})
         log.write(f"run: {_summary_line(summary)}")
     if as_json:
         click.echo(dump_json(summary))
@@ -195,13 +194,9 @@ def _run(rows: list[Row], options: MigrateOptions, log, alert_after, quiet: bool
     return exit_code(results)
 
 
-def _log_and_count(log, result: MailboxResult, alert_after: int | None) -> None:
-    counts = log.count_stuck({result.source: result.status})
-    if result.source in counts:
-        result.stuck_runs = counts[result.source]
-        result.alert = alert_after is not None and result.stuck_runs > alert_after
-    elif result.status == "done":
-        result.stuck_runs = 0
+def _log(log, result: MailboxResult, alert_after: int | None) -> None:
+    result.stuck_runs = log.stuck_runs(result.source, result.status)
+    result.alert = alert_after is not None and result.stuck_runs > alert_after
     log.write(f"{result.source} -> {result.destination}: {result.status}: converted {result.converted}, "
               f"already there {result.skipped}, failed {result.failed}, quarantined {result.quarantined}, "
               f"{result.seconds:.1f} s")
