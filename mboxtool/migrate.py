@@ -163,7 +163,7 @@ class Migration:
         result = outcome(row, child.returncode, out, err, self.options.dry_run)
         result.seconds = time.monotonic() - started
         if result.owner is None:
-            result.owner = owner or (_default_owner(row.source) if self.options.dry_run else None)
+            result.owner = owner or _default_owner(row.source)
         return result
 
 
@@ -213,8 +213,8 @@ def _reason(code: int, report: dict[str, Any] | None, stderr: bytes) -> str:
 
 
 def _default_owner(source: str) -> str | None:
-    """For a dry run: whom the destination would belong to when no owner is given (root:
-    the spool file's owner, as convert resolves it; anyone else: themselves)."""
+    """Whom the destination belongs to when no owner is given, as convert resolves it (root:
+    the owner of the source; anyone else: themselves); None when that cannot be told."""
     try:
         uid = os.stat(source).st_uid if os.geteuid() == 0 else os.geteuid()
         return pwd.getpwuid(uid).pw_name
