@@ -217,9 +217,12 @@ def _default_owner(source: str) -> str | None:
     the owner of the source; anyone else: themselves); None when that cannot be told."""
     try:
         uid = os.stat(source).st_uid if os.geteuid() == 0 else os.geteuid()
-        return pwd.getpwuid(uid).pw_name
-    except (OSError, KeyError):
+    except OSError:
         return None
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)                     # a uid without a name in the password database
 
 
 def summarize(results: list[MailboxResult], seconds: float, dry_run: bool = False) -> dict[str, Any]:

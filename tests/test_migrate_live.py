@@ -107,6 +107,8 @@ def test_migrate_a_live_spool_of_20_users_with_a_damaged_one(server):
         assert rows[str(spool / DAMAGED)]["status"] == "failed"   # said, every run, and never stops the rest
         assert all(r["status"] in ("done", "busy") for s, r in rows.items() if s != str(spool / DAMAGED))
     final = {line["source"]: line for line in runs[-1][1][:-1]}
+    if as_root:
+        assert all(final[str(spool / u)]["owner"] == str(uid_of(u)) for u in USERS)
     assert all(final[str(spool / u)]["status"] == "done" for u in USERS if u != DAMAGED)
     assert runs[-1][0] == 1
 
