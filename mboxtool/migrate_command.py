@@ -138,6 +138,8 @@ def migrate(manifest, spool, to_template, users_file, jobs, shard, dry_run, log_
     if from_tz is not None and from_tz not in ("auto", "utc", "local") and not (
             len(from_tz) == 5 and from_tz[0] in "+-" and from_tz[1:].isdigit()):
         raise click.BadParameter("use auto, utc, local or +HHMM/-HHMM", param_hint="--from-tz")
+    if lock_timeout is not None and lock_timeout != lock_timeout:
+        raise click.BadParameter("not a number of seconds", param_hint="--lock-timeout")
     options = MigrateOptions(
         convert_args=_convert_args(from_format=from_format, source_variant=source_variant, variant=variant,
                                    from_tz=from_tz, move=move, verify=verify, no_fsync=no_fsync,

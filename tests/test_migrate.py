@@ -122,7 +122,8 @@ def test_options_that_cannot_be_used_exit_2(tmp_path):
     path = manifest(tmp_path, [("a", "b")])
     for args in ([], [path, "--spool", tmp_path], ["--spool", tmp_path], [path, "--to-template", "x"],
                  [path, "--shard", "0/3"], [path, "--shard", "4/3"], [path, "--shard", "two"],
-                 [path, "--alert-after", "3"], ["--spool", tmp_path, "--to-template", "{home}/{mail}"]):
+                 [path, "--alert-after", "3"], ["--spool", tmp_path, "--to-template", "{home}/{mail}"],
+                 [path, "--lock-timeout", "nan"], [path, "--from-tz", "mars"], [path, "--jobs", "0"]):
         proc, _ = migrate(*args)
         assert proc.returncode == 2, args
         assert "Traceback" not in proc.stderr and proc.stderr.strip(), args
