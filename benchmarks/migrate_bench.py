@@ -101,7 +101,8 @@ def migrate_once(spools: list[Path], out: Path, jobs: int, fsync: bool) -> dict:
     if not fsync:
         cmd.append("--no-fsync")
     subprocess.run(["sync"], check=False)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
+    path = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
+    env = {**os.environ, "PYTHONPATH": path}
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
     watcher = PeakWatcher(proc.pid)
@@ -140,7 +141,8 @@ def main() -> None:
             r = migrate_once(spools, args.dir / f"out-{stamp}-r{rnd}-j{jobs}", jobs, not args.no_fsync)
             results[jobs].append(r)
             print(f"--jobs {jobs}: {r['seconds']:.1f} s, {r['messages'] / r['seconds']:.0f} messages/s, "
-                  f"{r['bytes'] / 1e6 / r['seconds']:.1f} MB/s; peak memory: worker {r['worker_peak_mb']:.1f} MB, "
+                  f"{r['bytes'] / 1e6 / r['seconds']:.1f} MB/s; "
+                  f"peak memory: worker {r['worker_peak_mb']:.1f} MB, "
                   f"migrate {r['migrate_peak_mb']:.1f} MB", flush=True)
     base = min(r["seconds"] for r in results[jobs_values[0]])
     for jobs in jobs_values[1:]:

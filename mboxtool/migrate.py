@@ -140,7 +140,8 @@ class Migration:
             self._stopping = True
             for child in self._running:
                 if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)      # convert unwinds: locks released, nothing half-written
+                    # convert unwinds as for Ctrl-C: locks released, nothing half-written
+                    child.send_signal(signal.SIGTERM)
 
     def migrate_one(self, row: Row) -> MailboxResult:
         owner = row.owner or self.options.owner

@@ -87,7 +87,8 @@ def _rows(manifest, spool, to_template, users_file) -> list[Row]:
 @click.option("--alert-after", type=click.IntRange(0), default=None, metavar="N",
               help="With --log-file: report the mailboxes busy or failing for more than N "
                    "consecutive runs (in the summary, the JSON lines and the log).")
-@click.option("--from", "from_format", type=SOURCE_FORMAT, default=None, help="As convert: force the source format.")
+@click.option("--from", "from_format", type=SOURCE_FORMAT, default=None,
+              help="As convert: force the source format.")
 @click.option("--source-variant", type=VARIANT, default=None, help="As convert.")
 @click.option("--to", "to_format", type=FORMAT, default=None,
               help="Destination format of rows without a format column (as convert --to).")

@@ -132,7 +132,8 @@ def test_options_that_cannot_be_used_exit_2(tmp_path):
 def test_rows_and_options_become_convert_options():
     opts = MigrateOptions(convert_args=["--move"], owner="mail:mail", to_format="maildir")
     cmd = convert_command(Row("/var/mail/a", "/home/a/Maildir"), opts)
-    assert cmd[:2] == [sys.executable, "-m"] and cmd[3:7] == ["convert", "/var/mail/a", "/home/a/Maildir", "--json"]
+    assert cmd[:2] == [sys.executable, "-m"]
+    assert cmd[3:7] == ["convert", "/var/mail/a", "/home/a/Maildir", "--json"]
     assert cmd[7:] == ["--move", "--to", "maildir", "--owner", "mail:mail"]
     row = Row("/var/mail/b", "/home/b/mail", owner="bob", format="mbox", recursive=True)
     cmd = convert_command(row, MigrateOptions())
@@ -147,7 +148,7 @@ def test_owner_column_is_passed_to_convert(tmp_path):
     proc, lines = migrate(path, "--json")
     row = by_source(lines)[f"{tmp_path}/a"]
     reason = row["reason"].lower()
-    assert row["status"] == "failed" and ("owner" in reason or "nosuchuser-mbt" in reason)   # convert refused it
+    assert row["status"] == "failed" and ("owner" in reason or "nosuchuser-mbt" in reason)   # refused
     assert proc.returncode == 1 and not (tmp_path / "A" / "cur").exists()
 
 
@@ -166,7 +167,8 @@ def test_spool_template_expands_user_and_home_and_skips_unknown_logins(tmp_path)
     rows = by_source(lines)
     assert set(rows) == {str(spool / me.pw_name), str(spool / "nosuchuser-mbt")}
     mine = rows[str(spool / me.pw_name)]
-    assert mine["status"] == "done" and mine["destination"] == f"{tmp_path}/dest{me.pw_dir}/{me.pw_name}/Maildir"
+    assert mine["status"] == "done"
+    assert mine["destination"] == f"{tmp_path}/dest{me.pw_dir}/{me.pw_name}/Maildir"
     assert maildir_count(tmp_path / f"dest{me.pw_dir}" / me.pw_name / "Maildir") == 5
     stranger = rows[str(spool / "nosuchuser-mbt")]
     assert stranger["status"] == "skipped" and "not a user" in stranger["reason"]
@@ -312,7 +314,8 @@ def test_log_file_appends_stamped_lines_and_counts_stuck_runs(tmp_path):
     runs = []
     with locked(busy):
         for _ in range(3):
-            proc, lines = migrate(path, "--json", "--log-file", log, "--alert-after", "2", "--lock-timeout", "0.2")
+            proc, lines = migrate(path, "--json", "--log-file", log, "--alert-after", "2",
+                                  "--lock-timeout", "0.2")
             runs.append((proc.returncode, by_source(lines)[str(busy)], lines[-1]))
     assert [code for code, _, _ in runs] == [75, 75, 1]              # more than 2 busy runs: a problem
     assert [(r["stuck_runs"], r["alert"]) for _, r, _ in runs] == [(1, False), (2, False), (3, True)]
@@ -320,7 +323,8 @@ def test_log_file_appends_stamped_lines_and_counts_stuck_runs(tmp_path):
     text = log.read_text().splitlines()
     assert text[0] == "2026-01-01T00:00:00Z an earlier line"          # appended, never truncated
     assert all(STAMP.match(line) for line in text)
-    assert sum(f" {good} -> " in line for line in text) == 3 and sum(f" {busy} -> " in line for line in text) == 3
+    assert sum(f" {good} -> " in line for line in text) == 3
+    assert sum(f" {busy} -> " in line for line in text) == 3
     assert sum("problem:" in line and str(busy) in line for line in text) == 3
     assert [line for line in text if " alert: " in line] == [
         line for line in text if f"alert: {busy}: busy for 3 consecutive runs" in line] != []
@@ -348,13 +352,12 @@ def test_alert_is_said_in_the_text_summary(tmp_path):
 def on_a_terminal(args, stdout_too=False):
     """migrate with stderr (and, if asked, stdout) on a 120-column terminal: the exit code,
     what a stdout pipe got, and every byte the terminal was sent."""
-    import fcntl as _fcntl
     import pty
     import struct
     import termios
     import threading
     master, slave = pty.openpty()
-    _fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
     proc = subprocess.Popen(python_cmd() + ["migrate", *map(str, args)], stdin=subprocess.DEVNULL,
                             stdout=slave if stdout_too else subprocess.PIPE, stderr=slave)
     os.close(slave)
@@ -406,7 +409,8 @@ def test_sigterm_passes_to_the_running_conversions_and_exits_143(tmp_path):
     waiting, later = spool_file(tmp_path / "waiting"), spool_file(tmp_path / "later")
     path = manifest(tmp_path, [(waiting, tmp_path / "W"), (later, tmp_path / "L")])
     with locked(waiting):
-        with subprocess.Popen(python_cmd() + ["migrate", str(path), "--jobs", "1", "--json", "--lock-timeout", "60"],
+        with subprocess.Popen(python_cmd() + ["migrate", str(path), "--jobs", "1", "--json",
+                                              "--lock-timeout", "60"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
             deadline = time.monotonic() + 60
             while not (children := _children(proc.pid)) and time.monotonic() < deadline:

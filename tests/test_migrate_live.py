@@ -45,7 +45,8 @@ for i in range(count):
 
 def initial(user, count=3):
     return b"".join(f"From {user}@example.org Mon Jan  6 09:00:0{k} 2020\nFrom: {user}@example.org\n"
-                    f"Subject: initial {k} of {user}\nMessage-ID: <i{k}.{user}@example.org>\n\nhello\n\n".encode()
+                    f"Subject: initial {k} of {user}\nMessage-ID: <i{k}.{user}@example.org>\n\n"
+                    "hello\n\n".encode()
                     for k in range(count))
 
 
@@ -87,17 +88,19 @@ def test_migrate_a_live_spool_of_20_users_with_a_damaged_one(server):
                 os.chown(path, uid_of(user), uid_of(user))
     log = root / "migrate.log"
     command = python_cmd() + ["migrate", "--spool", str(spool), "--to-template", f"{homes}/{{user}}/Maildir",
-                              "--move", "--jobs", "2", "--lock-timeout", "5", "--json", "--log-file", str(log)]
-    agent = subprocess.Popen([sys.executable, "-c", DELIVER, str(spool), ",".join(RECEIVERS), str(DELIVERIES)])
+                              "--move", "--jobs", "2", "--lock-timeout", "5", "--json",
+                              "--log-file", str(log)]
+    agent = subprocess.Popen([sys.executable, "-c", DELIVER, str(spool), ",".join(RECEIVERS),
+                              str(DELIVERIES)])
     runs = []
     try:
         while agent.poll() is None or len(runs) < 2:
             proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
-            runs.append((proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()], proc.stderr))
+            runs.append((proc.returncode, [json.loads(ln) for ln in proc.stdout.splitlines()], proc.stderr))
     finally:
         assert agent.wait(timeout=120) == 0                      # deliveries were never starved out
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    runs.append((proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()], proc.stderr))
+    runs.append((proc.returncode, [json.loads(ln) for ln in proc.stdout.splitlines()], proc.stderr))
 
     for code, lines, stderr in runs:
         assert code == 1, stderr                                   # the damaged spool; never 2 or a crash
@@ -129,7 +132,8 @@ def test_migrate_a_live_spool_of_20_users_with_a_damaged_one(server):
     # the damaged bytes: still in the spool (convert refuses the file), or set aside in quarantine
     quarantine = homes / DAMAGED / "Maildir" / ".mboxtool-quarantine"
     kept = (spool / DAMAGED).read_bytes()
-    assert kept.startswith(garbage) or any(garbage in p.read_bytes() for p in quarantine.rglob("*") if p.is_file())
+    set_aside = [p.read_bytes() for p in quarantine.rglob("*") if p.is_file()]
+    assert kept.startswith(garbage) or any(garbage in data for data in set_aside)
 
     text = log.read_text().splitlines()
     assert sum(f"{spool / DAMAGED} -> " in line for line in text) == len(runs)

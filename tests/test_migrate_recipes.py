@@ -99,7 +99,8 @@ def gnu_parallel() -> bool:
     return out.startswith("GNU parallel")
 
 
-@pytest.mark.skipif(not gnu_parallel(), reason="GNU parallel is not installed (.ci/run installs Debian's parallel)")
+@pytest.mark.skipif(not gnu_parallel(),
+                    reason="GNU parallel is not installed (.ci/run installs Debian's parallel)")
 def test_gnu_parallel_recipe_with_3_shards_is_disjoint_and_covers_the_manifest(tmp_path):
     mboxtool = installed_mboxtool(tmp_path)
     sources = [spool_file(tmp_path / f"box{i:02d}", 1 + i % 4) for i in range(15)]
@@ -118,7 +119,7 @@ def test_gnu_parallel_recipe_with_3_shards_is_disjoint_and_covers_the_manifest(t
     done = [row["source"] for row in rows]
     assert sorted(done) == sorted(str(s) for s in sources)            # each exactly once: disjoint, covering
     assert all(row["status"] == "done" for row in rows)
-    for src in sources:                                               # --move: in the Maildir, out of the spool
+    for src in sources:                                  # --move: in the Maildir, out of the spool
         assert maildir_count(tmp_path / "out" / src.name) == 1 + int(src.name[3:]) % 4
         assert src.stat().st_size == 0
 
@@ -150,7 +151,8 @@ def test_cron_file_runs_as_written_with_crons_path(tmp_path):
     spools = make_spool(tmp_path)
     run = relocate(command, tmp_path)
     cron_env = {"PATH": env["PATH"], "SHELL": env["SHELL"], "HOME": "/", "LOGNAME": user}
-    proc = subprocess.run([env["SHELL"], "-c", run], env=cron_env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([env["SHELL"], "-c", run], env=cron_env, capture_output=True, text=True,
+                          timeout=300)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")   # nothing for cron to mail
     for i, (login, spool) in enumerate(spools.items()):
         assert maildir_count(tmp_path / "home" / login / "Maildir") == 3 + i and spool.stat().st_size == 0
@@ -183,7 +185,8 @@ def test_systemd_units_verify_and_their_command_runs(tmp_path):
     analyze = shutil.which("systemd-analyze")
     if analyze:
         proc = subprocess.run([analyze, "verify", str(units / "mboxtool-migrate.service"),
-                               str(units / "mboxtool-migrate.timer")], capture_output=True, text=True, timeout=120)
+                               str(units / "mboxtool-migrate.timer")],
+                              capture_output=True, text=True, timeout=120)
         ours = [line for line in (proc.stdout + proc.stderr).splitlines() if "mboxtool-migrate" in line]
         assert proc.returncode == 0 and not ours, proc.stdout + proc.stderr
     # the command as systemd runs it: split on white space, no shell, no PATH lookup
@@ -216,4 +219,5 @@ def test_migrate_benchmark_runs_small(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert out.startswith("3 mailboxes, ") and "--jobs 1: " in out and "--jobs 2: " in out
-    assert "speed-up of --jobs 2 over --jobs 1" in out and "messages/s" in out and "peak memory: worker" in out
+    assert "speed-up of --jobs 2 over --jobs 1" in out
+    assert "messages/s" in out and "peak memory: worker" in out
