@@ -34,6 +34,7 @@ class MigrateOptions:
     """What applies to every row; a row's own ``owner``, ``format`` and ``recursive`` win."""
 
     convert_args: list[str] = field(default_factory=list)   # convert options passed as given
+    tree_args: list[str] = field(default_factory=list)      # passed only to the rows of folder trees
     owner: str | None = None
     to_format: str | None = None
     recursive: bool = False
@@ -82,7 +83,7 @@ def convert_command(row: Row, options: MigrateOptions) -> list[str]:
     if fmt:
         cmd += ["--to", fmt]
     if row.recursive if row.recursive is not None else options.recursive:
-        cmd.append("--recursive")
+        cmd += ["--recursive", *options.tree_args]
     owner = row.owner or options.owner
     if owner:
         cmd += ["--owner", owner]

@@ -20,7 +20,7 @@ from .sharding import parse_shard, shard_of
 def _convert_args(**opts) -> list[str]:
     """The options every convert child gets, only those that differ from convert's defaults."""
     args: list[str] = []
-    for name in ("from_format", "source_variant", "variant", "from_tz"):
+    for name in ("from_format", "source_variant", "variant", "from_tz", "keywords"):
         value = opts[name]
         if value is not None:
             flag = "--from" if name == "from_format" else "--" + name.replace("_", "-")
@@ -106,6 +106,10 @@ def _rows(manifest, spool, to_template, users_file) -> list[Row]:
 @click.option("--missing-ok", is_flag=True, help="As convert: a missing source (no mail yet) is done, empty.")
 @click.option("--subscribe/--no-subscribe", default=True, show_default=True, help="As convert.")
 @click.option("--thunderbird", is_flag=True, help="As convert.")
+@click.option("--keywords", "keyword_places", type=click.Choice(("dovecot", "header", "both")), default=None,
+              help="As convert: where keywords go in a Maildir or MH (default dovecot).")
+@click.option("--layout", type=click.Choice(("maildir++", "fs")), default=None,
+              help="As convert, for the rows that are folder trees (recursive).")
 @click.option("--owner", metavar="USER[:GROUP]",
               help="As convert: whom the destinations belong to, for rows without an owner column.")
 @quiet_option
@@ -113,7 +117,7 @@ def _rows(manifest, spool, to_template, users_file) -> list[Row]:
 def migrate(manifest, spool, to_template, users_file, jobs, shard, dry_run, log_file, alert_after,
             from_format, source_variant, to_format, variant, recursive, move, verify, no_fsync, lock,
             lock_timeout, fcntl_only, from_tz, include_expunged, missing_ok, subscribe, thunderbird,
-            owner, quiet, as_json):
+            keyword_places, layout, owner, quiet, as_json):
     """Convert many mailboxes, each as 'convert SRC DST' would, in parallel processes.
 
     MANIFEST is a CSV file ('-': stdin) with a header row: source,destination and optionally
@@ -146,8 +150,9 @@ def migrate(manifest, spool, to_template, users_file, jobs, shard, dry_run, log_
                                    from_tz=from_tz, move=move, verify=verify, no_fsync=no_fsync,
                                    fcntl_only=fcntl_only, include_expunged=include_expunged,
                                    missing_ok=missing_ok, thunderbird=thunderbird, lock=lock,
-                                   subscribe=subscribe, lock_timeout=lock_timeout),
-        owner=owner, to_format=to_format, recursive=recursive, dry_run=dry_run,
+                                   subscribe=subscribe, lock_timeout=lock_timeout,
+                                   keywords=keyword_places),
+        tree_args=["--layout", layout] if layout else [], owner=owner, to_format=to_format, recursive=recursive, dry_run=dry_run,
         jobs=jobs or os.cpu_count() or 1)
     log = None
     if log_file and not dry_run:

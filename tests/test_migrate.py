@@ -139,6 +139,19 @@ def test_rows_and_options_become_convert_options():
     cmd = convert_command(row, MigrateOptions())
     assert cmd[7:] == ["--to", "mbox", "--recursive", "--owner", "bob"]
     assert "--owner" not in convert_command(Row("s", "d"), MigrateOptions())
+    trees = MigrateOptions(tree_args=["--layout", "fs"])
+    assert convert_command(Row("s", "d", recursive=True), trees)[7:] == ["--recursive", "--layout", "fs"]
+    assert convert_command(Row("s", "d"), trees)[7:] == []                # a single mailbox has no layout
+
+
+def test_convert_options_reach_every_conversion(tmp_path):
+    spool_file(tmp_path / "a")
+    path = manifest(tmp_path, [(tmp_path / "a", tmp_path / "A.mbox")])
+    proc, lines = migrate(path, "--json", "--to", "mbox", "--variant", "mboxcl2", "--keywords", "header",
+                          "--layout", "fs", "--no-fsync")
+    assert proc.returncode == 0, proc.stderr
+    assert by_source(lines)[str(tmp_path / "a")]["converted"] == 5
+    assert b"Content-Length: " in (tmp_path / "A.mbox").read_bytes()       # mboxcl2 was written
 
 
 def test_owner_column_is_passed_to_convert(tmp_path):
