@@ -631,3 +631,10 @@ def repair(src, dst, from_format, source_variant, variant, dedupe, no_fsync, loc
     else:
         click.echo(report.to_text())
     sys.exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
+
+
+# -- many mailboxes ---------------------------------------------------------------------
+
+from .migrate_command import migrate  # noqa: E402  (it uses the helpers above)
+
+cli.add_command(migrate)
