@@ -232,7 +232,7 @@ def refuse_destination_inside(src: Path, dst: Path) -> None:
 def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
                     progress: Progress | None = None, warn: Callable[[str], None] | None = None,
                     progress_total: Callable[[int | None, str], None] | None = None) -> ConvertReport:
-    """Convert every message of ``src`` into ``dst``; see cli.md for the rules."""
+    """Convert every message of ``src`` into ``dst``; see docs/convert.md for the rules."""
     opts = options or ConvertOptions()
     started = time.monotonic()
     src, dst = inner_mbox(src), Path(dst)
