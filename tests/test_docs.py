@@ -251,7 +251,7 @@ def _shown_invocations():
     """(page, argv) for every `mboxtool ...` shown in a code block or a table cell, and the
     commands of the README's client table (written without the leading `mboxtool`)."""
     found = []
-    for page in [ROOT / "README.md", *PAGES]:
+    for page in [ROOT / "README.md", ROOT / "samples" / "README.md", *PAGES]:
         text = page.read_text()
         lines = [ln for block in re.findall(r"```(?:sh|console|)\n(.*?)```", text, re.S) for ln in block.splitlines()]
         lines += [c for c in re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
@@ -377,6 +377,17 @@ def test_man_pages_hold_every_option_and_the_readme_exit_codes(tmp_path):
         assert not missing, (name, missing)
     readme = _exit_codes(ROOT / "README.md", "## Exit codes")
     assert [c for c, _ in manpages.EXIT_STATUS] == readme == _exit_codes(DOCS / "README.md", "## Scripting and cron")
+
+
+def test_the_readme_exit_table_is_every_exit_status_of_the_cli():
+    """The CLI names its exit statuses once (the EXIT_* constants of mboxtool/cli.py) and exits
+    only through them; the README's table lists exactly those."""
+    import mboxtool.cli as cli_module
+    constants = {int(v) for k, v in vars(cli_module).items() if k.startswith("EXIT_")}
+    readme = {int(c) for row in _exit_codes(ROOT / "README.md", "## Exit codes") for c in row.split(",")}
+    assert constants == readme
+    source = (ROOT / "mboxtool" / "cli.py").read_text()
+    assert not re.findall(r"(?:\.exit\(|exit_code = )\s*\d", source), "an exit status not named by an EXIT_ constant"
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
