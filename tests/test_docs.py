@@ -209,14 +209,14 @@ def test_every_json_field_is_on_its_command_page(invoke, tmp_path):
 
 def _codes_in_source():
     """Every problem code the code can emit, found by a regex over the source: string literals
-    given as a "code" value or as the first argument of report.add(), report.fixed() or a
+    given as a "code" value or a code= argument, or as the first argument of report.add(), report.fixed() or a
     reader's event(), the keys of validate.SEVERITY, and the codes convert passes on from
     reader events (its tuple of codes)."""
     from mboxtool.validate import SEVERITY
     codes = set(SEVERITY)
     for path in ROOT.glob("mboxtool/**/*.py"):
         text = path.read_text()
-        codes |= set(re.findall(r"""(?:"code":\s*|\.(?:add|fixed|event)\(\s*)"([a-z0-9]+(?:-[a-z0-9]+)+)\"""", text))
+        codes |= set(re.findall(r"""(?:"code":\s*|\bcode=|\.(?:add|fixed|event)\(\s*)"([a-z0-9]+(?:-[a-z0-9]+)+)\"""", text))
         codes |= set(re.findall(r"""r\.add\("([a-z0-9-]+)" if""", text))
         codes |= set(re.findall(r"""if [^\n]+ else "([a-z0-9]+(?:-[a-z0-9]+)+)",""", text))
         for group in re.findall(r"""code in \(([^)]*)\)""", text):
