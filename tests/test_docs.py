@@ -169,7 +169,8 @@ def _option_strings(command):
 def test_every_option_is_on_its_command_page(name):
     page = PAGE_OF.get(name, f"{name}.md")
     text = (DOCS / page).read_text()
-    missing = [o for o in _option_strings(cli.commands[name]) if not re.search(rf"`{re.escape(o)}(?![\w-])", text)]
+    missing = [o for o in _option_strings(cli.commands[name])
+               if not re.search(rf"`{re.escape(o)}(?![\w-])", text)]
     assert not missing, f"docs/{page} does not document {missing}"
 
 
@@ -193,7 +194,8 @@ def test_every_json_field_is_on_its_command_page(invoke, tmp_path):
                     ("convert", "--json", "--recursive", samples / "Maildir", tmp_path / "tree")],
         "validate": [("validate", "--json", samples / "damaged.mbox")],
         "repair": [("repair", "--json", samples / "damaged.mbox", tmp_path / "fixed.mbox")],
-        "info": [("info", "--json", samples / "inbox.mbox"), ("info", "--json", "--recursive", samples / "Maildir")],
+        "info": [("info", "--json", samples / "inbox.mbox"),
+                 ("info", "--json", "--recursive", samples / "Maildir")],
         "list": [("list", "--json", samples / "inbox.mbox")],
     }
     for name, calls in runs.items():
@@ -216,7 +218,8 @@ def _codes_in_source():
     codes = set(SEVERITY)
     for path in ROOT.glob("mboxtool/**/*.py"):
         text = path.read_text()
-        codes |= set(re.findall(r"""(?:"code":\s*|\bcode=|\.(?:add|fixed|event)\(\s*)"([a-z0-9]+(?:-[a-z0-9]+)+)\"""", text))
+        codes |= set(re.findall(r"""(?:"code":\s*|\bcode=|\.(?:add|fixed|event)\(\s*)"""
+                                r""""([a-z0-9]+(?:-[a-z0-9]+)+)\"""", text))
         codes |= set(re.findall(r"""r\.add\("([a-z0-9-]+)" if""", text))
         codes |= set(re.findall(r"""if [^\n]+ else "([a-z0-9]+(?:-[a-z0-9]+)+)",""", text))
         for group in re.findall(r"""code in \(([^)]*)\)""", text):
@@ -232,8 +235,9 @@ def _documented_codes():
 
 def test_the_code_finder_sees_what_validate_and_repair_report(invoke, tmp_path):
     """The regex over the source finds the codes a real damaged mailbox produces."""
-    seen = {p["code"] for p in json.loads(invoke("validate", "--json", ROOT / "samples" / "damaged.mbox").stdout)["problems"]}
-    repair = json.loads(invoke("repair", "--json", ROOT / "samples" / "damaged.mbox", tmp_path / "r.mbox").stdout)
+    damaged = ROOT / "samples" / "damaged.mbox"
+    seen = {p["code"] for p in json.loads(invoke("validate", "--json", damaged).stdout)["problems"]}
+    repair = json.loads(invoke("repair", "--json", damaged, tmp_path / "r.mbox").stdout)
     seen |= {r["code"] for r in repair["repaired"]}
     assert len(seen) >= 5 and seen <= _codes_in_source()
 
@@ -256,7 +260,8 @@ def _shown_invocations():
     found = []
     for page in [ROOT / "README.md", ROOT / "samples" / "README.md", *PAGES]:
         text = page.read_text()
-        lines = [ln for block in re.findall(r"```(?:sh|console|)\n(.*?)```", text, re.S) for ln in block.splitlines()]
+        blocks = re.findall(r"```(?:sh|console|)\n(.*?)```", text, re.S)
+        lines = [ln for block in blocks for ln in block.splitlines()]
         lines += [c for c in re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
                   if c.startswith(("mboxtool ", "convert ")) and len(c.split()) > 2]   # not a bare name
         for line in lines:
@@ -308,7 +313,10 @@ def _runnable(argv):
     return all(a.startswith(("samples/", DEMO)) for a in paths)
 
 
-@pytest.mark.parametrize("page", [p for p in [ROOT / "README.md", *PAGES] if "```console" in p.read_text()], ids=_rel)
+SESSION_PAGES = [p for p in [ROOT / "README.md", *PAGES] if "```console" in p.read_text()]
+
+
+@pytest.mark.parametrize("page", SESSION_PAGES, ids=_rel)
 def test_shown_sessions_run_and_print_what_is_shown(page, runner, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     demo = str(tmp_path / "demo")
@@ -341,7 +349,8 @@ def test_shown_sessions_run_and_print_what_is_shown(page, runner, tmp_path, monk
                     continue
                 if expected.startswith("{"):
                     strip = lambda d: {k: v for k, v in d.items() if k != "seconds"}  # noqa: E731
-                    assert strip(json.loads(expected)) in [strip(json.loads(o)) for o in out if o.startswith("{")], line
+                    printed = [strip(json.loads(o)) for o in out if o.startswith("{")]
+                    assert strip(json.loads(expected)) in printed, line
                 else:
                     assert expected in out, (line, expected, out)
     assert ran or page.name == "README.md"
@@ -379,7 +388,8 @@ def test_man_pages_hold_every_option_and_the_readme_exit_codes(tmp_path):
         missing = [o for o in _option_strings(cli.commands[name]) if o not in text]
         assert not missing, (name, missing)
     readme = _exit_codes(ROOT / "README.md", "## Exit codes")
-    assert [c for c, _ in manpages.EXIT_STATUS] == readme == _exit_codes(DOCS / "README.md", "## Scripting and cron")
+    manual = _exit_codes(DOCS / "README.md", "## Scripting and cron")
+    assert [c for c, _ in manpages.EXIT_STATUS] == readme == manual
 
 
 def test_the_readme_exit_table_is_every_exit_status_of_the_cli():
@@ -390,7 +400,8 @@ def test_the_readme_exit_table_is_every_exit_status_of_the_cli():
     readme = {int(c) for row in _exit_codes(ROOT / "README.md", "## Exit codes") for c in row.split(",")}
     assert constants == readme
     source = (ROOT / "mboxtool" / "cli.py").read_text()
-    assert not re.findall(r"(?:\.exit\(|exit_code = )\s*\d", source), "an exit status not named by an EXIT_ constant"
+    bare = re.findall(r"(?:\.exit\(|exit_code = )\s*\d", source)
+    assert not bare, "an exit status not named by an EXIT_ constant"
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
@@ -417,5 +428,6 @@ def test_changelog_keeps_a_changelog():
 def test_samples_readme_lists_every_sample():
     text = (ROOT / "samples" / "README.md").read_text()
     listed = set(re.findall(r"^\| `([^`]+)` \|", text, re.M))
-    present = {p.name + ("/" if p.is_dir() else "") for p in (ROOT / "samples").iterdir() if p.name != "README.md"}
+    present = {p.name + ("/" if p.is_dir() else "")
+               for p in (ROOT / "samples").iterdir() if p.name != "README.md"}
     assert listed == present

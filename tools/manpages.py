@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Write a man page per command (mboxtool.1, mboxtool-convert.1, ...) from the click definitions.
 
-Usage: python3 tools/manpages.py [DIR]     (default: build/man; read them with `man -l DIR/mboxtool-convert.1`)
+Usage: python3 tools/manpages.py [DIR]     (default: build/man)
+Read one with `man -l DIR/mboxtool-convert.1`.
 
 Generated from the same objects that print `--help`, so a page can never disagree with the
 options the command takes.
@@ -19,7 +20,8 @@ from mboxtool.cli import cli
 
 EXIT_STATUS = [
     ("0", "done, nothing wrong"),
-    ("1", "found problems (failed messages, a verify mismatch, validate errors), or a write error stopped a conversion"),
+    ("1", "found problems (failed messages, a verify mismatch, validate errors), "
+          "or a write error stopped a conversion"),
     ("2", "bad usage, or an input that cannot be used at all"),
     ("75", "a lock could not be had in time (--lock-timeout): try again later"),
     ("130, 143", "interrupted by SIGINT or SIGTERM; the same command finishes the job"),
