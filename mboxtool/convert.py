@@ -272,7 +272,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
                     progress: Progress | None = None, warn: Callable[[str], None] | None = None,
                     progress_total: Callable[[int | None, str], None] | None = None,
                     owner: str | None = None) -> ConvertReport:
-    """Convert every message of ``src`` into ``dst``; see cli.md for the rules.
+    """Convert every message of ``src`` into ``dst``; see docs/convert.md for the rules.
 
     Run as root, the work is done as the mailbox's owner (``owner``, "USER[:GROUP]", else
     the owner of ``src``; ownership.acting_user), in a forked child (privsep.run_as); a

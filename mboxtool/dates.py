@@ -1,6 +1,6 @@
 """Delivery dates: the From_ line date first, then Date:, then the newest Received:.
 
-From_ lines come in many forms (mailbox-formats.md §1.2); the parser searches the
+From_ lines come in many forms (docs/formats.md §1.2); the parser searches the
 text after ``From `` for an asctime-like or an RFC 2822-like date and treats the
 rest as the envelope sender.
 """

@@ -1,4 +1,4 @@
-"""Format detection from content (cli.md, "Formats and detection")."""
+"""Format detection from content (docs/formats.md §9)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Durability helpers: fsync of files and directories, and one filesystem flush per batch.
 
-fsync is priced per call, not per byte (performance.md): one ``syncfs(2)`` per
+fsync is priced per call, not per byte (docs/performance.md): one ``syncfs(2)`` per
 group of messages costs about one journal commit, where an fsync per file costs
 one commit each. Where syncfs is unavailable, fall back to per-file fsync.
 """

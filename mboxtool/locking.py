@@ -1,4 +1,4 @@
-"""mbox locking as mail delivery agents do it on Debian (mailbox-formats.md §7.3).
+"""mbox locking as mail delivery agents do it on Debian (docs/formats.md §7.3).
 
 Read-only work takes a shared fcntl lock. Modifying work takes an exclusive
 fcntl lock plus a ``PATH.lock`` dotlock created with the NFS-safe link()

@@ -38,7 +38,7 @@ from .message import (
 )
 from .safefs import open_regular
 
-# code -> severity, as in the damage catalogue (mailbox-formats.md §5, §6)
+# code -> severity, as in the damage catalogue (docs/formats.md §5, §6; docs/problems.md)
 SEVERITY = {
     "not-an-mbox": "error", "garbage-before-first-from": "error", "leading-blank-lines": "info",
     "byte-order-mark": "warning",

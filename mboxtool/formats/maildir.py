@@ -683,7 +683,7 @@ class MaildirWriter:
     def make_durable(self, done: list[str]) -> None:
         """fsync what ``done`` names (safe from another thread while this one delivers)."""
         if done and self.fsync:
-            # one filesystem flush covers the files and the directories (performance.md)
+            # one filesystem flush covers the files and the directories (docs/performance.md)
             if not syncfs(self.dirfd["new"]):
                 for final in done:                # no syncfs here: one fsync per file
                     sub, name = final.split("/", 1)
