@@ -14,9 +14,10 @@ import hashlib
 import json
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
+from .digesttable import DigestTable
 from .durable import replace_file
 from .ownership import owner_for
 from .safefs import LARGE_CONTROL_CAP, read_control
@@ -79,32 +80,35 @@ def messages_before(state: Path | None, src: Path) -> int:
     return count if isinstance(count, int) and count >= 0 else 0
 
 
-def delivered(state: Path | None, src: Path) -> set[int]:
+def delivered(state: Path | None, src: Path) -> DigestTable:
     """Digests of the messages earlier complete runs took from ``src`` (none if unknown)."""
     if state is None:
-        return set()
+        return DigestTable()
     try:
         entries = _load(state)
         return _unpacked(entries.get(str(src.resolve())))
     except (OSError, ValueError, AttributeError):
-        return set()
+        return DigestTable()
 
 
-def _unpacked(entry: object) -> set[int]:
+def _unpacked(entry: object) -> DigestTable:
     try:
         raw = base64.b64decode(entry.get("delivered", ""), validate=True)     # type: ignore[union-attr]
     except (ValueError, AttributeError, TypeError):
-        return set()
-    return set(struct.unpack(f">{len(raw) // 8}Q", raw[:len(raw) - len(raw) % 8]))
+        return DigestTable()
+    return DigestTable(d for (d,) in struct.iter_unpack(">Q", raw[:len(raw) - len(raw) % 8]))
 
 
-def _packed(digests: set[int]) -> str:
+def _packed(digests: DigestTable) -> str:
     """8 bytes per digest, sorted, base64: about 11 bytes of state file per message."""
-    return base64.b64encode(struct.pack(f">{len(digests)}Q", *sorted(digests))).decode()
+    packed = bytearray()
+    for digest in digests:                         # ascending, without a list of them all
+        packed += digest.to_bytes(8, "big")
+    return base64.b64encode(packed).decode()
 
 
 def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync: bool,
-         ident: os.stat_result | None = None, taken: Iterable[int] = (), messages: int = 0) -> None:
+         ident: os.stat_result | None = None, taken: Sequence[int] = (), messages: int = 0) -> None:
     """Remember that ``src`` was converted completely up to ``size`` (after the last commit),
     the digests of the messages ``taken`` from it (added to those of earlier runs), and how
     many ``messages`` lie before ``size`` (a resumed run counts them as already there)."""
@@ -119,9 +123,10 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
     st = ident or os.fstat(fd)
     key = str(src.resolve())
     before = entries.get(key)
-    new = set(taken)
-    if new or not isinstance(before, dict):
-        delivered_text = _packed(_unpacked(before) | new)
+    if len(taken) or not isinstance(before, dict):
+        delivered = _unpacked(before)
+        delivered |= taken
+        delivered_text = _packed(delivered)
     else:                                          # nothing read this time: keep the list as it is
         delivered_text = before.get("delivered", "")
     entry = {"dev": st.st_dev, "ino": st.st_ino, "offset": size, "tail": _tail_hash(fd, size), "variant": variant,

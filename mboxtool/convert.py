@@ -18,6 +18,7 @@ from .durable import create_empty_file
 from .errors import InputError, UsageError
 from .formats.maildir import being_made
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
+from .digesttable import DigestTable
 from .index import exact_digest, replaces_known, short_digest
 from .mailboxes import make_reader, make_writer, progress_size
 from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
@@ -199,7 +200,7 @@ class _Known:
     """Digests already in the destination: from our Maildir names, or DST read back."""
 
     def __init__(self) -> None:
-        self.digests: set[int] = set()
+        self.digests = DigestTable()
 
     def read_back(self, dst: Path, fmt: str, writer: Any = None) -> None:
         """Digest every message already in DST (through the writer's locked fd for mbox)."""

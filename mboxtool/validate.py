@@ -24,6 +24,7 @@ from .formats.maildir import (
 )
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage, _boundary
+from .digesttable import DigestTable
 from .index import short_digest
 from .locking import dotlock_state
 from .mailboxes import make_reader, progress_size
@@ -203,7 +204,7 @@ class _MboxCheck:
         self.reader = MboxReader(path, variant=variant, lock=lock, lock_timeout=lock_timeout,
                                  event=self.event)
         self.eols: Counter[str] = Counter()
-        self.digests: dict[int, int] = {}
+        self.digests = DigestTable(values=True)       # digest -> first message with it: 12 bytes each
         self.prev: ScannedMessage | None = None
         self.quoted = self.unescaped = 0
 
@@ -283,10 +284,9 @@ class _MboxCheck:
         self._lines(raw, where)
         self._header(raw, where)
         digest = short_digest(data)                # the digest ignores From quoting
-        if digest in self.digests:
-            r.add("duplicate-message", f"the same message as message {self.digests[digest]}", **where)
-        else:
-            self.digests[digest] = raw.index
+        first = self.digests.setdefault(digest, raw.index)
+        if first != raw.index:
+            r.add("duplicate-message", f"the same message as message {first}", **where)
         if b"\n>From " in data or data.startswith(b">From "):
             self.quoted += 1
         self.prev = raw

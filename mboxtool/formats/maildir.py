@@ -18,6 +18,7 @@ from .. import dates, flags
 from ..durable import create_empty_file, fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
+from ..digesttable import DigestTable
 from ..foreign import CACHE_NAME, foreign_digests
 from ..locking import lock_directory
 from ..message import MailMessage, add_headers, core_bytes, is_header_line, split_message
@@ -704,11 +705,11 @@ class MaildirWriter:
                                       f"{quota}: cannot add {len(done)} messages ({size} bytes): "
                                       f"{exc.strerror or exc}; the quota in use reads low until recalculated"})
 
-    def known_digests(self, save: bool = True) -> set[int]:
+    def known_digests(self, save: bool = True) -> DigestTable:
         """Digests of the messages already here: carried by mboxtool's own names, read (once,
         then cached) from the files of other programs (foreign.py). ``save``: False for a
         dry run, which writes nothing."""
-        found: set[int] = set()
+        found = DigestTable()
         others: list[str] = []
         for sub in ("new", "cur"):
             with os.scandir(self.dirfd.get(sub, self.path / sub)) as it:   # unopened: a dry run
