@@ -14,13 +14,13 @@ import hashlib
 import json
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Collection
 from pathlib import Path
 
 from .digesttable import DigestTable
 from .durable import replace_file
 from .ownership import owner_for
-from .safefs import LARGE_CONTROL_CAP, read_control
+from .safefs import LARGE_CONTROL_CAP, NotRegularFile, open_regular, read_control
 
 STATE_NAME = ".mboxtool-state"
 TAIL = 64 << 10
@@ -73,7 +73,7 @@ def messages_before(state: Path | None, src: Path) -> int:
     if state is None:
         return 0
     try:
-        entry = json.loads(state.read_text()).get(str(src.resolve()))
+        entry = _load(state).get(str(src.resolve()))
         count = entry.get("messages", 0)
     except (OSError, ValueError, AttributeError):
         return 0
@@ -85,30 +85,65 @@ def delivered(state: Path | None, src: Path) -> DigestTable:
     if state is None:
         return DigestTable()
     try:
-        entries = _load(state)
-        return _unpacked(entries.get(str(src.resolve())))
+        return _delivered(state, _load(state).get(str(src.resolve())))
     except (OSError, ValueError, AttributeError):
         return DigestTable()
 
 
-def _unpacked(entry: object) -> DigestTable:
-    try:
-        raw = base64.b64decode(entry.get("delivered", ""), validate=True)     # type: ignore[union-attr]
-    except (ValueError, AttributeError, TypeError):
-        return DigestTable()
-    return DigestTable(d for (d,) in struct.iter_unpack(">Q", raw[:len(raw) - len(raw) % 8]))
+def digests_name(key: str) -> str:
+    """The file beside the state file that holds one source's delivered digests: 8 bytes
+    each, big-endian, ascending. Kept out of the JSON, so that neither side ever holds them
+    as text (2 million digests would be 22 MB of base64, and several copies of it)."""
+    return f"{STATE_NAME}.{hashlib.sha1(key.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}"
 
 
-def _packed(digests: DigestTable) -> str:
-    """8 bytes per digest, sorted, base64: about 11 bytes of state file per message."""
-    packed = bytearray()
+def _delivered(state: Path, entry: object) -> DigestTable:
+    table = DigestTable()
+    if not isinstance(entry, dict):
+        return table
+    if entry.get("delivered"):                     # written by an earlier version: base64 in the JSON
+        try:
+            raw = base64.b64decode(entry["delivered"], validate=True)
+            table.update(d for (d,) in struct.iter_unpack(">Q", raw[:len(raw) - len(raw) % 8]))
+        except (ValueError, TypeError):
+            pass
+    name = entry.get("digests")
+    if isinstance(name, str) and name == digests_name(_key_of(entry)):
+        try:
+            fd, st = open_regular(state.parent / name)
+        except FileNotFoundError:
+            return table
+        try:
+            if st.st_size > LARGE_CONTROL_CAP:
+                raise NotRegularFile(name, "control-file-too-large", f"larger than {LARGE_CONTROL_CAP} bytes")
+            rest = b""
+            while chunk := os.read(fd, 1 << 20):         # a piece at a time: never the whole file
+                chunk = rest + chunk
+                cut = len(chunk) - len(chunk) % 8
+                table.update(d for (d,) in struct.iter_unpack(">Q", memoryview(chunk)[:cut]))
+                rest = chunk[cut:]
+        finally:
+            os.close(fd)
+    return table
+
+
+def _key_of(entry: dict) -> str:
+    return entry.get("source", "")
+
+
+def _packed(digests: DigestTable):
+    """The digests file's bytes, in pieces of 64 KiB (see digests_name)."""
+    piece = bytearray()
     for digest in digests:                         # ascending, without a list of them all
-        packed += digest.to_bytes(8, "big")
-    return base64.b64encode(packed).decode()
+        piece += digest.to_bytes(8, "big")
+        if len(piece) >= 64 << 10:
+            yield bytes(piece)
+            piece.clear()
+    yield bytes(piece)
 
 
 def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync: bool,
-         ident: os.stat_result | None = None, taken: Sequence[int] = (), messages: int = 0) -> None:
+         ident: os.stat_result | None = None, taken: Collection[int] = (), messages: int = 0) -> None:
     """Remember that ``src`` was converted completely up to ``size`` (after the last commit),
     the digests of the messages ``taken`` from it (added to those of earlier runs), and how
     many ``messages`` lie before ``size`` (a resumed run counts them as already there)."""
@@ -123,19 +158,19 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
     st = ident or os.fstat(fd)
     key = str(src.resolve())
     before = entries.get(key)
-    if len(taken) or not isinstance(before, dict):
-        delivered = _unpacked(before)
-        delivered |= taken
-        delivered_text = _packed(delivered)
-    else:                                          # nothing read this time: keep the list as it is
-        delivered_text = before.get("delivered", "")
-    entry = {"dev": st.st_dev, "ino": st.st_ino, "offset": size, "tail": _tail_hash(fd, size), "variant": variant,
-             "delivered": delivered_text, "messages": messages}
-    if entries.get(key) == entry:
+    entry = {"source": key, "dev": st.st_dev, "ino": st.st_ino, "offset": size, "tail": _tail_hash(fd, size),
+             "variant": variant, "digests": digests_name(key), "messages": messages}
+    new_digests = len(taken) > 0 or not isinstance(before, dict) or before.get("digests") != entry["digests"]
+    if entries.get(key) == entry and not new_digests:
         return                                     # a re-run that found nothing new: nothing to record
     entries[key] = entry
     where = os.open(state.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
-        replace_file(state.name, json.dumps(entries, indent=1).encode(), where, owner_for(state.parent), fsync)
+        owner = owner_for(state.parent)
+        if new_digests:
+            delivered = taken if isinstance(taken, DigestTable) else DigestTable(taken)
+            delivered |= _delivered(state, before)
+            replace_file(entry["digests"], _packed(delivered), where, owner, fsync)
+        replace_file(state.name, json.dumps(entries, indent=1).encode(), where, owner, fsync)
     finally:
         os.close(where)

@@ -503,7 +503,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         writer.keyword_places = opts.keywords
     writer.open()
     expected: dict[int, Any] = {}                  # --verify: digest -> _packed(flags, date), a list for copies
-    taken = array("Q")                             # digests taken from SRC: 8 bytes a message
+    taken = DigestTable()                          # digests taken from SRC: 8 bytes a message
     moved_keys: list[str] = []
     # --move out of one file: where each message starts, and which failed (key, offset), so
     # that the failed bytes can be set aside before the file is emptied (quarantine.py)
@@ -621,7 +621,7 @@ def _note_final_newline(msg: MailMessage, report: ConvertReport) -> None:
 
 
 def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_keys: list[str],
-             opts: ConvertOptions, taken: array, adds_newline: bool = False) -> bool:
+             opts: ConvertOptions, taken: DigestTable, adds_newline: bool = False) -> bool:
     """Count a written batch, and note the digests ``taken`` from the source (for the state
     file); False when the run must stop (disk full, I/O error). ``adds_newline``: the
     destination gives a message without a final newline one (_note_final_newline)."""
@@ -631,7 +631,7 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
                      offset=msg.offset)
     for msg, digest in result.skipped:
         report.skipped += 1
-        taken.append(digest)
+        taken.add(digest)
         if opts.move:                              # only --move needs them: 20,000 keys otherwise
             moved_keys.append(msg.key)
     if result.error is not None:
@@ -639,7 +639,7 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
         return False                               # reported once, by _report_write_failure
     for msg, digest in result.written:
         report.converted += 1
-        taken.append(digest)
+        taken.add(digest)
         report.bytes += msg.size if msg.size is not None else len(msg.data)
         if opts.move:
             moved_keys.append(msg.key)

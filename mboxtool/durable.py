@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from .fdio import write_buffers
@@ -106,7 +107,7 @@ def make_private_dir(path: str | os.PathLike[str], owner: Owner = None) -> bool:
     return True
 
 
-def replace_file(name: str, data: bytes, dir_fd: int | str | os.PathLike[str], owner: Owner = None,
+def replace_file(name: str, data: bytes | Iterable[bytes], dir_fd: int | str | os.PathLike[str], owner: Owner = None,
                  fsync: bool = True, tmp: str | None = None) -> None:
     """Give the control file ``name`` in ``dir_fd`` (an fd, or a directory's path) the
     contents ``data``, whole or not at all (a temporary file renamed over it; on a full disk
@@ -128,7 +129,11 @@ def replace_file(name: str, data: bytes, dir_fd: int | str | os.PathLike[str], o
     fd, tmp = create_temp(dir_fd, tmp or f".{name.lstrip('.')}")
     try:
         give(owner, fd)
-        write_buffers(fd, (data,))
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            write_buffers(fd, (data,))
+        else:                                       # pieces, never joined (a digests file)
+            for piece in data:
+                write_buffers(fd, (piece,))
         if fsync:
             os.fsync(fd)
     except BaseException:

@@ -581,7 +581,9 @@ def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path
     assert report.ok and report.converted == 1
     assert [w["code"] for w in report.warnings] == ["state-not-saved"]
     assert (md / ".mboxtool-state").read_bytes() == state_before            # the old state, whole
-    assert sorted(os.listdir(md)) == [".mboxtool-state", "cur", "new", "tmp"]  # no temporary left
+    from mboxtool.checkpoint import digests_name
+    kept = [".mboxtool-state", digests_name(str(src.resolve())), "cur", "new", "tmp"]
+    assert sorted(os.listdir(md)) == sorted(kept)                          # no temporary left
     again = convert_mailbox(src, md)
     # from where the last recorded run stopped: the second message is read again and skipped;
     # the first, before that point, is already there too
@@ -618,12 +620,45 @@ def test_a_state_file_from_before_delivered_digests_still_resumes(tmp_path):
     state = md / ".mboxtool-state"
     entries = json.loads(state.read_text())
     for entry in entries.values():
-        del entry["delivered"]
+        del entry["digests"]
     state.write_text(json.dumps(entries))
     again = convert_mailbox(src, md)
     assert (again.resumed_at, again.converted) == (src.stat().st_size, 0)
     # nothing was read this time, so nothing is known yet of what came before
-    assert json.loads(state.read_text())[str(src.resolve())]["delivered"] == ""
+    from mboxtool.checkpoint import delivered
+    assert len(delivered(state, src)) == 0
+
+
+def test_delivered_digests_live_beside_the_state_and_old_base64_ones_are_still_read(tmp_path):
+    """Digests are kept 8 bytes each in a file of their own, never as text in the JSON
+    (2 million would be 22 MB of base64, held several times over while written). A state file
+    of the earlier format, with base64 digests in the JSON, is still read, and rewritten."""
+    import base64
+    import struct
+
+    from mboxtool.checkpoint import delivered, digests_name
+    from mboxtool.index import short_digest
+    src = tmp_path / "spool"
+    src.write_bytes(mbox_entry(body="one\n") + mbox_entry(body="two\n"))
+    md = tmp_path / "md"
+    convert_mailbox(src, md)
+    state = md / ".mboxtool-state"
+    entry = json.loads(state.read_text())[str(src.resolve())]
+    assert "delivered" not in entry and entry["digests"] == digests_name(str(src.resolve()))
+    with MboxReader(src) as reader:
+        want = sorted(short_digest(m.data) for m in reader)
+    raw = (md / entry["digests"]).read_bytes()
+    assert list(struct.unpack(f">{len(raw) // 8}Q", raw)) == want          # ascending, 8 bytes each
+    # the earlier format: the same digests as base64 in the JSON, no digests file
+    (md / entry["digests"]).unlink()
+    del entry["digests"]
+    entry["delivered"] = base64.b64encode(raw).decode()
+    state.write_text(json.dumps({str(src.resolve()): entry}))
+    assert sorted(delivered(state, src)) == want
+    with open(src, "ab") as fh:
+        fh.write(mbox_entry(body="three\n"))
+    assert convert_mailbox(src, md).converted == 1
+    assert len(delivered(state, src)) == 3 and "delivered" not in json.loads(state.read_text())[str(src.resolve())]
 
 
 def test_rewritten_source_is_read_from_the_start(tmp_path):
