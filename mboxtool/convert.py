@@ -329,8 +329,8 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
     reader.count_lines = False           # convert reports byte offsets; line numbers are validate's
     reader.defer_unquote = True          # writers unquote through core_bytes (in the writer process)
     with reader:
-        report.source_variant = getattr(reader, "variant", None)
-        if getattr(reader, "guess", None) is not None:
+        report.source_variant = reader.variant
+        if reader.guess is not None:
             report.variant_evidence = list(reader.guess.evidence)
         if progress_total:
             progress_total(*progress_size(reader, src_format))
@@ -338,7 +338,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
             _dry_run(reader, src_format, dst, dst_format, report, progress)
         else:
             _run(reader, src_format, dst, dst_format, opts, report, progress, warn)
-        for key, why in getattr(reader, "unreadable_files", ()):   # there, but cannot be had: failed
+        for key, why in reader.unreadable_files:   # there, but cannot be had: failed
             report.failed += 1
             report.error(f"cannot be read: {why}", key)
         for msg, reason in reader.skipped:
@@ -468,7 +468,7 @@ def _resume(reader: Any, src_format: str, dst: Path, dst_format: str) -> Path | 
     if state is None:
         return None
     point = checkpoint.resume_point(state, reader.path, reader.fd, reader.size, reader.variant,
-                                    getattr(reader, "identity", None))
+                                    reader.identity)
     if point is not None:
         reader.resume_at = (point, 1)        # convert counts no lines: the line is a placeholder
     return state
@@ -499,8 +499,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                          lock_timeout=opts.lock_timeout, warn=warn, dotlock=opts.dotlock)
     if opts.thunderbird and dst_format == "mbox":
         writer.mozilla = True
-    if hasattr(writer, "keyword_places"):          # Maildir, MH: --keywords
-        writer.keyword_places = opts.keywords
+    writer.keyword_places = opts.keywords          # --keywords (Maildir, MH place them)
     writer.open()
     expected: dict[int, Any] = {}                  # --verify: digest -> _packed(flags, date), a list for copies
     taken = DigestTable()                          # digests taken from SRC: 8 bytes a message
@@ -523,11 +522,11 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         known.digests |= checkpoint.delivered(state, reader.path)
         if dst_format == "maildir" and hasattr(os, "fork"):
             sink = ForkSink
-        elif hasattr(writer, "write_out"):
+        elif writer.writes_in_thread:
             sink = ThreadSink
         else:
             sink = InlineSink
-        adds_newline = getattr(writer, "adds_final_newline", False)
+        adds_newline = writer.adds_final_newline
         blind = _quoting_blind(dst_format, opts.variant)
         with sink(writer, known.digests) as pipe:
 
@@ -544,7 +543,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
             batch: list[MailMessage] = []
             size = 0
             read_to_end = False
-            let_go_at = time.monotonic() + LOCK_HOLD_SECONDS if hasattr(reader, "snapshot") else None
+            let_go_at = time.monotonic() + LOCK_HOLD_SECONDS if reader.can_snapshot else None
             for msg in reader:
                 if let_go_at is not None and time.monotonic() >= let_go_at:
                     _let_go_of_lock(reader, dst, dst_format)
@@ -584,9 +583,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 account(result)
         if failures:
             _report_write_failure(failures, report, read_to_end)
-        if hasattr(writer, "keyword_warnings"):        # keywords beyond Dovecot's 26 letters
-            report.warnings += writer.keyword_warnings()
-        report.warnings += getattr(writer, "warnings", [])
+        report.warnings += writer.keyword_warnings()   # keywords beyond Dovecot's 26 letters
+        report.warnings += writer.warnings
         if opts.move and not aborted:
             if report.failed and spans_needed:
                 starts.extend(m.offset for m, _ in reader.skipped if m.offset is not None)
@@ -595,7 +593,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
         if state is not None and not aborted and not report.failed:
             try:
                 checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync,
-                                getattr(reader, "identity", None), taken, report.converted + report.skipped)
+                                reader.identity, taken, report.converted + report.skipped)
             except OSError as exc:                 # the mail is in; only the shortcut for next time is not
                 report.warnings.append({"code": "state-not-saved", "message":
                                         f"{state}: cannot record how far this run read ({exc.strerror or exc}); "

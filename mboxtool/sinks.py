@@ -58,8 +58,7 @@ def write_batch(writer: Any, batch: list[MailMessage], known: set[int]) -> Batch
         queue_batch(writer, result, known)
         writer.commit()
     except OSError as exc:
-        if hasattr(writer, "rollback"):
-            writer.rollback()
+        writer.rollback()
         result.error = exc
     return result
 

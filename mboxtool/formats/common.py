@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import dates
 from ..message import Headers, MailMessage
 from ..safefs import open_regular, read_control
+from .base import MailboxReader
 
 
 def read_regular_file(path: Path, dir_fd: int | None = None) -> bytes:
@@ -16,7 +17,7 @@ def read_regular_file(path: Path, dir_fd: int | None = None) -> bytes:
     return read_control(path, dir_fd)
 
 
-class Reader:
+class Reader(MailboxReader):
     """What every reader shares: a path, an event callback, the skipped list, context management."""
 
     format = ""
@@ -59,18 +60,6 @@ class Reader:
         except OSError as exc:
             self.unreadable(key, exc)
         return None
-
-    def open(self):
-        return self
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def header_date(headers: Headers, mtime: int | None = None) -> tuple[int | None, str]:

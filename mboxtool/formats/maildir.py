@@ -26,6 +26,7 @@ from ..ownership import Owner, give, owner_for
 from ..quota import quota_file, record
 from ..safefs import NotRegularFile, open_dir, open_regular, read_control
 from ..staging import Stager, host_name, remove_abandoned
+from .base import MailboxWriter
 from .common import Reader
 from .courier import KEYWORD_DIR as COURIER_KEYWORD_DIR
 from .courier import read_courier_keywords
@@ -450,7 +451,7 @@ class MaildirReader(Reader):
 OUR_NAME = re.compile(r"\d+\.M\d+P(?P<pid>\d+)Q\d+R([0-9a-f]{16})\.(?P<host>[^:!;,]+)")
 
 
-class MaildirWriter:
+class MaildirWriter(MailboxWriter):
     """Delivers messages into a Maildir: tmp/ then link() into new/ or cur/, durable per batch."""
 
     format = "maildir"

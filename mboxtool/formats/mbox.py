@@ -31,6 +31,7 @@ from ..message import (
 )
 from ..ownership import give, owner_for
 from ..safefs import read_control
+from .base import MailboxReader, MailboxWriter
 from .mboxscan import CHUNK, Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
@@ -273,10 +274,11 @@ def _copy_range(src: int, dst: int, start: int, stop: int) -> None:
         pos += n
 
 
-class MboxReader:
+class MboxReader(MailboxReader):
     """Messages of an mbox file, streaming, under a shared (or, for --move, exclusive) lock."""
 
     format = "mbox"
+    can_snapshot = True
 
     def __init__(self, path: Path, variant: str | None = None, from_tz: str = "auto",
                  lock: bool = True, lock_timeout: float = 30, exclusive: bool = False,
@@ -357,6 +359,9 @@ class MboxReader:
         copy.close()
         if broken is not None:
             self.event("compressed-data-broken", offset=os.fstat(self.fd).st_size, reason=broken)
+
+    def progress_size(self) -> tuple[int | None, str]:
+        return self.size, "B"
 
     @property
     def identity(self) -> os.stat_result:
@@ -587,10 +592,11 @@ def _from_line(msg: MailMessage, now: float | None, keep_from_line: bool, head: 
     return f"From {envelope_sender(msg, head)} {dates.asctime_utc(date)}\n".encode("ascii")
 
 
-class MboxWriter:
+class MboxWriter(MailboxWriter):
     """Appends messages to an mbox under an exclusive lock, durably, batch by batch (§7.6)."""
 
     format = "mbox"
+    writes_in_thread = True
 
     def __init__(self, path: Path, variant: str = "mboxrd", fsync: bool = True, lock: bool = True,
                  lock_timeout: float = 30, warn=None, batch_bytes: int = 8 << 20, dotlock: bool = True):

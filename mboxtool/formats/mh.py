@@ -17,6 +17,7 @@ from ..message import MailMessage, add_headers, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
 from ..safefs import open_dir, open_regular
 from ..staging import Stager, host_name, remove_abandoned
+from .base import MailboxWriter
 from .claws import mark_letters, read_claws_marks
 from .common import Reader, header_date, read_regular_file
 
@@ -230,7 +231,7 @@ class MHReader(Reader):
                               key=name)
 
 
-class MHWriter:
+class MHWriter(MailboxWriter):
     format = "mh"
 
     def __init__(self, path: Path, fsync: bool = True, batch: int = 256, lock: bool = True,
