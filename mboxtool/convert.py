@@ -17,14 +17,14 @@ from .detect import detect_format, inner_mbox, normalize_format
 from .durable import create_empty_file
 from .errors import InputError, UsageError
 from .formats.maildir import being_made
-from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
+from .formats import registry
+from .formats.mbox import VARIANTS
 from .digesttable import DigestTable
 from .index import exact_digest, replaces_known, short_digest
 from .mailboxes import make_reader, make_writer, progress_size
 from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
 from .ownership import owner_for, parse_owner
 from .privsep import Plan, plan, run_as
-from .quota import quota_file, record
 from .sinks import BatchResult, ForkSink, InlineSink, ThreadSink, WriterStopped
 
 BATCH_MESSAGES = 256
@@ -203,44 +203,20 @@ class _Known:
         self.digests = DigestTable()
 
     def read_back(self, dst: Path, fmt: str, writer: Any = None) -> None:
-        """Digest every message already in DST (through the writer's locked fd for mbox)."""
+        """Digest every message already in DST: through the writer (and its lock) where it can,
+        else through a reader. A dry run opens nothing for writing: it asks an unopened writer."""
         if not dst.exists():
             return
-        if fmt == "maildir":
-            if writer is None:                      # dry run: nothing is opened for writing
-                from .formats.maildir import MaildirWriter
-                if (dst / "new").is_dir() and (dst / "cur").is_dir():
-                    self.digests.update(MaildirWriter(dst).known_digests(save=False))
-                return
-            self.digests.update(writer.known_digests())
+        if writer is None:
+            found = make_writer(dst, fmt).known_digests(save=False)
+        else:
+            found = writer.known_digests()
             writer.clean_own_tmp()
+        if found is not None:
+            self.digests.update(found)
             return
-        if fmt == "mbox" and writer is not None and writer.fd is not None:
-            size = writer.committed
-            for raw in MboxScanner(FdFile(writer.fd), size, count_lines=False):
-                self.digests.add(short_digest(raw.data))   # the digest ignores From quoting
-            return
-        if fmt == "mmdf" and writer is not None and writer.fd is not None:
-            reader = make_reader(dst, fmt, lock=False)
-            reader.fd, reader.size, reader.fh = writer.fd, writer.committed, FdFile(writer.fd)
+        with make_reader(dst, fmt, lock=False) as reader:
             self.digests.update(short_digest(m.data) for m in reader)
-            return
-        if fmt == "babyl" and writer is not None and writer.fd is not None:
-            self._read_back_babyl(dst, writer)
-            return
-        reader = make_reader(dst, fmt, lock=False)
-        with reader:
-            self.digests.update(short_digest(m.data) for m in reader)
-
-    def _read_back_babyl(self, dst: Path, writer: Any) -> None:
-        """Babyl is parsed by the stdlib, which opens the path itself; opening and closing a
-        second fd would drop the writer's fcntl lock (§7.7), so it reads a private copy made
-        through the locked fd."""
-        import tempfile
-        with tempfile.NamedTemporaryFile(dir=dst.parent, prefix=f".{dst.name}.", suffix=".read-back") as copy:
-            _copy_range(writer.fd, copy.fileno(), 0, writer.committed)
-            with make_reader(Path(copy.name), "babyl", lock=False) as reader:
-                self.digests.update(short_digest(m.data) for m in reader)
 
 
 def owner_plan(src: Path, dst: Path, opts: ConvertOptions, owner: str | None = None) -> Plan | None:
@@ -301,8 +277,8 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
         raise UsageError(f"unknown variant {opts.variant!r}")
     if opts.move and src.is_symlink():              # what it names may be someone else's mail
         raise UsageError(f"{src}: is a symbolic link; --move removes mail only from the mailbox itself")
-    if opts.move and src_format == "babyl":
-        raise UsageError("--move is not supported for Babyl sources (the file would be rewritten)")
+    if opts.move and registry.get(src_format).reader.move_refusal:
+        raise UsageError(registry.get(src_format).reader.move_refusal)
     report = ConvertReport(str(src), str(dst), src_format, dst_format, dry_run=opts.dry_run)
     tag_file = None
     if opts.notmuch_tags is not None and not opts.dry_run and not hasattr(opts.notmuch_tags, "add"):
@@ -589,7 +565,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
             if report.failed and spans_needed:
                 starts.extend(m.offset for m, _ in reader.skipped if m.offset is not None)
                 _quarantine(reader, failed_at, starts, dst, dst_format, opts, report)
-            _remove_moved(reader, src_format, moved_keys, report)
+            _remove_moved(reader, moved_keys, report)
         if state is not None and not aborted and not report.failed:
             try:
                 checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync,
@@ -698,24 +674,16 @@ def _quarantine(reader: Any, failed_at: list[tuple[str, int, int | None]], start
     report.quarantine_spans += placed
 
 
-def _remove_moved(reader: Any, src_format: str, keys: list[str], report: ConvertReport) -> None:
+def _remove_moved(reader: Any, keys: list[str], report: ConvertReport) -> None:
     """--move: remove from SRC what is now durable in DST (§7.5)."""
-    if src_format in ("mbox", "mmdf"):
+    if reader.removes_whole_file:
         if report.failed > report.quarantined:
             report.warnings.append({"code": "move-incomplete",
                                     "message": f"{report.source}: kept unchanged because "
                                                f"{report.failed} messages could not be converted"})
             return
-        from .formats.mbox import truncate_source
-        truncate_source(reader, reader.size)
-    elif src_format == "eml":
-        for key in keys:
-            try:
-                os.unlink(reader.file_path(key))
-            except FileNotFoundError:
-                pass
-    elif src_format in ("maildir", "mh"):
-        quota = quota_file(report.source) if src_format == "maildir" else None
+        reader.remove_all()
+    else:
         size = count = 0
         for key in keys:
             try:
@@ -723,19 +691,7 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
                 count += 1
             except FileNotFoundError:
                 pass
-        if quota is not None:
-            try:
-                record(quota, -size, -count)
-            except OSError as exc:
-                report.warnings.append({"code": "quota-not-updated", "message":
-                                        f"{quota}: cannot take off {count} messages ({size} bytes): "
-                                        f"{exc.strerror or exc}; the quota in use reads high until recalculated"})
-        if src_format == "mh" and keys:
-            from .formats.claws import forget_marks
-            from .formats.mh import forget_messages
-            numbers = [int(k) for k in keys if k.isdigit()]
-            forget_messages(Path(report.source), numbers)
-            forget_marks(Path(report.source), numbers)
+        report.warnings += reader.after_removing(keys, size, count)
     report.moved = True
 
 

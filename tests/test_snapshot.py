@@ -106,7 +106,7 @@ def test_a_copy_that_cannot_be_made_keeps_the_lock_and_converts_all(tmp_path, mo
     def full(*_):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(mbox, "_copy_range", full)
+    monkeypatch.setattr(mbox, "copy_range", full)
     src = spool(tmp_path)
     seen = []
     report = convert_mailbox(src, tmp_path / "md", progress=lambda n: seen.append(lock_is_free(src)))

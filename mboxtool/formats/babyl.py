@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 from .. import flags
+from ..digesttable import DigestTable
 from ..errors import InputError
+from ..index import short_digest
 from ..message import MailMessage, core_bytes, header_end, is_header_line, split_message
 from ..safefs import open_regular
 from .common import Reader, header_date
-from .mbox import MboxWriter
+from .mbox import MboxWriter, copy_range
 
 _FORM_FEED_LINE = re.compile(rb"(?m)^\x0c\r?\n")     # where an entry starts (after \037)
 HEADER = (b"BABYL OPTIONS: -*- rmail -*-\nVersion: 5\nLabels:\n"
@@ -22,6 +26,7 @@ class BabylReader(Reader):
     """The stdlib reader keeps a table of every message: acceptable for this legacy format."""
 
     format = "babyl"
+    move_refusal = "--move is not supported for Babyl sources (the file would be rewritten)"
 
     def open(self) -> BabylReader:
         try:                                   # /dev/zero or a FIFO would be read forever
@@ -188,3 +193,15 @@ class BabylWriter(MboxWriter):
             b"".join(b" " + flags.keyword_bytes(w) + b"," for w in users + list(msg.keywords)) + b"\n"
         entry = b"\x0c\n" + labels + head + b"*** EOOH ***\n" + visible + body + b"\x1f"
         return self._queue(entry)
+
+    def known_digests(self, save: bool = True) -> DigestTable | None:
+        """Digests of the messages already in the file. Babyl is parsed by the stdlib, which
+        opens the path itself; opening and closing a second fd would drop this writer's fcntl
+        lock (§7.7), so it reads a private copy made through the locked fd."""
+        if self.fd is None:
+            return None
+        with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                         suffix=".read-back") as copy:
+            copy_range(self.fd, copy.fileno(), 0, self.committed)
+            with BabylReader(Path(copy.name)) as reader:
+                return DigestTable(short_digest(m.data) for m in reader)

@@ -20,6 +20,8 @@ class MailboxReader:
     identity: Any = None            # the stat of the source file a resume checkpoint names
     unreadable_files: Sequence[tuple[str, str]] = ()  # (key, why): there, but could not be read
     can_snapshot = False            # snapshot() reads on from a private copy, letting go of the lock
+    removes_whole_file = False      # --move empties the file (remove_all) rather than remove(key)
+    move_refusal: str | None = None  # why --move cannot take mail out of this format, if it cannot
 
     def open(self) -> MailboxReader:
         """Open (and lock, where the format locks) the source; return self."""
@@ -51,8 +53,19 @@ class MailboxReader:
         raise NotImplementedError(f"{self.format} cannot snapshot")
 
     def remove(self, key: str) -> int:
-        """Remove message ``key`` from the source (``--move``); the bytes removed."""
+        """Remove message ``key`` from the source (--move); the bytes removed, for a quota.
+        FileNotFoundError when it is gone already."""
         raise NotImplementedError(f"{self.format} cannot remove single messages")
+
+    def after_removing(self, keys: list[str], size: int, count: int) -> list[dict]:
+        """Bring side files (quota, sequences, marks) up to date once ``keys`` are removed
+        (``count`` of them, ``size`` bytes); warnings for the report."""
+        return []
+
+    def remove_all(self) -> None:
+        """Empty the source in place once all it held is converted (--move, where
+        ``removes_whole_file``)."""
+        raise NotImplementedError(f"{self.format} is not emptied whole")
 
 
 class MailboxWriter:
@@ -86,10 +99,15 @@ class MailboxWriter:
         """Write what detach() handed over (only where ``writes_in_thread``)."""
         raise NotImplementedError(f"{self.format} does not write in a thread")
 
-    def known_digests(self) -> Any:
-        """Digests of the messages already in the destination; None when the destination
-        is read back through its reader instead."""
+    def known_digests(self, save: bool = True) -> Any:
+        """The digests (a DigestTable) of the messages already in the destination, read
+        through this writer; None when the destination is read back through its reader
+        instead. ``save``: False for a dry run, which writes nothing."""
         return None
+
+    def clean_own_tmp(self) -> int:
+        """Remove temporary files a killed run on this host left behind; how many."""
+        return 0
 
     def keyword_warnings(self) -> list[dict]:
         """Warnings about keywords the destination could not keep as they were."""

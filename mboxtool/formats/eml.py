@@ -95,6 +95,11 @@ class EmlReader(Reader):
     def file_path(self, key: str) -> Path:
         return self.path if self.path.is_file() else self.path / key
 
+    def remove(self, key: str) -> int:
+        """Remove message file ``key`` (--move); 0 (no quota here)."""
+        os.unlink(self.file_path(key))
+        return 0
+
     def __iter__(self) -> Iterator[MailMessage]:
         for name in self.files():
             if self.dirfd is None:                     # the one file named

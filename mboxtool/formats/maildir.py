@@ -223,6 +223,19 @@ class MaildirReader(Reader):
         os.unlink(name, dir_fd=fd)
         return size
 
+    def after_removing(self, keys: list[str], size: int, count: int) -> list[dict]:
+        """Take the removed messages off the Maildir++ quota, where one counts them."""
+        quota = quota_file(self.path)
+        if quota is None:
+            return []
+        try:
+            record(quota, -size, -count)
+        except OSError as exc:
+            return [{"code": "quota-not-updated", "message":
+                     f"{quota}: cannot take off {count} messages ({size} bytes): "
+                     f"{exc.strerror or exc}; the quota in use reads high until recalculated"}]
+        return []
+
     def close(self) -> None:
         for fd in self.dirfd.values():
             if fd is not None:
@@ -709,8 +722,10 @@ class MaildirWriter(MailboxWriter):
     def known_digests(self, save: bool = True) -> DigestTable:
         """Digests of the messages already here: carried by mboxtool's own names, read (once,
         then cached) from the files of other programs (foreign.py). ``save``: False for a
-        dry run, which writes nothing."""
+        dry run, which writes nothing (and finds nothing where new/ and cur/ are not yet made)."""
         found = DigestTable()
+        if not self.dirfd and not ((self.path / "new").is_dir() and (self.path / "cur").is_dir()):
+            return found
         others: list[str] = []
         for sub in ("new", "cur"):
             with os.scandir(self.dirfd.get(sub, self.path / sub)) as it:   # unopened: a dry run

@@ -13,9 +13,11 @@ from pathlib import Path
 
 from .. import dates, flags
 from ..compression import MAX_RATIO, compression_of, decompress
+from ..digesttable import DigestTable
 from ..durable import fsync_dir, make_private_dir, replace_file
 from ..errors import InputError, SourceChanged
 from ..fdio import write_buffers
+from ..index import short_digest
 from ..locking import MboxLock
 from ..message import (
     Headers,
@@ -252,7 +254,7 @@ def _room_for_copy(directory: Path | None, size: int) -> bool:
     return free - 2 * size >= total // 20
 
 
-def _copy_range(src: int, dst: int, start: int, stop: int) -> None:
+def copy_range(src: int, dst: int, start: int, stop: int) -> None:
     """Bytes ``start:stop`` of ``src`` to the same offsets of ``dst``, in the kernel where it can."""
     pos = start
     while pos < stop:
@@ -279,6 +281,7 @@ class MboxReader(MailboxReader):
 
     format = "mbox"
     can_snapshot = True
+    removes_whole_file = True
 
     def __init__(self, path: Path, variant: str | None = None, from_tz: str = "auto",
                  lock: bool = True, lock_timeout: float = 30, exclusive: bool = False,
@@ -363,6 +366,15 @@ class MboxReader(MailboxReader):
     def progress_size(self) -> tuple[int | None, str]:
         return self.size, "B"
 
+    def remove_all(self) -> None:
+        truncate_source(self, self.size)
+
+    def read_through(self, fd: int, size: int) -> MboxReader:
+        """Read the first ``size`` bytes of ``fd``, held open and locked by a writer, in place
+        of opening the path (a second fd closed would drop the writer's fcntl lock, §7.7)."""
+        self.fd, self.size, self.fh = fd, size, FdFile(fd)
+        return self
+
     @property
     def identity(self) -> os.stat_result:
         """The source file as opened and locked (not a private copy read in its place)."""
@@ -393,7 +405,7 @@ class MboxReader(MailboxReader):
             return False
         try:
             with tempfile.TemporaryFile(prefix=".mboxtool-snapshot-", dir=directory) as copy:
-                _copy_range(self.fd, copy.fileno(), start, self.size)
+                copy_range(self.fd, copy.fileno(), start, self.size)
                 fd = os.dup(copy.fileno())
         except OSError:
             return False
@@ -759,6 +771,15 @@ class MboxWriter(MailboxWriter):
             if wrote_journal:
                 self.journal.unlink(missing_ok=True)
         self.committed = start + total
+
+    def known_digests(self, save: bool = True) -> DigestTable | None:
+        """Digests of the messages already in the file, read through the locked fd."""
+        if self.fd is None:
+            return None
+        found = DigestTable()
+        for raw in MboxScanner(FdFile(self.fd), self.committed, count_lines=False):
+            found.add(short_digest(raw.data))       # the digest ignores From quoting
+        return found
 
     def rollback(self) -> None:
         self.pending, self.pending_size = [], 0

@@ -18,7 +18,7 @@ from ..ownership import Owner, give, owner_for
 from ..safefs import open_dir, open_regular
 from ..staging import Stager, host_name, remove_abandoned
 from .base import MailboxWriter
-from .claws import mark_letters, read_claws_marks
+from .claws import forget_marks, mark_letters, read_claws_marks
 from .common import Reader, header_date, read_regular_file
 
 # a message being written, where it needs a name (staging.py): host, pid, number tried first
@@ -164,6 +164,14 @@ class MHReader(Reader):
         """Remove message file ``key`` through the folder's fd (--move); 0 (no quota here)."""
         os.unlink(key, dir_fd=self.folder_fd())
         return 0
+
+    def after_removing(self, keys: list[str], size: int, count: int) -> list[dict]:
+        """Take the removed messages out of .mh_sequences and Claws Mail's marks."""
+        if keys:
+            numbers = [int(k) for k in keys if k.isdigit()]
+            forget_messages(self.path, numbers)
+            forget_marks(self.path, numbers)
+        return []
 
     def close(self) -> None:
         if self.dirfd is not None:

@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterator
 
 from .. import dates, flags
+from ..digesttable import DigestTable
+from ..index import short_digest
 from ..message import MailMessage, add_headers, core_bytes, split_message
 from .mbox import SNIFF_BYTES, DateResolver, MboxReader, MboxWriter, envelope_sender
 
@@ -153,3 +155,10 @@ class MMDFWriter(MboxWriter):
                      if date is not None else b"")
         entry = DELIM + from_line + body + DELIM
         return self._queue(entry)
+
+    def known_digests(self, save: bool = True) -> DigestTable | None:
+        """Digests of the entries already in the file, read through the locked fd."""
+        if self.fd is None:
+            return None
+        return DigestTable(short_digest(m.data) for m in MMDFReader(self.path, lock=False)
+                           .read_through(self.fd, self.committed))
