@@ -23,7 +23,7 @@ from .message import (
     nul_runs,
     only_line_ends_after,
 )
-from .validate import TRUNCATED_KEYWORD, _glued, validate_mailbox
+from .validate import TRUNCATED_KEYWORD, glued_from_line, validate_mailbox
 
 
 @dataclass
@@ -311,7 +311,7 @@ def _glued_separator(data: bytes, cuts: tuple[int, ...] | list[int]) -> int | No
     """Where a dated From_ line followed by a header line starts mid-line, or right where
     a NUL run was cut out (data[cut:]), in ``data``; None when there is none."""
     found = [c for c in cuts if 0 < c < len(data) and SEPARATOR_LINES.match(data, c)]
-    g = _glued(data)
+    g = glued_from_line(data)
     if g is not None:
         found.append(g)
     return min(found) if found else None

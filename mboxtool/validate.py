@@ -23,7 +23,7 @@ from .formats.maildir import (
     stale_tmp_files,
 )
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
-from .formats.mboxscan import ScannedMessage, _boundary
+from .formats.mboxscan import ScannedMessage, multipart_boundary
 from .digesttable import DigestTable
 from .index import short_digest
 from .locking import dotlock_state
@@ -86,7 +86,7 @@ def _long_line(data: bytes, limit: int = 998) -> tuple[int, int] | None:
     return None
 
 
-def _glued(data: bytes) -> int | None:
+def glued_from_line(data: bytes) -> int | None:
     """Offset of a full From_ line that starts mid-line (glued onto the previous line), or None."""
     pos = data.find(b"From ", 1)
     while pos > 0:
@@ -320,7 +320,7 @@ class _MboxCheck:
         first = raw.data.split(b"\n", 1)[0].rstrip(b"\r")
         if first and not is_header_line(first) and not first.startswith(b">From "):
             signals.append("the From_ line is followed by text, not a header")
-        boundary = _boundary(self.prev.headers)
+        boundary = multipart_boundary(self.prev.headers)
         if boundary and b"--" + boundary + b"--" not in self.prev.data and b"--" + boundary + b"--" in raw.data:
             signals.append("the previous message's multipart closes after it")
         if len(signals) >= 2:
@@ -344,7 +344,7 @@ class _MboxCheck:
                   f"a line of {n} bytes (RFC 5322 allows 998)",
                   line=raw.line + data.count(b"\n", 0, start) + 1,
                   offset=raw.data_offset + start, key=str(raw.index))
-        g = _glued(data)
+        g = glued_from_line(data)
         if g is not None:
             r.add("glued-from-line", "a From_ line glued to the end of the previous line (an append "
                   "to a file without a final newline)", line=raw.line + data.count(b"\n", 0, g) + 1,
@@ -384,7 +384,7 @@ class _MboxCheck:
                   f"{line[:40].decode('latin-1')!r}", line=raw.line + n + 1, offset=raw.data_offset,
                   key=str(raw.index))
             break
-        boundary = _boundary(raw.headers)
+        boundary = multipart_boundary(raw.headers)
         if boundary and b"--" + boundary + b"--" not in raw.data:
             r.add("broken-mime-boundary", "multipart message without its closing delimiter", **where)
 
@@ -396,7 +396,7 @@ class _MboxCheck:
         if tail != b"\n" and not self.reader_cr_only():
             self.report.add("missing-final-newline", "the file does not end with a newline", **where)
         reasons = []
-        boundary = _boundary(last.headers)
+        boundary = multipart_boundary(last.headers)
         if boundary and b"--" + boundary + b"--" not in last.data:
             reasons.append("its multipart has no closing delimiter")
         if tail not in (b"\n", b"\r"):

@@ -335,7 +335,7 @@ class MboxScanner:
             parsed = parse_from_line(line)
             if parsed.date is None:
                 continue
-            if _boundary(Headers(bytes(b.buf[data_start - b.base:cand - 1 - b.base]))):
+            if multipart_boundary(Headers(bytes(b.buf[data_start - b.base:cand - 1 - b.base]))):
                 return None                             # a multipart has a body: not header-only
             self._parsed = (cand, parsed, line_end, False)
             return cand
@@ -377,7 +377,7 @@ class MboxScanner:
                         headers: Headers) -> tuple[int, int | None, list[int] | None]:
         """(end of data, next From_ offset or None at EOF, where the body's >From lines start
         in the data) by classifying candidates."""
-        boundary = _boundary(headers)
+        boundary = multipart_boundary(headers)
         pos = data_start
         # one pass finds both the From_ candidates and the body's >From lines: the Maildir
         # writer then needs no pass of its own to unquote and digest (index.core_digest)
@@ -467,7 +467,7 @@ def _declares_boundary(b: _Buffer, at: int, stop: int, boundary: bytes) -> bool:
     if crlf >= 0:
         end = crlf
     head = bytes(buf[start + 1:(stop - base) if end < 0 else end + 1])
-    return _boundary(Headers(head)) == boundary
+    return multipart_boundary(Headers(head)) == boundary
 
 
 def _two_lines(b: _Buffer, cand: int) -> tuple[bytes, int, bytes | None]:
@@ -529,7 +529,8 @@ def _find_header_end(b: _Buffer, data_start: int) -> int:
     return lf + 2 if lf >= 0 else -1
 
 
-def _boundary(headers: Headers) -> bytes | None:
+def multipart_boundary(headers: Headers) -> bytes | None:
+    """The boundary a multipart Content-Type declares; None for any other message."""
     ctype = headers.get(b"content-type")
     if not ctype or "multipart" not in ctype.lower():
         return None
