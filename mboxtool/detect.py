@@ -9,15 +9,16 @@ from pathlib import Path
 
 from .compression import compression_of, decompress
 from .errors import InputError
+from .formats import registry
 from .formats.eml import is_message_file
 from .formats.maildir import is_control_file
 from .formats.mboxscan import BOM
 from .formats.mh import is_mh
 from .safefs import open_regular
 
-FORMATS = ("mbox", "maildir", "mh", "mmdf", "babyl")
-SOURCE_FORMATS = FORMATS + ("eml",)     # eml: message files, read when asked for, never detected
-FILE_FORMATS = ("mbox", "mmdf", "babyl")
+FORMATS = tuple(name for name, row in registry.FORMATS.items() if row.detected)
+SOURCE_FORMATS = tuple(registry.FORMATS)  # eml: message files, read when asked for, never detected
+FILE_FORMATS = tuple(name for name, row in registry.FORMATS.items() if row.is_file)
 SNIFF = 64 << 10
 
 

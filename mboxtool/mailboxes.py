@@ -29,8 +29,8 @@ def make_writer(path: Path, fmt: str, *, variant: str = "mboxrd", fsync: bool = 
     """An unopened writer for ``path`` in format ``fmt``."""
     row = registry.get(fmt)
     if row.writer is None:
-        raise UsageError(f"{path}: {fmt} is a source format only; write {', '.join(registry.writable()[:-1])} "
-                         f"or {registry.writable()[-1]}")
+        *others, last = registry.writable()
+        raise UsageError(f"{path}: {fmt} is a source format only; write {', '.join(others)} or {last}")
     return row.make_writer(path, variant=variant, fsync=fsync, lock=lock, lock_timeout=lock_timeout,
                            warn=warn, folder=folder, dotlock=dotlock)
 

@@ -47,10 +47,12 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {row.name: row for row in (
-    Format("mbox", MboxReader, MboxWriter, is_file=True, reader_options=_FILE_READ, writer_options=_FILE_WRITE),
+    Format("mbox", MboxReader, MboxWriter, is_file=True,
+           reader_options=_FILE_READ, writer_options=_FILE_WRITE),
     Format("maildir", MaildirReader, MaildirWriter, is_file=False, writer_options=_DIR_WRITE | {"folder"}),
     Format("mh", MHReader, MHWriter, is_file=False),
-    Format("mmdf", MMDFReader, MMDFWriter, is_file=True, reader_options=_FILE_READ, writer_options=_FILE_WRITE),
+    Format("mmdf", MMDFReader, MMDFWriter, is_file=True,
+           reader_options=_FILE_READ, writer_options=_FILE_WRITE),
     Format("babyl", BabylReader, BabylWriter, is_file=True, writer_options=_FILE_WRITE),
     Format("eml", EmlReader, None, is_file=False, detected=False),
 )}
