@@ -299,7 +299,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
 
     reader = make_reader(src, src_format, variant=opts.source_variant, from_tz=opts.from_tz,
                          lock=opts.lock, lock_timeout=opts.lock_timeout,
-                         exclusive=opts.move and src_format in ("mbox", "mmdf"),
+                         exclusive=opts.move and registry.get(src_format).reader.removes_whole_file,
                          include_expunged=opts.include_expunged, event=on_event, warn=warn,
                          dotlock=opts.dotlock, max_ratio=opts.max_ratio)
     reader.count_lines = False           # convert reports byte offsets; line numbers are validate's
@@ -482,7 +482,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     moved_keys: list[str] = []
     # --move out of one file: where each message starts, and which failed (key, offset), so
     # that the failed bytes can be set aside before the file is emptied (quarantine.py)
-    spans_needed = opts.move and src_format in ("mbox", "mmdf")
+    spans_needed = opts.move and reader.removes_whole_file
     starts = array("Q")
     failed_at: list[tuple[str, int, int | None]] = []
 
