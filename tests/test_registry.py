@@ -53,7 +53,8 @@ def sample(n):
         body = b"line %d\n\nFrom the start of a body line\n" % i if i % 3 == 1 else b"body %d\n" % i
         if i % 4 == 3:
             body = body.rstrip(b"\n")
-        data = b"From: a%d@example.org\nSubject: message %d\nMessage-ID: <%d@example.org>\n\n" % (i, i, i) + body
+        head = b"From: a%d@example.org\nSubject: message %d\nMessage-ID: <%d@example.org>\n\n" % (i, i, i)
+        data = head + body
         flags = letters[i % len(letters)]
         msgs.append(MailMessage(data, flags=flags, new=not flags, date=1600000000 + i * 60, key=str(i)))
     return msgs
