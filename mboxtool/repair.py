@@ -72,7 +72,7 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
     mbox is read three times (checked, copied, the copy checked): one bar covers the three.
     """
     src, dst = inner_mbox(src), Path(dst)
-    fmt = normalize_format(fmt) or detect_format(src, damaged_mbox_ok=True)
+    fmt = normalize_format(fmt) or detect_format(src)
     if os.path.lexists(dst):
         raise UsageError(f"{dst}: already exists; repair writes a new copy, never in place")
     if fmt == "eml":

@@ -94,7 +94,7 @@ class Inspection:
     def __init__(self, path: Path, fmt: str | None = None, variant: str | None = None,
                  lock: bool = True, lock_timeout: float = 30):
         self.path = inner_mbox(path)
-        self.format = normalize_format(fmt) or detect_format(self.path, damaged_mbox_ok=True)
+        self.format = normalize_format(fmt) or detect_format(self.path)
         self.damage: Counter[str] = Counter()
         self.reader = make_reader(self.path, self.format, variant=variant, lock=lock,
                                   lock_timeout=lock_timeout, include_expunged=True,
