@@ -166,7 +166,7 @@ def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
                      msg.key, offset=msg.offset)
     else:
         report.error("bytes before the first From_ line are not a message; 'mboxtool repair' keeps them",
-                     msg.key, offset=msg.offset)
+                     msg.key, offset=msg.offset, length=len(msg.data))
     return True
 
 
