@@ -98,7 +98,8 @@ class Inspection:
         self.damage: Counter[str] = Counter()
         self.reader = make_reader(self.path, self.format, variant=variant, lock=lock,
                                   lock_timeout=lock_timeout, include_expunged=True,
-                                  event=lambda code, **_: self._note(code))
+                                  event=lambda code, phantom=False, **_: self._note(
+                                      "possible-phantom-split" if phantom else code))
         self.reader.count_lines = False     # rows carry keys and offsets, not line numbers
 
     def _note(self, code: str) -> None:

@@ -156,6 +156,8 @@ def test_a_format_patch_attachment_is_body_and_a_phantom_split_for_other_readers
     assert [(p["code"], p["severity"], p["line"], p["offset"]) for p in doc["problems"]] == [
         ("possible-phantom-split", "error", line, at)]
     assert invoke("validate", box).stdout.rstrip().endswith("NOT OK")
+    info = invoke("info", "--json", box)                  # info names the same damage
+    assert json.loads(info.stdout)["damage"] == {"possible-phantom-split": 1}
     fixed = tmp_path / "fixed"
     rep = invoke("repair", "--json", box, fixed)
     assert rep.exit_code == 0

@@ -462,9 +462,11 @@ class MboxScanner:
         dated = parsed.date is not None
         if dated and blank and not boundary and (cl_target is None or cl_target <= cand):
             return True, False, False               # the usual separator: nothing more to look at
+        header_next = nxt is not None and (is_header_line(nxt) or nxt.startswith(b">From "))
+        if not blank and not header_next:
+            return False, False, False              # the usual body line: no header block under it
         dated = dated or has_date_shape(line)
         evidence = -1                              # the header block under it: read when needed
-        header_next = nxt is not None and (is_header_line(nxt) or nxt.startswith(b">From "))
         if dated and blank:
             separator = True
         else:
