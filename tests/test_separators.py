@@ -265,3 +265,23 @@ def test_a_single_message_with_an_attached_patch_is_no_mbox(tmp_path):
     one = write(tmp_path, PATCH_MAIL.split(b"\n", 1)[1])
     with pytest.raises(Exception, match="not a known mailbox format"):
         detect_format(one)
+
+
+def test_a_placeholder_date_separates_header_only_messages_too():
+    data = (b"From a@b Mon Jan  6 10:00:00 2020\nSubject: one\nX-A: 1\n"
+            b"From MAILER-DAEMON Mon Jan 00 00:00:00 0000\nSubject: two\nX-B: 2\n")
+    assert [m.data for m in scan(data)] == [b"Subject: one\nX-A: 1\n", b"Subject: two\nX-B: 2\n"]
+
+
+@pytest.mark.parametrize("chunk", [8, 33, 64, 1 << 20])
+@pytest.mark.parametrize("crlf", [False, True])
+def test_the_rule_finds_the_same_messages_at_any_read_size_and_line_end(monkeypatch, chunk, crlf):
+    import mboxtool.formats.mboxscan as ms
+    monkeypatch.setattr(ms, "CHUNK", chunk)
+    for data, n in ((PHP_LIKE, 7), (HOSTILE, 4), (PROSE + SMARCH, 3), (LEADING_HEADER, 2),
+                    (PATCH_MAIL, 1)):
+        if crlf:
+            data = data.replace(b"\n", b"\r\n")
+        msgs = scan(data)
+        assert len(msgs) == n
+        assert all(data[m.data_offset:m.data_offset + len(m.data)] == m.data for m in msgs)

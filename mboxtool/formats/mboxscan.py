@@ -259,7 +259,7 @@ class MboxScanner:
         separator rule accepts, the bytes before it taken for the message before."""
         pos = self.start
         only_blank = True
-        lead_body: int | None = None            # where the leading bytes' body starts, if they have a header
+        lead_body: int | None = None            # where the leading bytes' body starts (-1: no header)
         boundary = None
         while True:
             if b.startswith(b"From ", pos):
@@ -272,14 +272,15 @@ class MboxScanner:
             only_blank = only_blank and not b.get(self.start, cand).strip(b"\r\n\t ")
             if only_blank:
                 return cand
-            if lead_body is None and starts_like_a_message(b.get(self.start, min(cand, self.start + 1000))):
-                end = _find_header_end(b, self.start)
-                if 0 <= end <= cand:
-                    lead_body = end
-                    boundary = _boundary(Headers(b.get(self.start, end)))
+            if lead_body is None:
+                lead_body = _find_header_end(b, self.start) \
+                    if starts_like_a_message(b.get(self.start, min(cand, self.start + 1000))) else -1
+                if lead_body >= 0:
+                    boundary = _boundary(Headers(b.get(self.start, lead_body)))
             line, line_end, nxt = _two_lines(b, cand)
+            opened = boundary if 0 <= lead_body <= cand else None
             if self._classify(b, cand, line, line_end, nxt, parse_from_line(line), _blank_before(b, cand),
-                              boundary, lead_body, None)[0]:
+                              opened, lead_body, None)[0]:
                 return cand
             pos = cand + 1
 
@@ -372,7 +373,7 @@ class MboxScanner:
             if nxt is None or not is_header_line(nxt):
                 continue
             parsed = parse_from_line(line)
-            if parsed.date is None:
+            if parsed.date is None and not has_date_shape(line):
                 continue
             if _boundary(Headers(bytes(b.buf[data_start - b.base:cand - 1 - b.base]))):
                 return None                             # a multipart has a body: not header-only
