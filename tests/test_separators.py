@@ -10,6 +10,8 @@ import json
 import mailbox
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mboxtool.detect import detect_format
 from mboxtool.formats.mbox import MboxReader
@@ -285,3 +287,37 @@ def test_the_rule_finds_the_same_messages_at_any_read_size_and_line_end(monkeypa
         msgs = scan(data)
         assert len(msgs) == n
         assert all(data[m.data_offset:m.data_offset + len(m.data)] == m.data for m in msgs)
+
+
+KINDS = {
+    "dated": b"From k@example.org Mon Jan  6 10:00:00 2020\n" + full("k", "dated"),
+    "undated": b"From k@example.org Someday in the 31st of Smarch\n" + full("k", "undated"),
+    "bare": b"From \n" + full("k", "bare"),
+    "postfix": postfix(5),
+    "patch": PATCH_MAIL,                 # its attachment's From_ line is body text here, a split to Python
+    "hostile": postfix(6, 'Content-Type: multipart/mixed; boundary="-"\n', "---\n\nspam\n"),
+}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=8),
+       no_blank=st.lists(st.booleans(), min_size=8, max_size=8), chunk=st.sampled_from([16, 97, 1 << 20]))
+def test_property_the_rule_agrees_with_python_but_for_attached_patches(tmp_path_factory, kinds, no_blank,
+                                                                      chunk):
+    import mboxtool.formats.mboxscan as ms
+    parts = []
+    for i, kind in enumerate(kinds):
+        entry = KINDS[kind] if kind != "hostile" or i == len(kinds) - 1 else KINDS[kind] + b"\n"
+        # a dated separator may lose its empty line; the others keep it (the rule needs it)
+        blank = b"" if i and no_blank[i] and kind in ("dated", "postfix") else b"\n"
+        parts.append((blank if i else b"") + entry.rstrip(b"\n") + b"\n")
+    data = b"".join(parts)
+    path = tmp_path_factory.mktemp("k") / "box"
+    path.write_bytes(data)
+    old, ms.CHUNK = ms.CHUNK, chunk
+    try:
+        msgs = scan(data)
+    finally:
+        ms.CHUNK = old
+    assert len(msgs) == python_count(path) - kinds.count("patch")
+    assert [m.headers.get(b"subject") is not None for m in msgs] == [True] * len(msgs)
