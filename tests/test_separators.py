@@ -321,3 +321,16 @@ def test_property_the_rule_agrees_with_python_but_for_attached_patches(tmp_path_
         ms.CHUNK = old
     assert len(msgs) == python_count(path) - kinds.count("patch")
     assert [m.headers.get(b"subject") is not None for m in msgs] == [True] * len(msgs)
+
+
+def test_an_undated_separator_without_date_header_takes_the_newest_received(tmp_path):
+    data = (b"From a@example.org Mon Jan  6 10:00:00 2020\n" + full("a", "first") + b"\n"
+            b"From b@example.org Someday in the 31st of Smarch\nReturn-Path: <b@example.org>\n"
+            b"Received: by mx.example.net; Wed, 8 Jan 2020 09:00:00 +0000\n"
+            b"Received: by relay.example.org; Wed, 8 Jan 2020 08:59:00 +0000\n"
+            b"From: b@example.org\nSubject: second\n\ntext\n")
+    path = write(tmp_path, data)
+    assert python_count(path) == 2
+    with MboxReader(path) as reader:
+        second = list(reader)[1]
+    assert (second.date, second.date_source) == (1578474000, "received")
