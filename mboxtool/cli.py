@@ -15,6 +15,7 @@ from .convert import ConvertOptions, convert_mailbox
 from .detect import FORMATS, SOURCE_FORMATS
 from .durable import reuse_large_buffers
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
+from .flags import KEYWORD_PLACES
 from .formats.mbox import VARIANTS
 from .output import ProgressBar, dump_json
 
@@ -158,25 +159,50 @@ def cli() -> None:
                    "reads read, replied, flagged, forwarded and tags (from Status it takes only "
                    "read, and takes O for read). Not for an mbox an IMAP server serves: its "
                    "clients would see these headers.")
+@click.option("--owner", metavar="USER[:GROUP]", default=None,
+              help="Run as root: whose mail this is. The work runs as that user and what it creates "
+                   "is theirs (default: the owner of SRC; a root-owned SRC runs as root). A DST "
+                   "owned by someone else, or that the user cannot reach, is refused (exit 2).")
+@click.option("--keywords", "keyword_places", type=click.Choice(KEYWORD_PLACES), default="dovecot",
+              show_default=True,
+              help="Writing Maildir or MH, where keywords (labels, tags) go: dovecot: Maildir letters "
+                   "named in dovecot-keywords (Dovecot; MH: sequences); header: an X-Keywords header "
+                   "in the message file (mutt, NeoMutt); both.")
+@click.option("--layout", type=click.Choice(("maildir++", "fs")), default="maildir++", show_default=True,
+              help="With --recursive into a Maildir: maildir++ folders (.Work.2024, names in IMAP's "
+                   "UTF-7), or fs: nested directories with plain UTF-8 names (Work/2024, Dovecot's "
+                   "LAYOUT=fs:UTF-8, what mutt and notmuch users browse). A folder whose name cannot "
+                   "be one safe directory name per level is reported and not converted.")
+@click.option("--notmuch-tags", type=click.Path(path_type=Path, dir_okay=False), default=None, metavar="FILE",
+              help="Also write the keywords as a 'notmuch tag --batch' file: after 'notmuch new', "
+                   "'notmuch tag --batch --input=FILE' gives every message its labels.")
 @quiet_option
 @json_option
 def convert(src, dst, from_format, source_variant, to_format, variant, recursive, move, verify,
             dry_run, no_fsync, lock, lock_timeout, fcntl_only, from_tz, include_expunged, missing_ok,
-            subscribe, thunderbird, quiet, as_json):
+            subscribe, thunderbird, keyword_places, layout, notmuch_tags, owner, quiet, as_json):
     """Convert every message of SRC into DST, streaming and losslessly.
 
     Example: mboxtool convert samples/inbox.mbox ~/Maildir
     """
     if from_tz not in ("auto", "utc", "local") and not _is_offset(from_tz):
         raise click.BadParameter("use auto, utc, local or +HHMM/-HHMM", param_hint="--from-tz")
+    if layout != "maildir++" and not recursive:
+        raise click.BadParameter("a folder layout needs --recursive", param_hint="--layout")
     options = ConvertOptions(from_format=from_format, to_format=to_format, variant=variant.lower(),
                              source_variant=source_variant.lower() if source_variant else None,
                              fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,
                              dry_run=dry_run, verify=verify, move=move, from_tz=from_tz,
                              include_expunged=include_expunged, dotlock=not fcntl_only,
-                             missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird)
+                             missing_ok=missing_ok, subscribe=subscribe, thunderbird=thunderbird,
+                             keywords=keyword_places, layout=layout, notmuch_tags=notmuch_tags)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
+        from .convert import owner_plan
+        work = owner_plan(src, dst, options, owner)
+        if work is not None:                    # root over a user's mail: from here on, that user
+            src, dst = _absolute(src), _absolute(dst)
+            work.enter()
         try:
             if recursive:
                 from .tree import convert_tree
@@ -192,6 +218,28 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
     else:
         _print_convert(report, quiet)
     sys.exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute before giving up root: root's working directory (/root) may be
+    out of the user's reach."""
+    return Path(os.path.abspath(path))
+
+
+def _as_owner_of(path: Path, writes: Path | None = None) -> tuple[Path, Path | None]:
+    """Run as root on a user's mailbox: become that user for the rest of the command
+    (privsep). ``writes``: a new file the command makes (repair's copy), which the user must
+    be able to create. Returns the paths to use from now on."""
+    from .privsep import plan
+    work = plan(path)
+    if work is None:
+        return path, writes
+    path, writes = _absolute(path), writes and _absolute(writes)
+    work.enter()
+    if writes is not None and not os.access(writes.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{writes}: {work.user.name} (whose mailbox {path} is, and who this runs as) "
+                         f"cannot write in {writes.parent}; choose a destination {work.user.name} can write")
+    return path, writes
 
 
 def _is_offset(text: str) -> bool:
@@ -276,6 +324,7 @@ def info(path, from_format, source_variant, recursive, top, lock, lock_timeout, 
     from .render import info_text, tree_text
     from .summary import mailbox_info
     with user_errors():
+        path, _ = _as_owner_of(path)
         if recursive:
             from .tree import tree_info
             rows = tree_info(path, lock=lock, lock_timeout=lock_timeout)
@@ -326,11 +375,17 @@ def _parse_day(value: str | None, end: bool = False) -> int | None:
               help="Only messages with none of these flags (e.g. --no-flag S: unread).")
 @click.option("--limit", type=click.IntRange(0), default=None, help="Stop after N rows.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@click.option("--columns", metavar="NAME,...", default=None,
+              help="The columns of the table (and of --csv), comma-separated, from: index, key, date, "
+                   "from, envelope_from, delivered_to, to, message_id, subject, flags, size, new, "
+                   "keywords (default: index,date,from,subject,flags,size; --csv: all).")
 @_lock_options
 @json_option
 def list_(path, from_format, source_variant, since, until, from_address, subject_filter,
-          with_flags, without_flags, limit, as_csv, lock, lock_timeout, as_json):
-    """One row per message: index, key, date, sender, subject, flags, size.
+          with_flags, without_flags, limit, as_csv, columns, lock, lock_timeout, as_json):
+    """One row per message: index, key, date, sender, subject, flags, size; the envelope
+    sender (From_ line or Return-Path), envelope recipient (Delivered-To or X-Original-To),
+    To and Message-ID in --json, --csv and --columns.
 
     Example: mboxtool list --no-flag S samples/inbox.mbox
     """
@@ -340,9 +395,11 @@ def list_(path, from_format, source_variant, since, until, from_address, subject
     bad = set((with_flags + without_flags).upper()) - set("DFPRST")
     if bad:
         raise click.BadParameter(f"unknown flag letters {''.join(sorted(bad))}; use D F P R S T")
-    printer = RowPrinter("json" if as_json else "csv" if as_csv else "table")
+    chosen = _columns(columns, RowPrinter.COLUMNS)
+    printer = RowPrinter("json" if as_json else "csv" if as_csv else "table", chosen)
     shown = 0
     with user_errors():
+        path, _ = _as_owner_of(path)
         with Inspection(path, from_format, source_variant, lock, lock_timeout) as insp:
             for row in insp.rows():
                 if limit is not None and shown >= limit:
@@ -365,6 +422,18 @@ def list_(path, from_format, source_variant, since, until, from_address, subject
     _damage_note(path, damage)
 
 
+def _columns(text: str | None, known: list[str]) -> list[str] | None:
+    """The column names of ``--columns``, each one of ``known``."""
+    if text is None:
+        return None
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown column {', '.join(unknown) or '(none given)'}; "
+                                 f"choose from {', '.join(known)}", param_hint="--columns")
+    return names
+
+
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path, readable=False))
 @click.argument("index", type=int)
@@ -380,6 +449,7 @@ def show(path, index, from_format, source_variant, with_from, headers_only, lock
     from .message import header_end
     from .summary import find_message
     with user_errors():
+        path, _ = _as_owner_of(path)
         msg = find_message(path, index, from_format, source_variant, lock, lock_timeout)
     if msg is None:
         raise UnusableInput(f"{path}: no message {index}")
@@ -409,6 +479,7 @@ def validate(path, from_format, source_variant, strict, lock, lock_timeout, as_j
     from .validate import validate_mailbox
     bar = ProgressBar(not as_json, "checking")
     with user_errors():
+        path, _ = _as_owner_of(path)
         try:
             report = validate_mailbox(path, from_format, source_variant, lock, lock_timeout,
                                       progress=bar.update, progress_total=bar.start)
@@ -435,6 +506,7 @@ def repair(src, dst, from_format, source_variant, variant, dedupe, no_fsync, loc
     from .repair import repair_mailbox
     bar = ProgressBar(not as_json, "repairing")
     with user_errors():
+        src, dst = _as_owner_of(src, writes=dst)
         try:
             report = repair_mailbox(src, dst, from_format, source_variant, variant, dedupe,
                                     fsync=not no_fsync, lock=lock, lock_timeout=lock_timeout,

@@ -20,7 +20,8 @@ from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
 from .index import short_digest
 from .mailboxes import make_reader, make_writer, progress_size
 from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
-from .ownership import owner_for
+from .ownership import owner_for, parse_owner
+from .privsep import Plan, plan, run_as
 from .quota import quota_file, record
 from .sinks import BatchResult, ForkSink, InlineSink, ThreadSink, WriterStopped
 
@@ -51,6 +52,9 @@ class ConvertOptions:
     missing_ok: bool = False              # a missing SRC is an empty mailbox (a spool before its first mail)
     subscribe: bool = True                # a new Maildir++ folder goes into Dovecot's subscriptions
     thunderbird: bool = False             # mbox: also X-Mozilla-Status / X-Mozilla-Keys
+    keywords: str = "dovecot"             # Maildir, MH: where keywords go (flags.KEYWORD_PLACES)
+    layout: str = "maildir++"             # --recursive Maildir: maildir++ (.A.B) or fs (A/B, fslayout.py)
+    notmuch_tags: Any = None              # a path (or a notmuch.TagFile a tree shares): --notmuch-tags
 
 
 @dataclass
@@ -217,6 +221,20 @@ class _Known:
                 self.digests.update(short_digest(m.data) for m in reader)
 
 
+def owner_plan(src: Path, dst: Path, opts: ConvertOptions, owner: str | None = None) -> Plan | None:
+    """Whom converting ``src`` into ``dst`` runs as (privsep.plan), None for the caller.
+    The group of a spool directory is kept for the dotlocks of --move, and of an mbox
+    destination's directory."""
+    if opts.missing_ok and not os.path.lexists(src):
+        if owner:
+            parse_owner(owner)                       # a wrong --owner is said even on a quiet day
+        return None                                  # nothing to read: nothing to make either
+    locked = []
+    if opts.lock and opts.dotlock:
+        locked = [dst] + ([src] if opts.move and os.path.isfile(src) else [])
+    return plan(src, owner, dst, tuple(locked), dry_run=opts.dry_run)
+
+
 def refuse_destination_inside(src: Path, dst: Path) -> None:
     """A destination inside a directory source would be read as part of it (a Maildir's
     cur/ would list the new mbox as a message; a tree would convert its own output)."""
@@ -231,9 +249,20 @@ def refuse_destination_inside(src: Path, dst: Path) -> None:
 
 def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
                     progress: Progress | None = None, warn: Callable[[str], None] | None = None,
-                    progress_total: Callable[[int | None, str], None] | None = None) -> ConvertReport:
-    """Convert every message of ``src`` into ``dst``; see cli.md for the rules."""
+                    progress_total: Callable[[int | None, str], None] | None = None,
+                    owner: str | None = None) -> ConvertReport:
+    """Convert every message of ``src`` into ``dst``; see cli.md for the rules.
+
+    Run as root, the work is done as the mailbox's owner (``owner``, "USER[:GROUP]", else
+    the owner of ``src``; ownership.acting_user), in a forked child (privsep.run_as); a
+    destination that owner cannot be given raises UsageError before anything is read.
+    """
     opts = options or ConvertOptions()
+    if not opts.in_tree:                             # a tree's folders run as the tree's owner
+        work = owner_plan(src, dst, opts, owner)
+        if work is not None:
+            return run_as(work, convert_mailbox, src, dst, opts, callbacks={
+                "progress": progress, "warn": warn, "progress_total": progress_total})
     started = time.monotonic()
     src, dst = inner_mbox(src), Path(dst)
     if opts.missing_ok and not os.path.lexists(src):        # nothing delivered yet: nothing to do
@@ -251,6 +280,13 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
     if opts.move and src_format == "babyl":
         raise UsageError("--move is not supported for Babyl sources (the file would be rewritten)")
     report = ConvertReport(str(src), str(dst), src_format, dst_format, dry_run=opts.dry_run)
+    tag_file = None
+    if opts.notmuch_tags is not None and not opts.dry_run and not hasattr(opts.notmuch_tags, "add"):
+        from dataclasses import replace
+
+        from .notmuch import TagFile
+        tag_file = TagFile(opts.notmuch_tags)
+        opts = replace(opts, notmuch_tags=tag_file)
 
     def on_event(code: str, **info: Any) -> None:
         if code == "compressed-data-broken":            # mail was there and cannot be had: exit 1
@@ -284,6 +320,8 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
         for msg, reason in reader.skipped:
             report.excluded.append({"key": msg.key, "reason": reason,
                                     **({"offset": msg.offset} if msg.offset is not None else {})})
+    if tag_file is not None:
+        save_tag_file(tag_file, opts, report)
     if not opts.in_tree:
         _note_subfolders(src, src_format, report)
         if dst_format == "maildir" and not opts.dry_run:
@@ -292,6 +330,15 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
         _note_stale_tmp(src, report)
     report.seconds = time.monotonic() - started
     return report
+
+
+def save_tag_file(tag_file: Any, opts: ConvertOptions, report: ConvertReport) -> None:
+    """Write the --notmuch-tags file; a failure is an error (the labels would be lost)."""
+    try:
+        tag_file.save(opts.fsync)
+    except OSError as exc:
+        report.error(f"{tag_file.path}: cannot write the notmuch tags: {exc.strerror or exc}")
+    report.warnings += tag_file.warnings()
 
 
 def _join_maildirpp_root(dst: Path, opts: ConvertOptions, report: ConvertReport) -> None:
@@ -426,6 +473,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                          lock_timeout=opts.lock_timeout, warn=warn, dotlock=opts.dotlock)
     if opts.thunderbird and dst_format == "mbox":
         writer.mozilla = True
+    if hasattr(writer, "keyword_places"):          # Maildir, MH: --keywords
+        writer.keyword_places = opts.keywords
     writer.open()
     expected: dict[int, Any] = {}                  # --verify: digest -> _packed(flags, date), a list for copies
     taken = array("Q")                             # digests taken from SRC: 8 bytes a message
@@ -465,6 +514,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 if _refuse_garbage(msg, report) or _empty(msg, report):
                     continue
                 _note_nul_run(msg, report)
+                if opts.notmuch_tags is not None:
+                    opts.notmuch_tags.add(msg)
                 # the sink digests and skips what DST holds; identical copies inside one
                 # source are all converted (users keep copies on purpose)
                 batch.append(msg)
@@ -484,8 +535,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 account(result)
         if failures:
             _report_write_failure(failures, report, read_to_end)
-        for note in getattr(writer, "notes", ()):      # e.g. keywords beyond Dovecot's 26 letters
-            report.warnings.append({"code": "keywords-in-header", "message": note})
+        if hasattr(writer, "keyword_warnings"):        # keywords beyond Dovecot's 26 letters
+            report.warnings += writer.keyword_warnings()
         report.warnings += getattr(writer, "warnings", [])
         if opts.move and not aborted:
             _remove_moved(reader, src_format, moved_keys, report)

@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from .message import Headers
+from .message import Headers, header_end, split_message
 
 LETTERS = "DFPRST"
 FORWARDED = "$Forwarded"            # IMAP keyword standing in for P in mbox (§3.4)
@@ -323,6 +323,28 @@ def to_mbox_headers(flags: str, new: bool, keywords: tuple[str, ...] | list[str]
         if keywords:
             lines.append(b"X-Mozilla-Keys: " + keyword_bytes(" ".join(keywords)))
     return lines
+
+
+KEYWORD_PLACES = ("dovecot", "header", "both")   # --keywords: where a Maildir or MH keeps them
+
+
+def keywords_header(keywords: tuple[str, ...] | list[str]) -> bytes:
+    """An X-Keywords header line holding ``keywords`` (what mutt and NeoMutt read)."""
+    return b"X-Keywords: " + keyword_bytes(" ".join(as_separated_keyword(k) for k in keywords))
+
+
+_X_KEYWORDS = re.compile(rb"^x-keywords[ \t]*:", re.IGNORECASE | re.MULTILINE)
+
+
+def file_keywords(data: bytes) -> list[str]:
+    """The keywords an X-Keywords header inside a Maildir or MH message file holds (written
+    by ``--keywords header``, by mutt, or for keywords beyond Dovecot's 26 letters)."""
+    if not _X_KEYWORDS.search(data, 0, header_end(data)):       # never a body line
+        return []
+    words: list[str] = []
+    for value in split_message(data)[0].get_all_raw(b"x-keywords"):
+        words += _split_keywords(value, b", ")
+    return words
 
 
 class MaildirInfo(NamedTuple):

@@ -312,7 +312,7 @@ class ForkedMaildirWriter:
         out = [_BATCH.pack(len(batch), start)]
         for msg in batch:
             # keyword letters are given out here, by the one process that owns dovecot-keywords
-            kw_letters, extra = self.writer.keyword_letters(msg.keywords, msg.key)
+            kw_letters, extra = self.writer.keyword_letters(msg.keywords, msg.key, msg.flags)
             # a Courier Maildir's keywords go by name (one a line: a keyword holds no blank)
             names = b"\n".join(keyword_bytes(k) for k in msg.keywords) if self.writer.courier else b""
             state = b"%s\0%s\0%s\0%s" % (msg.flags.encode("ascii"), kw_letters.encode("ascii"), names,

@@ -51,6 +51,11 @@ def info_text(doc: dict[str, Any]) -> str:
         lines.append("  top senders")
         for address, count in doc["top_senders"]:
             lines.append(f"    {count:>6}  {address}")
+    mismatch = doc.get("envelope_mismatch") or {}
+    if mismatch.get("messages"):
+        lines.append(f"  envelope sender domain differs from From: in {mismatch['messages']} messages")
+        for envelope, header, count in mismatch["top_pairs"]:
+            lines.append(f"    {count:>6}  {envelope} -> {header}")
     if doc["per_year"]:
         lines.append("  messages per year")
         peak = max(doc["per_year"].values())
@@ -82,16 +87,31 @@ def _fit(text: str, width: int) -> str:
     return "".join(out) + " " * (width - used)
 
 
+# list's table: the width of each fixed column; the others share what is left (2:3 from:subject)
+TABLE_WIDTHS = {"index": 6, "date": 16, "flags": 6, "size": 8, "new": 3}
+TABLE_SHARES = {"subject": 3}
+RIGHT_ALIGNED = ("index", "size")
+TABLE_HEADINGS = {"index": "#"}
+DEFAULT_TABLE = ("index", "date", "from", "subject", "flags", "size")
+
+
 class RowPrinter:
-    """Writes list rows as an aligned table, CSV or JSON lines, flushing as it goes."""
+    """Writes list rows as an aligned table, CSV or JSON lines, flushing as it goes.
 
-    COLUMNS = ["index", "key", "date", "from", "subject", "flags", "size", "new", "keywords"]
+    ``columns``: those of the table and the CSV (any of COLUMNS); JSON lines carry them all.
+    """
 
-    def __init__(self, mode: str):
+    COLUMNS = ["index", "key", "date", "from", "subject", "flags", "size", "new", "keywords",
+               "envelope_from", "delivered_to", "to", "message_id"]
+
+    def __init__(self, mode: str, columns: list[str] | tuple[str, ...] | None = None):
         self.mode = mode
         self.out = sys.stdout
         self.width = shutil.get_terminal_size((120, 24)).columns
         self.started = False
+        self.columns = list(columns or (self.COLUMNS if mode == "csv" else DEFAULT_TABLE))
+        if mode == "table":
+            self._widths = self._table_widths()
         if mode == "csv":
             self.buffer = io.StringIO()
             self.writer = csv.writer(self.buffer)
@@ -101,14 +121,10 @@ class RowPrinter:
             if self.mode == "json":
                 self.out.write(dump_json(row.to_dict()) + "\n")
             elif self.mode == "csv":
-                if not self.started:
-                    self.writer.writerow(self.COLUMNS)
+                self.header()
                 d = row.to_dict()
-                self.writer.writerow([d["index"], d["key"], d["date"] or "", d["from"], d["subject"],
-                                      d["flags"], d["size"], int(d["new"]), " ".join(d["keywords"])])
-                self.out.write(self.buffer.getvalue())
-                self.buffer.seek(0)
-                self.buffer.truncate()
+                self.writer.writerow([_csv_cell(name, d[name]) for name in self.columns])
+                self._flush_csv()
             else:
                 self._table_row(row)
             self.out.flush()
@@ -118,15 +134,42 @@ class RowPrinter:
         self.started = True
         return True
 
+    def header(self) -> None:
+        """The CSV header row, once (also for a mailbox without messages: scripts read it)."""
+        if self.mode == "csv" and not self.started:
+            self.writer.writerow(self.columns)
+            self.started = True
+
+    def _flush_csv(self) -> None:
+        self.out.write(self.buffer.getvalue())
+        self.buffer.seek(0)
+        self.buffer.truncate()
+
+    def _table_widths(self) -> dict[str, int]:
+        fixed = sum(TABLE_WIDTHS.get(c, 0) for c in self.columns) + len(self.columns) - 1
+        shared = [c for c in self.columns if c not in TABLE_WIDTHS]
+        rest = max(10 * len(shared), self.width - fixed - 1)
+        shares = sum(TABLE_SHARES.get(c, 2) for c in shared)
+        widths, given = {}, 0
+        for i, c in enumerate(shared):
+            widths[c] = rest - given if i == len(shared) - 1 else rest * TABLE_SHARES.get(c, 2) // shares
+            given += widths[c]
+        return {c: TABLE_WIDTHS.get(c) or widths[c] for c in self.columns}
+
     def _table_row(self, row: Any) -> None:
-        rest = max(20, self.width - (6 + 1 + 16 + 1 + 6 + 1 + 8 + 3))
-        who, subject = rest * 2 // 5, rest - rest * 2 // 5
         if not self.started:
-            self.out.write(f"{'#':>6} {'date':<16} {_fit('from', who)} {_fit('subject', subject)} "
-                           f"{'flags':<6} {'size':>8}\n")
-        date = (row.to_dict()["date"] or "-")[:16].replace("T", " ")
-        self.out.write(f"{row.index:>6} {date:<16} {_fit(row.sender, who)} {_fit(row.subject, subject)} "
-                       f"{row.flags or '-':<6} {row.size:>8}\n")
+            self.out.write(" ".join(self._cell(c, TABLE_HEADINGS.get(c, c)) for c in self.columns).rstrip()
+                           + "\n")
+        d = row.to_dict()
+        self.out.write(" ".join(self._cell(c, _table_value(c, d[c])) for c in self.columns).rstrip() + "\n")
+
+    def _cell(self, column: str, text: str) -> str:
+        width = self._widths[column]
+        if column in RIGHT_ALIGNED:
+            return f"{text:>{width}}"
+        if column in TABLE_WIDTHS:
+            return f"{text:<{width}}"
+        return _fit(text, width)
 
     def _silence(self) -> None:
         import os
@@ -138,6 +181,29 @@ class RowPrinter:
 
     def close(self) -> None:
         try:
+            self.header()
+            if self.mode == "csv":
+                self._flush_csv()
             self.out.flush()
         except BrokenPipeError:
             self._silence()
+
+
+def _table_value(column: str, value: Any) -> str:
+    if column == "date":
+        return (value or "-")[:16].replace("T", " ")
+    if column == "flags":
+        return value or "-"
+    if column == "new":
+        return "yes" if value else ""
+    if column == "keywords":
+        return " ".join(value)
+    return str(value)
+
+
+def _csv_cell(column: str, value: Any) -> Any:
+    if column == "new":
+        return int(value)
+    if column == "keywords":
+        return " ".join(value)
+    return "" if value is None else value

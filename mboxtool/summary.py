@@ -13,7 +13,7 @@ from typing import Any
 from .detect import detect_format, inner_mbox, normalize_format
 from .formats.mbox import addr_spec
 from .mailboxes import make_reader, progress_size
-from .message import MailMessage, outside_any_message, split_message
+from .message import Headers, MailMessage, outside_any_message, split_message
 
 # scanner events that mean the file is damaged (validate explains them)
 DAMAGE = frozenset({"garbage-before-first-from", "cr-line-endings", "possible-phantom-split",
@@ -65,9 +65,15 @@ class Row:
     size: int
     new: bool
     keywords: tuple[str, ...]
+    envelope_from: str = ""           # the SMTP envelope sender: From_ line, else Return-Path
+    delivered_to: str = ""            # the envelope recipient: Delivered-To, else X-Original-To
+    to: str = ""
+    message_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "key": self.key, "date": iso(self.date), "from": self.sender,
+                "envelope_from": self.envelope_from, "delivered_to": self.delivered_to,
+                "to": self.to, "message_id": self.message_id,
                 "subject": self.subject, "flags": self.flags, "size": self.size,
                 "new": self.new, "keywords": list(self.keywords)}
 
@@ -85,7 +91,38 @@ def row_of(index: int, msg: MailMessage) -> Row:
     address = addr_spec(decoded) if decoded else ""
     address = address or decoded
     return Row(index, msg.key, msg.date, decoded, address.lower(),
-               decode_text(headers.get(b"subject")), msg.flags, len(msg.data), msg.new, msg.keywords)
+               decode_text(headers.get(b"subject")), msg.flags, len(msg.data), msg.new, msg.keywords,
+               envelope_from(msg, headers), _first_address(headers, b"delivered-to", b"x-original-to"),
+               decode_text(headers.get(b"to")).strip(), (headers.get(b"message-id") or "").strip())
+
+
+def envelope_from(msg: MailMessage, headers: Headers) -> str:
+    """The envelope sender (SMTP MAIL FROM): an mbox's From_ line keeps it, a delivery agent
+    writes it into Return-Path; ``<>`` for the null sender of a bounce (Postfix and Exim write
+    MAILER-DAEMON in the From_ line for it), "" when unknown (Thunderbird's ``From -``)."""
+    sender = (msg.sender or "").strip()
+    if "@" in sender:
+        return sender
+    if sender.upper() in ("MAILER-DAEMON", "<>"):
+        return "<>"
+    value = headers.get(b"return-path")
+    if value is None:
+        return ""
+    return addr_spec(value) or ("<>" if value.replace(" ", "").strip() == "<>" else "")
+
+
+def _first_address(headers: Headers, *names: bytes) -> str:
+    """The address of the first of ``names`` present (the topmost field: the last delivery's)."""
+    for name in names:
+        value = headers.get(name)
+        if value and value.strip():
+            return addr_spec(value) or value.strip()
+    return ""
+
+
+def domain_of(address: str) -> str:
+    """The domain of an address, lowercased; "" when it has none (MAILER-DAEMON, <>)."""
+    return address.rpartition("@")[2].strip().rstrip(">").lower() if "@" in address else ""
 
 
 class Inspection:
@@ -149,6 +186,8 @@ class Info:
     senders: Counter[str] = field(default_factory=Counter)
     per_year: Counter[str] = field(default_factory=Counter)
     undated: int = 0
+    # messages whose envelope sender's domain is not the From: domain: (envelope, header) -> count
+    envelope_pairs: Counter[tuple[str, str]] = field(default_factory=Counter)
     outside_bytes: int = 0            # bytes outside any message (before the first From_ line)
     damage: dict[str, int] = field(default_factory=dict)
 
@@ -162,6 +201,11 @@ class Info:
         self.keywords.update(row.keywords)
         if row.address:
             self.senders[row.address] += 1
+            if row.envelope_from:
+                header_domain = domain_of(row.address)
+                envelope_domain = domain_of(row.envelope_from) or row.envelope_from   # or <>
+                if header_domain and envelope_domain != header_domain:
+                    self.envelope_pairs[envelope_domain, header_domain] += 1
         if row.date is None:
             self.undated += 1
         else:
@@ -178,7 +222,10 @@ class Info:
             "new": self.new, "keywords": dict(self.keywords.most_common()),
             "top_senders": [[a, n] for a, n in self.senders.most_common(top)],
             "per_year": {y: self.per_year[y] for y in sorted(self.per_year)},
-            "undated": self.undated, "outside_bytes": self.outside_bytes, "damage": self.damage,
+            "undated": self.undated,
+            "envelope_mismatch": {"messages": sum(self.envelope_pairs.values()), "top_pairs": [
+                [envelope, header, n] for (envelope, header), n in self.envelope_pairs.most_common(top)]},
+            "outside_bytes": self.outside_bytes, "damage": self.damage,
         }
 
 

@@ -13,15 +13,18 @@ from .convert import (
     ConvertReport,
     convert_mailbox,
     mark_maildir_folder,
+    owner_plan,
     refuse_destination_inside,
+    save_tag_file,
     subscribe_folders,
 )
 from .detect import detect_format, inner_mbox
 from .durable import create_empty_file
-from .errors import InputError, MboxtoolError
+from .errors import InputError, MboxtoolError, UsageError
 from .formats.eml import SYSTEM_FILES, is_message_file
 from .formats.maildir import is_control_file, is_maildir, maildir_folders
 from .ownership import owner_for
+from .privsep import run_as
 from .subscriptions import storage_name
 
 LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
@@ -98,6 +101,10 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
         # a bundle's mbox is taken already, and its index is no mbox even when empty
         if name.startswith(".") or (bundle and name in BUNDLE_FILES) or name.lower() in SYSTEM_FILES:
             continue
+        if _out_of_reach(path):                    # a link to what the owner may not see: named, not read
+            if skipped is not None:
+                skipped.append(path)
+            continue
         if name.endswith(CLIENT_DIR_SUFFIXES) and path.is_dir():
             continue
         if (mh or eml) and not path.is_dir():       # the folder's messages: taken already (an eml
@@ -129,6 +136,16 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
         _walk(path, folder, found, skipped=skipped)
 
 
+def _out_of_reach(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except PermissionError:
+        return True
+    except OSError:
+        pass
+    return False
+
+
 def _apple_store_folder(parts: list[str]) -> list[str]:
     """The folder a directory of a tree stands for. Apple Mail's own store keeps mailbox
     NAME's messages in NAME.mbox/UUID/Data/[N/M/]Messages/ (as .emlx files): each such
@@ -148,7 +165,7 @@ def _folder_format(path: Path) -> str | None:
     try:
         if detect_format(path) == "mh":
             return "mh"
-    except InputError:
+    except (InputError, PermissionError):     # PermissionError: a link in it the owner may not follow
         pass
     return "eml" if _holds_message_files(path) else None
 
@@ -165,7 +182,7 @@ def _holds_message_files(directory: Path) -> bool:
                  and n.lower() not in SYSTEM_FILES and not n.endswith(SKIP_SUFFIXES)]
     except OSError:
         return False
-    files = [f for f in files if f.is_file()]
+    files = [f for f in files if not _out_of_reach(f) and f.is_file()]
     return bool(files) and all(is_message_file(f) for f in files)
 
 
@@ -224,9 +241,16 @@ def _target(parts: list[str], dst: Path, dst_format: str) -> Path:
     return dst.joinpath(*[p + ".sbd" for p in parents], leaf)
 
 
-def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -> ConvertReport:
-    """Convert every mailbox of a folder tree; one summed report, errors prefixed by folder."""
+def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | None = None,
+                 **kwargs: Any) -> ConvertReport:
+    """Convert every mailbox of a folder tree; one summed report, errors prefixed by folder.
+    Run as root, the whole tree is converted as its owner (``owner``, else the owner of
+    the tree's root directory), as convert_mailbox does for one mailbox."""
     src, dst = Path(src), Path(dst)
+    work = owner_plan(src, dst, options, owner)
+    if work is not None:
+        return run_as(work, convert_tree, src, dst, options, callbacks={
+            name: kwargs.pop(name, None) for name in ("progress", "warn", "progress_total")}, **kwargs)
     if options.missing_ok and not os.path.lexists(src):
         return ConvertReport(str(src), str(dst), "tree", (options.to_format or "maildir") + "-tree",
                              dry_run=options.dry_run)
@@ -247,10 +271,26 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
     if dst_format == "maildir" and not options.dry_run:
         from .formats.maildir import MaildirWriter
         MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too
+    tag_file = None
+    if options.notmuch_tags is not None and not options.dry_run:
+        from .notmuch import TagFile
+        tag_file = TagFile(options.notmuch_tags)      # one file for every folder
+        options = replace(options, notmuch_tags=tag_file)
     folders: list[str] = []                         # Maildir++ folders made or added to
-    targets = [_target(parts, dst, dst_format) for parts, _, _ in boxes]
+    fs = options.layout == "fs"
+    if fs and dst_format != "maildir":
+        raise UsageError(f"--layout fs makes Maildir folders; the destination here is {dst_format}")
+    if fs:
+        from . import fslayout
+        placed = [fslayout.fs_target(parts, dst) for parts, _, _ in boxes]
+        targets = [target or dst for target, _ in placed]
+    else:
+        targets = [_target(parts, dst, dst_format) for parts, _, _ in boxes]
     for n, ((parts, path, fmt), target) in enumerate(zip(boxes, targets, strict=True)):
         folder = "/".join(parts) or "INBOX"
+        if fs and placed[n][1] is not None:         # no safe directory name: said, and left out
+            total.error(f"{folder}: not converted: {placed[n][1]}", code="folder-name-unsafe")
+            continue
         opts = replace(options, from_format=fmt, to_format=dst_format, in_tree=True)
         try:
             rep = convert_mailbox(path, target, opts, **kwargs)
@@ -258,7 +298,13 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
             total.failed += 1
             total.error(f"{folder}: {exc}")
             continue
-        if dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
+        except PermissionError as exc:             # a folder the owner may not read: that folder only
+            total.failed += 1
+            total.error(f"{folder}: {exc.filename or path}: permission denied")
+            continue
+        if fs and target != dst and not options.dry_run and target.is_dir():
+            folders.append(fslayout.storage_name(parts))
+        elif dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
             mark_maildir_folder(target)
             folders.append(storage_name(target))
         for name in ("converted", "skipped", "failed", "bytes"):
@@ -277,6 +323,8 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, **kwargs: Any) -
             total.error(f"{folder}: the run stopped here; {left} more folder(s) not attempted "
                         "(a re-run continues where this one stopped)")
             break
+    if tag_file is not None:
+        save_tag_file(tag_file, options, total)
     if folders and options.subscribe:
         subscribe_folders(dst, folders, options, total)
     if dst_format == "mbox" and not options.dry_run:

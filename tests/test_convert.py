@@ -45,7 +45,7 @@ def test_sample_mbox_to_maildir_keeps_bytes_flags_and_dates(tmp_path):
     assert (report.converted, report.failed, report.verified) == (5, 0, True)
     files = maildir_files(md)
     places = sorted(rel.split("/")[0] + (rel[rel.rfind(":"):] if ":" in rel else "") for rel in files)
-    assert places == ["cur:2,DPS", "cur:2,Fab", "cur:2,RS", "new", "new"]
+    assert places == ["cur:2,DPSc", "cur:2,Fab", "cur:2,RS", "new", "new"]   # c: $Forwarded, for Dovecot
     by_subject = {}
     for rel, data in files.items():
         subject = [l for l in data.split(b"\n") if l.startswith(b"Subject:")][0]
@@ -57,8 +57,8 @@ def test_sample_mbox_to_maildir_keeps_bytes_flags_and_dates(tmp_path):
     assert b"Status:" not in data and b"X-Status:" not in data
     assert mtime == 1578304800                                                  # From_ line, UTC
     rel, _, _ = by_subject[b"Subject: Draft: holiday plans"]
-    assert rel.endswith(":2,DPS")                                             # draft, passed, seen
-    assert (md / "dovecot-keywords").read_text() == "0 $Important\n1 work\n"
+    assert rel.endswith(":2,DPSc")                              # draft, passed, seen; $Forwarded
+    assert (md / "dovecot-keywords").read_text() == "0 $Important\n1 work\n2 $Forwarded\n"
     rel, _, _ = by_subject[b"Subject: New and unread"]
     assert rel.startswith("new/") and ":" not in rel
 

@@ -36,14 +36,15 @@ GID = 65534 if os.getuid() == 0 else os.getgid()
 IMAP_FLAGS = {"S": "\\Seen", "R": "\\Answered", "F": "\\Flagged", "T": "\\Deleted", "D": "\\Draft"}
 
 
-def run_doveadm(work: Path, mailbox: Path, kind: str, *args: str) -> bytes:
-    """doveadm's stdout for ``args`` on a fresh copy of ``mailbox`` (a Maildir or an mbox file)."""
+def run_doveadm(work: Path, mailbox: Path, kind: str, *args: str, layout: str = "") -> bytes:
+    """doveadm's stdout for ``args`` on a fresh copy of ``mailbox`` (a Maildir or an mbox file);
+    ``layout``: more of a Maildir's mail_location (":LAYOUT=fs:UTF-8")."""
     base = Path(tempfile.mkdtemp(dir=work))               # a fresh copy for every call
     os.chmod(base, 0o755)
     home = base / "home"
     if kind == "maildir":
         shutil.copytree(mailbox, base / "Maildir")
-        location = f"maildir:{base / 'Maildir'}"
+        location = f"maildir:{base / 'Maildir'}{layout}"
     else:
         (base / "mail").mkdir()
         shutil.copyfile(mailbox, base / "inbox")
@@ -102,8 +103,10 @@ def expected(messages) -> dict[str, dict]:
         data = core_bytes(msg)
         mid = next(line.split(b":", 1)[1].strip().decode() for line in data.split(b"\n")
                    if line.lower().startswith(b"message-id:"))
+        # passed (P) is also written as the keyword $Forwarded, which is all Dovecot shows of it
         out[mid] = {"flags": {IMAP_FLAGS[c] for c in msg.flags if c in IMAP_FLAGS},
-                    "keywords": set(msg.keywords), "date": msg.date, "text": data}
+                    "keywords": set(msg.keywords) | ({"$Forwarded"} if "P" in msg.flags else set()),
+                    "date": msg.date, "text": data}
     return out
 
 
@@ -223,3 +226,75 @@ def test_dovecot_sees_the_keywords_courier_had(tmp_path, dovecot):
     got = dovecot(dst, "maildir")
     assert {mid: (g["flags"], g["keywords"]) for mid, g in got.items()} == {
         "<0@x>": ({"\\Seen"}, {"Work", "$Label1"}), "<1@x>": ({"\\Flagged"}, {"Home"})}
+
+
+@pytest.mark.parametrize("source", ["x-keywords", "dovecot-keywords"])
+def test_dovecot_sees_forwarded_after_mbox_and_maildir_conversions(tmp_path, dovecot, source):
+    """$Forwarded (an mbox's X-Keywords, or a Dovecot Maildir's keyword letter) reaches Dovecot
+    as the keyword, beside the letter P that mutt and notmuch read; either reads back as P."""
+    if source == "x-keywords":
+        src = tmp_path / "box"
+        src.write_bytes(b"From a@example.org Mon Jan  6 10:00:00 2020\nMessage-ID: <fw@example.org>\n"
+                        b"Subject: forwarded\nStatus: RO\nX-Keywords: $Forwarded work\n\nbody\n\n"
+                        b"From a@example.org Mon Jan  6 11:00:00 2020\nMessage-ID: <plain@example.org>\n"
+                        b"Subject: plain\nStatus: RO\n\nbody\n\n")
+    else:
+        src = tmp_path / "Source"
+        for sub in ("cur", "new", "tmp"):
+            (src / sub).mkdir(parents=True)
+        (src / "dovecot-keywords").write_text("0 work\n1 $Forwarded\n")
+        (src / "cur" / "1577800000.M1P1.host:2,Sab").write_bytes(
+            b"Message-ID: <fw@example.org>\nSubject: forwarded\n\nbody\n")
+        (src / "cur" / "1577800001.M1P1.host:2,S").write_bytes(
+            b"Message-ID: <plain@example.org>\nSubject: plain\n\nbody\n")
+    first = tmp_path / "first"
+    assert convert_mailbox(src, first, ConvertOptions(to_format="maildir")).converted == 2
+    second = tmp_path / "second"                         # and Maildir -> Maildir
+    assert convert_mailbox(first, second, ConvertOptions(to_format="maildir")).converted == 2
+    for md in (first, second):
+        got = dovecot(md, "maildir")
+        assert got["<fw@example.org>"]["keywords"] == {"$Forwarded", "work"}
+        assert got["<plain@example.org>"]["keywords"] == set()
+        assert sorted(name.split(":")[1] for name in os.listdir(md / "cur")) == ["2,PSab", "2,S"]
+        assert sorted((md / "dovecot-keywords").read_text().split("\n")) == ["", "0 work", "1 $Forwarded"]
+        by_id = {m.data.split(b"\n")[0]: m for m in MaildirReader(md)}
+        assert by_id[b"Message-ID: <fw@example.org>"].flags == "PS"
+        assert by_id[b"Message-ID: <fw@example.org>"].keywords == ("work",)
+
+
+def test_dovecot_sees_no_keyword_of_the_header_choice_and_all_of_both(tmp_path, dovecot):
+    src = tmp_path / "box"
+    src.write_bytes(b"From a@example.org Mon Jan  6 10:00:00 2020\nMessage-ID: <k@example.org>\n"
+                    b"Subject: labelled\nX-Keywords: work $Label1\n\nbody\n\n")
+    for places, want in (("header", set()), ("both", {"work", "$Label1"}), ("dovecot", {"work", "$Label1"})):
+        md = tmp_path / places
+        assert convert_mailbox(src, md, ConvertOptions(keywords=places)).converted == 1
+        assert dovecot(md, "maildir")["<k@example.org>"]["keywords"] == want, places
+
+
+def test_dovecot_lists_an_fs_layout_tree_with_utf8_names(tmp_path, doveadm_work):
+    """--layout fs: nested directories with plain UTF-8 names are Dovecot's LAYOUT=fs:UTF-8
+    folders, all subscribed, each with its messages; a folder named like a Maildir's own
+    directory (cur) is reported and left out, never written into the INBOX's cur/."""
+    from mboxtool.tree import convert_tree
+    tree = tmp_path / "tree"
+    (tree / "Archive.sbd").mkdir(parents=True)
+    for name in ("Inbox", "Archive", "Archive.sbd/2020", "Archive.sbd/a.b", "Entwürfe", "cur"):
+        shutil.copyfile(SAMPLES / "inbox.mbox", tree / name)
+    md = tmp_path / "Maildir"
+    report = convert_tree(tree, md, ConvertOptions(layout="fs"))
+    assert report.converted == 25 and not report.ok
+    assert [e["message"] for e in report.errors] == [
+        "cur: not converted: folder name 'cur' cannot be a directory of the fs layout: "
+        "it is the name of a Maildir's own directory or file"]
+    assert (md / "Entwürfe" / "cur").is_dir() and (md / "Archive" / "a.b" / "cur").is_dir()
+    assert len(os.listdir(md / "cur")) + len(os.listdir(md / "new")) == 5
+    layout = ":LAYOUT=fs:UTF-8"
+    listed = run_doveadm(doveadm_work, md, "maildir", "mailbox", "list", layout=layout).decode().splitlines()
+    assert sorted(listed) == ["Archive", "Archive/2020", "Archive/a.b", "Entwürfe", "INBOX"]
+    subscribed = run_doveadm(doveadm_work, md, "maildir", "mailbox", "list", "-s", layout=layout).decode()
+    assert sorted(subscribed.splitlines()) == ["Archive", "Archive/2020", "Archive/a.b", "Entwürfe"]
+    for name in listed:
+        out = run_doveadm(doveadm_work, md, "maildir", "-f", "flow", "fetch", "uid", "mailbox", name,
+                          "all", layout=layout)
+        assert len(out.decode().split()) == 5, name

@@ -9,6 +9,7 @@ import re
 import stat
 import time
 from collections.abc import Iterator
+from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 from operator import attrgetter
@@ -65,7 +66,10 @@ def stale_tmp_files(path: Path, now: float | None = None) -> list[str]:
 
 
 def is_maildir(path: Path) -> bool:
-    return (path / "cur").is_dir() and (path / "new").is_dir()
+    try:
+        return (path / "cur").is_dir() and (path / "new").is_dir()
+    except PermissionError:             # a link to a directory its owner may not enter: not theirs
+        return False
 
 
 def being_made(path: Path) -> bool:
@@ -296,6 +300,9 @@ class MaildirReader(Reader):
             kept = flags.mozilla_state(split_message(data)[0])
             if kept is not None:
                 letters, keywords = kept.flags, list(kept.keywords)
+        in_file = flags.file_keywords(data)             # --keywords header, mutt, past 26 letters
+        if in_file:
+            keywords = list(dict.fromkeys(keywords + in_file))
         if flags.FORWARDED in keywords:
             letters += "P"
             keywords.remove(flags.FORWARDED)
@@ -389,7 +396,8 @@ class MaildirWriter:
         self.counter = 0
         self.pending: list[str] = []                 # final relpaths (cur/NAME) not yet durable
         self.keywords: dict[str, str] = {}
-        self.notes: list[str] = []
+        self.keyword_places = "dovecot"            # --keywords: dovecot letters, an X-Keywords header, both
+        self.no_letter: Counter[str] = Counter()     # keyword -> messages that found no letter free
         self.warnings: list[dict] = []
         self.courier = False                         # a Courier-IMAP Maildir: its keywords live apart
         self.created = False
@@ -464,20 +472,41 @@ class MaildirWriter:
         ``parts`` are the message's bytes when the caller has them already
         (``index.message_digest``); by default ``core_bytes(msg)``.
         """
-        kw_letters, extra = self.keyword_letters(msg.keywords, msg.key)
+        kw_letters, extra = self.keyword_letters(msg.keywords, msg.key, msg.flags)
         return self.place(msg.flags, msg.new, kw_letters, digest,
                           (core_bytes(msg),) if parts is None else parts, extra, msg.keywords)
 
-    def keyword_letters(self, keywords: tuple[str, ...], key: str = "") -> tuple[str, bytes | None]:
+    def keyword_letters(self, keywords: tuple[str, ...], key: str = "",
+                        letters: str = "") -> tuple[str, bytes | None]:
         """The info letters of ``keywords`` (new ones get the next free letter), and an
-        X-Keywords header line for those beyond Dovecot's 26 letters, if any."""
-        if not keywords or self.courier:                # Courier's keywords live apart (deliver)
+        X-Keywords header line for the message, if it gets one: with ``--keywords header`` or
+        ``both``, or for keywords beyond Dovecot's 26 letters. Passed (P in ``letters``) also
+        gets the letter of ``$Forwarded``: Dovecot shows no IMAP keyword for P."""
+        header = self.keyword_places != "dovecot"
+        in_header = keywords if header else ()
+        if self.courier or self.keyword_places == "header":     # Courier's keywords live apart (deliver)
+            return "", flags.keywords_header(in_header) if in_header else None
+        words = keywords + (flags.FORWARDED,) if "P" in letters and flags.FORWARDED not in keywords else keywords
+        if not words:
             return "", None
-        kw_letters, overflow = self._keyword_letters(keywords)
-        if not overflow:
-            return kw_letters, None
-        self.notes.append(f"{key}: keywords kept in X-Keywords (no letter left): {' '.join(overflow)}")
-        return kw_letters, b"X-Keywords: " + flags.keyword_bytes(" ".join(overflow))
+        kw_letters, overflow = self._keyword_letters(words)
+        self.no_letter.update(overflow)
+        if overflow and not header:
+            in_header = tuple(w for w in overflow if w != flags.FORWARDED)   # P says it already
+        return kw_letters, flags.keywords_header(in_header) if in_header else None
+
+    def keyword_warnings(self) -> list[dict]:
+        """One warning per keyword that found no Dovecot letter, with how many messages."""
+        where = "in the X-Keywords header only" if self.keyword_places == "dovecot" else \
+            "in the X-Keywords header (--keywords both) but not in Dovecot"
+        said = []
+        for word, count in self.no_letter.items():
+            kept = "kept as the letter P only, which Dovecot does not show" if word == flags.FORWARDED \
+                else f"kept {where}"
+            said.append({"code": "keywords-in-header", "keyword": word, "messages": count, "message":
+                         f"{self.path}: keyword {word!r} of {count} message(s) {kept}: "
+                         f"Dovecot's {MAX_KEYWORD_LETTERS} keyword letters are all taken"})
+        return said
 
     def place(self, letters: str, new: bool, kw_letters: str, digest: int | None, parts: tuple,
               extra_header: bytes | None = None, keywords: tuple[str, ...] = ()) -> tuple[str, str, tuple]:

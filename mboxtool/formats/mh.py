@@ -13,7 +13,7 @@ from ..durable import create_empty_file, fsync_dir, make_private_dir, replace_fi
 from ..errors import InputError
 from ..fdio import write_buffers
 from ..locking import lock_directory
-from ..message import MailMessage, core_bytes, split_message
+from ..message import MailMessage, add_headers, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
 from ..staging import Stager, host_name, remove_abandoned
 from .claws import mark_letters, read_claws_marks
@@ -184,6 +184,9 @@ class MHReader(Reader):
             headers, _ = split_message(data)
             date, source = header_date(headers, mtime)
             keywords = tuple(k for k, members in seqs.items() if num in members and k not in _RESERVED)
+            in_file = flags.file_keywords(data)            # --keywords header, or mutt's
+            if in_file:
+                keywords = tuple(dict.fromkeys(keywords + tuple(in_file)))
             if evolution and b"x-evolution" in headers:
                 state = flags.evolution_state(headers)
                 if state is not None:
@@ -205,6 +208,7 @@ class MHWriter:
         self.pending: list[str] = []
         self.seqs: dict[str, set[int]] = {}
         self.warnings: list[dict] = []                # read by convert once the run is done
+        self.keyword_places = "dovecot"               # --keywords: sequences ("dovecot"), header, both
 
     def open(self) -> MHWriter:
         p = self.path
@@ -241,6 +245,8 @@ class MHWriter:
         """Write the message, then link it to the next free number (staging.py): a crash or a
         full disk never leaves a partial message under a number a mail client reads."""
         data = core_bytes(msg)
+        if msg.keywords and self.keyword_places != "dovecot":
+            data = add_headers(data, [flags.keywords_header(msg.keywords)])
         while True:
             fd, temp = self.stager.create(f".mboxtool.{self.tag}.{self.next}.tmp")
             try:
@@ -262,7 +268,7 @@ class MHWriter:
         for seq, letter in SEQUENCE_LETTERS.items():
             if letter in msg.flags:
                 self.seqs.setdefault(seq, set()).add(num)
-        for word in msg.keywords:
+        for word in msg.keywords if self.keyword_places != "header" else ():
             if _SEQUENCE_NAME.fullmatch(word) and word not in _RESERVED:
                 self.seqs.setdefault(word, set()).add(num)
             else:
