@@ -4,14 +4,22 @@
 Generates a realistic mbox (median message ~5 KB, a few multi-MB attachments, flags,
 quoted From lines), then times, each in its own process (peak RSS from wait4):
 
-  raw split        one file per message, no parsing, no fsync (the I/O floor)
+  raw split        one file per message, no parsing, no fsync (the I/O floor: names opened
+                   relative to a directory fd, slices written as memoryviews, as tight as
+                   Python allows)
   mboxtool         mbox -> Maildir, durable (default) and --no-fsync
   stdlib           mailbox.mbox -> mailbox.Maildir with MaildirMessage(msg)
   back             Maildir -> mbox: mboxtool vs stdlib
   read-only        validate, info, list --json vs `wc -l` on the same file
   rss-small        mboxtool on a 10x smaller mbox, to show memory stays flat
 
+With --memory SIZES (e.g. 20000,300000,2000000) it instead measures peak memory of
+convert (mbox -> Maildir, --no-fsync) and validate on mboxes of that many tiny
+messages (~130 bytes each: the per-message cost shows most), each generated, measured
+and removed in turn, and prints the growth per message against the smallest.
+
 Usage: python3 benchmarks/bench.py [--messages 20000] [--dir /tmp/mboxtool-bench]
+       python3 benchmarks/bench.py --memory 20000,300000,2000000
 """
 
 from __future__ import annotations
@@ -72,23 +80,27 @@ RAW_SPLIT = r'''
 import os, sys
 src, dst = sys.argv[1], sys.argv[2]
 os.makedirs(dst)
-buf = b""; n = 0; eof = False
-with open(src, "rb") as fh:
+where = os.open(dst, os.O_RDONLY | os.O_DIRECTORY)          # names relative to it: no path walk
+flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+buf = b""; n = 0
+with open(src, "rb", buffering=0) as fh:
     while True:
         chunk = fh.read(8 << 20)
-        buf += chunk
+        buf = buf + chunk if buf else chunk
+        view = memoryview(buf)                               # slices written without a copy
         start = 0
         while True:
             i = buf.find(b"\nFrom ", start + 1)
             if i < 0:
                 break
-            fd = os.open(f"{dst}/{n}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            os.write(fd, buf[start:i + 1]); os.close(fd); n += 1
+            fd = os.open(str(n), flags, 0o600, dir_fd=where)
+            os.write(fd, view[start:i + 1]); os.close(fd); n += 1
             start = i + 1
+        view.release()
         buf = buf[start:]
         if not chunk:
             if buf:
-                fd = os.open(f"{dst}/{n}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                fd = os.open(str(n), flags, 0o600, dir_fd=where)
                 os.write(fd, buf); os.close(fd)
             break
 '''
@@ -163,6 +175,44 @@ def report(rows: list[dict], messages: int, size: int) -> None:
               f"{b / 1e6 / r['seconds']:8.1f} {r['rss_mb']:7.1f} MB   {every if len(r.get('runs', ())) > 1 else ''}")
 
 
+def generate_tiny(path: Path, n: int) -> int:
+    """``n`` messages of about 130 bytes: where per-message memory shows, not buffers."""
+    with open(path, "wb") as fh:
+        for i in range(n):
+            t = 1_300_000_000 + i * 15
+            fh.write(f"From s{i % 97}@example.org {time.asctime(time.gmtime(t))}\nFrom: s@example.org\n"
+                     f"Subject: m {i}\nMessage-ID: <{i}@example.org>\n\nbody {i}\n".encode())
+    return path.stat().st_size
+
+
+def memory_check(work: Path, sizes: list[int]) -> None:
+    """Peak RSS of convert and validate by message count; mailboxes removed after use."""
+    import shutil
+    mt = [PY, "-m", "mboxtool"]
+    rows = []
+    for n in sizes:
+        src = work / f"tiny-{n}.mbox"
+        size = generate_tiny(src, n)
+        conv = run(f"convert {n} tiny messages", mt + ["convert", "-q", "--no-fsync", str(src), str(work / f"md-{n}")],
+                   settle=False)
+        shutil.rmtree(work / f"md-{n}")
+        val = run(f"validate {n} tiny messages", mt + ["validate", "--json", str(src)], settle=False)
+        src.unlink()
+        for r in (conv, val):
+            r["messages"], r["bytes"] = n, size
+            rows.append(r)
+    print(f"\n{'run':<34} {'seconds':>8} {'msg/s':>9} {'MB/s':>8} {'peak RSS':>9}")
+    for r in rows:
+        print(f"{r['label']:<34} {r['seconds']:8.2f} {r['messages'] / r['seconds']:9.0f} "
+              f"{r['bytes'] / 1e6 / r['seconds']:8.1f} {r['rss_mb']:7.1f} MB")
+    first = {r["label"].split()[0]: r for r in rows[:2]}
+    print("\ngrowth per message beyond the smallest (target: flat; every peak under 60 MB)")
+    for r in rows[2:]:
+        base = first[r["label"].split()[0]]
+        extra = (r["rss_mb"] - base["rss_mb"]) * 1024 * 1024 / (r["messages"] - base["messages"])
+        print(f"  {r['label']:<32} {extra:6.1f} bytes a message")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=20000)
@@ -173,7 +223,15 @@ def main() -> None:
                     help="runs of each stdlib conversion; the best counts (it gets the same benefit of the doubt)")
     ap.add_argument("--settle", type=float, default=3.0,
                     help="seconds to wait after sync before each run (0 for a quick check of the script)")
+    ap.add_argument("--memory", metavar="SIZES", default=None,
+                    help="only the memory check: comma-separated message counts, e.g. 20000,300000,2000000")
     args = ap.parse_args()
+    if args.memory:
+        work = args.dir / f"memory-{int(time.time())}"
+        work.mkdir(parents=True)
+        memory_check(work, [int(n) for n in args.memory.split(",")])
+        work.rmdir()
+        return
     global SETTLE_SECONDS
     SETTLE_SECONDS = args.settle
     work = args.dir / f"run-{int(time.time())}"        # fresh dirs: deleting many files slows the disk

@@ -3,7 +3,7 @@
     python3 benchmarks/delivery_floor.py [--files 20000] [--dir /tmp/mboxtool-floor]
 
 The raw split of bench.py creates one file per message and writes it. A
-Maildir delivery (mailbox-formats.md §2.4) also sets the mtime, links the file
+Maildir delivery (docs/formats.md §2.4) also sets the mtime, links the file
 from tmp/ into cur/ and unlinks the tmp/ name (or, where Linux has O_TMPFILE,
 creates the tmp/ file without a name and links it once). This script times those file
 system steps alone, in one process, with the same 5 KB of bytes per file and

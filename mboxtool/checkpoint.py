@@ -14,11 +14,13 @@ import hashlib
 import json
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
+from .digesttable import DigestTable
 from .durable import replace_file
 from .ownership import owner_for
+from .safefs import LARGE_CONTROL_CAP, read_control
 
 STATE_NAME = ".mboxtool-state"
 TAIL = 64 << 10
@@ -27,6 +29,11 @@ TAIL = 64 << 10
 def state_path(dst: Path, dst_format: str) -> Path | None:
     """The state file of a directory destination; None where there is nowhere private to put it."""
     return dst / STATE_NAME if dst_format in ("maildir", "mh") else None
+
+
+def _load(state: Path) -> object:
+    """The state file's entries; OSError for a link, a FIFO or a huge file (safefs.py)."""
+    return json.loads(read_control(state, cap=LARGE_CONTROL_CAP))
 
 
 def _tail_hash(fd: int, offset: int) -> str:
@@ -44,7 +51,7 @@ def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str
     if state is None:
         return None
     try:
-        entries = json.loads(state.read_text())
+        entries = _load(state)
         entry = entries.get(str(src.resolve()))
     except (OSError, ValueError, AttributeError):
         return None
@@ -60,38 +67,55 @@ def resume_point(state: Path | None, src: Path, fd: int, size: int, variant: str
     return offset
 
 
-def delivered(state: Path | None, src: Path) -> set[int]:
+def messages_before(state: Path | None, src: Path) -> int:
+    """How many messages of ``src`` lie before its recorded offset, all in the destination
+    (0 when a state file from before this count was kept does not say)."""
+    if state is None:
+        return 0
+    try:
+        entry = json.loads(state.read_text()).get(str(src.resolve()))
+        count = entry.get("messages", 0)
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return count if isinstance(count, int) and count >= 0 else 0
+
+
+def delivered(state: Path | None, src: Path) -> DigestTable:
     """Digests of the messages earlier complete runs took from ``src`` (none if unknown)."""
     if state is None:
-        return set()
+        return DigestTable()
     try:
-        entries = json.loads(state.read_text())
+        entries = _load(state)
         return _unpacked(entries.get(str(src.resolve())))
     except (OSError, ValueError, AttributeError):
-        return set()
+        return DigestTable()
 
 
-def _unpacked(entry: object) -> set[int]:
+def _unpacked(entry: object) -> DigestTable:
     try:
         raw = base64.b64decode(entry.get("delivered", ""), validate=True)     # type: ignore[union-attr]
     except (ValueError, AttributeError, TypeError):
-        return set()
-    return set(struct.unpack(f">{len(raw) // 8}Q", raw[:len(raw) - len(raw) % 8]))
+        return DigestTable()
+    return DigestTable(d for (d,) in struct.iter_unpack(">Q", raw[:len(raw) - len(raw) % 8]))
 
 
-def _packed(digests: set[int]) -> str:
+def _packed(digests: DigestTable) -> str:
     """8 bytes per digest, sorted, base64: about 11 bytes of state file per message."""
-    return base64.b64encode(struct.pack(f">{len(digests)}Q", *sorted(digests))).decode()
+    packed = bytearray()
+    for digest in digests:                         # ascending, without a list of them all
+        packed += digest.to_bytes(8, "big")
+    return base64.b64encode(packed).decode()
 
 
 def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync: bool,
-         ident: os.stat_result | None = None, taken: Iterable[int] = ()) -> None:
+         ident: os.stat_result | None = None, taken: Sequence[int] = (), messages: int = 0) -> None:
     """Remember that ``src`` was converted completely up to ``size`` (after the last commit),
-    and the digests of the messages ``taken`` from it (added to those of earlier runs)."""
+    the digests of the messages ``taken`` from it (added to those of earlier runs), and how
+    many ``messages`` lie before ``size`` (a resumed run counts them as already there)."""
     if state is None or not state.parent.exists():
         return
     try:
-        entries = json.loads(state.read_text())
+        entries = _load(state)
         if not isinstance(entries, dict):
             entries = {}
     except (OSError, ValueError):
@@ -99,17 +123,18 @@ def save(state: Path | None, src: Path, fd: int, size: int, variant: str, fsync:
     st = ident or os.fstat(fd)
     key = str(src.resolve())
     before = entries.get(key)
-    new = set(taken)
-    if new or not isinstance(before, dict):
-        delivered_text = _packed(_unpacked(before) | new)
+    if len(taken) or not isinstance(before, dict):
+        delivered = _unpacked(before)
+        delivered |= taken
+        delivered_text = _packed(delivered)
     else:                                          # nothing read this time: keep the list as it is
         delivered_text = before.get("delivered", "")
     entry = {"dev": st.st_dev, "ino": st.st_ino, "offset": size, "tail": _tail_hash(fd, size), "variant": variant,
-             "delivered": delivered_text}
+             "delivered": delivered_text, "messages": messages}
     if entries.get(key) == entry:
         return                                     # a re-run that found nothing new: nothing to record
     entries[key] = entry
-    where = os.open(state.parent, os.O_RDONLY | os.O_DIRECTORY)
+    where = os.open(state.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         replace_file(state.name, json.dumps(entries, indent=1).encode(), where, owner_for(state.parent), fsync)
     finally:

@@ -7,6 +7,7 @@ decompresses it into a private copy first, so offsets refer to the mbox bytes.
 from __future__ import annotations
 
 import errno
+import os
 import zlib
 from typing import BinaryIO
 
@@ -57,20 +58,39 @@ def decompression_errors() -> tuple[type[BaseException], ...]:
     return errors
 
 
-def decompress(fileobj: BinaryIO, kind: str, name: object, out: BinaryIO, limit: int | None = None) -> str | None:
+MAX_RATIO = 100                 # decompressed bytes per compressed byte, beyond the first 16 MiB
+RATIO_GRACE = 16 << 20          # small archives may be as repetitive as they like: no bomb
+ROOM_CHECK_EVERY = 16 << 20     # bytes written between two looks at the free space
+
+
+def decompress(fileobj: BinaryIO, kind: str, name: object, out: BinaryIO, limit: int | None = None,
+               compressed_size: int | None = None, max_ratio: float | None = MAX_RATIO) -> str | None:
     """Write the decompressed bytes of ``fileobj`` (all, or the first ``limit``) into ``out``.
 
     Returns None, or why the data breaks off after what was written (a download cut short:
     what came before it is kept). InputError when nothing could be read, or when the disk
     failed rather than the data. Read in small steps, so little is lost at a break.
+
+    With ``compressed_size`` (a copy to disk), the copy is refused (InputError) once it
+    holds more than 16 MiB plus ``max_ratio`` times that size (a decompression bomb; None:
+    no bound), or would leave less than 5 % of its file system free (the reserve the spool
+    copy keeps): it never fills the disk that deliveries write to.
     """
-    written = 0
+    written, next_look = 0, ROOM_CHECK_EVERY
+    bound = None if compressed_size is None or not max_ratio else RATIO_GRACE + max_ratio * compressed_size
     try:
         with open_decompressed(fileobj, kind, name) as stream:
             while limit is None or written < limit:
                 chunk = stream.read1(1 << 16 if limit is None else min(1 << 16, limit - written))
                 if not chunk:
                     break
+                if bound is not None and written + len(chunk) > bound:
+                    raise InputError(f"{name}: decompresses to more than {max_ratio:g} times its size "
+                                     f"({compressed_size} bytes): refused as a decompression bomb "
+                                     "(--max-ratio raises the bound, 0 lifts it)")
+                if compressed_size is not None and written + len(chunk) >= next_look:
+                    _keep_reserve(out, name, written)
+                    next_look += ROOM_CHECK_EVERY
                 out.write(chunk)
                 written += len(chunk)
     except decompression_errors() as exc:
@@ -81,3 +101,17 @@ def decompress(fileobj: BinaryIO, kind: str, name: object, out: BinaryIO, limit:
             raise InputError(f"{name}: broken {kind} data: {exc}") from exc
         return f"the {kind} data breaks off after {written} bytes of mail ({exc}): what follows is lost"
     return None
+
+
+def _keep_reserve(out: BinaryIO, name: object, written: int) -> None:
+    """InputError when the next stretch of the copy would leave its file system less than
+    5 % free (or the stretch itself does not fit)."""
+    try:
+        st = os.fstatvfs(out.fileno())
+    except (OSError, AttributeError, ValueError):     # not a file on disk (a test's BytesIO)
+        return
+    free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+    if free - ROOM_CHECK_EVERY < total // 20:
+        raise InputError(f"{name}: cannot decompress it: after {written} bytes its copy in $TMPDIR "
+                         "would leave less than 5 % of that file system free (set TMPDIR to a "
+                         "larger one, or decompress it yourself)")

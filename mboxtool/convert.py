@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from . import checkpoint, flags
+from .compression import MAX_RATIO
 from .detect import detect_format, inner_mbox, normalize_format
 from .durable import create_empty_file
 from .errors import InputError, UsageError
 from .formats.maildir import being_made
 from .formats.mbox import VARIANTS, FdFile, MboxScanner, _copy_range
-from .index import short_digest
+from .digesttable import DigestTable
+from .index import exact_digest, replaces_known, short_digest
 from .mailboxes import make_reader, make_writer, progress_size
 from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
 from .ownership import owner_for, parse_owner
@@ -55,6 +57,8 @@ class ConvertOptions:
     keywords: str = "dovecot"             # Maildir, MH: where keywords go (flags.KEYWORD_PLACES)
     layout: str = "maildir++"             # --recursive Maildir: maildir++ (.A.B) or fs (A/B, fslayout.py)
     notmuch_tags: Any = None              # a path (or a notmuch.TagFile a tree shares): --notmuch-tags
+    max_ratio: float | None = MAX_RATIO   # a compressed mbox: bound of its copy (compression.py)
+    quarantine: str | None = None         # --move: where to set aside what cannot be converted
 
 
 @dataclass
@@ -81,6 +85,9 @@ class ConvertReport:
     resumed_at: int | None = None         # byte offset where an unchanged source was resumed
     stopped: bool = False                 # a write error stopped the run: the rest of SRC was not attempted
     subscribed: list[str] = field(default_factory=list)   # Maildir++ folders added to Dovecot's list
+    quarantined: int = 0                  # --move: failed parts set aside before the source was emptied
+    quarantine_files: list[str] = field(default_factory=list)
+    quarantine_spans: list[dict[str, Any]] = field(default_factory=list)   # source offset -> file offset
     write_error: OSError | None = field(default=None, repr=False)   # what stopped it (not in --json)
 
     @property
@@ -103,6 +110,8 @@ class ConvertReport:
             "bytes": self.bytes, "seconds": round(self.seconds, 3), "verified": self.verified,
             "dry_run": self.dry_run, "moved": self.moved, "resumed_at": self.resumed_at,
             "stopped": self.stopped, "subscribed": self.subscribed,
+            "quarantined": self.quarantined, "quarantine_files": self.quarantine_files,
+            "quarantine_spans": self.quarantine_spans,
             "errors": self.errors, "excluded": self.excluded, "warnings": self.warnings,
         }
 
@@ -136,6 +145,19 @@ def _note_nul_run(msg: MailMessage, report: ConvertReport) -> None:
                             f"message {msg.key} holds a run of {run[1] - run[0]} NUL bytes (damage from a "
                             "crashed write; a message after it may be merged into this one; "
                             "'mboxtool repair' cuts the run out)"})
+
+
+def _note_unknown_flags(msg: MailMessage, report: ConvertReport) -> None:
+    """Say which characters after a Maildir name's ``:2,`` were no flags (§6 unknown-flag):
+    they are kept, as keywords ``$MaildirFlag_<c>`` that a Maildir destination writes back
+    into the name, never dropped unsaid."""
+    note = next((n for n in msg.notes if n.startswith("unknown-flag:")), None)
+    if note is None:
+        return
+    chars = note.split(":", 1)[1]
+    report.warnings.append({"code": "unknown-flag", "key": msg.key, "message":
+                            f"{chars!r} after ':2,' are no Maildir flags; kept as keywords "
+                            + ", ".join(f"$MaildirFlag_{c}" for c in chars)})
 
 
 def _empty(msg: MailMessage, report: ConvertReport) -> bool:
@@ -178,7 +200,7 @@ class _Known:
     """Digests already in the destination: from our Maildir names, or DST read back."""
 
     def __init__(self) -> None:
-        self.digests: set[int] = set()
+        self.digests = DigestTable()
 
     def read_back(self, dst: Path, fmt: str, writer: Any = None) -> None:
         """Digest every message already in DST (through the writer's locked fd for mbox)."""
@@ -251,7 +273,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
                     progress: Progress | None = None, warn: Callable[[str], None] | None = None,
                     progress_total: Callable[[int | None, str], None] | None = None,
                     owner: str | None = None) -> ConvertReport:
-    """Convert every message of ``src`` into ``dst``; see cli.md for the rules.
+    """Convert every message of ``src`` into ``dst``; see docs/convert.md for the rules.
 
     Run as root, the work is done as the mailbox's owner (``owner``, "USER[:GROUP]", else
     the owner of ``src``; ownership.acting_user), in a forked child (privsep.run_as); a
@@ -277,6 +299,8 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
     refuse_destination_inside(src, dst)
     if opts.variant not in VARIANTS:
         raise UsageError(f"unknown variant {opts.variant!r}")
+    if opts.move and src.is_symlink():              # what it names may be someone else's mail
+        raise UsageError(f"{src}: is a symbolic link; --move removes mail only from the mailbox itself")
     if opts.move and src_format == "babyl":
         raise UsageError("--move is not supported for Babyl sources (the file would be rewritten)")
     report = ConvertReport(str(src), str(dst), src_format, dst_format, dry_run=opts.dry_run)
@@ -293,7 +317,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
             report.error(f"{src}: {info['reason']}", offset=info.get("offset"))
             return
         if code in ("garbage-before-first-from", "cr-line-endings", "truncated-message",
-                    "duplicate-unique", "empty-file", "foreign-file", "vanished-file"):
+                    "duplicate-unique", "empty-file", "foreign-file", "vanished-file", "not-a-message"):
             report.warnings.append({"code": code, **{k: v for k, v in info.items()
                                                       if isinstance(v, (int, str, bool))}})
 
@@ -301,7 +325,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
                          lock=opts.lock, lock_timeout=opts.lock_timeout,
                          exclusive=opts.move and src_format in ("mbox", "mmdf"),
                          include_expunged=opts.include_expunged, event=on_event, warn=warn,
-                         dotlock=opts.dotlock)
+                         dotlock=opts.dotlock, max_ratio=opts.max_ratio)
     reader.count_lines = False           # convert reports byte offsets; line numbers are validate's
     reader.defer_unquote = True          # writers unquote through core_bytes (in the writer process)
     with reader:
@@ -425,7 +449,8 @@ def _dry_run(reader: Any, src_format: str, dst: Path, dst_format: str,
         if _refuse_garbage(msg, report) or _empty(msg, report):
             continue
         _note_nul_run(msg, report)
-        if short_digest(msg.data) in known.digests:
+        _note_unknown_flags(msg, report)
+        if short_digest(msg.data) in known.digests or replaces_known(msg.data, known.digests):
             report.skipped += 1
         else:
             report.converted += 1
@@ -469,6 +494,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     state = _resume(reader, src_format, dst, dst_format) if not opts.move else None
     if state is not None and reader.resume_at[0] > 0:
         report.resumed_at = reader.resume_at[0]
+        report.skipped += checkpoint.messages_before(state, reader.path)   # all in DST already
     writer = make_writer(dst, dst_format, variant=opts.variant, fsync=opts.fsync, lock=opts.lock,
                          lock_timeout=opts.lock_timeout, warn=warn, dotlock=opts.dotlock)
     if opts.thunderbird and dst_format == "mbox":
@@ -479,6 +505,16 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     expected: dict[int, Any] = {}                  # --verify: digest -> _packed(flags, date), a list for copies
     taken = array("Q")                             # digests taken from SRC: 8 bytes a message
     moved_keys: list[str] = []
+    # --move out of one file: where each message starts, and which failed (key, offset), so
+    # that the failed bytes can be set aside before the file is emptied (quarantine.py)
+    spans_needed = opts.move and src_format in ("mbox", "mmdf")
+    starts = array("Q")
+    failed_at: list[tuple[str, int, int | None]] = []
+
+    def note_failed(msg: MailMessage) -> None:
+        if spans_needed and msg.offset is not None:
+            # an MMDF message is its bytes between delimiters; an mbox one runs to the next From_ line
+            failed_at.append((msg.key, msg.offset, len(msg.data) if src_format == "mmdf" else None))
     aborted = False
     try:
         known.read_back(dst, dst_format, writer)
@@ -491,15 +527,19 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
             sink = ThreadSink
         else:
             sink = InlineSink
+        adds_newline = getattr(writer, "adds_final_newline", False)
+        blind = _quoting_blind(dst_format, opts.variant)
         with sink(writer, known.digests) as pipe:
 
             failures: list[BatchResult] = []
 
             def account(result: BatchResult) -> None:
                 nonlocal aborted
-                if not _account(result, report, expected, moved_keys, opts, taken):
+                if not _account(result, report, expected, moved_keys, opts, taken, adds_newline):
                     failures.append(result)
                     aborted = True
+                for msg, _ in result.refused:
+                    note_failed(msg)
 
             batch: list[MailMessage] = []
             size = 0
@@ -511,9 +551,18 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                     let_go_at = None
                 if progress:
                     progress(len(msg.data))
-                if _refuse_garbage(msg, report) or _empty(msg, report):
+                if spans_needed and msg.offset is not None:
+                    starts.append(msg.offset)
+                if _refuse_garbage(msg, report):
+                    note_failed(msg)
+                    continue
+                if _empty(msg, report):
                     continue
                 _note_nul_run(msg, report)
+                _note_unknown_flags(msg, report)
+                if opts.verify:                    # before a writer process takes the bytes
+                    held = msg.data + b"\n" if adds_newline and msg.data[-1:] != b"\n" else msg.data
+                    msg.exact = exact_digest(held, msg.quoted, blind)
                 if opts.notmuch_tags is not None:
                     opts.notmuch_tags.add(msg)
                 # the sink digests and skips what DST holds; identical copies inside one
@@ -539,11 +588,14 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
             report.warnings += writer.keyword_warnings()
         report.warnings += getattr(writer, "warnings", [])
         if opts.move and not aborted:
+            if report.failed and spans_needed:
+                starts.extend(m.offset for m, _ in reader.skipped if m.offset is not None)
+                _quarantine(reader, failed_at, starts, dst, dst_format, opts, report)
             _remove_moved(reader, src_format, moved_keys, report)
         if state is not None and not aborted and not report.failed:
             try:
                 checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync,
-                                getattr(reader, "identity", None), taken)
+                                getattr(reader, "identity", None), taken, report.converted + report.skipped)
             except OSError as exc:                 # the mail is in; only the shortcut for next time is not
                 report.warnings.append({"code": "state-not-saved", "message":
                                         f"{state}: cannot record how far this run read ({exc.strerror or exc}); "
@@ -551,13 +603,28 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
     finally:
         writer.close()
     if opts.verify and not aborted:
-        _verify(dst, dst_format, expected, report)
+        _verify(dst, dst_format, expected, report, _quoting_blind(dst_format, opts.variant))
+
+
+def _quoting_blind(fmt: str, variant: str) -> bool:
+    """mboxo and mboxcl write a body's ``From `` line as ``>From ``, which reads back the same
+    as a ``>From `` line of the message: --verify cannot hold such a copy to that difference."""
+    return fmt == "mbox" and variant in ("mboxo", "mboxcl")
+
+
+def _note_final_newline(msg: MailMessage, report: ConvertReport) -> None:
+    """The destination ends every entry with a line end (an mboxo or mboxrd entry, MMDF,
+    Babyl): a message without a final newline is stored one byte longer, and said so."""
+    report.warnings.append({"code": "final-newline-added", "key": msg.key, "message":
+                            f"a message without a final newline; {report.destination_format} adds one "
+                            "(an mbox written with --variant mboxcl2 keeps such a message exactly)"})
 
 
 def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_keys: list[str],
-             opts: ConvertOptions, taken: array) -> bool:
+             opts: ConvertOptions, taken: array, adds_newline: bool = False) -> bool:
     """Count a written batch, and note the digests ``taken`` from the source (for the state
-    file); False when the run must stop (disk full, I/O error)."""
+    file); False when the run must stop (disk full, I/O error). ``adds_newline``: the
+    destination gives a message without a final newline one (_note_final_newline)."""
     for msg, reason in result.refused:
         report.failed += 1
         report.error(f"cannot be stored in {report.destination_format}: {reason}", msg.key,
@@ -576,8 +643,10 @@ def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_k
         report.bytes += msg.size if msg.size is not None else len(msg.data)
         if opts.move:
             moved_keys.append(msg.key)
+        if adds_newline and msg.data[-1:] != b"\n":
+            _note_final_newline(msg, report)
         if opts.verify:
-            value = _packed(msg.flags, msg.date)
+            value = _packed(msg.flags, msg.date, msg.exact or 0)
             held = expected.get(digest)
             if held is None:
                 expected[digest] = value
@@ -611,10 +680,30 @@ def _key_order(key: str) -> tuple[int, str]:
     return (int(key), "") if key.isdigit() else (0, key)
 
 
+def _quarantine(reader: Any, failed_at: list[tuple[str, int, int | None]], starts: array, dst: Path,
+                dst_format: str, opts: ConvertOptions, report: ConvertReport) -> None:
+    """--move: set aside, durably, the bytes of every message that failed, so that the source
+    can be emptied as usual (quarantine.py). When that cannot be done the source is kept."""
+    from .quarantine import quarantine_dir, set_aside, spans_of
+    if len(failed_at) != report.failed:            # a failure that is no span of the file
+        return
+    where = Path(opts.quarantine) if opts.quarantine else quarantine_dir(dst, dst_format)
+    spans = spans_of(failed_at, list(starts), reader.size)
+    try:
+        path, placed = set_aside(reader.fd, spans, Path(report.source), where)
+    except OSError as exc:
+        report.error(f"{where}: cannot set aside the {len(spans)} part(s) that could not be converted "
+                     f"({exc.strerror or exc}); the source was kept unchanged")
+        return
+    report.quarantined = len(placed)
+    report.quarantine_files.append(str(path))
+    report.quarantine_spans += placed
+
+
 def _remove_moved(reader: Any, src_format: str, keys: list[str], report: ConvertReport) -> None:
     """--move: remove from SRC what is now durable in DST (§7.5)."""
     if src_format in ("mbox", "mmdf"):
-        if report.failed:
+        if report.failed > report.quarantined:
             report.warnings.append({"code": "move-incomplete",
                                     "message": f"{report.source}: kept unchanged because "
                                                f"{report.failed} messages could not be converted"})
@@ -631,11 +720,8 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
         quota = quota_file(report.source) if src_format == "maildir" else None
         size = count = 0
         for key in keys:
-            path = Path(report.source) / key
             try:
-                if quota is not None:
-                    size += os.lstat(path).st_size
-                os.unlink(path)
+                size += reader.remove(key)          # through the directory fd it was read by
                 count += 1
             except FileNotFoundError:
                 pass
@@ -655,22 +741,30 @@ def _remove_moved(reader: Any, src_format: str, keys: list[str], report: Convert
     report.moved = True
 
 
-def _packed(flags_: str, date: int | None) -> int:
-    """Flags and date of a converted message in one int: --verify keeps one per message."""
+_DATE_BITS = 42
+
+
+def _packed(flags_: str, date: int | None, exact: int = 0) -> int:
+    """Flags, date and exact digest of a converted message in one int: --verify keeps one per message."""
     bits = 0
     for i, letter in enumerate(flags.LETTERS):
         if letter in flags_:
             bits |= 1 << i
-    return bits if date is None else date << 7 | 1 << 6 | bits
+    if date is None or not 0 <= date < 1 << _DATE_BITS:
+        return (exact << _DATE_BITS) << 7 | bits
+    return (exact << _DATE_BITS | date) << 7 | 1 << 6 | bits
 
 
-def _unpacked(value: int) -> tuple[str, int | None]:
-    return "".join(letter for i, letter in enumerate(flags.LETTERS) if value >> i & 1), \
-        value >> 7 if value >> 6 & 1 else None
+def _unpacked(value: int) -> tuple[str, int | None, int]:
+    letters = "".join(letter for i, letter in enumerate(flags.LETTERS) if value >> i & 1)
+    date = value >> 7 & ((1 << _DATE_BITS) - 1) if value >> 6 & 1 else None
+    return letters, date, value >> (7 + _DATE_BITS)
 
 
-def _verify(dst: Path, fmt: str, expected: dict[int, Any], report: ConvertReport) -> None:
-    """Re-read DST and check every converted message: digest, flags and date.
+def _verify(dst: Path, fmt: str, expected: dict[int, Any], report: ConvertReport,
+            quoting_blind: bool = False) -> None:
+    """Re-read DST and check every converted message: exact bytes (but for the metadata
+    headers), flags and date.
 
     Each message is checked as it is read and then forgotten, so the only state
     is one int per converted message. New-ness is not compared: a seen-but-new
@@ -679,27 +773,31 @@ def _verify(dst: Path, fmt: str, expected: dict[int, Any], report: ConvertReport
     mismatches = 0
     checks_state = fmt in ("maildir", "mbox", "mmdf")
 
-    def agrees(msg: Any, value: int) -> bool:
-        flags_, date = _unpacked(value)
-        return not checks_state or (msg.flags == flags_ and (date is None or msg.date == date))
+    def agrees(msg: Any, value: int, exact: int) -> bool:
+        flags_, date, expected_exact = _unpacked(value)
+        return exact == expected_exact and (
+            not checks_state or (msg.flags == flags_ and (date is None or msg.date == date)))
 
-    with make_reader(dst, fmt, lock=True) as reader:
+    # mboxtool writes From_ dates in UTC (§1.6): what it wrote is read back as such
+    with make_reader(dst, fmt, lock=True, from_tz="utc") as reader:
         for msg in reader:
             digest = short_digest(msg.data)
             held = expected.get(digest)
             if held is None:                       # there before this run, or checked already
                 continue
+            exact = exact_digest(msg.data, msg.quoted, quoting_blind)
             if isinstance(held, list):             # copies: this one is whichever agrees
-                value = next((v for v in held if agrees(msg, v)), held[0])
+                value = next((v for v in held if agrees(msg, v, exact)), held[0])
                 held.remove(value)
                 if len(held) == 1:
                     expected[digest] = held[0]
             else:
                 value = expected.pop(digest)
-            if not agrees(msg, value):
-                flags_, date = _unpacked(value)
+            if not agrees(msg, value, exact):
+                flags_, date, expected_exact = _unpacked(value)
                 mismatches += 1
-                report.error(f"verify: message {digest:016x} has flags {msg.flags!r} date "
+                what = "" if exact == expected_exact else "bytes that differ from the source's, "
+                report.error(f"verify: message {digest:016x} has {what}flags {msg.flags!r} date "
                              f"{msg.date} in {dst}, expected {flags_!r} {date}")
     for digest, held in expected.items():          # converted, but not found in DST
         mismatches += len(held) if isinstance(held, list) else 1

@@ -1,6 +1,6 @@
 """Delivery dates: the From_ line date first, then Date:, then the newest Received:.
 
-From_ lines come in many forms (mailbox-formats.md §1.2); the parser searches the
+From_ lines come in many forms (docs/formats.md §1.2); the parser searches the
 text after ``From `` for an asctime-like or an RFC 2822-like date and treats the
 rest as the envelope sender.
 """
@@ -205,18 +205,52 @@ def asctime_utc(epoch: int) -> str:
             f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {t.tm_year}")
 
 
-def zone_offset_guess(from_epoch_as_utc: int, received: int | None) -> int | None:
-    """Offset (seconds) that makes a zoneless From_ date agree with Received:, if any.
+# How far apart the wall-clock times of a From_ line and a Received: header may be and still
+# name one moment: delivery is local, so the delivery agent writes the From_ line within
+# moments of the last hop's Received: line.
+ZONE_AGREEMENT_SECONDS = 120
 
-    A writer that used local time leaves a whole number of quarter-hours between
-    its From_ date read as UTC and the Received: date (§3.6 heuristic).
+
+_NAMED_ZONE = re.compile(r"(?i)\d\d:\d\d(?::\d\d)?\s+(?:[+-]\d{4}|UTC?|GMT|[ECMP][SD]T)\b")
+
+
+def header_wall_clock_in(raw: bytes, start: int, end: int) -> tuple[int, int] | None:
+    """(wall-clock time read as UTC, zone offset in seconds) of the date in ``raw[start:end]``
+    (a Received: tail, possibly folded); None when it holds no date or names no zone.
+    ``-0000`` (qmail) counts as UTC: the time is UTC, only the writer's own zone is unknown."""
+    m = _FAST_RFC_BYTES.match(raw, start, end)
+    if m:
+        day, mon, year, hh, mm, ss, sign, zh, zm = m.groups()
+        wall = _epoch(int(year), _FAST_MONTHS[mon], int(day), int(hh), int(mm), int(ss or 0))
+        if wall is not None:
+            return wall, (1 if sign == b"+" else -1) * (int(zh) * 3600 + int(zm) * 60)
+    text = " ".join(raw[start:end].decode("latin-1").split())
+    if not _NAMED_ZONE.search(text):
+        return None                                    # a time without a zone is no evidence
+    try:
+        from email.utils import parsedate_tz
+        parsed = parsedate_tz(text)
+    except (ValueError, IndexError, OverflowError, TypeError):
+        return None
+    if parsed is None or parsed[9] is None or not 1 <= parsed[1] <= 12:
+        return None
+    year = parsed[0] + (0 if parsed[0] >= 100 else 1900 if parsed[0] >= 70 else 2000)
+    wall = _epoch(year, parsed[1], parsed[2], parsed[3], parsed[4], parsed[5])
+    return None if wall is None else (wall, parsed[9])
+
+
+def proven_zone(from_wall: int, received: tuple[int, int] | None) -> int | None:
+    """The zone a zoneless From_ date was written in, when there is evidence for it.
+
+    ``from_wall``: the From_ date read as UTC; ``received``: (wall clock, zone) of the
+    final hop's Received: date. The evidence is that line's own wall-clock time agreeing
+    with the From_ time (within ZONE_AGREEMENT_SECONDS): the delivery agent wrote both in
+    that line's zone. A gap of a whole number of quarter-hours proves nothing (a delivery
+    delay of eight minutes is no time zone), so nothing else is guessed.
     """
     if received is None:
         return None
-    diff = from_epoch_as_utc - received
-    if abs(diff) > 14 * 3600 + 600:
-        return None
-    quarters = round(diff / 900)
-    if abs(diff - quarters * 900) <= 600:
-        return quarters * 900
+    wall, zone = received
+    if abs(from_wall - wall) <= ZONE_AGREEMENT_SECONDS and plausible(wall - zone):
+        return zone
     return None

@@ -1,4 +1,4 @@
-"""Format detection from content (cli.md, "Formats and detection")."""
+"""Format detection from content (docs/formats.md §9)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .formats.eml import is_message_file
 from .formats.maildir import is_control_file
 from .formats.mboxscan import BOM, first_separator
 from .formats.mh import is_mh
+from .safefs import open_regular
 
 FORMATS = ("mbox", "maildir", "mh", "mmdf", "babyl")
 SOURCE_FORMATS = FORMATS + ("eml",)     # eml: message files, read when asked for, never detected
@@ -38,7 +39,8 @@ def read_head(path: Path, size: int = SNIFF) -> bytes:
     """The first bytes of ``path``, leaving its access time as it was ("new mail" stays new)."""
     try:
         before = os.stat(path)
-        with open(path, "rb") as fh:
+        fd, _ = open_regular(path, follow=True)     # swapped for a FIFO since: refused, not waited on
+        with os.fdopen(fd, "rb") as fh:
             head = fh.read(size)
         _restore_atime(path, before)
         return head
@@ -117,7 +119,8 @@ def _detect_compressed(path: Path, kind: str) -> str:
     sniffed = io.BytesIO()
     try:
         before = os.stat(path)
-        with open(path, "rb") as raw:
+        fd, _ = open_regular(path, follow=True)
+        with os.fdopen(fd, "rb") as raw:
             decompress(raw, kind, path, sniffed, SNIFF)  # a later break is the reader's to report
         _restore_atime(path, before)
     except OSError as exc:

@@ -1,6 +1,6 @@
 """Durability helpers: fsync of files and directories, and one filesystem flush per batch.
 
-fsync is priced per call, not per byte (performance.md): one ``syncfs(2)`` per
+fsync is priced per call, not per byte (docs/performance.md): one ``syncfs(2)`` per
 group of messages costs about one journal commit, where an fsync per file costs
 one commit each. Where syncfs is unavailable, fall back to per-file fsync.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .fdio import write_buffers
 from .ownership import Owner, give
+from .safefs import create_temp
 
 _libc = None
 _syncfs_ok: bool | None = None
@@ -114,8 +115,8 @@ def replace_file(name: str, data: bytes, dir_fd: int | str | os.PathLike[str], o
     For the small files beside the mail: ``dovecot-keywords``, ``.mh_sequences``, the
     state file, Claws' marks, Courier's keyword updates, the subscription lists. Rename is
     right for them; mail itself is linked, never renamed over. ``tmp``: the temporary name,
-    where the file's owner has a convention for it (a lock file that is renamed, a prefix
-    its reader passes over).
+    where the file's owner has a convention for it (a prefix its reader passes over), to
+    which a random part is added.
     """
     if not isinstance(dir_fd, int):
         fd = os.open(dir_fd, os.O_RDONLY | os.O_DIRECTORY)
@@ -123,8 +124,8 @@ def replace_file(name: str, data: bytes, dir_fd: int | str | os.PathLike[str], o
             return replace_file(name, data, fd, owner, fsync, tmp)
         finally:
             os.close(fd)
-    tmp = tmp or f".{name.lstrip('.')}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600, dir_fd=dir_fd)
+    # a random name created exclusively: a link planted under a guessable name is never opened
+    fd, tmp = create_temp(dir_fd, tmp or f".{name.lstrip('.')}")
     try:
         give(owner, fd)
         write_buffers(fd, (data,))

@@ -1,4 +1,4 @@
-"""Flags and keywords between formats, as data tables (mailbox-formats.md §3).
+"""Flags and keywords between formats, as data tables (docs/formats.md §3).
 
 The canonical form is Maildir's letters, sorted: D draft, F flagged, P passed,
 R replied, S seen, T trashed; plus ``new`` and a list of keywords.

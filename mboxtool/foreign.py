@@ -17,6 +17,7 @@ from pathlib import Path
 from .durable import replace_file
 from .flags import parse_maildir_name
 from .index import short_digest
+from .safefs import LARGE_CONTROL_CAP, read_control
 
 CACHE_NAME = ".mboxtool-digests"
 
@@ -24,7 +25,7 @@ CACHE_NAME = ".mboxtool-digests"
 def read_cache(maildir: Path) -> dict[str, int]:
     """unique name -> digest, as the last run left them (empty when unknown or unreadable)."""
     try:
-        text = (maildir / CACHE_NAME).read_bytes().decode("utf-8", "surrogateescape")
+        text = read_control(maildir / CACHE_NAME, cap=LARGE_CONTROL_CAP).decode("utf-8", "surrogateescape")
     except (OSError, ValueError):
         return {}
     cache = {}

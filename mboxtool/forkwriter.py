@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 from .fdio import write_buffers
 from .flags import keyword_bytes
-from .index import core_digest
+from .index import core_digest, replaces_known
 from .message import MailMessage
 
 _BATCH = struct.Struct("!Iq")         # messages in the batch that follows, ring offset of its bytes
@@ -279,7 +279,7 @@ class ForkedMaildirWriter:
                             _messages(stream, self.ring.map())):
                         digest, parts = core_digest(data, quoted, quotes)
                         digests.append(digest)               # for --verify and the state file
-                        if digest in known:
+                        if digest in known or replaces_known(data, known):
                             status.append("s")
                             continue
                         try:

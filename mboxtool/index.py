@@ -23,6 +23,52 @@ def short_digest(data: bytes) -> int:
     return core_digest(data, False)[0]
 
 
+# The first header line repair gives a message whose bytes it changed: the digests of the
+# damaged message(s) it replaces. A conversion of the repaired copy into a destination that
+# holds those already skips it, so that the recovery path (convert, repair, convert) leaves
+# no duplicates.
+REPAIRED_FROM = b"X-Mboxtool-Repaired-From: "
+
+
+def repaired_from_line(originals: list[int], eol: bytes = b"\n") -> bytes:
+    return REPAIRED_FROM + b" ".join(b"%016x" % d for d in originals) + eol
+
+
+def repaired_from(data: bytes | memoryview) -> list[int]:
+    """The digests a repaired message names as the damaged ones it replaces ([] for others)."""
+    if bytes(data[:len(REPAIRED_FROM)]) != REPAIRED_FROM:
+        return []
+    head = bytes(data[len(REPAIRED_FROM):len(REPAIRED_FROM) + 17 * 64])
+    try:
+        return [int(word, 16) for word in head.split(b"\n", 1)[0].split()]
+    except ValueError:
+        return []
+
+
+def replaces_known(data: bytes | memoryview, known: set[int]) -> bool:
+    """True for a repaired message all of whose damaged originals are in ``known``."""
+    originals = repaired_from(data)
+    return bool(originals) and all(d in known for d in originals)
+
+
+def exact_digest(data: bytes, quoted: bool, quoting_blind: bool = False) -> int:
+    """A 64-bit digest of the message's exact bytes without metadata headers, for --verify:
+    unlike ``short_digest`` a missing final newline counts. ``quoted``: ``data`` is still
+    mboxrd-quoted; ``quoting_blind``: ``>From`` quoting of any depth is ignored (what an
+    mboxo or mboxcl file cannot keep apart)."""
+    if quoting_blind:
+        end = header_end(data)
+        head = strip_head(data[:end])
+        sha = hashlib.sha1(drop_from_quoting(head) if b">From " in head else head)
+        body = data[end:]
+        sha.update(drop_from_quoting(body) if b">From " in body else body)
+    else:
+        sha = hashlib.sha1()
+        for part in core_digest(data, quoted)[1]:
+            sha.update(part)
+    return int.from_bytes(sha.digest()[:8], "big")
+
+
 def message_digest(msg: MailMessage) -> tuple[int, tuple[bytes | memoryview, ...]]:
     """The identity of ``msg``, and ``core_bytes(msg)`` as buffers to write (``msg`` is left as it was,
     but for ``body_froms``)."""

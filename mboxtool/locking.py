@@ -1,4 +1,4 @@
-"""mbox locking as mail delivery agents do it on Debian (mailbox-formats.md §7.3).
+"""mbox locking as mail delivery agents do it on Debian (docs/formats.md §7.3).
 
 Read-only work takes a shared fcntl lock. Modifying work takes an exclusive
 fcntl lock plus a ``PATH.lock`` dotlock created with the NFS-safe link()
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import math
 import os
 import random
 import socket
@@ -17,7 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import InputError, LockTimeout
+from .errors import InputError, LockTimeout, UsageError
+from .safefs import open_regular
 
 STALE_AFTER = 600          # seconds without change before a dotlock counts as stale
 REFRESH_EVERY = 30         # seconds between utime() of our dotlock (others break at 120 s+)
@@ -33,6 +35,24 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _lock_head(lock: Path) -> bytes:
+    """The first 200 bytes of a dotlock; OSError for a link, a FIFO or a device in its place
+    (never read whole, never waited on)."""
+    fd, _ = open_regular(lock)
+    try:
+        return os.read(fd, 200)
+    finally:
+        os.close(fd)
+
+
+def check_timeout(timeout: float) -> float:
+    """``timeout`` when it is a number of seconds a wait can end after; UsageError for
+    NaN (every comparison false: a wait for ever), infinity or a negative number."""
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout >= 0):
+        raise UsageError(f"lock timeout {timeout!r}: must be a finite number of seconds, 0 or more")
+    return timeout
+
+
 def dotlock_state(path: Path, now: float | None = None) -> tuple[bool, str]:
     """(stale?, why) for ``PATH.lock`` of mailbox ``path``; (False, '') when there is none."""
     lock = Path(str(path) + ".lock")
@@ -42,7 +62,7 @@ def dotlock_state(path: Path, now: float | None = None) -> tuple[bool, str]:
         return False, ""
     now = time.time() if now is None else now
     try:
-        content = lock.read_bytes()[:200].split()
+        content = _lock_head(lock).split()
         pid = int(content[0]) if content else None
         host = content[1].decode("ascii", "replace") if len(content) > 1 else None
     except (OSError, ValueError):
@@ -64,7 +84,7 @@ class MboxLock:
 
     def __init__(self, path: Path, fd: int, exclusive: bool, timeout: float,
                  dotlock: bool | None = None, warn=None):
-        self.path, self.fd, self.exclusive, self.timeout = path, fd, exclusive, timeout
+        self.path, self.fd, self.exclusive, self.timeout = path, fd, exclusive, check_timeout(timeout)
         self.want_dotlock = exclusive if dotlock is None else dotlock
         self.warn = warn or (lambda msg: None)
         self.lockpath = Path(str(path) + ".lock")
@@ -165,9 +185,9 @@ class MboxLock:
             try:
                 # only ours: same inode (numbers are reused at once) and the content we wrote
                 if os.lstat(self.lockpath).st_ino == self.dotlock_ino and \
-                        self.lockpath.read_bytes() == self._content:
+                        _lock_head(self.lockpath) == self._content:
                     os.unlink(self.lockpath)
-            except FileNotFoundError:
+            except OSError:                  # gone, or no longer our file: not ours to remove
                 pass
             self.dotlock_ino = None
         try:
@@ -191,8 +211,8 @@ def lock_directory(path: Path, timeout: float) -> int | None:
     starts, so two at once (an overlapping cron job) would both deliver every new message.
     Where the file system has no flock (some network file systems), None: no lock.
     """
+    deadline = time.monotonic() + check_timeout(timeout)
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    deadline = time.monotonic() + timeout
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .compression import MAX_RATIO
 from .errors import UsageError
 from .formats.babyl import BabylReader, BabylWriter
 from .formats.eml import EmlReader
@@ -21,13 +22,14 @@ WRITERS = {"mbox": MboxWriter, "mmdf": MMDFWriter, "maildir": MaildirWriter,
 
 def make_reader(path: Path, fmt: str, *, variant: str | None = None, from_tz: str = "auto",
                 lock: bool = True, lock_timeout: float = 30, exclusive: bool = False,
-                include_expunged: bool = False, event=None, warn=None, dotlock: bool = True):
-    """An unopened reader for ``path`` in format ``fmt``."""
+                include_expunged: bool = False, event=None, warn=None, dotlock: bool = True,
+                max_ratio: float | None = MAX_RATIO):
+    """An unopened reader for ``path`` in format ``fmt`` (``max_ratio``: compression.decompress)."""
     if fmt in ("mbox", "mmdf"):
         return READERS[fmt](path, variant=variant, from_tz=from_tz, lock=lock,
                             lock_timeout=lock_timeout, exclusive=exclusive,
                             include_expunged=include_expunged, event=event, warn=warn,
-                            dotlock=dotlock)
+                            dotlock=dotlock, max_ratio=max_ratio)
     return READERS[fmt](path, event=event)
 
 

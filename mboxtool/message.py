@@ -46,6 +46,7 @@ class MailMessage:
     # cut, where its body's >*From lines start, quoted or not): found once by the digest, for
     # an mbox writer to build by; used only while ``data`` is still that very object
     body_froms: tuple[bytes, int, bytes | None, list[int]] | None = None
+    exact: int | None = None             # --verify: exact_digest of the bytes DST is to hold
 
 
 def header_end(data: bytes) -> int:

@@ -18,6 +18,19 @@ def dump_json(doc: Any) -> str:
     return json.dumps(doc, ensure_ascii=not unicode_ok(), default=str)
 
 
+SCHEMA = 1      # version of every --json document and JSON line: raised when a field changes meaning
+
+
+def dump_document(doc: dict[str, Any]) -> str:
+    """A ``--json`` document (or one JSON line of ``list``): ``schema`` first, then ``doc``."""
+    return dump_json({"schema": SCHEMA, **doc})
+
+
+def error_document(message: str, code: int) -> str:
+    """What a ``--json`` run that fails prints on stdout, beside its line on stderr."""
+    return dump_document({"error": message, "exit": code})
+
+
 class ProgressBar:
     """A tqdm bar on stderr when it is a terminal and not silenced; otherwise nothing at all."""
 

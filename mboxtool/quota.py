@@ -35,7 +35,7 @@ def record(path: Path, size: int, count: int) -> None:
     write, as concurrent deliverers do (O_APPEND keeps each line whole)."""
     if not count:
         return
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK)   # a FIFO: no wait
     try:
         os.write(fd, f"{size} {count}\n".encode())
     finally:

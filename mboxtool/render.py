@@ -9,7 +9,7 @@ import sys
 import unicodedata
 from typing import Any
 
-from .output import dump_json, unicode_ok
+from .output import dump_document, unicode_ok
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
 
@@ -119,7 +119,7 @@ class RowPrinter:
     def emit(self, row: Any) -> bool:
         try:
             if self.mode == "json":
-                self.out.write(dump_json(row.to_dict()) + "\n")
+                self.out.write(dump_document(row.to_dict()) + "\n")
             elif self.mode == "csv":
                 self.header()
                 d = row.to_dict()
@@ -207,3 +207,12 @@ def _csv_cell(column: str, value: Any) -> Any:
     if column == "keywords":
         return " ".join(value)
     return "" if value is None else value
+
+
+def tree_document(root: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """``info --recursive --json``: one object like ``info --json`` gives for one mailbox, with
+    the totals at the top, the folders that are damaged by name, and one row per folder."""
+    *folders, total = rows
+    return {"path": str(root), "format": "tree", "messages": total["messages"], "unread": total["unread"],
+            "bytes": total["bytes"], "damaged": [r["folder"] for r in folders if r["damage"]],
+            "folders": folders}

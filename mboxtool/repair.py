@@ -14,7 +14,7 @@ from .detect import detect_format, inner_mbox, normalize_format
 from .errors import UsageError, WriteFailed
 from .formats.mbox import MboxReader, MboxWriter
 from .formats.mboxscan import MboxScanner, ScannedMessage
-from .index import short_digest
+from .index import repaired_from_line, short_digest
 from .message import (
     SEPARATOR_LINES,
     MailMessage,
@@ -94,8 +94,8 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
                                      "message": e["message"], "key": e.get("key")})
         for w in rep.warnings:
             what = "written between delimiters of its own" if w["code"] == "text-outside-messages" \
-                else "left out of the copy"
-            report.fixed(w["code"], f"{w.get('key', '')}: {what}", None)
+                else w["message"] if w["code"] == "unknown-flag" else "left out of the copy"
+            report.fixed(w["code"], f"{w.get('key', '')}: {what}", None, key=w.get("key"))
         report.remaining += [p.to_dict() for p in validate_mailbox(dst, fmt).problems
                              if p.severity == "error"]
         return report
@@ -143,32 +143,37 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
         try:
             seen: set[int] = set()
             held: tuple[ScannedMessage, MailMessage] | None = None
+            # id(message) -> digests of the messages as read, before repair changed them
+            originals: dict[int, list[int]] = {}
             for raw in reader.scanned():
                 if progress:
                     progress(len(raw.data))
                 msg = reader.to_message(raw)
                 msg.body_quotes = None                      # repair may edit the bytes
+                as_read = short_digest(msg.data)
                 if held is not None and raw.index in phantoms:
                     # glue the phantom back: previous bytes, the empty line, the From_ line, the rest
                     prev_raw, prev = held
+                    originals.setdefault(id(prev), []).append(as_read)
                     prev.data = prev.data + b"\n" + raw.from_line + b"\n" + msg.data
                     report.fixed("possible-phantom-split", f"body line {raw.from_line[:60].decode('latin-1')!r} "
                                  f"merged back into message {prev_raw.index} and quoted", raw.line)
                     continue
                 if held is not None:
-                    _emit(writer, *held, report, seen, dedupe)
+                    _emit(writer, *held, report, seen, dedupe, originals.pop(id(held[1]), []))
                 prepared = _prepare(raw, msg, reader, report, dst)
                 held = None
                 if prepared is not None:
                     *before, held = _split_glued(*prepared, reader, report)
                     for piece in before:
-                        _emit(writer, *piece, report, seen, dedupe)
+                        _emit(writer, *piece, report, seen, dedupe, [as_read])
+                    originals[id(held[1])] = [as_read]
                 if held is not None and str(raw.index) in truncated:
                     _mark_truncated(held[1], raw.line, report)
                 if held is not None and eol is not None:
                     _normalize_eol(held[1], eol, raw.line, report)
             if held is not None:
-                _emit(writer, *held, report, seen, dedupe)
+                _emit(writer, *held, report, seen, dedupe, originals.pop(id(held[1]), []))
             writer.commit()
         except BaseException as exc:
             writer.close()
@@ -316,7 +321,14 @@ def _glued_separator(data: bytes, cuts: tuple[int, ...] | list[int]) -> int | No
 
 
 def _emit(writer: MboxWriter, raw: ScannedMessage, msg: MailMessage, report: RepairReport,
-          seen: set[int], dedupe: bool) -> None:
+          seen: set[int], dedupe: bool, originals: list[int] = ()) -> None:
+    """Write one message of the copy. One whose bytes repair changed first names the
+    message(s) it was read as (index.REPAIRED_FROM), so that converting the copy into a
+    destination that holds those already adds no duplicate."""
+    if originals and short_digest(msg.data) not in originals:
+        eol = b"\r\n" if msg.data.find(b"\n") > 0 and msg.data[msg.data.find(b"\n") - 1] == 0x0D else b"\n"
+        msg.data = repaired_from_line(list(originals), eol) + msg.data
+        msg.body_quotes = msg.body_froms = msg.headers = None
     if dedupe:
         digest = short_digest(msg.data)
         if digest in seen:

@@ -13,8 +13,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .index import message_digest
+from .index import message_digest, replaces_known
 from .message import MailMessage
+
+MESSAGES_IN_FLIGHT = 8192      # per writer process, not yet acknowledged (each held here as a stub)
 
 
 class WriterStopped(OSError):
@@ -35,7 +37,7 @@ def queue_batch(writer: Any, result: BatchResult, known: set[int]) -> None:
     """Digest each message of the batch, skip what DST holds, hand the rest to the writer."""
     for msg in result.batch:
         digest, parts = message_digest(msg)
-        if digest in known:
+        if digest in known or replaces_known(msg.data, known):
             result.skipped.append((msg, digest))
             continue
         try:
@@ -207,14 +209,30 @@ class ForkSink:
             return [result]
         result = BatchResult([release(m) for m in batch])
         self.waiting[which, number] = result
-        return self._collect()
+        return self._collect(self._over_limit())
 
-    def _collect(self, wait: bool = False) -> list[BatchResult]:
-        """Results of the batches acknowledged so far; with ``wait``, of every batch sent."""
+    def _over_limit(self) -> dict[int, int]:
+        """For each writer with more than MESSAGES_IN_FLIGHT messages not yet acknowledged, the
+        oldest batch to wait for. The ring and the pipe bound the bytes in flight; tiny messages
+        need this bound on their count too, or the parent holds tens of thousands of them."""
+        held: dict[int, int] = {}
+        oldest: dict[int, int] = {}
+        for (which, number), result in self.waiting.items():
+            held[which] = held.get(which, 0) + len(result.batch)
+            oldest[which] = min(number, oldest.get(which, number))
+        return {which: oldest[which] for which, n in held.items() if n > MESSAGES_IN_FLIGHT}
+
+    def _collect(self, wait: bool | dict[int, int] = False) -> list[BatchResult]:
+        """Results of the batches acknowledged so far; with ``wait``, of every batch sent (True)
+        or of each writer's batch up to the number given (a dict by writer)."""
         out = []
         for which, child in enumerate(self.children):
             pending = [n for (w, n) in (*self.waiting, *self.unsent) if w == which]
-            for ack in child.acks(max(pending) if wait and pending else None):
+            if isinstance(wait, dict):
+                until = wait.get(which)
+            else:
+                until = max(pending) if wait and pending else None
+            for ack in child.acks(until):
                 result = self.waiting.pop((which, ack["batch"]), None)
                 if result is None:
                     unsent = self.unsent.pop((which, ack["batch"]), None)

@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 from .durable import fsync_dir, replace_file
-from .ownership import owner_for
+from .fdio import write_buffers
+from .ownership import give, owner_for
+from .safefs import read_control
 
 FILE = "subscriptions"
 STALE_LOCK = 30             # seconds: Dovecot takes over a subscriptions.lock this old
@@ -48,7 +50,7 @@ def subscribe(root: Path, names: list[str], timeout: float = 30, fsync: bool = T
     """
     names = [n for n in names if n and not any(c in n for c in "\r\n\x00\x01")]
     lock = root / (FILE + ".lock")
-    _take_lock(lock, timeout)
+    lock_fd = _take_lock(lock, timeout)
     try:
         old = _read_text(root / FILE)
         lines = old.split("\n")
@@ -57,15 +59,30 @@ def subscribe(root: Path, names: list[str], timeout: float = 30, fsync: bool = T
         present = set(body) if v2 else {line.replace(".", "\t") for line in body}
         added = [n for n in dict.fromkeys(names) if n not in present]
     except BaseException:
+        os.close(lock_fd)
         lock.unlink(missing_ok=True)
         raise
     if not added:
+        os.close(lock_fd)
         lock.unlink(missing_ok=True)
         return []
     body += added if v2 else [n.replace("\t", ".") for n in added]
-    # the new list is written into the lock file, which is then renamed over the list
-    _replace(root, FILE, ("V\t2\n\n" if v2 else "") + "".join(line + "\n" for line in body), fsync,
-             tmp=lock.name)
+    # the new list is written into the lock file (through the fd that created it, never
+    # through its name), which is then renamed over the list
+    text = ("V\t2\n\n" if v2 else "") + "".join(line + "\n" for line in body)
+    try:
+        give(owner_for(root), lock_fd)
+        write_buffers(lock_fd, (text.encode("utf-8", "surrogateescape"),))
+        if fsync:
+            os.fsync(lock_fd)
+    except BaseException:
+        lock.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(lock_fd)
+    os.replace(lock, root / FILE)
+    if fsync:
+        fsync_dir(root)
     return added
 
 
@@ -91,29 +108,29 @@ def subscribe_courier(root: Path, names: list[str], fsync: bool = True) -> list[
 
 
 def _read_text(path: Path) -> str:
+    """The list's text; OSError for a link, a FIFO or a device put in its place (safefs.py)."""
     try:
-        return path.read_bytes().decode("utf-8", "surrogateescape")
+        return read_control(path).decode("utf-8", "surrogateescape")
     except FileNotFoundError:
         return ""
 
 
-def _replace(root: Path, name: str, text: str, fsync: bool, tmp: str | None = None) -> None:
-    replace_file(name, text.encode("utf-8", "surrogateescape"), root, owner_for(root), fsync, tmp)
+def _replace(root: Path, name: str, text: str, fsync: bool) -> None:
+    replace_file(name, text.encode("utf-8", "surrogateescape"), root, owner_for(root), fsync)
     if fsync:
         fsync_dir(root)
 
 
-def _take_lock(lock: Path, timeout: float) -> None:
-    """Create ``lock`` exclusively (Dovecot's dotlock), waiting up to ``timeout``."""
+def _take_lock(lock: Path, timeout: float) -> int:
+    """Create ``lock`` exclusively (Dovecot's dotlock), waiting up to ``timeout``; its fd."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            return
+            return os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         except FileExistsError:
             pass
         try:
-            if time.time() - os.stat(lock).st_mtime > STALE_LOCK:
+            if time.time() - os.lstat(lock).st_mtime > STALE_LOCK:
                 os.unlink(lock)                    # left by a killed process: Dovecot does the same
                 continue
         except FileNotFoundError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from .formats.eml import SYSTEM_FILES, is_message_file
 from .formats.maildir import is_control_file, is_maildir, maildir_folders
 from .ownership import owner_for
 from .privsep import run_as
+from .staging import host_name
 from .subscriptions import storage_name
 
 LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
@@ -42,6 +44,7 @@ SKIP_SUFFIXES = LOCK_SUFFIXES + CLIENT_SUFFIXES
 # messages for the desktop search (Windows Search, Spotlight), which would add every message twice
 CLIENT_DIR_SUFFIXES = (".mozmsgs",)
 BUNDLE_FILES = ("mbox", "Info.plist", "table_of_contents")  # an Apple Mail bundle's own files
+NAME_MAX = 255                                  # bytes of one file name (Linux, the BSDs, macOS)
 
 
 def _file_format(path: Path) -> str | None:
@@ -72,6 +75,9 @@ def mailboxes(root: Path, skipped: list[Path] | None = None) -> list[tuple[list[
     if not root.is_dir():
         raise InputError(f"{root}: --recursive needs a directory")
     folders = maildir_folders(root)
+    if skipped is not None:                             # .Name links to Maildirs: never followed
+        skipped += [root / n for n in sorted(os.listdir(root))
+                    if n.startswith(".") and (root / n).is_symlink() and is_maildir(root / n)]
     if is_maildir(root) or folders:                     # a Maildir++ root (INBOX) and its folders
         found = [([], root, "maildir")] if is_maildir(root) else []
         for name in folders:
@@ -93,6 +99,10 @@ def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, 
     kmail: list[tuple[Path, list[str]]] = []
     for name in sorted(os.listdir(directory)):
         path = directory / name
+        if path.is_symlink():                       # the walk never leaves the tree: reported
+            if skipped is not None and not name.startswith("."):
+                skipped.append(path)
+            continue
         if _kmail_subfolders(name, path):
             # KMail keeps the subfolders of folder NAME (a Maildir or an mbox file) beside it,
             # in .NAME.directory/: walked after NAME, parents first
@@ -182,7 +192,7 @@ def _holds_message_files(directory: Path) -> bool:
                  and n.lower() not in SYSTEM_FILES and not n.endswith(SKIP_SUFFIXES)]
     except OSError:
         return False
-    files = [f for f in files if not _out_of_reach(f) and f.is_file()]
+    files = [f for f in files if not _out_of_reach(f) and f.is_file() and not f.is_symlink()]   # a link: reported, not read
     return bool(files) and all(is_message_file(f) for f in files)
 
 
@@ -229,6 +239,32 @@ def mutf7_decode(name: str) -> str:
     return "".join(out)
 
 
+def _name_problem(parts: list[str], dst_format: str) -> str | None:
+    """Why the folder ``parts`` cannot be made under the destination, or None. Each name
+    (decoded from a Maildir++ name, where ``&AC8-`` is ``/``) must be exactly one path
+    component, and short enough for the files mboxtool puts beside it."""
+    for part in parts:
+        if "/" in part or "\x00" in part or part in ("", ".", ".."):
+            return f"the folder name {part!r} is not a single file name"
+    if dst_format == "maildir":
+        names = ["." + ".".join(mutf7_encode(p.replace(".", "_")) for p in parts)] if parts else []
+        room = 0
+    else:
+        names = [p + ".sbd" for p in parts[:-1]] + parts[-1:]
+        # the leaf mbox gets PATH.lock's temporary PATH.lock.HOST.PID.RANDOM and the append
+        # journal's temporary .PATH.mboxtool-append.RANDOM.tmp beside it
+        room = max(len(".lock.") + len(host_name().encode()) + len(".4194304.") + 8,
+                   len("..mboxtool-append.") + 16 + len(".tmp"))
+    for i, name in enumerate(names):
+        try:
+            size = len(os.fsencode(name)) + (room if i == len(names) - 1 else 0)
+        except UnicodeError:
+            return f"the folder name {name!r} cannot be written as a file name"
+        if size > NAME_MAX:
+            return f"the folder name {name[:40]!r}... is too long for a file name here ({NAME_MAX} bytes)"
+    return None
+
+
 def _target(parts: list[str], dst: Path, dst_format: str) -> Path:
     if dst_format == "maildir":
         if not parts or len(parts) == 1 and parts[0].upper() == "INBOX":   # IMAP: any case (Thunderbird's "Inbox")
@@ -263,6 +299,14 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
     dst_format = options.to_format or ("mbox" if src_kind == "maildir" else "maildir")
     total = ConvertReport(str(src), str(dst), "tree", dst_format + "-tree", dry_run=options.dry_run)
     total.verified = True if options.verify else None
+    links = [p for p in strangers if p.is_symlink()]
+    if links:
+        shown = ", ".join(str(p.relative_to(src)) for p in links[:5])
+        total.warnings.append({"code": "symlink-not-followed", "message": (
+            f"{len(links)} symbolic link(s) in the tree were not followed (the tree is converted, "
+            f"nothing outside it): {shown}{', ...' if len(links) > 5 else ''}"),
+            "files": [str(p) for p in links]})
+        strangers = [p for p in strangers if p not in links]
     if strangers:                                   # never left out in silence
         shown = ", ".join(str(p.relative_to(src)) for p in strangers[:5])
         total.warnings.append({"code": "files-not-converted", "message": (
@@ -283,13 +327,15 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
     if fs:
         from . import fslayout
         placed = [fslayout.fs_target(parts, dst) for parts, _, _ in boxes]
-        targets = [target or dst for target, _ in placed]
-    else:
-        targets = [_target(parts, dst, dst_format) for parts, _, _ in boxes]
+    else:                                           # each name one path component, or no target
+        placed = [(None, why) if (why := _name_problem(parts, dst_format)) else (_target(parts, dst, dst_format), None)
+                  for parts, _, _ in boxes]
+    targets = [target or dst for target, _ in placed]
     for n, ((parts, path, fmt), target) in enumerate(zip(boxes, targets, strict=True)):
         folder = "/".join(parts) or "INBOX"
-        if fs and placed[n][1] is not None:         # no safe directory name: said, and left out
-            total.error(f"{folder}: not converted: {placed[n][1]}", code="folder-name-unsafe")
+        if placed[n][1] is not None:                # no safe name: said, and left out (that folder only)
+            shown = folder if folder.isprintable() else str(path.relative_to(src))
+            total.error(f"{shown}: not converted: {placed[n][1]}", code="folder-name-unsafe")
             continue
         opts = replace(options, from_format=fmt, to_format=dst_format, in_tree=True)
         try:
@@ -302,13 +348,19 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
             total.failed += 1
             total.error(f"{folder}: {exc.filename or path}: permission denied")
             continue
+        except OSError as exc:                      # whatever one folder meets, the others go on
+            total.failed += 1
+            total.error(f"{folder}: {exc.strerror or exc}")
+            continue
         if fs and target != dst and not options.dry_run and target.is_dir():
             folders.append(fslayout.storage_name(parts))
         elif dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
             mark_maildir_folder(target)
             folders.append(storage_name(target))
-        for name in ("converted", "skipped", "failed", "bytes"):
+        for name in ("converted", "skipped", "failed", "bytes", "quarantined"):
             setattr(total, name, getattr(total, name) + getattr(rep, name))
+        total.quarantine_files += rep.quarantine_files
+        total.quarantine_spans += [{**s, "folder": folder} for s in rep.quarantine_spans]
         total.errors += [{**e, "message": f"{folder}: {e['message']}"} for e in rep.errors]
         total.excluded += [{**e, "folder": folder} for e in rep.excluded]
         total.warnings += [{**e, "folder": folder} for e in rep.warnings]
@@ -328,7 +380,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
     if folders and options.subscribe:
         subscribe_folders(dst, folders, options, total)
     if dst_format == "mbox" and not options.dry_run:
-        _give_sbd_dirs_their_mailbox(dst, targets)
+        _give_sbd_dirs_their_mailbox(dst, [t for t, _ in placed if t is not None])
     return total
 
 
@@ -348,12 +400,18 @@ def _give_sbd_dirs_their_mailbox(dst: Path, targets: list[Path]) -> None:
                 break                              # only a convenience: the mail is in
 
 
-def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30) -> list[dict[str, Any]]:
-    """One summary row per mailbox in the tree, then a totals row."""
+def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30,
+              from_tz: str = "auto") -> list[dict[str, Any]]:
+    """One summary row per mailbox in the tree, then a totals row. A folder's ``damage`` also
+    counts the errors ``validate`` finds in it, so that both name the same damaged folders."""
     from .summary import mailbox_info
+    from .validate import validate_mailbox
     rows = []
     for parts, path, fmt in mailboxes(root):
-        info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout)
+        info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout, from_tz=from_tz)
+        checked = validate_mailbox(path, fmt, lock=lock, lock_timeout=lock_timeout)
+        errors = Counter(p.code for p in checked.problems if p.severity == "error")
+        info.damage = {**errors, **info.damage}
         rows.append({"folder": "/".join(parts) or "INBOX", "path": str(path), "format": fmt,
                      "messages": info.messages, "unread": info.unread, "bytes": info.bytes,
                      "first_date": info.to_dict()["first_date"], "last_date": info.to_dict()["last_date"],

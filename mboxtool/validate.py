@@ -14,10 +14,17 @@ from typing import Any
 
 from .detect import detect_format, inner_mbox, normalize_format
 from .errors import InputError
-from .flags import LETTERS, from_mbox_headers, parse_maildir_name
-from .formats.maildir import is_control_file, open_message_file, read_keyword_map, stale_tmp_files
+from .flags import from_mbox_headers, parse_maildir_name
+from .formats.maildir import (
+    is_control_file,
+    is_message_file,
+    odd_flags,
+    read_keyword_map,
+    stale_tmp_files,
+)
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage, _boundary
+from .digesttable import DigestTable
 from .index import short_digest
 from .locking import dotlock_state
 from .mailboxes import make_reader, progress_size
@@ -30,8 +37,9 @@ from .message import (
     outside_any_message,
     starts_like_a_message,
 )
+from .safefs import open_regular
 
-# code -> severity, as in the damage catalogue (mailbox-formats.md §5, §6)
+# code -> severity, as in the damage catalogue (docs/formats.md §5, §6; docs/problems.md)
 SEVERITY = {
     "not-an-mbox": "error", "garbage-before-first-from": "error", "leading-blank-lines": "info",
     "byte-order-mark": "warning",
@@ -53,6 +61,7 @@ SEVERITY = {
     "bad-size-field": "warning", "foreign-file": "warning", "unreadable-file": "error",
     "insecure-permissions": "warning", "bad-mtime": "info", "mtime-far-from-date": "warning",
     "uid-in-name": "info", "control-files": "info", "not-a-message": "warning",
+    "symlink": "error",
 }
 TRUNCATED_KEYWORD = "$Truncated"        # the keyword repair marks a cut-off message with
 _LONG = re.compile(rb"[^\n]{999,}")
@@ -195,7 +204,7 @@ class _MboxCheck:
         self.reader = MboxReader(path, variant=variant, lock=lock, lock_timeout=lock_timeout,
                                  event=self.event)
         self.eols: Counter[str] = Counter()
-        self.digests: dict[int, int] = {}
+        self.digests = DigestTable(values=True)       # digest -> first message with it: 12 bytes each
         self.prev: ScannedMessage | None = None
         self.quoted = self.unescaped = 0
 
@@ -283,10 +292,9 @@ class _MboxCheck:
         self._lines(raw, where)
         self._header(raw, where)
         digest = short_digest(data)                # the digest ignores From quoting
-        if digest in self.digests:
-            r.add("duplicate-message", f"the same message as message {self.digests[digest]}", **where)
-        else:
-            self.digests[digest] = raw.index
+        first = self.digests.setdefault(digest, raw.index)
+        if first != raw.index:
+            r.add("duplicate-message", f"the same message as message {first}", **where)
         if b"\n>From " in data or data.startswith(b">From "):
             self.quoted += 1
         self.prev = raw
@@ -457,14 +465,15 @@ def _check_maildir(path: Path, report: ValidationReport, progress: _Progress) ->
         if is_control_file(name):
             r.add("control-files", f"{name}: a control file, not a message", key=name)
     uniques: dict[str, str] = {}
-    owner = os.stat(path).st_uid
+    for sub in ("new", "cur"):
+        if (path / sub).is_symlink():                # never walked: it may lead anywhere (/etc)
+            r.add("symlink", f"{sub}/ is a symbolic link: not followed, its files never converted", key=sub)
     listed = {sub: sorted(n for n in os.listdir(path / sub) if not n.startswith("."))
-              for sub in ("new", "cur") if (path / sub).is_dir()}
+              for sub in ("new", "cur") if (path / sub).is_dir() and not (path / sub).is_symlink()}
     progress.start(sum(map(len, listed.values())), "msg")
     for sub, names in listed.items():
         for name in names:
-            _check_maildir_file(path / sub / name, sub, name, f"{sub}/{name}", keyword_map, uniques, now, r,
-                                owner)
+            _check_maildir_file(path / sub / name, sub, name, f"{sub}/{name}", keyword_map, uniques, now, r)
             progress.update(1)
     for name in stale_tmp_files(path, now):
         r.add("stale-tmp-file", "a delivery abandoned in tmp/ (older than 36 h; never converted)",
@@ -475,12 +484,14 @@ def _check_maildir(path: Path, report: ValidationReport, progress: _Progress) ->
 
 
 def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dict, uniques: dict,
-                        now: float, r: ValidationReport, owner: int) -> None:
+                        now: float, r: ValidationReport) -> None:
     try:
-        st = p.stat()
+        st = p.lstat()
     except OSError as exc:
-        why = "a symbolic link to nothing" if p.is_symlink() else f"cannot stat: {exc.strerror}"
-        r.add("unreadable-file", why, key=key)
+        r.add("unreadable-file", f"cannot stat: {exc.strerror}", key=key)
+        return
+    if stat.S_ISLNK(st.st_mode):
+        r.add("symlink", "a symbolic link: not followed (convert does not take it)", key=key)
         return
     if not stat.S_ISREG(st.st_mode):
         r.add("foreign-file", "not a regular file", key=key)
@@ -498,9 +509,10 @@ def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dic
     letters = [c for c in chars if c.isupper()]
     if letters != sorted(set(letters)):
         r.add("bad-flag-order", f"flags {''.join(letters)!r} not in ASCII order or repeated", key=key)
-    unknown = set(letters) - set(LETTERS)
+    unknown = odd_flags(name, info)
     if unknown:
-        r.add("unknown-flag", f"unknown flag letters {''.join(sorted(unknown))}", key=key)
+        r.add("unknown-flag", f"{unknown!r} after ':2,' are no Maildir flags (convert and repair keep them "
+              "as keywords $MaildirFlag_<c>)", key=key)
     for c in info.keyword_letters:
         if ord(c) - ord("a") not in keyword_map:
             r.add("keyword-without-mapping", f"keyword letter {c!r} has no entry in dovecot-keywords", key=key)
@@ -516,15 +528,14 @@ def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dic
         r.add("empty-file", "an empty file (a failed delivery or copy)", key=key)
         return
     try:
-        fd = open_message_file(str(p), owner)           # a symlink only as convert would follow it
+        fd, _ = open_regular(p)                         # a link or a FIFO swapped in: refused
         with open(fd, "rb") as fh:
             head = fh.read(64 << 10)
     except OSError as exc:
         r.add("unreadable-file", f"cannot read: {exc.strerror}", key=key)
         return
-    first = head.split(b"\n", 1)[0].rstrip(b"\r")
-    if not is_header_line(first) and not first.startswith(b"From "):
-        r.add("not-a-message", "does not start with a header field", key=key)
+    if not is_message_file(head):
+        r.add("not-a-message", "does not start with a header field (convert and repair leave it out)", key=key)
     if st.st_mtime <= 0 or st.st_mtime > now + 86400:
         r.add("bad-mtime", "the file time (delivery time) is impossible", key=key)
     else:

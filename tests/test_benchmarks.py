@@ -59,3 +59,25 @@ def test_bench_script_runs_end_to_end_and_prints_every_ratio(tmp_path):
         assert aim in out
     work = next(tmp_path.iterdir())
     assert len(list((work / "md" / "cur").iterdir())) + len(list((work / "md" / "new").iterdir())) == 60
+
+
+def test_raw_split_floor_writes_each_message_exactly(tmp_path):
+    """The floor the ratios are taken against must do the whole job it stands for: every
+    message in its own file, byte for byte (a floor that skipped work would flatter nobody)."""
+    bench = load("bench")
+    src = tmp_path / "in.mbox"
+    bench.generate(src, 300)
+    subprocess.run([sys.executable, "-c", bench.RAW_SPLIT, str(src), str(tmp_path / "raw")], check=True, timeout=120)
+    files = sorted((tmp_path / "raw").iterdir(), key=lambda p: int(p.name))
+    assert len(files) == 300
+    assert b"".join(p.read_bytes() for p in files) == src.read_bytes()
+    assert all(p.read_bytes().startswith(b"From sender") for p in files)
+
+
+def test_memory_check_reports_peak_and_growth_per_message(tmp_path):
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--memory", "300,1200",
+                        "--dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "convert 1200 tiny messages" in r.stdout and "validate 1200 tiny messages" in r.stdout
+    assert r.stdout.count("bytes a message") == 2
+    assert list(tmp_path.iterdir()) == []                  # generated, measured, removed

@@ -534,13 +534,30 @@ def test_unchanged_source_is_resumed_where_the_last_run_stopped(tmp_path):
     md = tmp_path / "md"
     assert convert_mailbox(src, md).converted == 2
     again = convert_mailbox(src, md)
-    assert (again.converted, again.skipped, again.resumed_at) == (0, 0, src.stat().st_size)
+    # every message of SRC already in DST counts as skipped, also those before the offset
+    assert (again.converted, again.skipped, again.resumed_at) == (0, 2, src.stat().st_size)
     size = src.stat().st_size
     with open(src, "ab") as fh:
         fh.write(mbox_entry(body="three\n"))
     third = convert_mailbox(src, md)
-    assert (third.converted, third.resumed_at) == (1, size)
+    assert (third.converted, third.skipped, third.resumed_at) == (1, 2, size)
     assert len(maildir_files(md)) == 3
+    assert convert_mailbox(src, md).skipped == 3
+
+
+def test_a_resumed_rerun_says_as_many_already_there_as_converting_a_copy(invoke, tmp_path):
+    src = tmp_path / "spool"
+    src.write_bytes(b"".join(mbox_entry(body=f"{n}\n") for n in range(5)))
+    md = tmp_path / "md"
+    assert invoke("convert", src, md).exit_code == 0
+    resumed = invoke("convert", "--json", src, md)
+    copy = tmp_path / "copy"
+    copy.write_bytes(src.read_bytes())
+    copied = invoke("convert", "--json", copy, md)
+    doc, other = json.loads(resumed.stdout), json.loads(copied.stdout)
+    assert doc["resumed_at"] == src.stat().st_size and other["resumed_at"] is None
+    assert (doc["converted"], doc["skipped"]) == (other["converted"], other["skipped"]) == (0, 5)
+    assert "; 5 already there" in invoke("convert", src, md).stdout
 
 
 def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path, monkeypatch):
@@ -566,8 +583,9 @@ def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path
     assert (md / ".mboxtool-state").read_bytes() == state_before            # the old state, whole
     assert sorted(os.listdir(md)) == [".mboxtool-state", "cur", "new", "tmp"]  # no temporary left
     again = convert_mailbox(src, md)
-    # from where the last recorded run stopped: the second message is read again and skipped
-    assert (again.converted, again.skipped, again.resumed_at) == (0, 1, first_size)
+    # from where the last recorded run stopped: the second message is read again and skipped;
+    # the first, before that point, is already there too
+    assert (again.converted, again.skipped, again.resumed_at) == (0, 2, first_size)
 
 
 def test_a_message_deleted_from_the_maildir_does_not_come_back_from_a_rewritten_spool(tmp_path):

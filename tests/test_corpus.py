@@ -27,7 +27,11 @@ def test_corpus_entry_converts_or_is_refused_cleanly(invoke, tmp_path, entry):
     r = invoke("convert", "--json", *recursive, src, tmp_path / "out")
     assert "Traceback" not in r.stderr
     if r.exit_code == 2:
-        assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1 and str(src) in r.stderr
+        # with --json, stdout holds only the error document; stderr the one line
+        failed = json.loads(r.stdout)
+        assert set(failed) == {"schema", "error", "exit"} and failed["exit"] == 2
+        assert str(src) in failed["error"]
+        assert len(r.stderr.strip().splitlines()) == 1 and str(src) in r.stderr
         must_convert = not info.get("ambiguous") and entry not in REFUSED and \
             not entry.startswith("eml/") and info["expected"] != 0
         assert not must_convert, f"refused: {r.stderr}"

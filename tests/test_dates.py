@@ -43,10 +43,22 @@ def test_received_takes_newest_date():
     assert dates.received_date(values) == utc(2020, 1, 6, 11, 0, 0)
 
 
-def test_zone_guess_whole_quarter_hours():
-    assert dates.zone_offset_guess(utc(2020, 1, 1, 12, 0, 0), utc(2020, 1, 1, 11, 0, 5)) == 3600
-    assert dates.zone_offset_guess(utc(2020, 1, 1, 12, 0, 0), utc(2020, 1, 1, 11, 35, 0)) == 1800
-    assert dates.zone_offset_guess(utc(2020, 1, 2, 12, 0, 0), utc(2020, 1, 1, 12, 0, 0)) is None
+def test_zone_proven_only_by_an_agreeing_wall_clock():
+    # From_ 12:00:00; Received: 12:00:05 +0100 (the same moment, written in +0100)
+    assert dates.proven_zone(utc(2020, 1, 1, 12, 0, 0), (utc(2020, 1, 1, 12, 0, 5), 3600)) == 3600
+    # a gap of whole quarter-hours is a delay, not a zone (this was read as +0030)
+    assert dates.proven_zone(utc(2020, 1, 1, 12, 0, 0), (utc(2020, 1, 1, 11, 35, 0), 0)) is None
+    assert dates.proven_zone(utc(2020, 1, 2, 12, 0, 0), (utc(2020, 1, 1, 12, 0, 0), 0)) is None
+    assert dates.proven_zone(utc(2020, 1, 1, 12, 0, 0), (utc(2020, 1, 1, 11, 58, 30), -12600)) == -12600
+    assert dates.proven_zone(utc(2020, 1, 1, 12, 0, 0), None) is None
+
+
+def test_wall_clock_of_a_received_date():
+    raw = b"from a by b; Tue, 5 Mar 2024\r\n 09:30:26 +0545 (NPT)"
+    cut = raw.rindex(b";") + 1
+    assert dates.header_wall_clock_in(raw, cut, len(raw)) == (utc(2024, 3, 5, 9, 30, 26), 20700)
+    assert dates.header_wall_clock_in(b"; 5 Mar 2024 09:30:26", 1, 21) is None      # no zone: no evidence
+    assert dates.header_wall_clock_in(b"; 5 Mar 2024 09:30:26 -0000", 1, 27) == (utc(2024, 3, 5, 9, 30, 26), 0)
 
 
 @settings(max_examples=400, deadline=None)

@@ -298,3 +298,17 @@ def test_dovecot_lists_an_fs_layout_tree_with_utf8_names(tmp_path, doveadm_work)
         out = run_doveadm(doveadm_work, md, "maildir", "-f", "flow", "fetch", "uid", "mailbox", name,
                           "all", layout=layout)
         assert len(out.decode().split()) == 5, name
+
+
+@pytest.mark.xfail(strict=True, reason="the contract's DST/.mboxtool-quarantine/ is a Maildir++ folder name to "
+                   "Dovecot, which lists it (as 'mboxtool-quarantine') although it has no cur/")
+def test_dovecot_does_not_take_the_quarantine_for_a_folder(tmp_path, doveadm_work):
+    """--move sets what it cannot convert aside in DST/.mboxtool-quarantine/: a dot directory
+    without cur/, which Dovecot should not list as a mailbox of the user."""
+    spool = tmp_path / "spool"
+    spool.write_bytes(b"no message, a crashed save\n\n" + (SAMPLES / "inbox.mbox").read_bytes())
+    md = tmp_path / "Maildir"
+    report = convert_mailbox(spool, md, ConvertOptions(move=True, from_format="mbox"))
+    assert report.quarantined == 1 and (md / ".mboxtool-quarantine").is_dir()
+    listed = run_doveadm(doveadm_work, md, "maildir", "mailbox", "list").decode().split()
+    assert listed == ["INBOX"]

@@ -165,3 +165,24 @@ def test_a_writer_that_stops_on_the_batch_still_on_its_way_names_the_cause(tmp_p
         results += sink.finish()
     writer.close()
     assert [(type(r.error), r.error.errno) for r in results] == [(OSError, errno.ENOSPC)]
+
+
+def test_tiny_messages_in_flight_are_bounded_by_count_not_only_bytes(tmp_path, monkeypatch):
+    """The ring and the pipe bound the bytes on their way to a writer; 100,000 tiny messages
+    fit in them, and the parent held a stub for each until its batch was acknowledged (peak
+    memory grew with the mailbox). The count is bounded too: the parent waits for the oldest
+    batch once a writer holds more than MESSAGES_IN_FLIGHT."""
+    from mboxtool import sinks
+    from mboxtool.sinks import ForkSink
+    monkeypatch.setattr(sinks, "MESSAGES_IN_FLIGHT", 64)
+    writer = MaildirWriter(tmp_path / "md", fsync=False).open()
+    written, most = 0, 0
+    with ForkSink(writer, set(), processes=1) as sink:
+        for b in range(40):
+            batch = [MailMessage(data=b"Subject: %d.%d\n\nx\n" % (b, i), flags="S", new=False) for i in range(16)]
+            written += sum(len(r.written) for r in sink.submit(batch))
+            most = max(most, sum(len(r.batch) for r in sink.waiting.values()))
+        written += sum(len(r.written) for r in sink.finish())
+    writer.close()
+    assert written == 40 * 16
+    assert most <= 64 + 16

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from .conftest import SAMPLES, mbox_entry
+from mboxtool.render import RowPrinter
+
+from .conftest import SAMPLES, make_maildir, mbox_entry
 
 
 @pytest.fixture
@@ -111,7 +113,8 @@ def test_info_recursive_tree(invoke, tmp_path):
     invoke("convert", SAMPLES / "inbox.mbox", tmp_path / "tree" / "Work")
     invoke("convert", "--to", "mbox", SAMPLES / "Maildir", tmp_path / "tree" / "Work.sbd" / "Old")
     r = invoke("info", "--json", "--recursive", tmp_path / "tree")
-    rows = json.loads(r.stdout)
+    doc = json.loads(r.stdout)                      # one object: totals, and a row per folder
+    rows = [*doc["folders"], {"folder": "TOTAL", "messages": doc["messages"]}]
     assert [(x["folder"], x["messages"]) for x in rows] == [("Work/Old", 3), ("Work", 5), ("TOTAL", 8)] \
         or sorted((x["folder"], x["messages"]) for x in rows) == [("TOTAL", 8), ("Work", 5), ("Work/Old", 3)]
 
@@ -126,9 +129,10 @@ def test_info_recursive_says_which_folders_are_damaged(invoke, tmp_path):
     assert [line for line in r.stderr.splitlines() if "damaged" in line] == [
         f"mboxtool: warning: {tree / 'Bad'}: the mailbox is damaged (content-length-mismatch); "
         f"'mboxtool validate {tree / 'Bad'}' explains"]
-    rows = json.loads(invoke("info", "--json", "--recursive", tree).stdout)
-    assert {row["folder"]: sorted(row["damage"]) for row in rows} == {
-        "Bad": ["content-length-mismatch"], "Good": [], "TOTAL": []}
+    doc = json.loads(invoke("info", "--json", "--recursive", tree).stdout)
+    assert {row["folder"]: sorted(row["damage"]) for row in doc["folders"]} == {
+        "Bad": ["content-length-mismatch"], "Good": []}
+    assert doc["damaged"] == ["Bad"]
 
 
 @pytest.mark.parametrize("command", [["list"], ["list", "--json"], ["info"], ["validate"]])
@@ -195,3 +199,15 @@ def test_info_and_validate_leave_mmdf_text_outside_delimiters_uncounted(invoke, 
     info = json.loads(invoke("info", "--json", box).stdout)
     assert (info["messages"], info["outside_bytes"] > 0) == (2, True)
     assert json.loads(invoke("validate", "--json", box).stdout)["messages"] == 2
+
+
+@pytest.mark.parametrize("kind", ["mbox", "maildir"])
+def test_list_csv_of_an_empty_mailbox_prints_the_header_row(invoke, tmp_path, kind):
+    empty = tmp_path / "empty"
+    if kind == "mbox":
+        empty.write_bytes(b"")
+    else:
+        make_maildir(empty)
+    r = invoke("list", "--csv", empty)
+    assert r.exit_code == 0, r.stderr
+    assert list(csv.reader(io.StringIO(r.stdout))) == [RowPrinter.COLUMNS]

@@ -153,13 +153,14 @@ def _link_maildir(tmp_path, target_owner):
     return md
 
 
-def test_a_symlinked_message_of_the_maildir_owner_is_read(tmp_path):
-    """mairix-style search folders are Maildirs of symbolic links to the real files."""
+def test_a_symlinked_message_is_refused_even_when_it_is_the_owners(tmp_path):
+    """A link in cur/ is never followed, whoever owns its target: it is reported, not read
+    (a mairix search folder is no mailbox to convert; its targets are)."""
     md = _link_maildir(tmp_path, os.geteuid())
     with MaildirReader(md) as reader:
         msgs = list(reader)
-    assert [m.data for m in msgs] == [b"Subject: linked\n\nbody\n"] and msgs[0].flags == "S"
-    assert reader.unreadable_files == []
+    assert msgs == [] and not any(m.flags == "S" for m in msgs)
+    assert reader.unreadable_files == [("cur/1.a.host:2,S", "a symbolic link: not followed")]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another user")
@@ -168,7 +169,7 @@ def test_a_symlink_to_another_users_file_is_not_followed_by_root(tmp_path):
     md = _link_maildir(tmp_path, 4321)
     with MaildirReader(md) as reader:
         assert list(reader) == []
-    assert reader.unreadable_files == [("cur/1.a.host:2,S", "a symbolic link to a file of another user; not followed")]
+    assert reader.unreadable_files == [("cur/1.a.host:2,S", "a symbolic link: not followed")]
     from mboxtool.validate import validate_mailbox
     codes = [(p.code, p.severity) for p in validate_mailbox(md).problems]
-    assert ("unreadable-file", "error") in codes
+    assert ("symlink", "error") in codes

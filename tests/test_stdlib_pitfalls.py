@@ -1,4 +1,4 @@
-"""One test per CPython ``mailbox`` pitfall (mailbox-formats.md §4) that mboxtool works around."""
+"""One test per CPython ``mailbox`` pitfall (docs/formats.md §4) that mboxtool works around."""
 
 import os
 import stat

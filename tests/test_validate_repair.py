@@ -408,3 +408,27 @@ def test_a_short_nul_run_where_a_message_should_start_is_damage(tmp_path):
     assert "nul-run" in {x["code"] for x in rep.repaired} and rep.ok
     assert [m.split(b"\n\n", 1)[1] for m in messages(tmp_path / "out")] == [b"one\n", b"two\n"]
     assert validate_mailbox(tmp_path / "out").problems == []
+
+
+@pytest.mark.parametrize("damage", ["nul-run", "phantom", "glued", "mixed-eol"])
+def test_the_recovery_path_convert_repair_convert_leaves_no_duplicates(invoke, tmp_path, damage):
+    """A damaged spool converted as it is, then repaired, then the copy converted into the
+    same Maildir: the repaired messages are those already there, not new ones."""
+    from mboxtool.formats.maildir import MaildirReader
+    one, two = mbox_entry(body="one\n"), mbox_entry(body="two\n")
+    spool = {
+        "nul-run": one + mbox_entry(body="x\n" + "\0" * 40 + "\n") + two,
+        "phantom": one + b"From someone Mon Jan  6 10:00:00 2020\nrest of a body, not a header\n\n" + two,
+        "glued": one[:-1] + b"text" + two,
+        "mixed-eol": one + one.replace(b"one", b"crlf").replace(b"\n", b"\r\n") + two,
+    }[damage]
+    src = tmp_path / "spool"
+    src.write_bytes(spool)
+    md = tmp_path / "Maildir"
+    invoke("convert", "--from", "mbox", src, md)
+    before = len(list(MaildirReader(md)))
+    assert invoke("repair", src, tmp_path / "fixed").exit_code in (0, 1)
+    assert (tmp_path / "fixed").read_bytes() != spool          # repair did change something
+    doc = json.loads(invoke("convert", "--json", tmp_path / "fixed", md).stdout)
+    assert (doc["converted"], doc["failed"]) == (0, 0) and doc["skipped"] >= 2
+    assert len(list(MaildirReader(md))) == before

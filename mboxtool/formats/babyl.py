@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from .. import flags
 from ..errors import InputError
 from ..message import MailMessage, core_bytes, header_end, is_header_line, split_message
+from ..safefs import open_regular
 from .common import Reader, header_date
 from .mbox import MboxWriter
 
@@ -23,6 +24,12 @@ class BabylReader(Reader):
     format = "babyl"
 
     def open(self) -> BabylReader:
+        try:                                   # /dev/zero or a FIFO would be read forever
+            os.close(open_regular(self.path, follow=True)[0])
+        except FileNotFoundError as exc:
+            raise InputError(f"{self.path}: no such file") from exc
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot read as Babyl: {exc.strerror}") from exc
         try:
             import mailbox  # only Babyl needs it: imported on demand
             self.box = mailbox.Babyl(str(self.path), create=False)
@@ -149,6 +156,7 @@ class BabylWriter(MboxWriter):
     """Appends Babyl entries (labels line, header, EOOH, visible header, body) under mbox locks."""
 
     format = "babyl"
+    adds_final_newline = True            # the entry's end mark must start a line
 
     def _ending_fix(self) -> bytes:
         if self.committed == 0:

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from .. import dates
 from ..message import Headers, MailMessage
+from ..safefs import open_regular, read_control
 
 
-def read_regular_file(path: Path) -> bytes:
+def read_regular_file(path: Path, dir_fd: int | None = None) -> bytes:
     """The bytes of a small side file (keywords, marks) that must be a regular file; OSError
     for anything else: a FIFO would block the run, a link could point anywhere."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise IsADirectoryError(f"{path}: not a regular file")
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    return read_control(path, dir_fd)
 
 
 class Reader:
@@ -50,14 +41,21 @@ class Reader:
         self.event("unreadable-file", key=key, reason=why)
         self.unreadable_files.append((key, why))
 
-    def read_file(self, path: Path, key: str) -> tuple[bytes, int] | None:
-        """The bytes and mtime of the message file ``path``; None, with the event said, when it
-        went during the run (a client expunged it) or cannot be read."""
+    def read_file(self, path: Path | str, key: str, dir_fd: int | None = None) -> tuple[bytes, int] | None:
+        """The bytes and mtime of the message file ``path`` (in ``dir_fd``); None, with the
+        event said, when it went during the run (a client expunged it) or cannot be read. A
+        symbolic link, a FIFO or a device is never opened as a message (safefs.py)."""
         try:
-            with open(path, "rb") as fh:
-                return fh.read(), int(os.fstat(fh.fileno()).st_mtime)
+            fd, st = open_regular(path, dir_fd)
         except FileNotFoundError:
             self.vanished(key)
+            return None
+        except OSError as exc:
+            self.unreadable(key, exc)
+            return None
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                return fh.read(), int(st.st_mtime)
         except OSError as exc:
             self.unreadable(key, exc)
         return None

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 from ..flags import as_keyword
+from ..safefs import open_dir
 from .common import read_regular_file
 
 KEYWORD_DIR = "courierimapkeywords"
@@ -50,12 +51,23 @@ def read_courier_keywords(maildir: Path) -> dict[str, tuple[str, ...]]:
     """Unique name -> keywords, for every message Courier-IMAP gave a keyword to."""
     folder = maildir / KEYWORD_DIR
     try:
-        entries = os.listdir(folder)
+        folder_fd = open_dir(folder)                   # never a link out of the Maildir
     except OSError:                                    # no Courier keywords here
+        return {}
+    try:
+        return _read_keywords(folder_fd)
+    finally:
+        os.close(folder_fd)
+
+
+def _read_keywords(folder: int) -> dict[str, tuple[str, ...]]:
+    try:
+        entries = os.listdir(folder)
+    except OSError:
         return {}
     found: dict[str, tuple[str, ...]] = {}
     try:
-        lines = _lines(read_regular_file(folder / ":list"))
+        lines = _lines(read_regular_file(":list", folder))
     except OSError:
         lines = []
     names, start = _names_until_blank(lines)
@@ -82,7 +94,7 @@ def read_courier_keywords(maildir: Path) -> dict[str, tuple[str, ...]]:
             newest[unique] = (rank, entry)
     for unique, (_, entry) in newest.items():
         try:
-            words, _ = _names_until_blank(_lines(read_regular_file(folder / entry)))
+            words, _ = _names_until_blank(_lines(read_regular_file(entry, folder)))
         except OSError:
             continue                                   # replaced while we looked: :list stands
         if words:

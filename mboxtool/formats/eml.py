@@ -18,19 +18,25 @@ from pathlib import Path
 from .. import dates, flags
 from ..errors import InputError
 from ..message import MailMessage, is_header_line, split_message
+from ..safefs import open_dir, open_regular
 from .common import Reader, header_date
 from .emlx import EmlxError, is_emlx, is_partial, parse_emlx
 
 SYSTEM_FILES = ("desktop.ini", "thumbs.db")        # Windows' own, in any exported folder
 
 
-def is_message_file(path: Path) -> bool:
-    """True when ``path`` holds one message: named .eml (what it holds is then the message,
-    as its maker meant) or .emlx (Apple Mail's, emlx.py), or starting with a header field."""
-    if path.name.lower().endswith((".eml", ".emlx")):
+def is_message_file(path: Path | str, dir_fd: int | None = None) -> bool:
+    """True when ``path`` (in ``dir_fd``) holds one message: named .eml (what it holds is then
+    the message, as its maker meant) or .emlx (Apple Mail's, emlx.py), or starting with a
+    header field. A link or a FIFO is no message file (and is never opened: safefs.py)."""
+    if os.fspath(path).lower().endswith((".eml", ".emlx")):
         return True
     try:
-        with open(path, "rb") as fh:
+        fd, _ = open_regular(path, dir_fd)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "rb") as fh:
             return is_header_line(fh.readline(1000))
     except OSError:
         return False
@@ -54,23 +60,47 @@ class EmlReader(Reader):
         if self.path.is_file():
             return [self.path.name]
         names = []
-        with os.scandir(self.path) as entries:
+        with os.scandir(self.folder_fd()) as entries:
             for entry in sorted(entries, key=lambda e: e.name):
                 name = entry.name
-                if name.startswith(".") or name.lower() in SYSTEM_FILES or entry.is_dir():
+                if name.startswith(".") or name.lower() in SYSTEM_FILES:
+                    continue
+                if entry.is_symlink():                  # never followed: it may lead anywhere
+                    self.unreadable(name, "a symbolic link: not followed")
+                    continue
+                if entry.is_dir(follow_symlinks=False):
                     continue                            # a subfolder: convert names it, --recursive takes it
-                if entry.is_file() and (is_message_file(Path(entry.path)) or not entry.stat().st_size):
+                if entry.is_file(follow_symlinks=False) and (is_message_file(name, self.dirfd)
+                                                             or not entry.stat(follow_symlinks=False).st_size):
                     names.append(name)                  # (an empty one is reported below)
                 else:
                     self.event("foreign-file", key=name, reason=f"{name}: not a message file")
         return names
+
+    dirfd: int | None = None                       # a directory of files, opened once
+
+    def folder_fd(self) -> int:
+        if self.dirfd is None:
+            try:
+                self.dirfd = open_dir(self.path, follow=True)      # named by the user
+            except OSError as exc:
+                raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
+        return self.dirfd
+
+    def close(self) -> None:
+        if self.dirfd is not None:
+            os.close(self.dirfd)
+            self.dirfd = None
 
     def file_path(self, key: str) -> Path:
         return self.path if self.path.is_file() else self.path / key
 
     def __iter__(self) -> Iterator[MailMessage]:
         for name in self.files():
-            read = self.read_file(self.file_path(name), name)
+            if self.dirfd is None:                     # the one file named
+                read = self.read_file(self.path, name)
+            else:
+                read = self.read_file(name, name, self.dirfd)
             if read is None:
                 continue
             data, mtime = read

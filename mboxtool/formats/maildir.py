@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import re
@@ -19,11 +18,13 @@ from .. import dates, flags
 from ..durable import create_empty_file, fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
+from ..digesttable import DigestTable
 from ..foreign import CACHE_NAME, foreign_digests
 from ..locking import lock_directory
-from ..message import MailMessage, add_headers, core_bytes, split_message
+from ..message import MailMessage, add_headers, core_bytes, is_header_line, split_message
 from ..ownership import Owner, give, owner_for
 from ..quota import quota_file, record
+from ..safefs import NotRegularFile, open_dir, open_regular, read_control
 from ..staging import Stager, host_name, remove_abandoned
 from .common import Reader
 from .courier import KEYWORD_DIR as COURIER_KEYWORD_DIR
@@ -65,6 +66,38 @@ def stale_tmp_files(path: Path, now: float | None = None) -> list[str]:
     return sorted(stale)
 
 
+def is_message_file(head: bytes) -> bool:
+    """True when the bytes of a file in new/ or cur/ start like a message: a header field, the
+    From_ line some tools leave at the top, or the empty line of an empty header section,
+    after a byte-order mark if one is there (Windows tools write one). Anything else (an
+    image, an editor's file) is no message (§6 foreign-file)."""
+    skip = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    nl = head.find(b"\n", skip, 1000)
+    first = head[skip:nl if nl >= 0 else 1000].rstrip(b"\r")
+    return (not first and nl >= 0) or is_header_line(first) or first.startswith(b"From ")
+
+
+FLAG_KEYWORD = "$MaildirFlag_"
+
+
+def odd_flags(name: str, info: flags.MaildirInfo) -> str:
+    """The characters after ``:2,`` that are neither flags nor Dovecot keyword letters
+    (``!``, ``%``, digits, unknown capitals), in name order."""
+    if not info.has_info or name[len(info.unique) + 1:len(info.unique) + 3] != "2,":
+        return ""
+    chars = name[len(info.unique) + 3:].split(",", 1)[0]
+    return "".join(dict.fromkeys(c for c in chars if not c.islower() and c not in flags.LETTERS))
+
+
+def flag_of_keyword(word: str) -> str | None:
+    """The name character a ``$MaildirFlag_<c>`` keyword keeps (read from a name, §6), when
+    it can go back into a name as itself; None for any other keyword."""
+    if not word.startswith(FLAG_KEYWORD) or len(word) != len(FLAG_KEYWORD) + 1:
+        return None
+    c = word[-1]
+    return c if c.isprintable() and not c.isspace() and not c.islower() and c not in "/,:" else None
+
+
 def is_maildir(path: Path) -> bool:
     try:
         return (path / "cur").is_dir() and (path / "new").is_dir()
@@ -85,14 +118,14 @@ def being_made(path: Path) -> bool:
 def maildir_folders(root: Path) -> list[str]:
     """The Maildir++ folders (``.Name`` Maildirs) directly under ``root``, sorted by name."""
     return sorted(n for n in os.listdir(root) if n.startswith(".") and n not in (".", "..")
-                  and is_maildir(root / n))
+                  and not (root / n).is_symlink() and is_maildir(root / n))   # a link leads out of the tree
 
 
 def read_keyword_map(path: Path) -> dict[int, str]:
     """Dovecot's ``dovecot-keywords``: letter index -> keyword name."""
     mapping: dict[int, str] = {}
     try:
-        text = (path / KEYWORDS_FILE).read_bytes().decode("utf-8", "surrogateescape")   # as flags.keyword_bytes
+        text = read_control(path / KEYWORDS_FILE).decode("utf-8", "surrogateescape")   # as flags.keyword_bytes
     except OSError:
         return mapping
     for line in text.split("\n"):                          # not splitlines(): U+0085 may be in a keyword
@@ -136,28 +169,6 @@ def _sane_mtime(mtime: int, name: str, data: bytes | None) -> tuple[int | None, 
     return None, "none"
 
 
-def open_message_file(path: str, owner: int) -> int:
-    """An fd of the message file at ``path`` in a Maildir owned by ``owner``.
-
-    A symbolic link is followed (mairix and similar search folders are
-    Maildirs of links to the real files) only to a file of the Maildir's own
-    owner, or of whoever runs mboxtool: a run as root then never copies a file
-    that the mailbox's user could not read (``/etc/shadow``) into that user's
-    mail.
-    """
-    try:
-        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as exc:
-        if exc.errno != errno.ELOOP:
-            raise
-    fd = os.open(path, os.O_RDONLY)                       # a link (or a loop, which fails here)
-    uid = os.fstat(fd).st_uid
-    if uid not in (owner, os.geteuid()):
-        os.close(fd)
-        raise PermissionError(errno.EPERM, "a symbolic link to a file of another user; not followed")
-    return fd
-
-
 class MaildirReader(Reader):
     """Messages of one Maildir, ordered by (mtime, name), flags from the file names."""
 
@@ -169,7 +180,7 @@ class MaildirReader(Reader):
         self.courier_keywords = read_courier_keywords(self.path)   # Courier-IMAP keeps them apart
         self.groups: dict[str, list[MaildirEntry]] = {}
         self._current: dict[str, str] | None = None     # unique name -> relpath, once files moved
-        self.owner = os.geteuid()                          # of the Maildir, once opened (open_message_file)
+        self.dirfd: dict[str, int | None] = {}             # new/ and cur/, opened once (subdir_fd)
         self._listed: list[MaildirEntry] | None = None     # listed by message_count(), for the next read
 
     def open(self) -> MaildirReader:
@@ -178,19 +189,56 @@ class MaildirReader(Reader):
             raise InputError(f"{self.path}: {what}")
         if not (self.path / "cur").is_dir() and not (self.path / "new").is_dir():
             raise InputError(f"{self.path}: not a Maildir (no cur/ or new/)")
-        self.owner = os.stat(self.path).st_uid
+        for subdir in ("new", "cur"):
+            self.subdir_fd(subdir)                   # a linked cur/ or new/ is refused now
         return self
+
+    def subdir_fd(self, subdir: str) -> int | None:
+        """The fd of ``new/`` or ``cur/`` (None when missing), opened once: the walk, the
+        reads and --move's removals all go through it, so a ``cur/`` swapped for a symbolic
+        link (to /etc) is refused, never followed."""
+        if subdir not in self.dirfd:
+            try:
+                self.dirfd[subdir] = open_dir(self.path / subdir)
+            except FileNotFoundError:
+                self.dirfd[subdir] = None
+            except NotRegularFile as exc:
+                raise InputError(f"{self.path / subdir}: {exc.strerror} (a Maildir's own directory "
+                                 "must not be a link)") from exc
+            except PermissionError as exc:
+                raise InputError(f"{self.path / subdir}: permission denied") from exc
+            except OSError as exc:
+                raise InputError(f"{self.path / subdir}: cannot open: {exc.strerror}") from exc
+        return self.dirfd[subdir]
+
+    def remove(self, key: str) -> int:
+        """Remove the message file ``key`` (``cur/NAME``), through the fd of the directory it
+        was read from (--move); its size. FileNotFoundError when it is gone already."""
+        subdir, name = key.split("/", 1)
+        fd = self.subdir_fd(subdir)
+        if fd is None:
+            raise FileNotFoundError(key)
+        size = os.stat(name, dir_fd=fd, follow_symlinks=False).st_size
+        os.unlink(name, dir_fd=fd)
+        return size
+
+    def close(self) -> None:
+        for fd in self.dirfd.values():
+            if fd is not None:
+                os.close(fd)
+        self.dirfd = {}
 
     def entries(self) -> list[MaildirEntry]:
         """Message files of new/ and cur/, dot-files and non-regular files skipped, sorted."""
         found: list[MaildirEntry] = []
         renamed: list[str] = []
         for subdir in ("new", "cur"):
-            try:
-                it = os.scandir(self.path / subdir)
-            except FileNotFoundError:
+            fd = self.subdir_fd(subdir)
+            if fd is None:
                 self.event("missing-subdir", key=subdir)
                 continue
+            try:
+                it = os.scandir(fd)
             except PermissionError as exc:
                 raise InputError(f"{self.path / subdir}: permission denied") from exc
             with it:
@@ -198,12 +246,15 @@ class MaildirReader(Reader):
                     if entry.name.startswith("."):
                         continue
                     try:
-                        st = entry.stat(follow_symlinks=True)
+                        st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:                # renamed while listed: a mail client at work
                         renamed.append(entry.name)
                         continue
                     except OSError as exc:
                         self.unreadable(f"{subdir}/{entry.name}", exc)
+                        continue
+                    if stat.S_ISLNK(st.st_mode):             # never followed: it may lead anywhere
+                        self.unreadable(f"{subdir}/{entry.name}", "a symbolic link: not followed")
                         continue
                     if not stat.S_ISREG(st.st_mode):
                         self.event("foreign-file", key=f"{subdir}/{entry.name}", reason="not a regular file")
@@ -255,8 +306,9 @@ class MaildirReader(Reader):
             if fresh or self._current is None:
                 self._current = {}
                 for subdir in ("new", "cur"):
+                    fd = self.subdir_fd(subdir)
                     try:
-                        names = os.listdir(self.path / subdir)
+                        names = os.listdir(fd) if fd is not None else []
                     except OSError:
                         continue
                     for name in names:
@@ -265,21 +317,25 @@ class MaildirReader(Reader):
             relpath = self._current.get(unique)
             if relpath is None or relpath == gone:
                 continue
+            subdir, name = relpath.split("/", 1)
             try:
-                st = os.stat(f"{self.path}/{relpath}", follow_symlinks=False)
+                st = os.stat(name, dir_fd=self.subdir_fd(subdir), follow_symlinks=False)
             except FileNotFoundError:
                 continue
             if stat.S_ISREG(st.st_mode):
-                subdir, name = relpath.split("/", 1)
                 return MaildirEntry(subdir, name, int(st.st_mtime), st.st_size)
         return None
 
     def read(self, entry: MaildirEntry) -> MailMessage:
         """The message stored in ``entry``."""
-        fd = open_message_file(f"{self.path}/{entry.subdir}/{entry.name}", self.owner)
+        # listed as a regular file: opened without following a link or waiting on a FIFO, and
+        # checked again only if it holds more than listed (a device swapped in would)
+        fd, _ = open_regular(entry.name, self.subdir_fd(entry.subdir), check=False)
         try:
             data = os.read(fd, entry.size + 1)
             if len(data) > entry.size:                     # it grew since listing: read the rest
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise NotRegularFile(entry.relpath, "not-a-regular-file", "not a regular file")
                 chunks = [data]
                 while chunk := os.read(fd, 1 << 20):
                     chunks.append(chunk)
@@ -306,19 +362,21 @@ class MaildirReader(Reader):
         if flags.FORWARDED in keywords:
             letters += "P"
             keywords.remove(flags.FORWARDED)
+        # kept as keywords (§6), which a Maildir writer puts back into the name as they were
+        unknown = odd_flags(entry.name, info)
+        keywords += [FLAG_KEYWORD + c for c in unknown if FLAG_KEYWORD + c not in keywords]
         date, source = _sane_mtime(entry.mtime, entry.name, data)
         msg = MailMessage(data, flags.normalize(letters), entry.subdir == "new", tuple(keywords),
                           date, source, None, entry.relpath)
-        unknown = set(letters) - set(flags.LETTERS)
         if unknown:
-            msg.notes.append("unknown-flag:" + "".join(sorted(unknown)))
+            msg.notes.append("unknown-flag:" + unknown)
         return msg
 
     def _merged(self, group: list[MaildirEntry]) -> list[MailMessage]:
         """One unique name twice (a crash between link and unlink): identical bytes are one
         message with the union of the flags; different bytes stay separate messages (§6)."""
         out: list[MailMessage] = []
-        any_unreadable = False
+        any_unreadable = any_left_out = False
         for entry in group:
             try:
                 msg = self.read(entry)
@@ -328,6 +386,9 @@ class MaildirReader(Reader):
                 self.unreadable(entry.relpath, exc)
                 any_unreadable = True
                 continue
+            if self._left_out(msg):
+                any_left_out = True
+                continue
             same = next((m for m in out if m.data == msg.data), None)
             if same is None:
                 out.append(msg)
@@ -335,7 +396,7 @@ class MaildirReader(Reader):
                 same.flags = flags.normalize(same.flags + msg.flags)
                 same.keywords = tuple(dict.fromkeys(same.keywords + msg.keywords))
                 same.new = same.new and msg.new
-        if not out and not any_unreadable:
+        if not out and not any_unreadable and not any_left_out:
             self.vanished(group[0].relpath)
         return out
 
@@ -369,11 +430,21 @@ class MaildirReader(Reader):
             except OSError as exc:
                 self.unreadable(entry.relpath, exc)
                 continue
-            if not msg.data:
-                self.event("empty-file", key=entry.relpath)
-                self.skipped.append((msg, "empty file"))
-                continue
-            yield msg
+            if not self._left_out(msg):
+                yield msg
+
+    def _left_out(self, msg: MailMessage) -> bool:
+        """Skip, and say so, a file of new/ or cur/ that holds no message (§6): True when left out."""
+        if not msg.data:
+            self.event("empty-file", key=msg.key)
+            self.skipped.append((msg, "empty file"))
+            return True
+        if not is_message_file(msg.data):
+            self.event("not-a-message", key=msg.key)
+            why = f"not a message (does not start with a header field): {self.path / msg.key}"
+            self.skipped.append((msg, why))
+            return True
+        return False
 
 
 OUR_NAME = re.compile(r"\d+\.M\d+P(?P<pid>\d+)Q\d+R([0-9a-f]{16})\.(?P<host>[^:!;,]+)")
@@ -403,9 +474,12 @@ class MaildirWriter:
         self.created = False
         self.quota: Path | None = None               # the Maildir++ maildirsize counting this Maildir
         self.sizes: dict[str, int] = {}              # with one: final relpath -> bytes, until durable
+        self.dirfd: dict[str, int] = {}              # tmp/, new/, cur/ once opened
 
     def open(self) -> MaildirWriter:
         p = self.path
+        if p.is_symlink():                           # its mail would land wherever the link leads
+            raise InputError(f"{p}: is a symbolic link; refusing to write through it (name the real Maildir)")
         if p.exists() and not p.is_dir():
             raise InputError(f"{p}: exists and is not a directory (not a Maildir)")
         if p.is_dir() and any(p.iterdir()) and not is_maildir(p) and not being_made(p):
@@ -426,14 +500,43 @@ class MaildirWriter:
             raise InputError(f"{p}: cannot create: {exc.strerror}") from exc
         if self.lock_wanted:
             self.run_lock = lock_directory(p, self.lock_timeout)    # before anything is read back
-        self.dirfd = {sub: os.open(p / sub, os.O_RDONLY | os.O_DIRECTORY) for sub in ("tmp", "new", "cur")}
+        self.dirfd = self._open_subdirs(p)
         self.keywords = {name: chr(ord("a") + i) for i, name in read_keyword_map(p).items()}
-        self.courier = (p / COURIER_KEYWORD_DIR).is_dir()
+        keyword_dir = p / COURIER_KEYWORD_DIR
+        if keyword_dir.is_dir() or keyword_dir.is_symlink():
+            try:                                     # a link: keyword files would land where it leads
+                self.dirfd["courier"] = open_dir(keyword_dir)
+            except OSError as exc:
+                self.close()
+                raise InputError(f"{keyword_dir}: {exc.strerror}; refusing to write into it") from exc
+        self.courier = "courier" in self.dirfd
         self.quota = quota_file(p)
         self.host = host_name()
         self.pid = os.getpid()
         self.stager = Stager(self.dirfd["tmp"])
         return self
+
+    def _open_subdirs(self, p: Path) -> dict[str, int]:
+        """fds of tmp/, new/ and cur/, every delivery goes through: none may be a symbolic link
+        (mail written wherever it leads, given to the Maildir's user)."""
+        dirfd: dict[str, int] = {}
+        where = p
+        try:
+            root = open_dir(p)
+            try:
+                for sub in ("tmp", "new", "cur"):
+                    where = p / sub
+                    dirfd[sub] = open_dir(sub, dir_fd=root)
+            finally:
+                os.close(root)
+        except OSError as exc:
+            for fd in dirfd.values():
+                os.close(fd)
+            if self.run_lock is not None:
+                os.close(self.run_lock)
+                self.run_lock = None
+            raise InputError(f"{where}: {exc.strerror}; refusing to write into it") from exc
+        return dirfd
 
     def _keyword_letters(self, keywords: tuple[str, ...]) -> tuple[str, list[str]]:
         letters, overflow = [], []
@@ -482,6 +585,11 @@ class MaildirWriter:
         X-Keywords header line for the message, if it gets one: with ``--keywords header`` or
         ``both``, or for keywords beyond Dovecot's 26 letters. Passed (P in ``letters``) also
         gets the letter of ``$Forwarded``: Dovecot shows no IMAP keyword for P."""
+        odd = "".join(c for c in map(flag_of_keyword, keywords) if c)
+        if odd:               # characters read from a name's info part (§6) go back into the name
+            rest = tuple(w for w in keywords if flag_of_keyword(w) is None)
+            kw_letters, extra = self.keyword_letters(rest, key, letters)
+            return kw_letters + odd, extra
         header = self.keyword_places != "dovecot"
         in_header = keywords if header else ()
         if self.courier or self.keyword_places == "header":     # Courier's keywords live apart (deliver)
@@ -560,7 +668,7 @@ class MaildirWriter:
         (one name a line; written as ``.tmp.*``, which Courier's reader passes over), read and
         merged into ``:list`` by Courier as its own updates are."""
         replace_file(unique, b"".join(flags.keyword_bytes(word) + b"\n" for word in keywords),
-                     self.path / COURIER_KEYWORD_DIR, self.owner, self.fsync, tmp=f".tmp.{unique}")
+                     self.dirfd["courier"], self.owner, self.fsync, tmp=f".tmp.{unique}")
 
     def commit(self) -> list[str]:
         """Make every message added since the last commit durable; returns them."""
@@ -576,7 +684,7 @@ class MaildirWriter:
     def make_durable(self, done: list[str]) -> None:
         """fsync what ``done`` names (safe from another thread while this one delivers)."""
         if done and self.fsync:
-            # one filesystem flush covers the files and the directories (performance.md)
+            # one filesystem flush covers the files and the directories (docs/performance.md)
             if not syncfs(self.dirfd["new"]):
                 for final in done:                # no syncfs here: one fsync per file
                     sub, name = final.split("/", 1)
@@ -597,14 +705,14 @@ class MaildirWriter:
                                       f"{quota}: cannot add {len(done)} messages ({size} bytes): "
                                       f"{exc.strerror or exc}; the quota in use reads low until recalculated"})
 
-    def known_digests(self, save: bool = True) -> set[int]:
+    def known_digests(self, save: bool = True) -> DigestTable:
         """Digests of the messages already here: carried by mboxtool's own names, read (once,
         then cached) from the files of other programs (foreign.py). ``save``: False for a
         dry run, which writes nothing."""
-        found: set[int] = set()
+        found = DigestTable()
         others: list[str] = []
         for sub in ("new", "cur"):
-            with os.scandir(self.path / sub) as it:
+            with os.scandir(self.dirfd.get(sub, self.path / sub)) as it:   # unopened: a dry run
                 for entry in it:
                     m = OUR_NAME.match(entry.name)
                     if m:

@@ -7,14 +7,13 @@ import os
 import re
 import stat
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import dates, flags
-from ..compression import compression_of, decompress
-from ..durable import fsync_dir, make_private_dir
+from ..compression import MAX_RATIO, compression_of, decompress
+from ..durable import fsync_dir, make_private_dir, replace_file
 from ..errors import InputError, SourceChanged
 from ..fdio import write_buffers
 from ..locking import MboxLock
@@ -31,6 +30,7 @@ from ..message import (
     unquote_mboxrd,
 )
 from ..ownership import give, owner_for
+from ..safefs import read_control
 from .mboxscan import CHUNK, Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")
@@ -82,7 +82,9 @@ class VariantGuess:
 def open_mbox_fd(path: Path, write: bool = False) -> tuple[int, os.stat_result]:
     """Open an existing mbox as the single fd we keep for it; refuse what is not a regular file."""
     try:
-        fd = os.open(path, (os.O_RDWR if write else os.O_RDONLY) | os.O_NOCTTY | os.O_NONBLOCK)
+        # one written to (a destination, a --move source) is never reached through a link:
+        # root would append to, or empty, whatever file the link names
+        fd = os.open(path, (os.O_RDWR | os.O_NOFOLLOW if write else os.O_RDONLY) | os.O_NOCTTY | os.O_NONBLOCK)
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except IsADirectoryError as exc:
@@ -90,6 +92,8 @@ def open_mbox_fd(path: Path, write: bool = False) -> tuple[int, os.stat_result]:
     except PermissionError as exc:
         raise InputError(f"{path}: permission denied") from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP and write:
+            raise InputError(f"{path}: is a symbolic link; refusing to write through it") from exc
         raise InputError(f"{path}: cannot open: {exc.strerror}") from exc
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
@@ -176,11 +180,16 @@ def quote(data: bytes, variant: str) -> bytes:
 
 
 class DateResolver:
-    """Delivery time of a message: From_ date, then Date:, then the newest Received: (§3.6)."""
+    """Delivery time of a message: From_ date, then Date:, then the newest Received: (§3.6).
+
+    A zoneless From_ date is read in the ``from_tz`` zone; with ``auto``, in the zone a
+    Received: line of the same message proves (dates.proven_zone), else in the zone last
+    proven in the same file, else as UTC (RFC 4155).
+    """
 
     def __init__(self, from_tz: str = "auto"):
         self.from_tz = from_tz
-        self.offsets: Counter[int] = Counter()
+        self.proven: int | None = None
         self.fixed = _fixed_offset(from_tz)
 
     def resolve(self, parsed: dates.FromLine, headers) -> tuple[int | None, str]:
@@ -204,16 +213,18 @@ class DateResolver:
     def _offset(self, epoch: int, headers) -> int:
         if self.fixed is not None:
             return self.fixed
-        # the top-most Received: is the final hop, the one the delivery agent wrote (§3.6)
-        span = headers.tail_span(b"received", b";") if headers is not None else None
-        received = dates.parse_header_date_in(headers.raw, *span) if span else None
-        if not dates.plausible(received):
-            received = None
-        guess = dates.zone_offset_guess(epoch, received)
-        if guess is not None:
-            self.offsets[guess] += 1
-            return guess
-        return self.offsets.most_common(1)[0][0] if self.offsets else 0
+        zone = _zone_of_received(epoch, headers) if headers is not None and b"received" in headers else None
+        if zone is not None:
+            self.proven = zone
+            return zone
+        return self.proven or 0
+
+
+def _zone_of_received(epoch: int, headers: Headers) -> int | None:
+    """The zone the top-most Received: line of ``headers`` (the final hop, written where the
+    message was delivered, §3.6) proves for the From_ date ``epoch`` read as UTC."""
+    top = headers.tail_span(b"received", b";")
+    return dates.proven_zone(epoch, dates.header_wall_clock_in(headers.raw, *top) if top else None)
 
 
 def _fixed_offset(from_tz: str) -> int | None:
@@ -270,9 +281,10 @@ class MboxReader:
     def __init__(self, path: Path, variant: str | None = None, from_tz: str = "auto",
                  lock: bool = True, lock_timeout: float = 30, exclusive: bool = False,
                  include_expunged: bool = False, event: Event | None = None, warn=None,
-                 dotlock: bool = True):
+                 dotlock: bool = True, max_ratio: float | None = MAX_RATIO):
         self.path = Path(path)
         self.dotlock = dotlock
+        self.max_ratio = max_ratio                  # bound of a compressed mbox's copy (compression.py)
         self.forced_variant = variant
         self.dates = DateResolver(from_tz)
         self.lock_wanted, self.lock_timeout, self.exclusive = lock, lock_timeout, exclusive
@@ -335,7 +347,8 @@ class MboxReader:
         import tempfile
         copy = tempfile.TemporaryFile(prefix="mboxtool-")
         try:
-            broken = decompress(FdFile(self.fd), kind, self.path, copy)
+            broken = decompress(FdFile(self.fd), kind, self.path, copy,
+                                compressed_size=os.fstat(self.fd).st_size, max_ratio=self.max_ratio)
             copy.flush()
         except BaseException:
             copy.close()
@@ -542,7 +555,9 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
         body.append(b"\n")
     meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords, mozilla)
     if variant in ("mboxcl", "mboxcl2"):
-        meta.append(b"Content-Length: %d" % (len(data) - end + len(points) + (data[-1] != 0x0A)))
+        # the line end added after a message without one is not counted: read back, the
+        # message ends where it ended (§1.4 step 6)
+        meta.append(b"Content-Length: %d" % (len(data) - end + len(points)))
     # the metadata lines go just before the empty line that ends the header block
     eol = b"\r\n" if head.endswith(b"\r\n") else b"\n"
     header_block = b"".join((head[: len(head) - len(eol)], *(line + eol for line in meta), eol))
@@ -552,14 +567,15 @@ def render_mbox_parts(msg: MailMessage, variant: str, now: float | None = None,
 def _render_joined(msg: MailMessage, variant: str, mozilla: bool = False) -> bytes:
     """Message bytes with fresh metadata, for a message without a body."""
     body = quote(core_bytes(msg), variant)
-    if not body.endswith(b"\n"):
+    added = not body.endswith(b"\n")
+    if added:
         body += b"\n"
     meta = flags.to_mbox_headers(msg.flags, msg.new, msg.keywords, mozilla)
     # a Content-Length needs the empty line that ends the header; a message without one gets
     # none (the empty line after it, the separator's, would be read as its own otherwise)
     end = header_end(body)
     if variant in ("mboxcl", "mboxcl2") and not lacks_empty_line(body, end):
-        meta.append(b"Content-Length: %d" % (len(body) - end))
+        meta.append(b"Content-Length: %d" % (len(body) - end - added))   # the added line end not counted
     return add_headers(body, meta)
 
 
@@ -630,7 +646,7 @@ class MboxWriter:
                 self.lock = MboxLock(self.path, self.fd, True, self.lock_timeout,
                                      dotlock=self.dotlock, warn=self.warn).acquire()
                 # while we waited, a MUA may have renamed a new file over the path (§7.3 step 3)
-                if os.stat(self.path).st_ino != os.fstat(self.fd).st_ino:
+                if os.lstat(self.path).st_ino != os.fstat(self.fd).st_ino:
                     self.lock.release()
                     self.lock = None
                     os.close(self.fd)
@@ -653,9 +669,12 @@ class MboxWriter:
     def _recover_journal(self) -> None:
         """Undo a partial append left by a killed run (its journal names the length before it)."""
         try:
-            text = self.journal.read_text().split()
+            text = read_control(self.journal, cap=4096).decode("ascii", "replace").split()
         except FileNotFoundError:
             return
+        except OSError as exc:                       # a link, a FIFO, a huge file: never ours
+            raise InputError(f"{self.journal}: {exc.strerror}; remove it, it is no journal "
+                             "mboxtool wrote") from exc
         try:
             ino, before, after = (int(x) for x in text[:3])
         except ValueError:
@@ -678,6 +697,12 @@ class MboxWriter:
 
     keep_from_lines = False                  # repair writes good From_ lines back as they were
     mozilla = False                          # convert --thunderbird: X-Mozilla-Status / -Keys too
+
+    @property
+    def adds_final_newline(self) -> bool:
+        """True when a message without a final newline is stored with one: every entry ends
+        with a line end, and only a Content-Length (mboxcl, mboxcl2) tells where it began."""
+        return self.variant not in ("mboxcl", "mboxcl2")
 
     def add(self, msg: MailMessage) -> bool:
         """Queue one message; True when the batch is full and commit() should follow."""
@@ -710,8 +735,9 @@ class MboxWriter:
         start = self.committed
         wrote_journal = False
         try:
-            if self.fsync:
-                self.journal.write_text(f"{os.fstat(self.fd).st_ino} {start} {start + total}\n")
+            if self.fsync:                       # renamed into place: its name is never opened
+                replace_file(self.journal.name, f"{os.fstat(self.fd).st_ino} {start} {start + total}\n".encode(),
+                             self.journal.parent, fsync=False)
                 wrote_journal = True
             write_buffers(self.fd, pending, start)    # no joined copy of the batch in memory
             if self.fsync:

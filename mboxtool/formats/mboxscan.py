@@ -397,7 +397,12 @@ class MboxScanner:
             return target, None, True, target
         if target < self.size:
             b.fill(target + 8)
-            for skip in (b"\n", b"\r\n", b""):
+            skips: tuple[bytes, ...] = (b"\n", b"\r\n", b"")
+            if target > body_abs and b.get(target - 1, target) != b"\n":
+                # a message without a final newline: the line end written after it, then
+                # the empty line before the next From_ line (§1.6 step 4)
+                skips += (b"\n\n", b"\r\n\r\n")
+            for skip in skips:
                 at = target + len(skip)
                 if b.get(target, at) != skip:
                     continue

@@ -15,6 +15,7 @@ from ..fdio import write_buffers
 from ..locking import lock_directory
 from ..message import MailMessage, add_headers, core_bytes, split_message
 from ..ownership import Owner, give, owner_for
+from ..safefs import open_dir, open_regular
 from ..staging import Stager, host_name, remove_abandoned
 from .claws import mark_letters, read_claws_marks
 from .common import Reader, header_date, read_regular_file
@@ -69,12 +70,17 @@ def numbered_messages(path: Path, names: list[str]) -> bool:
     if not names or not all(n.isdigit() for n in names):
         return False
     for name in sorted(names, key=int)[:3]:
-        try:
-            with open(path / name, "rb") as fh:
-                if fh.read(5) == b"From ":
-                    return False
+        try:                                       # a FIFO named 1 must not hang the peek
+            fd, _ = open_regular(path / name)
         except OSError:
             continue
+        try:
+            if os.read(fd, 5) == b"From ":
+                return False
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
     return True
 
 
@@ -136,22 +142,51 @@ class MHReader(Reader):
     format = "mh"
     _listed: list[tuple[int, str]] | None = None      # listed by message_count(), for the next read
 
+    dirfd: int | None = None                          # the folder, opened once: reads go through it
+
     def open(self) -> MHReader:
         if not self.path.is_dir():
             what = "no such directory" if not self.path.exists() else "not a directory (an MH folder is one)"
             raise InputError(f"{self.path}: {what}")
+        self.folder_fd()
         return self
+
+    def folder_fd(self) -> int:
+        if self.dirfd is None:
+            try:
+                self.dirfd = open_dir(self.path, follow=True)     # named by the user
+            except OSError as exc:
+                raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
+        return self.dirfd
+
+    def remove(self, key: str) -> int:
+        """Remove message file ``key`` through the folder's fd (--move); 0 (no quota here)."""
+        os.unlink(key, dir_fd=self.folder_fd())
+        return 0
+
+    def close(self) -> None:
+        if self.dirfd is not None:
+            os.close(self.dirfd)
+            self.dirfd = None
 
     def numbers(self) -> list[tuple[int, str]]:
         """(number, file name) of every message, in numeric order. The name is kept: a file
-        "01" is message 1 too, but it must be opened (and removed by --move) as "01"."""
+        "01" is message 1 too, but it must be opened (and removed by --move) as "01". A
+        symbolic link is never followed: it is reported as a message that cannot be read."""
         found = []
-        for name in os.listdir(self.path):
-            if name.isdigit() and (self.path / name).is_file():
-                found.append((int(name), name))
-            elif not name.startswith(".") and not name.isdigit() and not _removed(name) \
-                    and not (self.path / name).is_dir():          # a subfolder is no stranger
-                self.event("foreign-file", key=name)
+        with os.scandir(self.folder_fd()) as it:
+            for entry in it:
+                name = entry.name
+                if entry.is_symlink():
+                    if not name.startswith("."):
+                        self.unreadable(name, "a symbolic link: not followed")
+                elif name.isdigit() and entry.is_file(follow_symlinks=False):
+                    found.append((int(name), name))
+                elif name.isdigit() and not entry.is_dir(follow_symlinks=False):   # a FIFO, a device
+                    self.event("foreign-file", key=name, reason="not a regular file")
+                elif not name.startswith(".") and not name.isdigit() and not _removed(name) \
+                        and not entry.is_dir(follow_symlinks=False):     # a subfolder is no stranger
+                    self.event("foreign-file", key=name)
         return sorted(found)
 
     def message_count(self) -> int:
@@ -170,7 +205,7 @@ class MHReader(Reader):
         evolution = not (self.path / ".mh_sequences").exists() and not marks
         listed, self._listed = self._listed, None
         for num, name in listed if listed is not None else self.numbers():
-            read = self.read_file(self.path / name, name)
+            read = self.read_file(name, name, self.folder_fd())
             if read is None:
                 continue
             data, mtime = read
@@ -212,6 +247,8 @@ class MHWriter:
 
     def open(self) -> MHWriter:
         p = self.path
+        if p.is_symlink():                           # its mail would land wherever the link leads
+            raise InputError(f"{p}: is a symbolic link; refusing to write through it (name the real folder)")
         if p.exists() and not p.is_dir():
             raise InputError(f"{p}: exists and is not a directory (not an MH folder)")
         if p.is_dir() and any(p.iterdir()) and not is_mh(p):
@@ -226,7 +263,13 @@ class MHWriter:
             raise InputError(f"{p}: cannot create: {exc.strerror}") from exc
         if self.lock_wanted:
             self.run_lock = lock_directory(p, self.lock_timeout)    # see locking.lock_directory
-        self.dirfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            self.dirfd = open_dir(p)
+        except OSError as exc:
+            if self.run_lock is not None:
+                os.close(self.run_lock)
+                self.run_lock = None
+            raise InputError(f"{p}: {exc.strerror}; refusing to write into it") from exc
         self.stager = Stager(self.dirfd)
         self.host = host_name()
         self.tag = f"{self.host}.{os.getpid()}"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from .. import dates, flags
 from ..message import MailMessage, add_headers, core_bytes, split_message
-from .mbox import DateResolver, MboxReader, MboxWriter, envelope_sender
+from .mbox import SNIFF_BYTES, DateResolver, MboxReader, MboxWriter, envelope_sender
 
 DELIM = b"\x01\x01\x01\x01\n"
 CHUNK = 4 << 20
@@ -18,8 +18,17 @@ class MMDFReader(MboxReader):
 
     format = "mmdf"
 
+    stdlib_written = False
+
     def _detect_variant(self) -> None:
-        """MMDF has no variants: messages are delimited, never quoted."""
+        """MMDF has no variants: messages are delimited, never quoted. But Python's
+        ``mailbox.MMDF`` writes one line end of its own before each closing delimiter (and its
+        reader drops one): a file whose every entry ends with an empty line was written so."""
+        event, self.event = self.event, lambda *a, **k: None    # damage is said once, when read
+        try:
+            self.stdlib_written = _extra_line_ends(self.raw_messages())
+        finally:
+            self.event = event
 
     @property
     def variant(self) -> None:  # type: ignore[override]
@@ -80,6 +89,8 @@ class MMDFReader(MboxReader):
     def __iter__(self) -> Iterator[MailMessage]:
         resolver = DateResolver("utc")
         for index, (offset, data, outside) in enumerate(self.raw_messages(), 1):
+            if self.stdlib_written and not outside and _ends_with_empty_line(data):
+                data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
             parsed = dates.FromLine("", None, False)
             from_line = None
             if data.startswith(b"From "):
@@ -98,10 +109,30 @@ class MMDFReader(MboxReader):
             yield msg
 
 
+def _ends_with_empty_line(data: bytes) -> bool:
+    return data.endswith((b"\n\n", b"\n\r\n"))
+
+
+def _extra_line_ends(entries: Iterator[tuple[int, bytes, bool]]) -> bool:
+    """True when every entry of the first 4 MiB, and at least two, end with an empty line:
+    the stdlib's extra line end. One entry is no evidence: a message of its own may end so."""
+    seen = 0
+    for offset, data, outside in entries:
+        if offset > SNIFF_BYTES:
+            break
+        if outside:
+            continue
+        if not _ends_with_empty_line(data):
+            return False
+        seen += 1
+    return seen >= 2
+
+
 class MMDFWriter(MboxWriter):
     """Appends MMDF entries under the same locks as an mbox."""
 
     format = "mmdf"
+    adds_final_newline = True            # the closing delimiter must start a line
 
     def _ending_fix(self) -> bytes:
         if self.committed == 0:
