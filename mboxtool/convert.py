@@ -189,10 +189,10 @@ def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
     report.failed += 1
     if where == "outside-delimiters":
         report.error("bytes between messages, outside their delimiters, are not a message",
-                     msg.key, offset=msg.offset)
+                     msg.key, offset=msg.offset, length=len(msg.data))
     else:
-        report.error("bytes before the first From_ line are not a message; 'mboxtool repair' keeps them",
-                     msg.key, offset=msg.offset)
+        report.error(f"{len(msg.data)} bytes before the first From_ line are not a message and were not "
+                     "converted; 'mboxtool repair' keeps them", msg.key, offset=msg.offset, length=len(msg.data))
     return True
 
 

@@ -109,6 +109,14 @@ def parse_from_line(line: bytes) -> FromLine:
     return FromLine(text.strip().split(" ")[0] if text.strip() else "", None, False)
 
 
+def has_date_shape(line: bytes) -> bool:
+    """True when a From_ line carries a date in one of the §1.2 layouts, even one that names no
+    real day (``Mon Jan 00 00:00:00 0000``): a placeholder still marks a separator (§1.4 step 5),
+    though it gives no delivery date."""
+    text = line[5:].decode("latin-1").rstrip("\r\n")
+    return _ASCTIME.search(text) is not None or _RFC2822.search(text) is not None
+
+
 def _asctime_fields(m: re.Match[str]) -> tuple[int, bool] | None:
     month, day, hh, mm, ss, z1, z1p, year, z2, z2p = m.groups()
     epoch = _epoch(_year(year), _MONTHS[month[:3].lower()], int(day), int(hh), int(mm), int(ss or 0))

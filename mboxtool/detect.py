@@ -12,7 +12,7 @@ from .errors import InputError
 from .formats import registry
 from .formats.eml import is_message_file
 from .formats.maildir import is_control_file
-from .formats.mboxscan import BOM
+from .formats.mboxscan import BOM, first_separator
 from .formats.mh import is_mh
 from .safefs import open_regular
 
@@ -69,11 +69,12 @@ def inner_mbox(path: Path) -> Path:
     return path
 
 
-def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
+def detect_format(path: Path) -> str:
     """The format of the mailbox at ``path``; InputError naming what was found otherwise.
 
-    With ``damaged_mbox_ok`` (validate), a regular file with a From_ line in its
-    first 64 KiB counts as a (damaged) mbox.
+    A file is an mbox when the scanner finds a message in its first 64 KiB (is_mbox_head):
+    also one with bytes before its first From_ line, which every command then reads as an
+    mbox with ``garbage-before-first-from``.
     """
     path = Path(path)
     try:
@@ -93,14 +94,14 @@ def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
     head = read_head(path)
     kind = compression_of(head)
     if kind is not None:
-        return _detect_compressed(path, kind, damaged_mbox_ok)
+        return _detect_compressed(path, kind)
     if not head or head.removeprefix(BOM).lstrip(b" \t\r\n").startswith(b"From "):
         return "mbox"                       # leading blank lines, or a byte-order mark: still mbox
     if head.startswith(b"\x01\x01\x01\x01\n") or head.startswith(b"\x01\x01\x01\x01\r\n"):
         return "mmdf"
     if head.startswith(b"BABYL OPTIONS:"):
         return "babyl"
-    if damaged_mbox_ok and b"\nFrom " in head:
+    if is_mbox_head(head):
         return "mbox"
     hint = ""
     if b":" in head.split(b"\n", 1)[0]:
@@ -108,7 +109,13 @@ def detect_format(path: Path, damaged_mbox_ok: bool = False) -> str:
     raise InputError(f"{path}: not a known mailbox format: found {_describe(head)}{hint}")
 
 
-def _detect_compressed(path: Path, kind: str, damaged_mbox_ok: bool) -> str:
+def is_mbox_head(head: bytes) -> bool:
+    """True when the first bytes of a file hold an mbox's first separator (§1.4 step 5),
+    maybe after bytes that are no message: the one test of every command."""
+    return first_separator(head) is not None
+
+
+def _detect_compressed(path: Path, kind: str) -> str:
     """A compressed file holding an mbox (as list archives ship) reads as mbox; anything else is refused."""
     sniffed = io.BytesIO()
     try:
@@ -120,7 +127,7 @@ def _detect_compressed(path: Path, kind: str, damaged_mbox_ok: bool) -> str:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
     head = sniffed.getvalue()
-    if head.lstrip(b" \t\r\n").startswith(b"From ") or (damaged_mbox_ok and b"\nFrom " in head):
+    if head.lstrip(b" \t\r\n").startswith(b"From ") or is_mbox_head(head):
         return "mbox"
     raise InputError(f"{path}: a {kind} file that does not hold an mbox: found {_describe(head)}")
 

@@ -72,7 +72,7 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
     mbox is read three times (checked, copied, the copy checked): one bar covers the three.
     """
     src, dst = inner_mbox(src), Path(dst)
-    fmt = normalize_format(fmt) or detect_format(src, damaged_mbox_ok=True)
+    fmt = normalize_format(fmt) or detect_format(src)
     if os.path.lexists(dst):
         raise UsageError(f"{dst}: already exists; repair writes a new copy, never in place")
     if fmt == "eml":
@@ -189,6 +189,9 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
     for p in pre.problems:
         if p.code in ("unescaped-from-line",):
             report.fixed(p.code, "body 'From ' line quoted in the copy", p.line, offset=p.offset)
+        elif p.code == "possible-phantom-split" and not p.key:     # a body line other readers split on
+            report.fixed(p.code, "body 'From ' line quoted in the copy: no reader splits there now",
+                         p.line, offset=p.offset)
         elif p.code == "from-line-without-blank":
             report.fixed(p.code, "empty line added before the From_ line", p.line)
         elif p.code == "content-length-mismatch":

@@ -131,11 +131,12 @@ class Inspection:
     def __init__(self, path: Path, fmt: str | None = None, variant: str | None = None,
                  lock: bool = True, lock_timeout: float = 30, from_tz: str = "auto"):
         self.path = inner_mbox(path)
-        self.format = normalize_format(fmt) or detect_format(self.path, damaged_mbox_ok=True)
+        self.format = normalize_format(fmt) or detect_format(self.path)
         self.damage: Counter[str] = Counter()
         self.reader = make_reader(self.path, self.format, variant=variant, from_tz=from_tz, lock=lock,
                                   lock_timeout=lock_timeout, include_expunged=True,
-                                  event=lambda code, **_: self._note(code))
+                                  event=lambda code, phantom=False, **_: self._note(
+                                      "possible-phantom-split" if phantom else code))
         self.reader.count_lines = False     # rows carry keys and offsets, not line numbers
 
     def _note(self, code: str) -> None:

@@ -175,7 +175,7 @@ def validate_mailbox(path: Path, fmt: str | None = None, variant: str | None = N
     checked: as convert_mailbox does, for a progress bar.
     """
     path = inner_mbox(path)
-    fmt = normalize_format(fmt) or detect_format(path, damaged_mbox_ok=True)
+    fmt = normalize_format(fmt) or detect_format(path)
     report = ValidationReport(str(path), fmt)
     bar = _Progress(progress, progress_total)
     if fmt == "mbox":
@@ -229,6 +229,14 @@ class _MboxCheck:
             return
         if code == "unescaped-from-line":
             self.unescaped += 1
+            if info.get("phantom"):
+                code = "possible-phantom-split"
+                text = ("a From_ line inside an open multipart, with no delivery headers under it: body "
+                        "text, but Python's mailbox, Dovecot and mutt split the message here"
+                        if info.get("in_multipart") else
+                        "a From_ line after an empty line, with no message header under it, inside the "
+                        "span the message's Content-Length gives: body text, but Python's mailbox, "
+                        "Dovecot and mutt split the message here")
         if code == "content-length-mismatch":
             self.pending_cl = (text, line, offset)
             return

@@ -102,18 +102,24 @@ def test_migrate_a_live_spool_of_20_users_with_a_damaged_one(server):
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
     runs.append((proc.returncode, [json.loads(ln) for ln in proc.stdout.splitlines()], proc.stderr))
 
-    for code, lines, stderr in runs:
-        assert code == 1, stderr                                   # the damaged spool; never 2 or a crash
+    for run, (code, lines, stderr) in enumerate(runs):
+        # the damaged spool is read as the damaged mbox it is: the first run converts its messages,
+        # sets the garbage aside and says so (exit 1); later runs find it clean. Never 2 or a crash.
+        assert code == 1 if run == 0 else code in (0, 75), stderr
         assert "Traceback" not in stderr and lines[-1]["summary"] is True and lines[-1]["mailboxes"] == 20
         rows = {line["source"]: line for line in lines[:-1]}
         assert len(rows) == 20
-        assert rows[str(spool / DAMAGED)]["status"] == "failed"   # said, every run, and never stops the rest
+        damaged = rows[str(spool / DAMAGED)]
+        if run == 0:                                           # said, and never stops the rest
+            assert damaged["status"] == "failed" and damaged["quarantined"] >= 1
+        else:
+            assert damaged["status"] in ("done", "busy") and damaged["quarantined"] == 0
         assert all(r["status"] in ("done", "busy") for s, r in rows.items() if s != str(spool / DAMAGED))
     final = {line["source"]: line for line in runs[-1][1][:-1]}
     if as_root:
         assert all(final[str(spool / u)]["owner"] == str(uid_of(u)) for u in USERS)
-    assert all(final[str(spool / u)]["status"] == "done" for u in USERS if u != DAMAGED)
-    assert runs[-1][0] == 1
+    assert all(final[str(spool / u)]["status"] == "done" for u in USERS)
+    assert runs[-1][0] == 0
 
     delivered = {u: [f"delivery {i} to {u}" for i in range(DELIVERIES) if RECEIVERS[i % len(RECEIVERS)] == u]
                  for u in USERS}
@@ -129,7 +135,7 @@ def test_migrate_a_live_spool_of_20_users_with_a_damaged_one(server):
         if as_root and maildir.exists():
             for path in [maildir, *maildir.rglob("*")]:
                 assert (path.lstat().st_uid, path.lstat().st_gid) == (uid_of(user), uid_of(user)), path
-    # the damaged bytes: still in the spool (convert refuses the file), or set aside in quarantine
+    # the damaged bytes: still in the spool, or set aside in quarantine
     quarantine = homes / DAMAGED / "Maildir" / ".mboxtool-quarantine"
     kept = (spool / DAMAGED).read_bytes()
     set_aside = [p.read_bytes() for p in quarantine.rglob("*") if p.is_file()]
@@ -137,5 +143,6 @@ def test_migrate_a_live_spool_of_20_users_with_a_damaged_one(server):
 
     text = log.read_text().splitlines()
     assert sum(f"{spool / DAMAGED} -> " in line for line in text) == len(runs)
-    assert sum(line.split(" ", 1)[1].startswith(f"problem: {spool / DAMAGED}") for line in text) >= len(runs)
+    # the run that set the garbage aside logs the problem; the runs after it have none to log
+    assert sum(line.split(" ", 1)[1].startswith(f"problem: {spool / DAMAGED}") for line in text) >= 1
     assert sum(" run: " in line for line in text) == len(runs)

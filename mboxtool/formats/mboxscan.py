@@ -2,20 +2,45 @@
 
 One scanner serves convert, validate, repair, info, list and show. It reads
 the file in large chunks, keeps only the current message in memory, and
-classifies every line that begins ``From ``:
+classifies every line that begins ``From `` (docs/formats.md, "Where an mbox
+splits"):
 
-* a *separator* has a parseable date and follows an empty line or precedes a
-  header line (or is a bare ``From `` between an empty line and a header line,
-  in a file whose first separator is bare);
-* anything else is a *body* candidate and never splits a message.
+* A *header block* follows a From_ line when the very next line is a header
+  field (or a legacy ``>From `` line), there are at least two header fields,
+  and the block ends at an empty line, at the next ``From `` line or at the
+  end of the file. *Message evidence*: the block holds ``Date:``,
+  ``Message-ID:``, ``From:``, ``Received:`` or ``Return-Path:``. *Delivery
+  evidence*: it holds ``Received:``, ``Return-Path:``, ``Delivered-To:`` or
+  ``X-Original-To:`` (what a delivery adds and a pasted or attached message
+  lacks).
+* A dated From_ line (placeholder dates such as ``Mon Jan 00 00:00:00 0000``
+  included) at the start of the file or after an empty line is a separator;
+  a dated one without the empty line is a separator when a header block
+  follows (``from-line-without-blank``); an undated or garbage-dated one at
+  the start or after an empty line is a separator when a header block with
+  message evidence follows (``bad-from-date``). Anything else is body text
+  (``unescaped-from-line``).
+* Inside an open multipart of the message before (its boundary declared, the
+  closing delimiter not seen yet but further on), a From_ line that would be a
+  separator is one only when its header block carries delivery evidence: a
+  message that never closes its multipart cannot swallow later deliveries,
+  and an attached ``git format-patch`` or mbox still does not split. A dated
+  From_ line after an empty line left in the body this way is reported as a
+  possible phantom split (other readers split there), any other as
+  ``unescaped-from-line``.
+* Outside a multipart, a dated From_ line after an empty line is body text
+  (a possible phantom split) only on two signs at once: no header block with
+  message evidence follows, and the message's Content-Length runs past it.
 
 A Content-Length header is honoured only when it lands exactly on the next
-separator or on EOF; a From_ line inside an open multipart whose closing
-delimiter comes after it is body text, not a separator.
+separator or on EOF. Before the first separator, the same rule applies with
+the leading bytes as the message before; when those bytes start like a
+message, the empty line before the separator is not theirs (§1.4 step 7).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import weakref
@@ -23,8 +48,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..dates import FromLine, parse_from_line
-from ..message import Headers, header_end, is_header_line, split_message
+from ..dates import FromLine, has_date_shape, parse_from_line
+from ..message import Headers, header_end, is_header_line, split_message, starts_like_a_message
 
 CHUNK = 1 << 20
 BOM = b"\xef\xbb\xbf"             # a UTF-8 byte-order mark an editor put before the first From_ line
@@ -32,6 +57,9 @@ HEADER_LIMIT = 1 << 20          # a header block longer than this is not looked 
 LOOKAHEAD_LIMIT = 32 << 20      # how far the open-multipart test may read ahead
 _BOUNDARY = re.compile(rb'(?i)boundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))')
 _CL = re.compile(rb"\s*(\d{1,12})\s*$")
+_MESSAGE_EVIDENCE = frozenset({b"date", b"message-id", b"from", b"received", b"return-path"})
+_DELIVERY_EVIDENCE = frozenset({b"received", b"return-path", b"delivered-to", b"x-original-to"})
+BLOCK, MESSAGE, DELIVERY = 1, 2, 4        # what _header_block found (bits)
 
 Event = Callable[..., None]
 
@@ -159,6 +187,17 @@ def detect_cr_only(head: bytes) -> bool:
     return b"\n" not in sample and b"\r" in sample
 
 
+def first_separator(head: bytes) -> int | None:
+    """Where the first message starts in a file that begins with ``head`` (a byte-order mark
+    passed over), by the scanner's own rule; None when no From_ line there starts one. Format
+    detection asks this, so that every command takes the same files for an mbox."""
+    head = head.removeprefix(BOM)
+    fh = io.BytesIO(head)
+    window = _Buffer(fh, len(head), detect_cr_only(head))
+    window.fill(1)
+    return MboxScanner(fh, len(head))._first_separator(window)
+
+
 class MboxScanner:
     """Iterate the messages of an open mbox file, streaming."""
 
@@ -168,7 +207,6 @@ class MboxScanner:
         self.event = event or (lambda *a, **k: None)
         self.start, self.start_line = start, start_line
         self.count_lines = count_lines          # line numbers cost a pass over the bytes
-        self.bare_style = False
         self.cr_only = False
         self.messages = 0
         self._parsed: tuple[int, FromLine] | None = None
@@ -204,10 +242,12 @@ class MboxScanner:
         if first > self.start:
             lead = b.get(self.start, first)
             if lead.strip(b"\r\n\t "):
-                yield self._garbage(b, self.start, first)
+                # bytes that start like a message end before the separator's empty line, as
+                # every message does; other bytes are kept whole, up to the From_ line
+                stop = _drop_blank(b, self.start, first) if starts_like_a_message(lead) else first
+                yield self._garbage(b, self.start, stop)
             else:
                 self.event("leading-blank-lines", offset=self.start, line=self.start_line)
-        self.bare_style = parse_from_line(b.line_at(first)).date is None
         start = first
         while start is not None:
             msg, start = self._message(b, start)
@@ -215,9 +255,12 @@ class MboxScanner:
 
     # -- the pieces --------------------------------------------------------
     def _first_separator(self, b: _Buffer) -> int | None:
-        """The first From_ line: at the start (after blank lines), else the first dated one."""
+        """The first From_ line: at the start (after blank lines), else the first one the
+        separator rule accepts, the bytes before it taken for the message before."""
         pos = self.start
         only_blank = True
+        lead_body: int | None = None            # where the leading bytes' body starts (-1: no header)
+        boundary = None
         while True:
             if b.startswith(b"From ", pos):
                 cand = pos
@@ -229,9 +272,15 @@ class MboxScanner:
             only_blank = only_blank and not b.get(self.start, cand).strip(b"\r\n\t ")
             if only_blank:
                 return cand
-            parsed = parse_from_line(b.line_at(cand))
-            nxt = self._next_line(b, cand)
-            if parsed.date is not None and (nxt is None or is_header_line(nxt)):
+            if lead_body is None:
+                lead_body = _find_header_end(b, self.start) \
+                    if starts_like_a_message(b.get(self.start, min(cand, self.start + 1000))) else -1
+                if lead_body >= 0:
+                    boundary = _boundary(Headers(b.get(self.start, lead_body)))
+            line, line_end, nxt = _two_lines(b, cand)
+            opened = boundary if 0 <= lead_body <= cand else None
+            if self._classify(b, cand, line, line_end, nxt, parse_from_line(line), _blank_before(b, cand),
+                              opened, lead_body, None)[0]:
                 return cand
             pos = cand + 1
 
@@ -244,15 +293,6 @@ class MboxScanner:
         headers, body = split_message(data)
         return ScannedMessage(self.messages, start, self.start_line, b"", FromLine("", None, False),
                               data, headers, body, start, garbage=True, blank_before=True)
-
-    def _next_line(self, b: _Buffer, cand: int) -> bytes | None:
-        nl = b.find(b"\n", cand)
-        if nl < 0:
-            return None
-        b.fill(nl + 2)
-        if nl + 1 >= b.end:
-            return None
-        return b.line_at(nl + 1)
 
     def _message(self, b: _Buffer, start: int) -> tuple[ScannedMessage, int | None]:
         """Read the message whose From_ line is at ``start``; return it and the next start."""
@@ -286,10 +326,10 @@ class MboxScanner:
         headers = Headers(b.get(data_start, hdr_end if hdr_end >= 0 else data_start))
         body_abs = hdr_end if hdr_end >= 0 else None
 
-        end, next_start, cl_bounded = self._content_length_end(b, headers, body_abs, line_no)
+        end, next_start, cl_bounded, cl_target = self._content_length_end(b, headers, body_abs, line_no)
         quotes = None
         if end is None:
-            end, next_start, quotes = self._find_separator(b, start, data_start, body_abs, headers)
+            end, next_start, quotes = self._find_separator(b, start, data_start, body_abs, headers, cl_target)
         if cl_bounded:
             pass                    # Content-Length already left the separating empty line out
         elif next_start is None:
@@ -333,7 +373,7 @@ class MboxScanner:
             if nxt is None or not is_header_line(nxt):
                 continue
             parsed = parse_from_line(line)
-            if parsed.date is None:
+            if parsed.date is None and not has_date_shape(line):
                 continue
             if multipart_boundary(Headers(bytes(b.buf[data_start - b.base:cand - 1 - b.base]))):
                 return None                             # a multipart has a body: not header-only
@@ -341,19 +381,20 @@ class MboxScanner:
             return cand
 
     def _content_length_end(self, b: _Buffer, headers: Headers, body_abs: int | None,
-                            line_no: int) -> tuple[int | None, int | None, bool]:
-        """(end of data, next From_ offset, True) when Content-Length checks out (§1.4 step 6)."""
+                            line_no: int) -> tuple[int | None, int | None, bool, int | None]:
+        """(end of data, next From_ offset, True, where it points) when Content-Length checks out
+        (§1.4 step 6); (None, None, False, where it points) when it does not."""
         value = headers.get(b"content-length")
         if value is None or body_abs is None:
-            return None, None, False
+            return None, None, False, None
         m = _CL.match(value.encode("latin-1"))
         if not m:
             self.event("content-length-mismatch", offset=body_abs, line=line_no, declared=value,
                        reason="not a number")
-            return None, None, False
+            return None, None, False, None
         target = body_abs + int(m.group(1))
         if target == self.size:
-            return target, None, True
+            return target, None, True, target
         if target < self.size:
             b.fill(target + 8)
             skips: tuple[bytes, ...] = (b"\n", b"\r\n", b"")
@@ -366,15 +407,15 @@ class MboxScanner:
                 if b.get(target, at) != skip:
                     continue
                 if at >= self.size:
-                    return target, None, True
+                    return target, None, True, target
                 if b.startswith(b"From ", at) and (skip or parse_from_line(b.line_at(at)).date):
-                    return target, at, True
+                    return target, at, True, target
         self.event("content-length-mismatch", offset=body_abs, line=line_no, declared=int(m.group(1)),
                    reason="past end of file" if target > self.size else "does not end on a From_ line")
-        return None, None, False
+        return None, None, False, target
 
     def _find_separator(self, b: _Buffer, start: int, data_start: int, body_abs: int | None,
-                        headers: Headers) -> tuple[int, int | None, list[int] | None]:
+                        headers: Headers, cl_target: int | None) -> tuple[int, int | None, list[int] | None]:
         """(end of data, next From_ offset or None at EOF, where the body's >From lines start
         in the data) by classifying candidates."""
         boundary = multipart_boundary(headers)
@@ -400,31 +441,57 @@ class MboxScanner:
                 continue
             cand = hit
             line, line_end, nxt = _two_lines(b, cand)
-            parsed = parse_from_line(line)
-            header_next = nxt is not None and (is_header_line(nxt) or nxt.startswith(b">From "))
             blank = _blank_before(b, cand)
             # no end of the header found within HEADER_LIMIT: an empty line before the
             # candidate ends the header all the same (else a message with a 3 MB header
             # line would swallow every message after it)
-            in_header = cand < body_abs if body_abs is not None else not blank
-            if parsed.date is not None:
-                separator = not in_header and (header_next or blank)
-            else:
-                separator = not in_header and header_next and blank and self.bare_style
-            in_multipart = separator and bool(boundary) and \
-                self._inside_open_multipart(b, body_abs, cand, boundary)
-            if in_multipart:
-                separator = False                 # a dated From_ line that is body text after all
+            if cand < body_abs if body_abs is not None else not blank:
+                self.event("from-line-in-header", offset=cand, line=self._line_of(b, cand))
+                continue
+            parsed = parse_from_line(line)
+            separator, phantom, in_multipart = self._classify(b, cand, line, line_end, nxt, parsed, blank,
+                                                              boundary, body_abs, cl_target)
             if separator:
                 self._parsed = (cand, parsed, line_end, blank)     # _message() needs it again
                 if not blank:
                     self.event("from-line-without-blank", offset=cand, line=self._line_of(b, cand))
                 return cand, cand, quotes
-            if not in_header:
-                self.event("unescaped-from-line", offset=cand, line=self._line_of(b, cand),
-                           dated=parsed.date is not None, blank_before=blank, in_multipart=in_multipart)
-            else:
-                self.event("from-line-in-header", offset=cand, line=self._line_of(b, cand))
+            self.event("unescaped-from-line", offset=cand, line=self._line_of(b, cand),
+                       dated=parsed.date is not None, blank_before=blank, in_multipart=in_multipart,
+                       phantom=phantom)
+
+    def _classify(self, b: _Buffer, cand: int, line: bytes, line_end: int, nxt: bytes | None,
+                  parsed: FromLine, blank: bool, boundary: bytes | None, body_abs: int | None,
+                  cl_target: int | None) -> tuple[bool, bool, bool]:
+        """(separator, possible phantom split, inside an open multipart) for the From_ line at
+        ``cand``, past the header of the message before it: the rule of the module docstring."""
+        dated = parsed.date is not None
+        if dated and blank and not boundary and (cl_target is None or cl_target <= cand):
+            return True, False, False               # the usual separator: nothing more to look at
+        header_next = nxt is not None and (is_header_line(nxt) or nxt.startswith(b">From "))
+        if not blank and not header_next:
+            return False, False, False              # the usual body line: no header block under it
+        dated = dated or has_date_shape(line)
+        evidence = -1                              # the header block under it: read when needed
+        if dated and blank:
+            separator = True
+        else:
+            evidence = _header_block(b, line_end + 1) if header_next else 0
+            separator = bool(evidence) if dated else blank and bool(evidence & MESSAGE)
+        if not separator:
+            return False, False, False
+        if boundary and self._inside_open_multipart(b, body_abs, cand, boundary):
+            if evidence < 0:
+                evidence = _header_block(b, line_end + 1) if header_next else 0
+            if evidence & DELIVERY:
+                return True, False, True            # a delivery: the open multipart was never closed
+            return False, dated and blank, True
+        if dated and blank and cl_target is not None and cl_target > cand:
+            if evidence < 0:
+                evidence = _header_block(b, line_end + 1) if header_next else 0
+            if not evidence & MESSAGE:
+                return False, True, False           # two signs of a body line (§5)
+        return True, False, False
 
     def _inside_open_multipart(self, b: _Buffer, body_abs: int | None, cand: int,
                                boundary: bytes) -> bool:
@@ -468,6 +535,40 @@ def _declares_boundary(b: _Buffer, at: int, stop: int, boundary: bytes) -> bool:
         end = crlf
     head = bytes(buf[start + 1:(stop - base) if end < 0 else end + 1])
     return multipart_boundary(Headers(head)) == boundary
+
+
+def _header_block(b: _Buffer, start: int) -> int:
+    """What the header block starting at ``start`` (the line after a From_ line) holds: 0 when
+    there is none, else BLOCK with the MESSAGE and DELIVERY evidence bits."""
+    fields = evidence = 0
+    pos, limit = start, start + HEADER_LIMIT
+    while True:
+        nl = b.find(b"\n", pos, limit)
+        if nl < 0 and b.end < limit and b.eof:
+            stop = b.end                            # the last line of the file
+        elif nl < 0:
+            return 0                                # no end within the limit: no header block
+        else:
+            stop = nl
+        line = b.get(pos, stop).rstrip(b"\r")
+        if not line or line.startswith(b"From "):
+            break                                   # an empty line, or the next From_ line, ends it
+        if line[:1] in (b" ", b"\t"):
+            if pos == start:
+                return 0
+        elif not line.startswith(b">From "):
+            if not is_header_line(line):
+                return 0
+            fields += 1
+            name = line[:line.index(b":")].rstrip(b" \t").lower()
+            if name in _MESSAGE_EVIDENCE:
+                evidence |= MESSAGE
+            if name in _DELIVERY_EVIDENCE:
+                evidence |= DELIVERY
+        if nl < 0:
+            break
+        pos = nl + 1
+    return BLOCK | evidence if fields >= 2 else 0
 
 
 def _two_lines(b: _Buffer, cand: int) -> tuple[bytes, int, bytes | None]:
