@@ -276,7 +276,7 @@ class MboxScanner:
                 lead_body = _find_header_end(b, self.start) \
                     if starts_like_a_message(b.get(self.start, min(cand, self.start + 1000))) else -1
                 if lead_body >= 0:
-                    boundary = _boundary(Headers(b.get(self.start, lead_body)))
+                    boundary = multipart_boundary(Headers(b.get(self.start, lead_body)))
             line, line_end, nxt = _two_lines(b, cand)
             opened = boundary if 0 <= lead_body <= cand else None
             if self._classify(b, cand, line, line_end, nxt, parse_from_line(line), _blank_before(b, cand),
