@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .cli import FORMAT, SOURCE_FORMAT, VARIANT, UnusableInput, json_option, quiet_option
+from .cli_common import FORMAT, SOURCE_FORMAT, VARIANT, UnusableInput, json_option, quiet_option
 from .errors import UsageError
 from .manifest import Row, read_manifest, read_users, spool_rows
 from .migrate import MailboxResult, Migration, MigrateOptions, exit_code, source_size, summarize
