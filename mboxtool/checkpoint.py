@@ -19,10 +19,10 @@ from pathlib import Path
 
 from .digesttable import DigestTable
 from .durable import replace_file
+from .formats.common import STATE_NAME
 from .ownership import owner_for
 from .safefs import LARGE_CONTROL_CAP, NotRegularFile, open_regular, read_control
 
-STATE_NAME = ".mboxtool-state"
 TAIL = 64 << 10
 
 

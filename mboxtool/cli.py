@@ -5,24 +5,35 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .cli_common import (  # noqa: F401  (EXIT_*: the exit statuses, named once)
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_TEMPFAIL,
+    EXIT_UNUSABLE,
+    FORMAT,
+    JSON_HELP,
+    SECONDS,
+    SOURCE_FORMAT,
+    VARIANT,
+    UnusableInput,
+    json_option,
+    quiet_option,
+    user_errors,
+    warn,
+)
 from .compression import MAX_RATIO
 from .convert import ConvertOptions, convert_mailbox
-from .detect import FORMATS, SOURCE_FORMATS
 from .durable import reuse_large_buffers
-from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
+from .errors import UsageError
 from .flags import KEYWORD_PLACES
-from .formats.mbox import VARIANTS
-from .locking import check_timeout
 from .output import ProgressBar, dump_document, error_document
-
-EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_TEMPFAIL = 0, 1, 2, 75
-EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM   # the shell's convention
 
 
 class Terminated(KeyboardInterrupt):
@@ -77,72 +88,6 @@ def _json_error(ctx: click.Context, message: str, code: int) -> None:
             click.echo(error_document(message, code))
         except OSError:                     # stdout gone: the stderr line and the exit code remain
             pass
-
-
-class UnusableInput(click.ClickException):
-    exit_code = EXIT_UNUSABLE
-
-
-class LockBusy(click.ClickException):
-    exit_code = EXIT_TEMPFAIL
-
-
-class Problems(click.ClickException):
-    exit_code = EXIT_PROBLEMS
-
-
-@contextmanager
-def user_errors():
-    """The one place where library errors become one stderr line and an exit code."""
-    try:
-        yield
-    except LockTimeout as exc:
-        raise LockBusy(str(exc)) from exc
-    except (InputError, UsageError) as exc:
-        raise UnusableInput(str(exc)) from exc
-    except SourceChanged as exc:
-        raise Problems(str(exc)) from exc
-    except MboxtoolError as exc:
-        raise UnusableInput(str(exc)) from exc
-    except PermissionError as exc:
-        raise UnusableInput(f"{exc.filename or ''}: permission denied".lstrip(": ")) from exc
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise Problems(f"{where}{exc.strerror or exc}") from exc
-
-
-def warn(message: str) -> None:
-    click.echo(f"mboxtool: warning: {message}", err=True)
-
-
-FORMAT = click.Choice(FORMATS, case_sensitive=False)
-SOURCE_FORMAT = click.Choice(SOURCE_FORMATS, case_sensitive=False)
-VARIANT = click.Choice(VARIANTS, case_sensitive=False)
-
-
-class _Seconds(click.ParamType):
-    """A finite number of seconds, 0 or more: NaN would make every lock wait endless."""
-
-    name = "seconds"
-
-    def convert(self, value, param, ctx):
-        try:
-            return check_timeout(float(value))
-        except (TypeError, ValueError, UsageError):
-            self.fail(f"{value!r} is not a finite number of seconds, 0 or more", param, ctx)
-
-
-SECONDS = _Seconds()
-JSON_HELP = ('Print one JSON document on stdout, with "schema": 1; a run that fails prints '
-             '{"schema": 1, "error": ..., "exit": N} instead.')
-
-
-def json_option(f):
-    return click.option("--json", "as_json", is_flag=True, help=JSON_HELP)(f)
-
-
-def quiet_option(f):
-    return click.option("--quiet", "-q", is_flag=True, help="No progress bar, no warnings.")(f)
 
 
 def source_options(f):
@@ -402,7 +347,7 @@ def info(path, from_format, source_variant, recursive, top, from_tz, lock, lock_
     with user_errors():
         path, _ = _as_owner_of(path)
         if recursive:
-            from .tree import tree_info
+            from .summary import tree_info
             rows = tree_info(path, lock=lock, lock_timeout=lock_timeout, from_tz=from_tz)
             if as_json:
                 click.echo(dump_document(tree_document(path, rows)))

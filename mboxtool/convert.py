@@ -376,7 +376,7 @@ def subscribe_folders(root: Path, names: list[str], opts: ConvertOptions, report
             "that show only subscribed folders will not list them until subscribed "
             "(doveadm mailbox subscribe)")})
         return
-    from .tree import mutf7_decode
+    from .formats.mutf7 import mutf7_decode
     report.subscribed += [".".join(mutf7_decode(level) for level in n.split("\t")) for n in added]
 
 

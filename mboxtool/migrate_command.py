@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
-from .cli import FORMAT, SOURCE_FORMAT, VARIANT, UnusableInput, json_option, quiet_option
+from .cli_common import FORMAT, SOURCE_FORMAT, VARIANT, UnusableInput, json_option, quiet_option
 from .errors import UsageError
 from .manifest import Row, read_manifest, read_users, spool_rows
 from .migrate import MailboxResult, Migration, MigrateOptions, exit_code, source_size, summarize
-from .output import ProgressBar, dump_json
+from .output import ProgressBar, dump_document
 from .sharding import parse_shard, shard_of
 
 
@@ -185,7 +185,7 @@ def _run(rows: list[Row], options: MigrateOptions, log, alert_after, quiet: bool
         if log is not None:
             _log(log, result, alert_after)
         if as_json:
-            click.echo(dump_json(result.to_dict()))
+            click.echo(dump_document(result.to_dict()))
 
     try:
         results = Migration(options).run(rows, on_result)
@@ -196,7 +196,7 @@ def _run(rows: list[Row], options: MigrateOptions, log, alert_after, quiet: bool
         log.record({r.source: r.status for r in results})
         log.write(f"run: {_summary_line(summary)}")
     if as_json:
-        click.echo(dump_json(summary))
+        click.echo(dump_document(summary))
     else:
         _print_text(results, summary, options.dry_run, alert_after, quiet)
     return exit_code(results)

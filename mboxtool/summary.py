@@ -265,3 +265,25 @@ def find_message(path: Path, index: int, fmt: str | None = None, variant: str | 
             if i == index:
                 return msg
     return None
+
+
+def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30,
+              from_tz: str = "auto") -> list[dict[str, Any]]:
+    """One summary row per mailbox in the tree, then a totals row. A folder's ``damage`` also
+    counts the errors ``validate`` finds in it, so that both name the same damaged folders."""
+    from .tree import mailboxes
+    from .validate import validate_mailbox
+    rows = []
+    for parts, path, fmt in mailboxes(root):
+        info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout, from_tz=from_tz)
+        checked = validate_mailbox(path, fmt, lock=lock, lock_timeout=lock_timeout)
+        errors = Counter(p.code for p in checked.problems if p.severity == "error")
+        info.damage = {**errors, **info.damage}
+        rows.append({"folder": "/".join(parts) or "INBOX", "path": str(path), "format": fmt,
+                     "messages": info.messages, "unread": info.unread, "bytes": info.bytes,
+                     "first_date": info.to_dict()["first_date"], "last_date": info.to_dict()["last_date"],
+                     "damage": info.damage})
+    rows.append({"folder": "TOTAL", "path": str(root), "format": "-",
+                 "messages": sum(r["messages"] for r in rows), "unread": sum(r["unread"] for r in rows),
+                 "bytes": sum(r["bytes"] for r in rows), "first_date": None, "last_date": None, "damage": {}})
+    return rows

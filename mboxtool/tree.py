@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import os
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from .convert import (
     subscribe_folders,
 )
 from .detect import detect_format, inner_mbox
+from .formats.mutf7 import mutf7_decode, mutf7_encode
 from .durable import create_empty_file
 from .errors import InputError, MboxtoolError, UsageError
 from .formats.eml import SYSTEM_FILES, is_message_file
@@ -196,49 +195,6 @@ def _holds_message_files(directory: Path) -> bool:
     return bool(files) and all(is_message_file(f) for f in files)
 
 
-def mutf7_encode(name: str) -> str:
-    """IMAP modified UTF-7 (RFC 3501 §5.1.3), as Maildir++ folder names use: 'Entwürfe' -> 'Entw&APw-rfe'."""
-    out, pending = [], []
-
-    def flush() -> None:
-        if pending:
-            raw = "".join(pending).encode("utf-16-be")
-            out.append("&" + base64.b64encode(raw).decode().rstrip("=").replace("/", ",") + "-")
-            pending.clear()
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7E:
-            flush()
-            out.append("&-" if ch == "&" else ch)
-        else:
-            pending.append(ch)
-    flush()
-    return "".join(out)
-
-
-def mutf7_decode(name: str) -> str:
-    """The inverse of mutf7_encode; text that is not valid modified UTF-7 is returned unchanged."""
-    out, i = [], 0
-    while i < len(name):
-        if name[i] != "&":
-            out.append(name[i])
-            i += 1
-            continue
-        end = name.find("-", i)
-        if end < 0:
-            return name
-        chunk = name[i + 1:end]
-        if not chunk:
-            out.append("&")
-        else:
-            b64 = chunk.replace(",", "/")
-            try:
-                out.append(base64.b64decode(b64 + "=" * (-len(b64) % 4)).decode("utf-16-be"))
-            except (ValueError, UnicodeDecodeError):
-                return name
-        i = end + 1
-    return "".join(out)
-
-
 def _name_problem(parts: list[str], dst_format: str) -> str | None:
     """Why the folder ``parts`` cannot be made under the destination, or None. Each name
     (decoded from a Maildir++ name, where ``&AC8-`` is ``/``) must be exactly one path
@@ -398,25 +354,3 @@ def _give_sbd_dirs_their_mailbox(dst: Path, targets: list[Path]) -> None:
                 create_empty_file(parent.with_name(parent.name[:-len(".sbd")]), owner_for(parent))
             except OSError:
                 break                              # only a convenience: the mail is in
-
-
-def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30,
-              from_tz: str = "auto") -> list[dict[str, Any]]:
-    """One summary row per mailbox in the tree, then a totals row. A folder's ``damage`` also
-    counts the errors ``validate`` finds in it, so that both name the same damaged folders."""
-    from .summary import mailbox_info
-    from .validate import validate_mailbox
-    rows = []
-    for parts, path, fmt in mailboxes(root):
-        info = mailbox_info(path, fmt, lock=lock, lock_timeout=lock_timeout, from_tz=from_tz)
-        checked = validate_mailbox(path, fmt, lock=lock, lock_timeout=lock_timeout)
-        errors = Counter(p.code for p in checked.problems if p.severity == "error")
-        info.damage = {**errors, **info.damage}
-        rows.append({"folder": "/".join(parts) or "INBOX", "path": str(path), "format": fmt,
-                     "messages": info.messages, "unread": info.unread, "bytes": info.bytes,
-                     "first_date": info.to_dict()["first_date"], "last_date": info.to_dict()["last_date"],
-                     "damage": info.damage})
-    rows.append({"folder": "TOTAL", "path": str(root), "format": "-",
-                 "messages": sum(r["messages"] for r in rows), "unread": sum(r["unread"] for r in rows),
-                 "bytes": sum(r["bytes"] for r in rows), "first_date": None, "last_date": None, "damage": {}})
-    return rows

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LockTimeout, MboxtoolError
-from .validate import SEVERITY, ValidationReport, validate_mailbox
+from .privsep import allow_result, plan, run_as
+from .validate import SEVERITY, Problem, ValidationReport, validate_mailbox
 
 
 def unknown_codes(codes: Iterable[str]) -> list[str]:
@@ -79,30 +80,54 @@ def validate_paths(paths: Iterable[Path], recursive: bool = False, fmt: str | No
                    select: Iterable[str] = (), ignore: Iterable[str] = (),
                    progress: Callable[[int], None] | None = None,
                    progress_total: Callable[[int | None, str], None] | None = None) -> ValidationSet:
-    """Check every path (every mailbox of each tree, with ``recursive``); one combined report."""
+    """Check every path (every mailbox of each tree, with ``recursive``); one combined report.
+
+    Run as root, each path is checked by its owner, in a forked child (privsep.run_as), as a
+    single ``validate PATH`` is: a tree of several users' mailboxes is read by each in turn."""
     paths = [Path(p) for p in paths]
     result = ValidationSet([str(p) for p in paths])
+    callbacks = {"progress": progress, "progress_total": progress_total}
     for path in paths:
+        args = (path, recursive, fmt, variant, lock, lock_timeout, tuple(select), tuple(ignore))
         try:
-            if recursive:
-                from .tree import mailboxes
-                strangers: list[Path] = []
-                boxes = mailboxes(path, strangers)
-                result.not_mailboxes += [str(p) for p in strangers]
-            else:
-                boxes = [(None, path, fmt)]
+            work = plan(path)
+            part = run_as(work, _check_path, *args, callbacks=callbacks) if work else _check_path(*args, **callbacks)
         except (MboxtoolError, OSError) as exc:
             _unreadable(result, path, exc)
             continue
-        for parts, box, box_fmt in boxes:
-            try:
-                report = validate_mailbox(box, box_fmt, variant, lock, lock_timeout,
-                                          progress=progress, progress_total=progress_total)
-            except (MboxtoolError, OSError) as exc:
-                _unreadable(result, box, exc)
-                continue
-            folder = None if parts is None else "/".join(parts) or "INBOX"
-            result.reports.append((folder, filtered(report, select, ignore)))
+        result.reports += part.reports
+        result.unreadable += part.unreadable
+        result.not_mailboxes += part.not_mailboxes
+        result.busy = result.busy or part.busy
+    return result
+
+
+def _check_path(path: Path, recursive: bool, fmt: str | None, variant: str | None, lock: bool,
+                lock_timeout: float, select: tuple, ignore: tuple,
+                progress: Callable[[int], None] | None = None,
+                progress_total: Callable[[int | None, str], None] | None = None) -> ValidationSet:
+    """The reports of one path: the mailbox, or each mailbox of the tree."""
+    result = ValidationSet([str(path)])
+    try:
+        if recursive:
+            from .tree import mailboxes
+            strangers: list[Path] = []
+            boxes = mailboxes(path, strangers)
+            result.not_mailboxes += [str(p) for p in strangers]
+        else:
+            boxes = [(None, path, fmt)]
+    except (MboxtoolError, OSError) as exc:
+        _unreadable(result, path, exc)
+        return result
+    for parts, box, box_fmt in boxes:
+        try:
+            report = validate_mailbox(box, box_fmt, variant, lock, lock_timeout,
+                                      progress=progress, progress_total=progress_total)
+        except (MboxtoolError, OSError) as exc:
+            _unreadable(result, box, exc)
+            continue
+        folder = None if parts is None else "/".join(parts) or "INBOX"
+        result.reports.append((folder, filtered(report, select, ignore)))
     return result
 
 
@@ -113,3 +138,7 @@ def _unreadable(result: ValidationSet, path: Path, exc: Exception) -> None:
         text = f"{path}: {text}"
     result.busy = result.busy or busy
     result.unreadable.append({"path": str(path), "error": text, **({"busy": True} if busy else {})})
+
+
+for _cls in (ValidationSet, ValidationReport, Problem):      # what a child checking as the owner sends back
+    allow_result(_cls)

@@ -269,6 +269,7 @@ def test_json_lines_shape(tmp_path):
     proc, lines = migrate(path, "--json")
     assert proc.returncode == 1
     assert len(lines) == 3 and all(isinstance(line, dict) for line in lines)
+    assert all(line["schema"] == 1 for line in lines)                 # every line, as --help says
     for line in lines[:2]:
         assert MAILBOX_FIELDS <= set(line) and "summary" not in line
         assert line["status"] in ("done", "failed", "busy", "skipped")

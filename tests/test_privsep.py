@@ -458,3 +458,26 @@ def test_root_makes_only_the_missing_home_never_a_chain_of_directories(base, spo
     dst = base / "homes" / "nohome" / "Maildir"                  # /home itself is missing
     assert "cannot create" in refused(mboxtool("convert", "--move", spool, dst))
     assert not (base / "homes").exists() and spool.read_bytes() == USER_MAIL
+
+
+def test_validate_of_several_paths_checks_each_as_its_owner(base, root_files, monkeypatch):
+    """validate PATH... (and --recursive), run as root: each path is read by its owner, as a
+    single 'validate PATH' is; the combined run kept root for every mailbox."""
+    from mboxtool import validate_many
+    real = validate_many.validate_mailbox
+
+    def recording(path, *args, **kwargs):          # the forked child inherits it
+        report = real(path, *args, **kwargs)
+        report.variant_evidence.append(f"euid={os.geteuid()}")
+        return report
+    monkeypatch.setattr(validate_many, "validate_mailbox", recording)
+    md = users_maildir(base)
+    users(md.parent)                                # the user's home and Maildir
+    spool = base / "spool"
+    spool.write_bytes(USER_MAIL)
+    users(spool)
+    result = validate_many.validate_paths([md, spool, root_files.mbox])
+    assert [r.variant_evidence[-1] for _, r in result.reports] == [f"euid={UID}", f"euid={UID}", "euid=0"]
+    assert result.ok() and len(result.reports) == 3
+    tree = validate_many.validate_paths([md.parent], recursive=True)
+    assert {r.variant_evidence[-1] for _, r in tree.reports} == {f"euid={UID}"}

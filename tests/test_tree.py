@@ -6,7 +6,8 @@ import pytest
 
 from mboxtool.convert import ConvertOptions
 from mboxtool.formats.maildir import MaildirReader
-from mboxtool.tree import convert_tree, mutf7_decode, mutf7_encode
+from mboxtool.formats.mutf7 import mutf7_decode, mutf7_encode
+from mboxtool.tree import convert_tree
 
 from .conftest import make_maildir, mbox_entry
 

@@ -10,6 +10,10 @@ from ..message import Headers, MailMessage
 from ..safefs import open_regular, read_control
 from .base import MailboxReader
 
+# mboxtool's state file in a Maildir or MH destination (checkpoint.py); an MH folder holding
+# only it is still an empty folder
+STATE_NAME = ".mboxtool-state"
+
 
 def read_regular_file(path: Path, dir_fd: int | None = None) -> bytes:
     """The bytes of a small side file (keywords, marks) that must be a regular file; OSError

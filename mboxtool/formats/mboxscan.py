@@ -2,8 +2,7 @@
 
 One scanner serves convert, validate, repair, info, list and show. It reads
 the file in large chunks, keeps only the current message in memory, and
-classifies every line that begins ``From `` (docs/formats.md, "Where an mbox
-splits"):
+classifies every line that begins ``From `` (docs/formats.md §1.4):
 
 * A *header block* follows a From_ line when the very next line is a header
   field (or a legacy ``>From `` line), there are at least two header fields,

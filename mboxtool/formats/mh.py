@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .. import flags
-from ..checkpoint import STATE_NAME
 from ..durable import create_empty_file, fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
 from ..fdio import write_buffers
@@ -19,7 +18,7 @@ from ..safefs import open_dir, open_regular
 from ..staging import Stager, host_name, remove_abandoned
 from .base import MailboxWriter
 from .claws import forget_marks, mark_letters, read_claws_marks
-from .common import Reader, header_date, read_regular_file
+from .common import STATE_NAME, Reader, header_date, read_regular_file
 
 # a message being written, where it needs a name (staging.py): host, pid, number tried first
 _TEMP = re.compile(r"\.mboxtool\.(?P<host>.+)\.(?P<pid>\d+)\.\d+\.tmp")
