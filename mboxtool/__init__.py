@@ -1,13 +1,24 @@
-"""mboxtool: convert, inspect, validate and repair mailboxes (mbox, Maildir, MH, MMDF, Babyl)."""
+"""mboxtool: convert, inspect, validate and repair mailboxes (mbox, Maildir, MH, MMDF, Babyl).
 
-from .convert import ConvertOptions, ConvertReport, convert_mailbox
-from .detect import FORMATS, detect_format
-from .errors import InputError, LockTimeout, MboxtoolError, UsageError
-from .message import MailMessage
+The public API (docs/library.md); the modules behind it are laid out by layer:
+``model/`` the message, ``fs/`` the operating system, ``formats/`` readers and writers,
+``convert/`` the converter, then validate, repair, inspect, ``migrate/`` and the command line.
+"""
 
-__version__ = "0.1.0"
+from .convert import ConvertOptions, ConvertReport, convert_mailbox, convert_tree
+from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
+from .formats.detect import FORMATS, detect_format
+from .formats.mailboxes import make_reader, make_writer
+from .inspection import mailbox_info
+from .model.message import MailMessage
+from .repair import repair_mailbox
+from .validate import validate_mailbox
+from .validate_many import validate_paths
+from .version import __version__
 
 __all__ = [
     "FORMATS", "ConvertOptions", "ConvertReport", "InputError", "LockTimeout", "MailMessage",
-    "MboxtoolError", "UsageError", "convert_mailbox", "detect_format", "__version__",
+    "MboxtoolError", "SourceChanged", "UsageError", "__version__", "convert_mailbox", "convert_tree",
+    "detect_format", "mailbox_info", "make_reader", "make_writer", "repair_mailbox", "validate_mailbox",
+    "validate_paths",
 ]

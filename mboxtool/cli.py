@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from . import __version__
 from .cli_common import (  # noqa: F401  (EXIT_*: the exit statuses, named once)
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -28,12 +27,13 @@ from .cli_common import (  # noqa: F401  (EXIT_*: the exit statuses, named once)
     user_errors,
     warn,
 )
-from .compression import MAX_RATIO
-from .convert import ConvertOptions, convert_mailbox
-from .durable import reuse_large_buffers
+from .convert.mailbox import ConvertOptions, convert_mailbox
 from .errors import UsageError
-from .flags import KEYWORD_PLACES
+from .formats.compression import MAX_RATIO
+from .fs.durable import reuse_large_buffers
+from .model.flags import KEYWORD_PLACES
 from .output import ProgressBar, dump_document, error_document
+from .version import __version__
 
 
 class Terminated(KeyboardInterrupt):
@@ -209,14 +209,14 @@ def convert(src, dst, from_format, source_variant, to_format, variant, recursive
                              quarantine=str(quarantine) if quarantine else None)
     bar = ProgressBar(not (quiet or as_json), "converting")
     with user_errors():
-        from .convert import owner_plan
+        from .convert.mailbox import owner_plan
         work = owner_plan(src, dst, options, owner)
         if work is not None:                    # root over a user's mail: from here on, that user
             src, dst = _absolute(src), _absolute(dst)
             work.enter()
         try:
             if recursive:
-                from .tree import convert_tree
+                from .convert.tree import convert_tree
                 report = convert_tree(src, dst, options, owner=owner, progress=bar.update,
                                       warn=None if quiet else warn, progress_total=bar.start)
             else:                               # owner: --owner root must not fall back to SRC's owner
@@ -241,7 +241,7 @@ def _as_owner_of(path: Path, writes: Path | None = None) -> tuple[Path, Path | N
     """Run as root on a user's mailbox: become that user for the rest of the command
     (privsep). ``writes``: a new file the command makes (repair's copy), which the user must
     be able to create. Returns the paths to use from now on."""
-    from .privsep import plan
+    from .fs.privsep import plan
     work = plan(path)
     if work is None:
         return path, writes
@@ -342,12 +342,12 @@ def info(path, from_format, source_variant, recursive, top, from_tz, lock, lock_
 
     Example: mboxtool info samples/inbox.mbox
     """
+    from .inspection import mailbox_info
     from .render import info_text, tree_document, tree_text
-    from .summary import mailbox_info
     with user_errors():
         path, _ = _as_owner_of(path)
         if recursive:
-            from .summary import tree_info
+            from .inspection import tree_info
             rows = tree_info(path, lock=lock, lock_timeout=lock_timeout, from_tz=from_tz)
             if as_json:
                 click.echo(dump_document(tree_document(path, rows)))
@@ -413,8 +413,8 @@ def list_(path, from_format, source_variant, since, until, from_address, subject
 
     Example: mboxtool list --no-flag S samples/inbox.mbox
     """
+    from .inspection import Inspection
     from .render import RowPrinter
-    from .summary import Inspection
     lo, hi = _parse_day(since), _parse_day(until, end=True)
     bad = set((with_flags + without_flags).upper()) - set("DFPRST")
     if bad:
@@ -470,8 +470,8 @@ def show(path, index, from_format, source_variant, with_from, headers_only, lock
 
     Example: mboxtool show samples/inbox.mbox 2 > message.eml
     """
-    from .message import header_end
-    from .summary import find_message
+    from .inspection import find_message
+    from .model.message import header_end
     with user_errors():
         path, _ = _as_owner_of(path)
         msg = find_message(path, index, from_format, source_variant, lock, lock_timeout)
@@ -480,7 +480,7 @@ def show(path, index, from_format, source_variant, with_from, headers_only, lock
     data = msg.data[:header_end(msg.data)] if headers_only else msg.data
     out = sys.stdout.buffer
     if with_from:
-        from .dates import asctime_utc
+        from .model.dates import asctime_utc
         line = msg.from_line or (f"From MAILER-DAEMON {asctime_utc(msg.date or 0)}".encode())
         out.write(line + b"\n")
     out.write(data)

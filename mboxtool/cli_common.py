@@ -8,10 +8,10 @@ from contextlib import contextmanager
 
 import click
 
-from .detect import FORMATS, SOURCE_FORMATS
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
+from .formats.detect import FORMATS, SOURCE_FORMATS
 from .formats.mbox import VARIANTS
-from .locking import check_timeout
+from .fs.locking import check_timeout
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_TEMPFAIL = 0, 1, 2, 75
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM   # the shell's convention

@@ -11,10 +11,10 @@ import click
 
 from .cli_common import FORMAT, SOURCE_FORMAT, VARIANT, UnusableInput, json_option, quiet_option
 from .errors import UsageError
-from .manifest import Row, read_manifest, read_users, spool_rows
-from .migrate import MailboxResult, Migration, MigrateOptions, exit_code, source_size, summarize
+from .migrate.manifest import Row, read_manifest, read_users, spool_rows
+from .migrate.run import MailboxResult, MigrateOptions, Migration, exit_code, source_size, summarize
+from .migrate.sharding import parse_shard, shard_of
 from .output import ProgressBar, dump_document
-from .sharding import parse_shard, shard_of
 
 
 def _convert_args(**opts) -> list[str]:
@@ -156,7 +156,7 @@ def migrate(manifest, spool, to_template, users_file, jobs, shard, dry_run, log_
         jobs=jobs or os.cpu_count() or 1)
     log = None
     if log_file and not dry_run:
-        from .runlog import RunLog
+        from .migrate.runlog import RunLog
         try:
             log = RunLog(Path(log_file))
         except OSError as exc:

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .convert import ConvertOptions, convert_mailbox
-from .detect import detect_format, inner_mbox, normalize_format
+from .convert.mailbox import ConvertOptions, convert_mailbox
 from .errors import UsageError, WriteFailed
+from .formats.detect import detect_format, inner_mbox, normalize_format
 from .formats.mbox import MboxReader, MboxWriter
 from .formats.mboxscan import MboxScanner, ScannedMessage
-from .index import repaired_from_line, short_digest
-from .message import (
+from .model.digest import repaired_from_line, short_digest
+from .model.message import (
     SEPARATOR_LINES,
     MailMessage,
     is_empty_message,

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .detect import detect_format, inner_mbox, normalize_format
 from .errors import InputError
-from .flags import from_mbox_headers, parse_maildir_name
+from .formats.detect import detect_format, inner_mbox, normalize_format
+from .formats.mailboxes import make_reader, progress_size
 from .formats.maildir import (
     is_control_file,
     is_message_file,
@@ -24,11 +24,12 @@ from .formats.maildir import (
 )
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage, multipart_boundary
-from .digesttable import DigestTable
-from .index import short_digest
-from .locking import dotlock_state
-from .mailboxes import make_reader, progress_size
-from .message import (
+from .fs.locking import dotlock_state
+from .fs.safefs import open_regular
+from .model.digest import short_digest
+from .model.digesttable import DigestTable
+from .model.flags import from_mbox_headers, parse_maildir_name
+from .model.message import (
     SEPARATOR_LINES,
     is_empty_message,
     is_header_line,
@@ -37,7 +38,6 @@ from .message import (
     outside_any_message,
     starts_like_a_message,
 )
-from .safefs import open_regular
 
 # code -> severity, as in the damage catalogue (docs/formats.md §5, §6; docs/problems.md)
 SEVERITY = {
@@ -539,8 +539,8 @@ def _check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dic
     if st.st_mtime <= 0 or st.st_mtime > now + 86400:
         r.add("bad-mtime", "the file time (delivery time) is impossible", key=key)
     else:
-        from .dates import parse_header_date
-        from .message import Headers, header_end
+        from .model.dates import parse_header_date
+        from .model.message import Headers, header_end
         d = parse_header_date(Headers(head[:header_end(head)]).get(b"date"))
         if d is not None and abs(d - st.st_mtime) > 7 * 86400:
             r.add("mtime-far-from-date", f"delivery time (mtime) is {abs(d - st.st_mtime) / 86400:.0f} days "

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LockTimeout, MboxtoolError
-from .privsep import allow_result, plan, run_as
+from .fs.privsep import allow_result, plan, run_as
 from .validate import SEVERITY, Problem, ValidationReport, validate_mailbox
 
 
@@ -110,7 +110,7 @@ def _check_path(path: Path, recursive: bool, fmt: str | None, variant: str | Non
     result = ValidationSet([str(path)])
     try:
         if recursive:
-            from .tree import mailboxes
+            from .convert.tree import mailboxes
             strangers: list[Path] = []
             boxes = mailboxes(path, strangers)
             result.not_mailboxes += [str(p) for p in strangers]

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxReader
-from mboxtool.message import split_message, strip_metadata
+from mboxtool.model.message import split_message, strip_metadata
 
 from .conftest import SAMPLES, make_maildir, mbox_entry, python_cmd
 
@@ -65,7 +65,7 @@ def test_sample_mbox_to_maildir_keeps_bytes_flags_and_dates(tmp_path):
 
 def test_verify_reports_a_lost_flag_and_a_missing_message(tmp_path, monkeypatch):
     """--verify re-reads DST: a writer that drops flags, or a message that never arrived, fails it."""
-    from mboxtool import convert as convert_module
+    from mboxtool.convert import mailbox as convert_module
     from mboxtool.formats.maildir import MaildirWriter
     place = MaildirWriter.place
     monkeypatch.setattr(MaildirWriter, "place", lambda self, letters, *a, **k: place(self, letters.replace("F", ""), *a, **k))
@@ -563,7 +563,7 @@ def test_a_resumed_rerun_says_as_many_already_there_as_converting_a_copy(invoke,
 def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path, monkeypatch):
     """The mail is in; only the shortcut for the next run is missing, and that run still
     converts nothing twice."""
-    import mboxtool.durable as durable_mod
+    import mboxtool.fs.durable as durable_mod
     src = tmp_path / "spool"
     src.write_bytes(mbox_entry(body="one\n"))
     md = tmp_path / "md"
@@ -581,7 +581,7 @@ def test_a_state_file_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path
     assert report.ok and report.converted == 1
     assert [w["code"] for w in report.warnings] == ["state-not-saved"]
     assert (md / ".mboxtool-state").read_bytes() == state_before            # the old state, whole
-    from mboxtool.checkpoint import digests_name
+    from mboxtool.convert.checkpoint import digests_name
     kept = [".mboxtool-state", digests_name(str(src.resolve())), "cur", "new", "tmp"]
     assert sorted(os.listdir(md)) == sorted(kept)                          # no temporary left
     again = convert_mailbox(src, md)
@@ -625,7 +625,7 @@ def test_a_state_file_from_before_delivered_digests_still_resumes(tmp_path):
     again = convert_mailbox(src, md)
     assert (again.resumed_at, again.converted) == (src.stat().st_size, 0)
     # nothing was read this time, so nothing is known yet of what came before
-    from mboxtool.checkpoint import delivered
+    from mboxtool.convert.checkpoint import delivered
     assert len(delivered(state, src)) == 0
 
 
@@ -636,8 +636,8 @@ def test_delivered_digests_live_beside_the_state_and_old_base64_ones_are_still_r
     import base64
     import struct
 
-    from mboxtool.checkpoint import delivered, digests_name
-    from mboxtool.index import short_digest
+    from mboxtool.convert.checkpoint import delivered, digests_name
+    from mboxtool.model.digest import short_digest
     src = tmp_path / "spool"
     src.write_bytes(mbox_entry(body="one\n") + mbox_entry(body="two\n"))
     md = tmp_path / "md"
@@ -821,7 +821,7 @@ def test_zstd_compressed_mbox_is_refused_with_what_to_do(tmp_path, invoke):
 def test_fcntl_only_appends_without_a_dotlock(tmp_path, monkeypatch):
     box = tmp_path / "box"
     box.write_bytes(mbox_entry())
-    import mboxtool.locking as locking
+    import mboxtool.fs.locking as locking
     made = []
     real = locking.MboxLock._try_dotlock
     monkeypatch.setattr(locking.MboxLock, "_try_dotlock", lambda self: made.append(1) or real(self))
@@ -861,7 +861,7 @@ def test_crlf_and_headers_only_messages_keep_their_bytes_in_every_format(tmp_pat
 def test_move_never_truncates_a_spool_that_changed_under_the_lock(tmp_path, monkeypatch, invoke):
     src = tmp_path / "spool"
     src.write_bytes(mbox_entry(body="a\n"))
-    import mboxtool.convert as convert_mod
+    import mboxtool.convert.mailbox as convert_mod
     real = convert_mod._remove_moved
 
     def writer_ignoring_the_lock(reader, *args):          # a rogue writer appends meanwhile

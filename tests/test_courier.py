@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from mboxtool.convert import convert_mailbox
+from mboxtool.convert.mailbox import convert_mailbox
 from mboxtool.formats.courier import read_courier_keywords
 from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxReader

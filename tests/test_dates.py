@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mboxtool import dates
+from mboxtool.model import dates
 
 
 def utc(*t):
@@ -67,7 +67,7 @@ def test_wall_clock_of_a_received_date():
        st.lists(st.sampled_from([" ", "  ", "\r\n\t", "\n ", "\t"]), min_size=8, max_size=8))
 def test_header_date_from_raw_bytes_is_that_of_the_unfolded_value(words, gaps):
     """The fast raw-bytes path of a Received: date agrees with parsing the unfolded text."""
-    from mboxtool.dates import parse_header_date, parse_header_date_in
+    from mboxtool.model.dates import parse_header_date, parse_header_date_in
     raw = ("x" + "".join(g + w for g, w in zip(gaps, words, strict=False))).encode()
     assert parse_header_date_in(raw, 1, len(raw)) == parse_header_date(" ".join(raw[1:].decode().split()))
     assert parse_header_date_in(b" Sat, 28 Nov 2026 15:04:05 +0100\r", 0, 33) == utc(2026, 11, 28, 14, 4, 5)

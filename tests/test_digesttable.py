@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mboxtool import digesttable
-from mboxtool.digesttable import DigestTable
+from mboxtool.model import digesttable
+from mboxtool.model.digesttable import DigestTable
 
 digests = st.lists(st.integers(min_value=0, max_value=(1 << 64) - 1), max_size=400)
 

@@ -14,11 +14,11 @@ import subprocess
 
 import pytest
 
-from mboxtool.convert import ConvertOptions, convert_mailbox
-from mboxtool.flags import from_mbox_headers
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.formats.babyl import BabylReader
 from mboxtool.formats.mbox import MboxReader
-from mboxtool.message import Headers, core_bytes, split_message
+from mboxtool.model.flags import from_mbox_headers
+from mboxtool.model.message import Headers, core_bytes, split_message
 
 from .conftest import SAMPLES
 

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from mboxtool.formats.mbox import MboxWriter
-from mboxtool.message import strip_metadata
+from mboxtool.model.message import strip_metadata
 
 from .conftest import make_maildir
 

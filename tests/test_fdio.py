@@ -5,7 +5,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mboxtool.fdio as fdio
+import mboxtool.fs.fdio as fdio
 
 
 @settings(max_examples=150, deadline=None)

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mboxtool import flags
-from mboxtool.message import Headers
+from mboxtool.model import flags
+from mboxtool.model.message import Headers
 
 
 def state(raw):

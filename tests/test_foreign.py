@@ -7,9 +7,9 @@ digests cached in .mboxtool-digests, so nothing is added twice and re-runs read 
 import mailbox
 import os
 
-from mboxtool import foreign
-from mboxtool.convert import ConvertOptions, convert_mailbox
-from mboxtool.foreign import CACHE_NAME, read_cache
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
+from mboxtool.formats import foreign
+from mboxtool.formats.foreign import CACHE_NAME, read_cache
 
 from .conftest import SAMPLES, mbox_entry
 

@@ -4,10 +4,10 @@ import os
 
 import pytest
 
-from mboxtool import forkwriter
-from mboxtool.forkwriter import ForkedMaildirWriter, _messages, _Ring
+from mboxtool.convert import forkwriter
+from mboxtool.convert.forkwriter import ForkedMaildirWriter, _messages, _Ring
 from mboxtool.formats.maildir import MaildirReader, MaildirWriter
-from mboxtool.message import MailMessage
+from mboxtool.model.message import MailMessage
 
 from .conftest import mbox_entry
 
@@ -58,7 +58,7 @@ def test_conversion_through_a_small_ring_keeps_every_byte(tmp_path, invoke, monk
     monkeypatch.setattr(forkwriter, "RING_SIZE", ring_size)
     if not memfd:
         monkeypatch.delattr(os, "memfd_create")
-    monkeypatch.setattr("mboxtool.convert.BATCH_MESSAGES", 7)          # many batches, many releases
+    monkeypatch.setattr("mboxtool.convert.mailbox.BATCH_MESSAGES", 7)          # many batches, many releases
     bodies = [("line %d\n" % i) * (1 + (i * 37) % 400) + ("From here\n" if i % 5 == 0 else "")
               for i in range(60)]
     src = tmp_path / "in.mbox"
@@ -89,7 +89,7 @@ def test_child_frees_ring_regions_it_has_read(tmp_path):
 
 def test_a_rerun_with_nothing_new_starts_no_writer_and_leaks_no_fd(tmp_path, monkeypatch):
     """Cron over many folders: a folder with nothing new costs no fork (it cost two, 13 ms)."""
-    from mboxtool.convert import ConvertOptions, convert_mailbox
+    from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
     src, md = tmp_path / "in.mbox", tmp_path / "md"
     src.write_bytes(b"".join(mbox_entry(body=f"m{i}\n") for i in range(30)))
     assert convert_mailbox(src, md, ConvertOptions()).converted == 30
@@ -151,7 +151,7 @@ def test_a_writer_that_stops_on_the_batch_still_on_its_way_names_the_cause(tmp_p
     stopped' instead of 'No space left on device'."""
     import errno
 
-    from mboxtool.sinks import ForkSink, WriterStopped
+    from mboxtool.convert.sinks import ForkSink, WriterStopped
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -172,8 +172,8 @@ def test_tiny_messages_in_flight_are_bounded_by_count_not_only_bytes(tmp_path, m
     fit in them, and the parent held a stub for each until its batch was acknowledged (peak
     memory grew with the mailbox). The count is bounded too: the parent waits for the oldest
     batch once a writer holds more than MESSAGES_IN_FLIGHT."""
-    from mboxtool import sinks
-    from mboxtool.sinks import ForkSink
+    from mboxtool.convert import sinks
+    from mboxtool.convert.sinks import ForkSink
     monkeypatch.setattr(sinks, "MESSAGES_IN_FLIGHT", 64)
     writer = MaildirWriter(tmp_path / "md", fsync=False).open()
     written, most = 0, 0

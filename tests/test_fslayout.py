@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from mboxtool.convert import ConvertOptions
-from mboxtool.fslayout import fs_target, unsafe_level
-from mboxtool.tree import convert_tree, mailboxes
+from mboxtool.convert.mailbox import ConvertOptions
+from mboxtool.convert.tree import convert_tree, mailboxes
+from mboxtool.formats.fslayout import fs_target, unsafe_level
 
 from .conftest import SAMPLES
 

@@ -15,10 +15,10 @@ import subprocess
 
 import pytest
 
-from mboxtool import convert
-from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.convert import mailbox as convert
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.formats.mbox import MboxWriter
-from mboxtool.message import MailMessage
+from mboxtool.model.message import MailMessage
 from mboxtool.repair import repair_mailbox
 
 from .conftest import ROOT, SAMPLES, make_maildir, mbox_entry, python_cmd

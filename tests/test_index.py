@@ -5,8 +5,8 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mboxtool.index import message_digest, short_digest
-from mboxtool.message import MailMessage, core_bytes, drop_from_quoting, strip_metadata
+from mboxtool.model.digest import message_digest, short_digest
+from mboxtool.model.message import MailMessage, core_bytes, drop_from_quoting, strip_metadata
 
 
 def reference_digest(core: bytes) -> int:

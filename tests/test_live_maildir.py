@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 
-from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxReader
 

@@ -4,14 +4,14 @@ import subprocess
 import sys
 import time
 
-from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.errors import LockTimeout
 from mboxtool.formats.maildir import MaildirReader
 
 DELIVER = r'''
 import os, sys, time
 from pathlib import Path
-from mboxtool.locking import MboxLock
+from mboxtool.fs.locking import MboxLock
 spool, count = Path(sys.argv[1]), int(sys.argv[2])
 for i in range(count):
     fd = os.open(spool, os.O_RDWR | os.O_CREAT, 0o600)

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-import mboxtool.locking as locking
+import mboxtool.fs.locking as locking
 from mboxtool.errors import LockTimeout
 from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mh import MHReader
-from mboxtool.locking import MboxLock, dotlock_state
+from mboxtool.fs.locking import MboxLock, dotlock_state
 
 from .conftest import mbox_entry, python_cmd
 
@@ -84,7 +84,7 @@ def test_old_lock_on_an_old_mailbox_is_stale(box):
 def test_append_follows_a_file_renamed_over_the_spool_while_waiting(tmp_path):
     import threading
 
-    from mboxtool.convert import ConvertOptions, convert_mailbox
+    from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 
     from .conftest import SAMPLES, mbox_entry
     box = tmp_path / "box"
@@ -193,7 +193,7 @@ def test_a_spool_directory_without_write_access_exits_2_with_the_fcntl_only_hint
     dotlock can never be made, so waiting and retrying (exit 75) would not help."""
     import errno
 
-    import mboxtool.locking as locking_mod
+    import mboxtool.fs.locking as locking_mod
     spool = tmp_path / "alice"
     spool.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: x\n\nbody\n")
     real_open = os.open
@@ -233,7 +233,7 @@ def test_an_mh_folder_being_made_is_never_refused_by_an_overlapping_run(tmp_path
     """Two cron runs starting at once into a new MH folder: whenever the second looks, while
     the first is making the folder, it must find an empty directory or an MH folder. It once
     found only the temporary name of .mh_sequences on its way in, and refused (exit 2)."""
-    from mboxtool.convert import destination_format
+    from mboxtool.convert.mailbox import destination_format
     from mboxtool.formats.mh import MHWriter
     dst = tmp_path / "out"
     seen, real_open = [], os.open

@@ -7,7 +7,7 @@ import pytest
 
 import mboxtool.formats.maildir as maildir_mod
 from mboxtool.formats.maildir import MaildirReader, MaildirWriter
-from mboxtool.message import MailMessage
+from mboxtool.model.message import MailMessage
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="O_TMPFILE is Linux-only")
 
@@ -126,8 +126,8 @@ def test_a_proc_that_cannot_name_the_file_falls_back_to_named_tmp_files(tmp_path
 def test_tmp_files_of_a_killed_run_are_removed_and_others_kept(tmp_path):
     """Where tmp/ files have names (no O_TMPFILE), a killed run leaves some; the next run on
     this host removes its own dead ones, never another host's or another program's."""
-    from mboxtool.convert import convert_mailbox
-    from mboxtool.staging import host_name
+    from mboxtool.convert.mailbox import convert_mailbox
+    from mboxtool.fs.staging import host_name
     md = tmp_path / "md"
     MaildirWriter(md, fsync=False).open().close()
     dead = md / "tmp" / f"1700000000.M1P999999999Q1R0123456789abcdef.{host_name()}"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxReader
-from mboxtool.message import core_bytes, split_message
+from mboxtool.model.message import core_bytes, split_message
 
 from .conftest import SAMPLES, make_maildir
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from mboxtool.formats.mbox import quote
 from mboxtool.formats.mboxscan import MboxScanner
-from mboxtool.message import unquote_mboxrd
+from mboxtool.model.message import unquote_mboxrd
 
 from .conftest import mbox_entry
 
@@ -134,7 +134,7 @@ LINES = ["From here", ">From there", ">>From x", "plain", "", " From space", "Fr
 @pytest.mark.parametrize("crlf", [False, True])
 def test_message_with_empty_body_survives(variant, crlf):    # regression: CL-bounded blank line
     from mboxtool.formats.mbox import render_mbox_message
-    from mboxtool.message import MailMessage, strip_metadata
+    from mboxtool.model.message import MailMessage, strip_metadata
     eol = b"\r\n" if crlf else b"\n"
     data = b"From: u@example.org" + eol + b"Subject: s" + eol + eol
     out = render_mbox_message(MailMessage(data, "S", False, (), 1578304800), variant)
@@ -152,7 +152,7 @@ def test_message_with_empty_body_survives(variant, crlf):    # regression: CL-bo
        variant=st.sampled_from(["mboxrd", "mboxcl2"]))
 def test_property_written_mbox_reads_back_every_message(msgs, variant):
     from mboxtool.formats.mbox import render_mbox_message
-    from mboxtool.message import MailMessage, strip_metadata
+    from mboxtool.model.message import MailMessage, strip_metadata
     originals, out = [], b""
     for i, (lines, crlf) in enumerate(msgs):
         eol = "\r\n" if crlf else "\n"
@@ -177,7 +177,7 @@ def test_property_entry_buffers_equal_the_joined_entry(head, body, blank, crlf, 
     copy-everything composition of quote, metadata headers and From_ line (the path the writer
     keeps for messages without a body)."""
     from mboxtool.formats.mbox import _from_line, _render_joined, render_mbox_message
-    from mboxtool.message import MailMessage
+    from mboxtool.model.message import MailMessage
     eol = "\r\n" if crlf else "\n"
     text = "".join(line + eol for line in head) + (eol if blank else "") + eol.join(body)
     text += eol if final_eol and body else ""
@@ -200,7 +200,7 @@ def test_property_scanner_quote_positions_are_those_of_the_body(lines, chunk):
     """Where the scanner reports a message's body >From lines, they are exactly the ones
     from_line_starts finds after the header block: what core_digest would find by itself."""
     import mboxtool.formats.mboxscan as scan_mod
-    from mboxtool.message import from_line_starts, header_end
+    from mboxtool.model.message import from_line_starts, header_end
     data = ("\n".join(lines) + "\n").encode()
     old, scan_mod.CHUNK = scan_mod.CHUNK, chunk                # seams of the sliding window too
     try:

@@ -8,7 +8,7 @@ import pytest
 
 import mboxtool.formats.mh as mh_mod
 from mboxtool.formats.mh import MHReader, MHWriter
-from mboxtool.message import MailMessage
+from mboxtool.model.message import MailMessage
 
 
 def msg(i: int) -> MailMessage:
@@ -57,7 +57,7 @@ def test_temporaries_of_a_killed_run_are_removed_and_others_kept(tmp_path):
     first.add(msg(1))
     first.commit()
     first.close()
-    from mboxtool.staging import host_name
+    from mboxtool.fs.staging import host_name
     host = host_name()
     dead = folder / f".mboxtool.{host}.999999999.4.tmp"       # no such pid
     other_host = folder / ".mboxtool.elsewhere.1.4.tmp"
@@ -71,7 +71,7 @@ def test_temporaries_of_a_killed_run_are_removed_and_others_kept(tmp_path):
 
 def test_control_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     """.mh_sequences and dovecot-keywords on a full disk: the old file stays, no temporary."""
-    import mboxtool.durable as durable_mod
+    import mboxtool.fs.durable as durable_mod
     from mboxtool.formats.maildir import MaildirWriter
     folder = tmp_path / "mh"
     writer = MHWriter(folder, fsync=False).open()
@@ -150,7 +150,7 @@ def test_a_directory_of_hidden_files_is_refused_naming_them(tmp_path, invoke):
 
 
 def test_keywords_become_sequences_byte_for_byte_and_the_rest_is_reported(tmp_path):
-    from mboxtool.convert import ConvertOptions, convert_mailbox
+    from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
     from mboxtool.formats.mbox import MboxReader
     box = tmp_path / "in.mbox"
     box.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: k\n"

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from mboxtool.manifest import Row
-from mboxtool.migrate import MigrateOptions, convert_command, exit_code, outcome
+from mboxtool.migrate.manifest import Row
+from mboxtool.migrate.run import MigrateOptions, convert_command, exit_code, outcome
 
 from .conftest import SAMPLES, python_cmd
 

@@ -26,7 +26,7 @@ DELIVERIES = 100
 DELIVER = r'''
 import os, sys, time
 from pathlib import Path
-from mboxtool.locking import MboxLock
+from mboxtool.fs.locking import MboxLock
 spool, users, count = Path(sys.argv[1]), sys.argv[2].split(","), int(sys.argv[3])
 for i in range(count):
     user = users[i % len(users)]

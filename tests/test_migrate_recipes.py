@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mboxtool.sharding import parse_shard, shard_of
+from mboxtool.migrate.sharding import parse_shard, shard_of
 
 from .conftest import ROOT
 from .test_migrate import maildir_count, manifest, migrate, spool_file

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.formats.mbox import MboxReader
 
 from .conftest import SAMPLES

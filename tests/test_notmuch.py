@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.formats.mbox import MboxReader
 
 from .conftest import SAMPLES

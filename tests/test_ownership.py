@@ -6,8 +6,8 @@ import pwd
 
 import pytest
 
-from mboxtool import ownership
-from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
+from mboxtool.fs import ownership
 
 from .conftest import SAMPLES
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from mboxtool import privsep
-from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.errors import UsageError
+from mboxtool.fs import privsep
 
 from .conftest import ROOT, mbox_entry, python_cmd
 

@@ -2,11 +2,10 @@
 
 import pytest
 
-from mboxtool import detect
-from mboxtool.formats import registry
+from mboxtool.formats import detect, registry
 from mboxtool.formats.base import MailboxReader, MailboxWriter
-from mboxtool.mailboxes import make_reader, make_writer
-from mboxtool.message import MailMessage, core_bytes
+from mboxtool.formats.mailboxes import make_reader, make_writer
+from mboxtool.model.message import MailMessage, core_bytes
 
 FORMATS = sorted(registry.FORMATS)
 WRITABLE = registry.writable()
@@ -93,7 +92,7 @@ def test_what_a_writer_writes_its_reader_reads_back(tmp_path, name):
 @pytest.mark.parametrize("name", WRITABLE)
 def test_a_writer_finds_the_messages_already_in_its_destination(tmp_path, name):
     """The read-back convert relies on: what is there is known, through the writer or its reader."""
-    from mboxtool.convert import _Known
+    from mboxtool.convert.mailbox import _Known
     dst = tmp_path / ("box" if registry.get(name).is_file else "dir")
     write(dst, name, sample(3))
     known = _Known()

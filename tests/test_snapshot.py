@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from mboxtool import convert
-from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.convert import mailbox as convert
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.formats import mbox, mboxscan
 from mboxtool.formats.maildir import MaildirReader
 

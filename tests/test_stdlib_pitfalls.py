@@ -4,10 +4,10 @@ import os
 import stat
 import time
 
-from mboxtool.convert import ConvertOptions, convert_mailbox
+from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxReader
-from mboxtool.locking import MboxLock
+from mboxtool.fs.locking import MboxLock
 
 from .conftest import make_maildir, mbox_entry
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mboxtool.subscriptions import maildirpp_root, storage_name, subscribe
+from mboxtool.formats.subscriptions import maildirpp_root, storage_name, subscribe
 
 from .conftest import SAMPLES, make_maildir, mbox_entry, thunderbird_tree
 

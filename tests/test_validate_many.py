@@ -1,6 +1,7 @@
 """validate over several paths and folder trees: one report, one exit code; --select/--ignore."""
 
 import json
+
 import pytest
 
 from .conftest import SAMPLES, mbox_entry

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mboxtool.formats.mbox import MboxReader
-from mboxtool.message import strip_metadata
+from mboxtool.model.message import strip_metadata
 from mboxtool.repair import repair_mailbox
 from mboxtool.validate import validate_mailbox
 
@@ -342,7 +342,7 @@ def test_an_mmdf_message_that_lost_its_delimiter_is_found_converted_and_repaired
 def test_a_babyl_entry_behind_a_broken_separator_is_found_and_stray_text_named(tmp_path, invoke):
     """The stdlib starts a Babyl entry only at a line that is exactly \\037\\014: text after an
     entry's \\037 hid the next entry from it, and the message was lost without a word."""
-    from mboxtool.convert import ConvertOptions, convert_mailbox
+    from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 
     from .conftest import SAMPLES
     good = tmp_path / "good.babyl"
@@ -366,7 +366,7 @@ def test_a_babyl_entry_behind_a_broken_separator_is_found_and_stray_text_named(t
 
 
 def test_babyl_labels_keep_the_bytes_of_non_ascii_keywords(tmp_path):
-    from mboxtool.convert import ConvertOptions, convert_mailbox
+    from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
     from mboxtool.formats.maildir import MaildirReader
     md = tmp_path / "md"
     for sub in ("cur", "new", "tmp"):

@@ -8,12 +8,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import flags
-from ..digesttable import DigestTable
 from ..errors import InputError
-from ..index import short_digest
-from ..message import MailMessage, core_bytes, header_end, is_header_line, split_message
-from ..safefs import open_regular
+from ..fs.safefs import open_regular
+from ..model import flags
+from ..model.digest import short_digest
+from ..model.digesttable import DigestTable
+from ..model.message import MailMessage, core_bytes, header_end, is_header_line, split_message
 from .common import Reader, header_date
 from .mbox import MboxWriter, copy_range
 

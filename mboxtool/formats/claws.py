@@ -13,8 +13,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from ..durable import replace_file
-from ..ownership import owner_for
+from ..fs.durable import replace_file
+from ..fs.ownership import owner_for
 from .common import read_regular_file
 
 MARK_FILES = (".claws_mark", ".sylpheed_mark")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .. import dates
-from ..message import Headers, MailMessage
-from ..safefs import open_regular, read_control
+from ..fs.safefs import open_regular, read_control
+from ..model import dates
+from ..model.message import Headers, MailMessage
 from .base import MailboxReader
 
 # mboxtool's state file in a Maildir or MH destination (checkpoint.py); an MH folder holding

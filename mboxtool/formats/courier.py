@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..flags import as_keyword
-from ..safefs import open_dir
+from ..fs.safefs import open_dir
+from ..model.flags import as_keyword
 from .common import read_regular_file
 
 KEYWORD_DIR = "courierimapkeywords"

@@ -15,10 +15,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import dates, flags
 from ..errors import InputError
-from ..message import MailMessage, is_header_line, split_message
-from ..safefs import open_dir, open_regular
+from ..fs.safefs import open_dir, open_regular
+from ..model import dates, flags
+from ..model.message import MailMessage, is_header_line, split_message
 from .common import Reader, header_date
 from .emlx import EmlxError, is_emlx, is_partial, parse_emlx
 

@@ -7,29 +7,29 @@ import random
 import re
 import stat
 import time
-from collections.abc import Iterator
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from operator import attrgetter
 from pathlib import Path
 
-from .. import dates, flags
-from ..durable import create_empty_file, fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
-from ..fdio import write_buffers
-from ..digesttable import DigestTable
-from ..foreign import CACHE_NAME, foreign_digests
-from ..locking import lock_directory
-from ..message import MailMessage, add_headers, core_bytes, is_header_line, split_message
-from ..ownership import Owner, give, owner_for
-from ..quota import quota_file, record
-from ..safefs import NotRegularFile, open_dir, open_regular, read_control
-from ..staging import Stager, host_name, remove_abandoned
+from ..fs.durable import create_empty_file, fsync_dir, make_private_dir, replace_file, syncfs
+from ..fs.fdio import write_buffers
+from ..fs.locking import lock_directory
+from ..fs.ownership import Owner, give, owner_for
+from ..fs.safefs import NotRegularFile, open_dir, open_regular, read_control
+from ..fs.staging import Stager, host_name, remove_abandoned
+from ..model import dates, flags
+from ..model.digesttable import DigestTable
+from ..model.message import MailMessage, add_headers, core_bytes, is_header_line, split_message
 from .base import MailboxWriter
 from .common import Reader
 from .courier import KEYWORD_DIR as COURIER_KEYWORD_DIR
 from .courier import read_courier_keywords
+from .foreign import CACHE_NAME, foreign_digests
+from .quota import quota_file, record
 
 KEYWORDS_FILE = "dovecot-keywords"
 MAX_KEYWORD_LETTERS = 26

@@ -11,15 +11,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import dates, flags
-from ..compression import MAX_RATIO, compression_of, decompress
-from ..digesttable import DigestTable
-from ..durable import fsync_dir, make_private_dir, replace_file
 from ..errors import InputError, SourceChanged
-from ..fdio import write_buffers
-from ..index import short_digest
-from ..locking import MboxLock
-from ..message import (
+from ..fs.durable import fsync_dir, make_private_dir, replace_file
+from ..fs.fdio import write_buffers
+from ..fs.locking import MboxLock
+from ..fs.ownership import give, owner_for
+from ..fs.safefs import read_control
+from ..model import dates, flags
+from ..model.digest import short_digest
+from ..model.digesttable import DigestTable
+from ..model.message import (
     Headers,
     MailMessage,
     add_headers,
@@ -31,9 +32,8 @@ from ..message import (
     strip_head,
     unquote_mboxrd,
 )
-from ..ownership import give, owner_for
-from ..safefs import read_control
 from .base import MailboxReader, MailboxWriter
+from .compression import MAX_RATIO, compression_of, decompress
 from .mboxscan import CHUNK, Event, MboxScanner, ScannedMessage
 
 VARIANTS = ("mboxo", "mboxrd", "mboxcl", "mboxcl2")

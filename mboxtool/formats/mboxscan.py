@@ -47,8 +47,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..dates import FromLine, has_date_shape, parse_from_line
-from ..message import Headers, header_end, is_header_line, split_message, starts_like_a_message
+from ..model.dates import FromLine, has_date_shape, parse_from_line
+from ..model.message import Headers, header_end, is_header_line, split_message, starts_like_a_message
 
 CHUNK = 1 << 20
 BOM = b"\xef\xbb\xbf"             # a UTF-8 byte-order mark an editor put before the first From_ line

@@ -7,15 +7,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import flags
-from ..durable import create_empty_file, fsync_dir, make_private_dir, replace_file, syncfs
 from ..errors import InputError
-from ..fdio import write_buffers
-from ..locking import lock_directory
-from ..message import MailMessage, add_headers, core_bytes, split_message
-from ..ownership import Owner, give, owner_for
-from ..safefs import open_dir, open_regular
-from ..staging import Stager, host_name, remove_abandoned
+from ..fs.durable import create_empty_file, fsync_dir, make_private_dir, replace_file, syncfs
+from ..fs.fdio import write_buffers
+from ..fs.locking import lock_directory
+from ..fs.ownership import Owner, give, owner_for
+from ..fs.safefs import open_dir, open_regular
+from ..fs.staging import Stager, host_name, remove_abandoned
+from ..model import flags
+from ..model.message import MailMessage, add_headers, core_bytes, split_message
 from .base import MailboxWriter
 from .claws import forget_marks, mark_letters, read_claws_marks
 from .common import STATE_NAME, Reader, header_date, read_regular_file

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from .. import dates, flags
-from ..digesttable import DigestTable
-from ..index import short_digest
-from ..message import MailMessage, add_headers, core_bytes, split_message
+from ..model import dates, flags
+from ..model.digest import short_digest
+from ..model.digesttable import DigestTable
+from ..model.message import MailMessage, add_headers, core_bytes, split_message
 from .mbox import SNIFF_BYTES, DateResolver, MboxReader, MboxWriter, envelope_sender
 
 DELIM = b"\x01\x01\x01\x01\n"

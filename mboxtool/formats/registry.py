@@ -66,9 +66,3 @@ def get(name: str) -> Format:
 def writable() -> tuple[str, ...]:
     """The names of the formats mboxtool can write."""
     return tuple(name for name, row in FORMATS.items() if row.writer is not None)
-
-
-def detect(path: Path, damaged_mbox_ok: bool = False) -> str:
-    """The name of the format of the mailbox at ``path`` (detect.py reads the content)."""
-    from ..detect import detect_format          # detect.py imports format modules itself
-    return detect_format(path, damaged_mbox_ok)

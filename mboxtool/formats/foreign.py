@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .durable import replace_file
-from .flags import parse_maildir_name
-from .index import short_digest
-from .safefs import LARGE_CONTROL_CAP, read_control
+from ..fs.durable import replace_file
+from ..fs.safefs import LARGE_CONTROL_CAP, read_control
+from ..model.digest import short_digest
+from ..model.flags import parse_maildir_name
 
 CACHE_NAME = ".mboxtool-digests"
 

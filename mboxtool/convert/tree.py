@@ -7,7 +7,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .convert import (
+from ..errors import InputError, MboxtoolError, UsageError
+from ..formats.detect import detect_format, inner_mbox
+from ..formats.eml import SYSTEM_FILES, is_message_file
+from ..formats.maildir import is_control_file, is_maildir, maildir_folders
+from ..formats.mutf7 import mutf7_decode, mutf7_encode
+from ..formats.subscriptions import storage_name
+from ..fs.durable import create_empty_file
+from ..fs.ownership import owner_for
+from ..fs.privsep import run_as
+from ..fs.staging import host_name
+from .mailbox import (
     ConvertOptions,
     ConvertReport,
     convert_mailbox,
@@ -17,16 +27,6 @@ from .convert import (
     save_tag_file,
     subscribe_folders,
 )
-from .detect import detect_format, inner_mbox
-from .formats.mutf7 import mutf7_decode, mutf7_encode
-from .durable import create_empty_file
-from .errors import InputError, MboxtoolError, UsageError
-from .formats.eml import SYSTEM_FILES, is_message_file
-from .formats.maildir import is_control_file, is_maildir, maildir_folders
-from .ownership import owner_for
-from .privsep import run_as
-from .staging import host_name
-from .subscriptions import storage_name
 
 LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
 # mail clients' own files, not reported (an mbox is still taken whatever its name):
@@ -269,7 +269,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
             f"{len(strangers)} file(s) in the tree are no mailbox and were not converted: {shown}"
             f"{', ...' if len(strangers) > 5 else ''}"), "files": [str(p) for p in strangers]})
     if dst_format == "maildir" and not options.dry_run:
-        from .formats.maildir import MaildirWriter
+        from ..formats.maildir import MaildirWriter
         MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too
     tag_file = None
     if options.notmuch_tags is not None and not options.dry_run:
@@ -281,7 +281,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
     if fs and dst_format != "maildir":
         raise UsageError(f"--layout fs makes Maildir folders; the destination here is {dst_format}")
     if fs:
-        from . import fslayout
+        from ..formats import fslayout
         placed = [fslayout.fs_target(parts, dst) for parts, _, _ in boxes]
     else:                                           # each name one path component, or no target
         placed = [(None, why) if (why := _name_problem(parts, dst_format)) else (_target(parts, dst, dst_format), None)

@@ -12,9 +12,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from .durable import replace_file
-from .flags import keyword_bytes
-from .message import MailMessage, split_message
+from ..fs.durable import replace_file
+from ..model.flags import keyword_bytes
+from ..model.message import MailMessage, split_message
 
 _SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.@=,-")
 _BRACKETED = re.compile(r"<([^<>]*)>")

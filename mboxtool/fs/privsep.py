@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import MboxtoolError, UsageError
+from ..errors import MboxtoolError, UsageError
 from .ownership import User, acting_user, user_of
 
 
@@ -328,7 +328,7 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not expected from a worker")
 
 
-_RESULT_TYPES = {("mboxtool.convert", "ConvertReport"), ("pathlib", "PosixPath"), ("pathlib", "Path")}
+_RESULT_TYPES = {("mboxtool.convert.mailbox", "ConvertReport"), ("pathlib", "PosixPath"), ("pathlib", "Path")}
 
 
 def allow_result(cls: type) -> None:

@@ -19,10 +19,10 @@ import os
 import time
 from pathlib import Path
 
-from .durable import fsync_dir, replace_file
-from .fdio import write_buffers
-from .ownership import give, owner_for
-from .safefs import read_control
+from ..fs.durable import fsync_dir, replace_file
+from ..fs.fdio import write_buffers
+from ..fs.ownership import give, owner_for
+from ..fs.safefs import read_control
 
 FILE = "subscriptions"
 STALE_LOCK = 30             # seconds: Dovecot takes over a subscriptions.lock this old

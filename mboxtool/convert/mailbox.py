@@ -11,20 +11,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import checkpoint, flags
-from .compression import MAX_RATIO
-from .detect import detect_format, inner_mbox, normalize_format
-from .durable import create_empty_file
-from .errors import InputError, UsageError
-from .formats.maildir import being_made
-from .formats import registry
-from .formats.mbox import VARIANTS
-from .digesttable import DigestTable
-from .index import exact_digest, replaces_known, short_digest
-from .mailboxes import make_reader, make_writer, progress_size
-from .message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
-from .ownership import owner_for, parse_owner
-from .privsep import Plan, plan, run_as
+from ..errors import InputError, UsageError
+from ..formats import registry
+from ..formats.compression import MAX_RATIO
+from ..formats.detect import detect_format, inner_mbox, normalize_format
+from ..formats.mailboxes import make_reader, make_writer, progress_size
+from ..formats.maildir import being_made
+from ..formats.mbox import VARIANTS
+from ..fs.durable import create_empty_file
+from ..fs.ownership import owner_for, parse_owner
+from ..fs.privsep import Plan, plan, run_as
+from ..model import flags
+from ..model.digest import exact_digest, replaces_known, short_digest
+from ..model.digesttable import DigestTable
+from ..model.message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
+from . import checkpoint
 from .sinks import BatchResult, ForkSink, InlineSink, ThreadSink, WriterStopped
 
 BATCH_MESSAGES = 256
@@ -344,7 +345,7 @@ def save_tag_file(tag_file: Any, opts: ConvertOptions, report: ConvertReport) ->
 def _join_maildirpp_root(dst: Path, opts: ConvertOptions, report: ConvertReport) -> None:
     """DST is a ``.Name`` folder of a Maildir++ root: mark it as a folder (``maildirfolder``,
     which Courier's and Dovecot's quota code look for) and subscribe it."""
-    from .subscriptions import maildirpp_root, storage_name
+    from ..formats.subscriptions import maildirpp_root, storage_name
     root = maildirpp_root(dst)
     if root is None or not dst.is_dir():
         return
@@ -364,7 +365,7 @@ def mark_maildir_folder(folder: Path) -> None:
 def subscribe_folders(root: Path, names: list[str], opts: ConvertOptions, report: ConvertReport) -> None:
     """Add ``names`` to Dovecot's subscriptions of ``root`` (and Courier-IMAP's, where Courier
     serves it); a warning when that cannot be done."""
-    from .subscriptions import is_courier_root, subscribe, subscribe_courier
+    from ..formats.subscriptions import is_courier_root, subscribe, subscribe_courier
     try:
         added = subscribe(root, names, timeout=min(opts.lock_timeout, 10), fsync=opts.fsync)
         if is_courier_root(root):
@@ -376,14 +377,14 @@ def subscribe_folders(root: Path, names: list[str], opts: ConvertOptions, report
             "that show only subscribed folders will not list them until subscribed "
             "(doveadm mailbox subscribe)")})
         return
-    from .formats.mutf7 import mutf7_decode
+    from ..formats.mutf7 import mutf7_decode
     report.subscribed += [".".join(mutf7_decode(level) for level in n.split("\t")) for n in added]
 
 
 def _note_stale_tmp(src: Path, report: ConvertReport) -> None:
     """Name the deliveries a Maildir source's tmp/ holds abandoned: not converted, by the
     Maildir rules, but perhaps whole messages a crashed program never moved into new/."""
-    from .formats.maildir import stale_tmp_files
+    from ..formats.maildir import stale_tmp_files
     stale = stale_tmp_files(src)
     if stale:
         shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
@@ -397,8 +398,8 @@ def _note_subfolders(src: Path, src_format: str, report: ConvertReport) -> None:
     subfolders, or Thunderbird's ``NAME.sbd/`` beside an mbox file. Only --recursive converts
     a folder tree."""
     if src_format in ("maildir", "mh") or (src_format == "eml" and src.is_dir()):
-        from .formats.maildir import maildir_folders
-        from .formats.mh import mh_subfolders
+        from ..formats.maildir import maildir_folders
+        from ..formats.mh import mh_subfolders
         try:                                   # an eml folder's subfolders are directories, as MH's
             names = maildir_folders(src) if src_format == "maildir" else mh_subfolders(src)
         except OSError:

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .detect import FORMATS
-from .errors import UsageError
+from ..errors import UsageError
+from ..formats.detect import FORMATS
 
 COLUMNS = ("source", "destination", "owner", "format", "recursive")
 REQUIRED = ("source", "destination")

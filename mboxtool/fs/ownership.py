@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
 
 Owner = tuple[int, int] | None      # (uid, gid) to give new files and directories, or None
 

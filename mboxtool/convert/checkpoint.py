@@ -17,11 +17,11 @@ import struct
 from collections.abc import Collection
 from pathlib import Path
 
-from .digesttable import DigestTable
-from .durable import replace_file
-from .formats.common import STATE_NAME
-from .ownership import owner_for
-from .safefs import LARGE_CONTROL_CAP, NotRegularFile, open_regular, read_control
+from ..formats.common import STATE_NAME
+from ..fs.durable import replace_file
+from ..fs.ownership import owner_for
+from ..fs.safefs import LARGE_CONTROL_CAP, NotRegularFile, open_regular, read_control
+from ..model.digesttable import DigestTable
 
 TAIL = 64 << 10
 

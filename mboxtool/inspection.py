@@ -10,10 +10,10 @@ from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
-from .detect import detect_format, inner_mbox, normalize_format
+from .formats.detect import detect_format, inner_mbox, normalize_format
+from .formats.mailboxes import make_reader, progress_size
 from .formats.mbox import addr_spec
-from .mailboxes import make_reader, progress_size
-from .message import Headers, MailMessage, outside_any_message, split_message
+from .model.message import Headers, MailMessage, outside_any_message, split_message
 
 # scanner events that mean the file is damaged (validate explains them)
 DAMAGE = frozenset({"garbage-before-first-from", "cr-line-endings", "possible-phantom-split",
@@ -271,7 +271,7 @@ def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30,
               from_tz: str = "auto") -> list[dict[str, Any]]:
     """One summary row per mailbox in the tree, then a totals row. A folder's ``damage`` also
     counts the errors ``validate`` finds in it, so that both name the same damaged folders."""
-    from .tree import mailboxes
+    from .convert.tree import mailboxes
     from .validate import validate_mailbox
     rows = []
     for parts, path, fmt in mailboxes(root):

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import InputError, LockTimeout, UsageError
+from ..errors import InputError, LockTimeout, UsageError
 from .safefs import open_regular
 
 STALE_AFTER = 600          # seconds without change before a dotlock counts as stale

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..errors import UsageError
+from . import registry
 from .compression import MAX_RATIO
-from .errors import UsageError
-from .formats import registry
 
 READERS = {name: row.reader for name, row in registry.FORMATS.items()}
 WRITERS = {name: row.writer for name, row in registry.FORMATS.items() if row.writer is not None}

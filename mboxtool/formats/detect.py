@@ -7,14 +7,14 @@ import os
 import stat
 from pathlib import Path
 
+from ..errors import InputError
+from ..fs.safefs import open_regular
+from . import registry
 from .compression import compression_of, decompress
-from .errors import InputError
-from .formats import registry
-from .formats.eml import is_message_file
-from .formats.maildir import is_control_file
-from .formats.mboxscan import BOM, first_separator
-from .formats.mh import is_mh
-from .safefs import open_regular
+from .eml import is_message_file
+from .maildir import is_control_file
+from .mboxscan import BOM, first_separator
+from .mh import is_mh
 
 FORMATS = tuple(name for name, row in registry.FORMATS.items() if row.detected)
 SOURCE_FORMATS = tuple(registry.FORMATS)  # eml: message files, read when asked for, never detected

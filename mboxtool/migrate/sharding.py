@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from .errors import UsageError
+from ..errors import UsageError
 
 
 def shard_of(source: str, count: int) -> int:

@@ -29,10 +29,10 @@ import warnings
 from collections import deque
 from typing import Any, BinaryIO
 
-from .fdio import write_buffers
-from .flags import keyword_bytes
-from .index import core_digest, replaces_known
-from .message import MailMessage
+from ..fs.fdio import write_buffers
+from ..model.digest import core_digest, replaces_known
+from ..model.flags import keyword_bytes
+from ..model.message import MailMessage
 
 _BATCH = struct.Struct("!Iq")         # messages in the batch that follows, ring offset of its bytes
 _FRAME = struct.Struct("!BqIII")      # new | quoted << 1 | in ring << 2, date (-1: none), len(state), len(bytes),

@@ -13,8 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .index import message_digest, replaces_known
-from .message import MailMessage
+from ..model.digest import message_digest, replaces_known
+from ..model.message import MailMessage
 
 MESSAGES_IN_FLIGHT = 8192      # per writer process, not yet acknowledged (each held here as a stub)
 

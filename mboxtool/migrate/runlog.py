@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from .durable import replace_file
+from ..fs.durable import replace_file
 
 STUCK = ("busy", "failed")
 

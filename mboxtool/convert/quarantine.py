@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .durable import fsync_dir, make_private_dir
-from .fdio import write_buffers
-from .ownership import give, owner_for
+from ..fs.durable import fsync_dir, make_private_dir
+from ..fs.fdio import write_buffers
+from ..fs.ownership import give, owner_for
 
 QUARANTINE_DIR = ".mboxtool-quarantine"
 _CHUNK = 1 << 20

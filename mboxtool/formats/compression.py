@@ -11,7 +11,7 @@ import os
 import zlib
 from typing import BinaryIO
 
-from .errors import InputError
+from ..errors import InputError
 
 _MAGICS = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 

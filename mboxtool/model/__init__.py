@@ -1,0 +1,1 @@
+"""The message model: raw messages, flags and keywords, delivery dates, message identity."""
