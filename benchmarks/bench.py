@@ -176,12 +176,13 @@ def report(rows: list[dict], messages: int, size: int) -> None:
 
 
 def generate_tiny(path: Path, n: int) -> int:
-    """``n`` messages of about 130 bytes: where per-message memory shows, not buffers."""
+    """``n`` messages of about 130 bytes, each a clean mbox entry (an empty line before the next
+    From_ line: a damaged file would measure its report's problems, one per message)."""
     with open(path, "wb") as fh:
         for i in range(n):
             t = 1_300_000_000 + i * 15
             fh.write(f"From s{i % 97}@example.org {time.asctime(time.gmtime(t))}\nFrom: s@example.org\n"
-                     f"Subject: m {i}\nMessage-ID: <{i}@example.org>\n\nbody {i}\n".encode())
+                     f"Subject: m {i}\nMessage-ID: <{i}@example.org>\n\nbody {i}\n\n".encode())
     return path.stat().st_size
 
 

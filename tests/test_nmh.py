@@ -94,7 +94,10 @@ def test_mboxtool_reads_the_folder_nmh_made(nmh, tmp_path):
     assert (report.source_format, report.converted, report.failed) == ("mh", 4, 0)
     with MboxReader(box) as reader:
         got = [(m.data.split(b"Subject: ")[1].split(b"\n")[0], m.flags, m.keywords) for m in reader]
+    # messages 2 and 3 keep the X-Keywords headers they had in the mbox: nmh's inc copied them
+    # into the files, where the MH reader takes them (as mutt does) beside the sequences;
+    # $Forwarded is the passed flag
     assert got == [(b"Minutes of the Monday meeting", "S", ()),
-                   (b"=?utf-8?q?R=C3=A9sum=C3=A9_attached?=", "F", ()),
-                   (b"Draft: holiday plans", "", ("Work",)),
+                   (b"=?utf-8?q?R=C3=A9sum=C3=A9_attached?=", "F", ("$Important", "work")),
+                   (b"Draft: holiday plans", "P", ("Work",)),
                    (b"New and unread", "R", ())]
