@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..fs.safefs import open_regular, read_control
+from ..errors import InputError
+from ..fs.safefs import open_dir, open_regular, read_control
 from ..model import dates
 from ..model.message import Headers, MailMessage
 from .base import MailboxReader
@@ -33,6 +34,23 @@ class Reader(MailboxReader):
         self.event = event or (lambda *a, **k: None)
         self.skipped: list = []                      # (message, why): left out on purpose
         self.unreadable_files: list[tuple[str, str]] = []   # (key, why): there, but not readable
+
+    dirfd: int | None = None                       # a folder of message files, opened once
+
+    def folder_fd(self) -> int:
+        """The folder's descriptor (MH, eml): every read and --move removal goes through it, so a
+        folder swapped for a link during the run cannot redirect them."""
+        if self.dirfd is None:
+            try:
+                self.dirfd = open_dir(self.path, follow=True)      # named by the user
+            except OSError as exc:
+                raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
+        return self.dirfd
+
+    def close(self) -> None:
+        if self.dirfd is not None:
+            os.close(self.dirfd)
+            self.dirfd = None
 
     def vanished(self, key: str) -> None:
         """A message file deleted (expunged by a mail client) while the run read the folder."""

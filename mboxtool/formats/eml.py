@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
-from ..fs.safefs import open_dir, open_regular
+from ..fs.safefs import open_regular
 from ..model import dates, flags
 from ..model.message import MailMessage, is_header_line, split_message
 from .common import Reader, header_date
@@ -76,21 +76,6 @@ class EmlReader(Reader):
                 else:
                     self.event("foreign-file", key=name, reason=f"{name}: not a message file")
         return names
-
-    dirfd: int | None = None                       # a directory of files, opened once
-
-    def folder_fd(self) -> int:
-        if self.dirfd is None:
-            try:
-                self.dirfd = open_dir(self.path, follow=True)      # named by the user
-            except OSError as exc:
-                raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
-        return self.dirfd
-
-    def close(self) -> None:
-        if self.dirfd is not None:
-            os.close(self.dirfd)
-            self.dirfd = None
 
     def file_path(self, key: str) -> Path:
         return self.path if self.path.is_file() else self.path / key

@@ -142,22 +142,12 @@ class MHReader(Reader):
     format = "mh"
     _listed: list[tuple[int, str]] | None = None      # listed by message_count(), for the next read
 
-    dirfd: int | None = None                          # the folder, opened once: reads go through it
-
     def open(self) -> MHReader:
         if not self.path.is_dir():
             what = "no such directory" if not self.path.exists() else "not a directory (an MH folder is one)"
             raise InputError(f"{self.path}: {what}")
         self.folder_fd()
         return self
-
-    def folder_fd(self) -> int:
-        if self.dirfd is None:
-            try:
-                self.dirfd = open_dir(self.path, follow=True)     # named by the user
-            except OSError as exc:
-                raise InputError(f"{self.path}: cannot open: {exc.strerror}") from exc
-        return self.dirfd
 
     def remove(self, key: str) -> int:
         """Remove message file ``key`` through the folder's fd (--move); 0 (no quota here)."""
@@ -171,11 +161,6 @@ class MHReader(Reader):
             forget_messages(self.path, numbers)
             forget_marks(self.path, numbers)
         return []
-
-    def close(self) -> None:
-        if self.dirfd is not None:
-            os.close(self.dirfd)
-            self.dirfd = None
 
     def numbers(self) -> list[tuple[int, str]]:
         """(number, file name) of every message, in numeric order. The name is kept: a file
