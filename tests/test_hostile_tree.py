@@ -374,3 +374,25 @@ def test_a_recursive_maildir_tree_does_not_follow_a_linked_folder(tmp_path):
     assert result.returncode == 0 and report["converted"] == 3
     assert not (dst / "Stolen").exists()
     assert any(w["code"] == "symlink-not-followed" for w in report["warnings"])
+
+
+def test_move_from_an_eml_folder_swapped_for_a_link_removes_nothing_at_the_link(tmp_path):
+    """--move removes each converted message file through the folder's descriptor, opened when
+    the folder was read: a folder swapped for a link to another directory before the removal
+    cannot make it delete a file of the same name there."""
+    from mboxtool.formats.eml import EmlReader
+    folder, elsewhere = tmp_path / "export", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / "a.eml").write_bytes(b"From: a@example.org\nSubject: a\n\nbody\n")
+    (elsewhere / "a.eml").write_bytes(b"not yours\n")
+    reader = EmlReader(folder)
+    try:
+        assert [m.key for m in reader] == ["a.eml"]
+        folder.rename(tmp_path / "moved")
+        folder.symlink_to(elsewhere)
+        reader.remove("a.eml")
+    finally:
+        reader.close()
+    assert (elsewhere / "a.eml").read_bytes() == b"not yours\n"
+    assert not (tmp_path / "moved" / "a.eml").exists()

@@ -81,8 +81,12 @@ class EmlReader(Reader):
         return self.path if self.path.is_file() else self.path / key
 
     def remove(self, key: str) -> int:
-        """Remove message file ``key`` (--move); 0 (no quota here)."""
-        os.unlink(self.file_path(key))
+        """Remove message file ``key`` (--move) through the folder's descriptor, so a folder
+        swapped for a link meanwhile cannot redirect it; 0 (no quota here)."""
+        if self.path.is_file():                    # the one file named by the user
+            os.unlink(self.path)
+        else:
+            os.unlink(key, dir_fd=self.folder_fd())
         return 0
 
     def __iter__(self) -> Iterator[MailMessage]:
