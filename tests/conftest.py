@@ -50,6 +50,12 @@ def make_maildir(path):
     return path
 
 
+def maildir_files(md: Path) -> dict[str, bytes]:
+    """A Maildir's messages, ``new/name`` or ``cur/name:2,…`` mapped to their bytes."""
+    return {f"{p.parent.name}/{p.name}": p.read_bytes() for sub in ("new", "cur")
+            for p in sorted((md / sub).iterdir())}
+
+
 def python_cmd():
     return [sys.executable, "-m", "mboxtool"]
 
