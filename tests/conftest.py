@@ -7,10 +7,38 @@ import pytest
 from click.testing import CliRunner
 
 from mboxtool.cli import cli
+from mboxtool.formats.registry import FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("MBOXTOOL_CORPUS", ROOT.parent / "shared" / "corpus"))
 SAMPLES = ROOT / "samples"
+
+
+def format_names(*, writable=None, is_file=None, detected=None, but=()):
+    """The names of the registry's formats whose rows match: ``writable`` (has a writer),
+    ``is_file`` (one file, not a directory), ``detected``; None matches either. ``but``: names
+    left out (say why where it is used)."""
+    return [name for name, row in FORMATS.items()
+            if (writable is None or (row.writer is not None) == writable)
+            and (is_file is None or row.is_file == is_file)
+            and (detected is None or row.detected == detected)
+            and name not in but]
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "formats(writable=, is_file=, detected=, but=): run the test once per format of "
+        "the registry that matches, its name passed as ``fmt`` (see format_names in conftest.py)")
+
+
+@pytest.hookimpl(trylast=True)               # after @parametrize marks: ids [command0-maildir]
+def pytest_generate_tests(metafunc):
+    """One body for every format: a test marked ``@pytest.mark.formats(...)`` runs once per
+    matching row of mboxtool.formats.registry.FORMATS (ids ``[mbox]``, ``[maildir]``...), so a
+    new format's row is tested without touching the test."""
+    marker = metafunc.definition.get_closest_marker("formats")
+    if marker is not None:
+        metafunc.parametrize("fmt", format_names(**marker.kwargs))
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(invoke, tmp_path, make, monkeypatc
     assert not (tmp_path / "dst").exists()
 
 
-@pytest.mark.parametrize("fmt", ["maildir", "mbox", "mh", "mmdf", "babyl"])
+@pytest.mark.formats(writable=True)
 def test_cli_destination_in_read_only_directory(invoke, tmp_path, fmt):
     ro = tmp_path / "ro"
     ro.mkdir()

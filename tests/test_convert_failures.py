@@ -1,4 +1,4 @@
-"""convert: a write that fails, a process killed, a disk full — nothing is lost and a rerun converges."""
+"""convert: a write that fails, a process killed, a disk full: nothing is lost and a rerun converges."""
 
 import errno
 import json
@@ -228,6 +228,7 @@ def test_an_mbox_append_failing_mid_run_counts_exactly_what_is_in_the_file(tmp_p
     assert not [t for t in threading.enumerate() if t.name == "mboxtool-append"]
 
 
+# one of each way of writing, each checked below: Maildir files, MH numbered files, an mbox appended
 @pytest.mark.parametrize("fmt", ["maildir", "mh", "mbox"])
 def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_path, invoke, fmt, small_disk):
     """Not a simulated failure: a 1 MiB tmpfs fills up part of the way through."""

@@ -1,4 +1,4 @@
-"""convert: keywords (IMAP keywords, Gmail labels) keep their bytes through every format and writer process."""
+"""convert: keywords (IMAP keywords, Gmail labels) keep their bytes through every format."""
 
 
 import pytest
@@ -71,6 +71,7 @@ def test_gmail_labels_stay_one_keyword_each_through_every_round_trip(tmp_path):
     assert first == again == ["Category_Updates", "Inbox", "Opened", "a_b"]
 
 
+# what each format keeps of the keyword "a,b" (Maildir: the source)
 @pytest.mark.parametrize("fmt, kept", [("mbox", "a_b"), ("mmdf", "a_b"), ("babyl", "a_b"), ("mh", "a,b")])
 def test_a_keyword_with_a_comma_stays_one_keyword(tmp_path, fmt, kept):
     """An IMAP keyword may hold a comma (Dovecot keeps "a,b"); X-Keywords and Babyl label

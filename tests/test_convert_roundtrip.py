@@ -97,7 +97,7 @@ def test_appending_to_mbox_without_final_newline_keeps_last_message(tmp_path):
     assert msgs[0].data.endswith(b"\n\nhi\n")
 
 
-@pytest.mark.parametrize("fmt", ["mbox", "maildir", "mh", "mmdf", "babyl"])
+@pytest.mark.formats(writable=True)
 def test_every_format_round_trips_bytes_and_flags(tmp_path, fmt):
     first = tmp_path / "first"
     convert_mailbox(SAMPLES / "inbox.mbox", first, ConvertOptions(to_format="maildir"))
@@ -152,7 +152,7 @@ def test_property_maildir_mbox_maildir_round_trip(tmp_path_factory, bodies, lett
     assert got == sorted(expected)
 
 
-@pytest.mark.parametrize("fmt", ["mbox", "mh", "mmdf", "babyl"])
+@pytest.mark.formats(writable=True, but=["maildir"])             # Maildir: the source
 def test_crlf_and_headers_only_messages_keep_their_bytes_in_every_format(tmp_path, fmt):
     md = tmp_path / "md"
     make_maildir(md)

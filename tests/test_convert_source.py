@@ -1,4 +1,5 @@
-"""convert: what a source may hold — pseudo-messages, expunged and duplicate messages, compressed, damaged or empty input."""
+"""convert: what a source may hold: pseudo-messages, expunged and duplicate messages,
+compressed, damaged or empty input."""
 
 import json
 import os

@@ -90,7 +90,7 @@ def test_a_maildir_message_linked_to_a_root_file_is_not_copied(tmp_path):
 
 
 @as_root
-@pytest.mark.parametrize("fmt", ["mh", "eml"])
+@pytest.mark.parametrize("fmt", ["mh", "eml"])                # folders of plain message files; Maildir: above
 def test_mh_and_eml_messages_linked_to_a_root_file_are_not_copied(tmp_path, fmt):
     shadow = secret_file(tmp_path)
     folder = tmp_path / "folder"
@@ -187,7 +187,7 @@ def test_courier_keywords_are_never_written_through_a_linked_keyword_dir(tmp_pat
 
 
 @as_root
-@pytest.mark.parametrize("fmt", ["maildir", "mh"])
+@pytest.mark.formats(writable=True, is_file=False)
 def test_a_destination_directory_that_is_a_link_is_refused(tmp_path, fmt):
     roots = tmp_path / "root-mail"
     convert_mailbox(SAMPLES / "inbox.mbox", roots, ConvertOptions(to_format=fmt), owner="root")

@@ -149,6 +149,7 @@ def test_non_utf8_output_never_raises(command):
         assert rows[1]["subject"] == "Résumé attached"             # escaped, not lost
 
 
+# each writable directory format with the words its error uses
 @pytest.mark.parametrize("fmt, what", [("maildir", "a Maildir"), ("mh", "an MH folder")])
 def test_forcing_a_directory_format_on_a_file_says_so(tmp_path, invoke, fmt, what):
     box = tmp_path / "box.mbox"
@@ -201,7 +202,7 @@ def test_info_and_validate_leave_mmdf_text_outside_delimiters_uncounted(invoke, 
     assert json.loads(invoke("validate", "--json", box).stdout)["messages"] == 2
 
 
-@pytest.mark.parametrize("kind", ["mbox", "maildir"])
+@pytest.mark.parametrize("kind", ["mbox", "maildir"])         # a file and a directory
 def test_list_csv_of_an_empty_mailbox_prints_the_header_row(invoke, tmp_path, kind):
     empty = tmp_path / "empty"
     if kind == "mbox":

@@ -119,7 +119,7 @@ def _held_flock(path):
     return fd
 
 
-@pytest.mark.parametrize("fmt", ["maildir", "mh"])
+@pytest.mark.formats(writable=True, is_file=False)
 def test_busy_destination_directory_exits_75_and_writes_nothing(tmp_path, fmt):
     src, dst = tmp_path / "in.mbox", tmp_path / "out"
     src.write_bytes(b"".join(mbox_entry(body=f"m{i}\n") for i in range(20)))
@@ -163,7 +163,7 @@ def run_twice_at_once(src, dst, fmt):
     return [json.loads(out) for out, _ in outputs]
 
 
-@pytest.mark.parametrize("fmt", ["maildir", "mh"])
+@pytest.mark.formats(writable=True, is_file=False)
 def test_overlapping_runs_into_one_destination_deliver_each_message_once(tmp_path, fmt):
     """An overlapping cron job: two runs of the same conversion at once."""
     src, dst = tmp_path / "in.mbox", tmp_path / "out"
@@ -174,7 +174,7 @@ def test_overlapping_runs_into_one_destination_deliver_each_message_once(tmp_pat
     assert len(bodies) == 3000 and len(set(bodies)) == 3000
 
 
-@pytest.mark.parametrize("fmt", ["mmdf", "babyl"])
+@pytest.mark.formats(writable=True, is_file=True, but=["mbox"])   # an empty file is an mbox
 def test_overlapping_runs_creating_one_single_file_destination(tmp_path, fmt):
     """The second run finds the file the first just created (empty until its first batch)
     and waits for its lock instead of calling it an mbox."""

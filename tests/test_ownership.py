@@ -20,6 +20,7 @@ def owners(root):
 
 
 @as_root
+# directory and file formats, each under the name a user would give it
 @pytest.mark.parametrize("fmt, name", [("maildir", "Maildir"), ("mh", "inbox"), ("mbox", "inbox.mbox"),
                                        ("mmdf", "inbox.mmdf")])
 def test_root_writing_under_a_users_directory_creates_the_users_files(tmp_path, fmt, name):

@@ -141,7 +141,7 @@ def owned_by_user(root: Path) -> None:
 
 # -- 1. symlinked message files -------------------------------------------------------
 
-@pytest.mark.parametrize("to", ["mbox", "maildir"])
+@pytest.mark.parametrize("to", ["mbox", "maildir"])          # a file and a directory
 def test_a_maildir_message_symlinked_to_a_root_only_file_is_not_read(base, root_files, to):
     md = users_maildir(base)
     os.symlink(root_files.shadow, md / "cur" / "1700000001.M2P2.host:2,S")
@@ -154,7 +154,7 @@ def test_a_maildir_message_symlinked_to_a_root_only_file_is_not_read(base, root_
     owned_by_user(out)
 
 
-@pytest.mark.parametrize("kind", ["mh", "eml"])
+@pytest.mark.parametrize("kind", ["mh", "eml"])               # folders of plain message files; Maildir: above
 def test_mh_and_eml_messages_symlinked_to_root_only_files_are_not_read(base, root_files, kind):
     src = base / "home" / "Mail" / "inbox"
     src.mkdir(parents=True)

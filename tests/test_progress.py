@@ -78,7 +78,7 @@ def test_validate_and_info_show_a_bar_on_a_terminal_but_not_with_json(box, comma
     assert code == 0 and screen == b"" and json.loads(out)["messages"] == 2000
 
 
-@pytest.mark.parametrize("fmt", ["maildir", "mh"])
+@pytest.mark.formats(writable=True, is_file=False)
 @pytest.mark.parametrize("command", [["validate"], ["info"], ["convert", "--to", "mbox"]])
 def test_a_folder_is_counted_in_messages_out_of_its_total(box, command, fmt):
     md = box.with_name("md")
@@ -88,7 +88,7 @@ def test_a_folder_is_counted_in_messages_out_of_its_total(box, command, fmt):
     assert code == 0 and b"/2000 [" in screen and b"msg" in screen      # "1234/2000 [00:01<00:00, ...msg/s]"
 
 
-@pytest.mark.parametrize("to", ["mbox", "mh"])
+@pytest.mark.parametrize("to", ["mbox", "mh"])          # a file and a directory source
 def test_repair_shows_a_bar_on_a_terminal_and_writes_the_same_copy(box, to):
     src = box
     if to == "mh":

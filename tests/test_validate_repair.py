@@ -282,7 +282,7 @@ def test_property_inserted_from_line_is_one_phantom_split_and_repair_restores(tm
     assert validate_mailbox(base / "fixed").count("error") == 0
 
 
-@pytest.mark.parametrize("fmt", ["mbox", "maildir"])
+@pytest.mark.parametrize("fmt", ["mbox", "maildir"])          # a file and a directory source
 def test_repair_onto_a_full_disk_leaves_no_copy_and_exits_2(tmp_path, invoke, small_disk, fmt):
     src = tmp_path / "in.mbox"
     src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n" + "x" * 8000 + "\n") for i in range(300)))
