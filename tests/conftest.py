@@ -1,4 +1,6 @@
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +113,53 @@ def small_disk(tmp_path):
         yield SmallDisk(path)
     finally:
         subprocess.run(["umount", str(path)], check=False)
+
+
+# -- Courier's maildirkw (tests/test_courier.py, tests/test_dovecot.py) ----------------------
+
+MAILDIRKW = shutil.which("maildirkw")
+needs_maildirkw = pytest.mark.skipif(MAILDIRKW is None, reason="Courier's maildirkw is not installed "
+                                                               "(Debian: apt-get install courier-base)")
+
+
+def courier_maildir(path, names):
+    """A Maildir holding one small message per name (``cur/NAME`` or ``new/NAME``)."""
+    make_maildir(path)
+    for i, relpath in enumerate(names):
+        (path / relpath).write_bytes(b"From: a@example.org\nSubject: m%d\nMessage-ID: <%d@x>\n\nbody %d\n"
+                                     % (i, i, i))
+    (path / "courierimapkeywords").mkdir()
+    return path / "courierimapkeywords"
+
+
+def run_maildirkw(*args):
+    r = subprocess.run([MAILDIRKW, *map(str, args)], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+
+
+# -- mboxtool migrate (tests/test_migrate.py, tests/test_migrate_recipes.py) ----------------
+
+def spool_file(path, messages=5):
+    """An mbox of ``messages`` messages (the sample's five, repeated as needed)."""
+    sample = (SAMPLES / "inbox.mbox").read_bytes()
+    chunks = sample.split(b"\nFrom ")
+    parts = [chunks[0]] + [b"From " + c for c in chunks[1:]]
+    path.write_bytes(b"\n".join(parts[i % len(parts)].rstrip(b"\n") + b"\n" for i in range(messages)))
+    return path
+
+
+def manifest(tmp_path, rows, header="source,destination"):
+    path = tmp_path / "manifest.csv"
+    path.write_text(header + "\n" + "".join(f"{src},{dst}\n" for src, dst in rows))
+    return path
+
+
+def migrate(*args, stdin=None, check_json=True):
+    proc = subprocess.run(python_cmd() + ["migrate", *map(str, args)], input=stdin,
+                          capture_output=True, text=True, timeout=300)
+    lines = [json.loads(line) for line in proc.stdout.splitlines()] if "--json" in args and check_json else []
+    return proc, lines
+
+
+def maildir_count(path):
+    return sum(len(os.listdir(path / sub)) for sub in ("cur", "new"))

@@ -10,28 +10,12 @@ import os
 import shutil
 import subprocess
 
-import pytest
-
 from mboxtool.convert.mailbox import convert_mailbox
 from mboxtool.formats.courier import read_courier_keywords
 from mboxtool.formats.maildir import MaildirReader
 from mboxtool.formats.mbox import MboxReader
 
-from .conftest import SAMPLES, make_maildir
-
-MAILDIRKW = shutil.which("maildirkw")
-needs_maildirkw = pytest.mark.skipif(MAILDIRKW is None, reason="Courier's maildirkw is not installed "
-                                                               "(Debian: apt-get install courier-base)")
-
-
-def courier_maildir(path, names):
-    """A Maildir holding one small message per name (``cur/NAME`` or ``new/NAME``)."""
-    make_maildir(path)
-    for i, relpath in enumerate(names):
-        (path / relpath).write_bytes(b"From: a@example.org\nSubject: m%d\nMessage-ID: <%d@x>\n\nbody %d\n"
-                                     % (i, i, i))
-    (path / "courierimapkeywords").mkdir()
-    return path / "courierimapkeywords"
+from .conftest import MAILDIRKW, SAMPLES, courier_maildir, make_maildir, needs_maildirkw, run_maildirkw
 
 
 def keywords_by_subject(path):
@@ -97,11 +81,6 @@ def test_no_keyword_directory_means_no_keywords(tmp_path):
     assert read_courier_keywords(tmp_path / "md") == {}
     (tmp_path / "md" / "courierimapkeywords").mkdir()
     assert read_courier_keywords(tmp_path / "md") == {}
-
-
-def run_maildirkw(*args):
-    r = subprocess.run([MAILDIRKW, *map(str, args)], capture_output=True, timeout=30)
-    assert r.returncode == 0, r.stderr.decode(errors="replace")
 
 
 @needs_maildirkw

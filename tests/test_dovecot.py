@@ -24,8 +24,7 @@ from mboxtool.formats.mbox import MboxReader
 from mboxtool.model.dates import PLACEHOLDER_DATES
 from mboxtool.model.message import core_bytes
 
-from .conftest import SAMPLES, thunderbird_tree
-from .test_courier import courier_maildir, needs_maildirkw, run_maildirkw
+from .conftest import SAMPLES, courier_maildir, needs_maildirkw, run_maildirkw, thunderbird_tree
 
 DOVEADM = shutil.which("doveadm")
 pytestmark = pytest.mark.skipif(DOVEADM is None, reason="Dovecot's doveadm is not installed "

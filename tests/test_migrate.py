@@ -16,7 +16,7 @@ import pytest
 from mboxtool.migrate.manifest import Row
 from mboxtool.migrate.run import MigrateOptions, convert_command, exit_code, outcome
 
-from .conftest import SAMPLES, python_cmd
+from .conftest import maildir_count, manifest, migrate, python_cmd, spool_file
 
 MAILBOX_FIELDS = {"source", "destination", "status", "converted", "skipped", "failed", "quarantined",
                   "owner", "seconds", "errors"}
@@ -24,34 +24,8 @@ SUMMARY_FIELDS = {"summary", "mailboxes", "done", "failed", "busy", "converted",
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")
 
 
-def spool_file(path, messages=5):
-    """An mbox of ``messages`` messages (the sample's five, repeated as needed)."""
-    sample = (SAMPLES / "inbox.mbox").read_bytes()
-    chunks = sample.split(b"\nFrom ")
-    parts = [chunks[0]] + [b"From " + c for c in chunks[1:]]
-    path.write_bytes(b"\n".join(parts[i % len(parts)].rstrip(b"\n") + b"\n" for i in range(messages)))
-    return path
-
-
-def manifest(tmp_path, rows, header="source,destination"):
-    path = tmp_path / "manifest.csv"
-    path.write_text(header + "\n" + "".join(f"{src},{dst}\n" for src, dst in rows))
-    return path
-
-
-def migrate(*args, stdin=None, check_json=True):
-    proc = subprocess.run(python_cmd() + ["migrate", *map(str, args)], input=stdin,
-                          capture_output=True, text=True, timeout=300)
-    lines = [json.loads(line) for line in proc.stdout.splitlines()] if "--json" in args and check_json else []
-    return proc, lines
-
-
 def by_source(lines):
     return {line["source"]: line for line in lines if not line.get("summary")}
-
-
-def maildir_count(path):
-    return sum(len(os.listdir(path / sub)) for sub in ("cur", "new"))
 
 
 @contextmanager

@@ -14,8 +14,7 @@ import pytest
 
 from mboxtool.migrate.sharding import parse_shard, shard_of
 
-from .conftest import ROOT
-from .test_migrate import maildir_count, manifest, migrate, spool_file
+from .conftest import ROOT, maildir_count, manifest, migrate, spool_file
 
 EXAMPLES = ROOT / "docs" / "examples"
 
