@@ -6,9 +6,15 @@ The public API (docs/library.md); the modules behind it are laid out by layer:
 """
 
 from .convert import ConvertOptions, ConvertReport, convert_mailbox, convert_tree
-from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
+from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError, WriteFailed
+from .formats.babyl import BabylReader, BabylWriter
 from .formats.detect import FORMATS, detect_format
+from .formats.eml import EmlReader
 from .formats.mailboxes import make_reader, make_writer
+from .formats.maildir import MaildirReader, MaildirWriter
+from .formats.mbox import MboxReader, MboxWriter
+from .formats.mh import MHReader, MHWriter
+from .formats.mmdf import MMDFReader, MMDFWriter
 from .inspection import mailbox_info
 from .model.message import MailMessage
 from .repair import repair_mailbox
@@ -17,8 +23,9 @@ from .validate_many import validate_paths
 from .version import __version__
 
 __all__ = [
-    "FORMATS", "ConvertOptions", "ConvertReport", "InputError", "LockTimeout", "MailMessage",
-    "MboxtoolError", "SourceChanged", "UsageError", "__version__", "convert_mailbox", "convert_tree",
-    "detect_format", "mailbox_info", "make_reader", "make_writer", "repair_mailbox", "validate_mailbox",
-    "validate_paths",
+    "FORMATS", "BabylReader", "BabylWriter", "ConvertOptions", "ConvertReport", "EmlReader", "InputError",
+    "LockTimeout", "MHReader", "MHWriter", "MMDFReader", "MMDFWriter", "MailMessage", "MaildirReader",
+    "MaildirWriter", "MboxReader", "MboxWriter", "MboxtoolError", "SourceChanged", "UsageError", "WriteFailed",
+    "__version__", "convert_mailbox", "convert_tree", "detect_format", "mailbox_info", "make_reader",
+    "make_writer", "repair_mailbox", "validate_mailbox", "validate_paths",
 ]
