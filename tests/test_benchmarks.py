@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import MboxReader
 
 from .conftest import ROOT
 

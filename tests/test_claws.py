@@ -10,10 +10,8 @@ import struct
 
 import pytest
 
-from mboxtool.convert.mailbox import convert_mailbox
+from mboxtool import MboxReader, MHReader, convert_mailbox
 from mboxtool.formats.claws import read_claws_marks
-from mboxtool.formats.mbox import MboxReader
-from mboxtool.formats.mh import MHReader
 
 
 def claws_folder(path, count, marks, order="<", name=".claws_mark", sequences=None):
@@ -70,7 +68,7 @@ def test_claws_flags_reach_the_mbox(tmp_path):
 def test_move_takes_the_moved_messages_out_of_the_mark_file(tmp_path, order):
     """Claws gives a message the marks stored under its number: after --move, a new message
     under a freed number would have come up flagged."""
-    from mboxtool.convert.mailbox import ConvertOptions
+    from mboxtool import ConvertOptions
     folder = claws_folder(tmp_path / "inbox", 2, [(1, 4), (2, 16), (7, 4)], order=order)
     (folder / "2").chmod(0)                                     # not readable: stays, with its marks
     report = convert_mailbox(folder, tmp_path / "out.mbox", ConvertOptions(move=True))

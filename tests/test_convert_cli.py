@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mboxtool.convert.mailbox import convert_mailbox
+from mboxtool import convert_mailbox
 
 from .conftest import SAMPLES, maildir_files, make_maildir, mbox_entry
 

@@ -10,16 +10,14 @@ import time
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import ConvertOptions, MaildirReader, MboxReader, convert_mailbox
 
 from .conftest import SAMPLES, mbox_entry, python_cmd
 
 
 def break_delivery(monkeypatch, at, fault):
     """Make Maildir delivery number ``at`` run ``fault(writer, tmpname, data)`` instead; returns undo."""
-    from mboxtool.formats.maildir import MaildirWriter
+    from mboxtool import MaildirWriter
     real = MaildirWriter.deliver
     calls = {"n": 0}
 
@@ -61,7 +59,7 @@ def test_write_failure_rolls_back_and_rerun_converges(tmp_path, monkeypatch):
 
 def test_failed_flush_counts_nothing_and_rerun_converges(tmp_path, monkeypatch):
     """The flush runs beside the writing (a second thread); when it fails, no batch it covered counts."""
-    from mboxtool.formats.maildir import MaildirWriter
+    from mboxtool import MaildirWriter
     src = tmp_path / "src"
     src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n") for i in range(600)))
     md = tmp_path / "md"
@@ -155,7 +153,7 @@ def test_killed_conversion_into_an_mbox_reruns_without_loss_or_duplicates(tmp_pa
 def test_a_journal_left_by_a_killed_append_cuts_the_partial_batch_off(tmp_path):
     """The journal names the inode and the size before the append: a file still between the
     two sizes had a batch half-written, never counted, and loses exactly that."""
-    from mboxtool.formats.mbox import MboxWriter
+    from mboxtool import MboxWriter
     box = tmp_path / "box"
     whole = mbox_entry(body="one\n") + mbox_entry(body="two\n")
     box.write_bytes(whole + b"From x@y Mon Jan  6 10:00:00 2020\nSubject: cut")   # the batch died here
@@ -197,7 +195,7 @@ def test_an_mbox_append_failing_mid_run_counts_exactly_what_is_in_the_file(tmp_p
     """Batches are appended by a thread while the next is rendered: the second append fails,
     the batch rendered meanwhile is never written, and the count is what the file holds."""
     import mboxtool.formats.mbox as mbox_mod
-    from mboxtool.formats.mbox import MboxReader
+    from mboxtool import MboxReader
     src, box = tmp_path / "md", tmp_path / "box"
     for sub in ("cur", "new", "tmp"):
         (src / sub).mkdir(parents=True)
@@ -232,8 +230,7 @@ def test_an_mbox_append_failing_mid_run_counts_exactly_what_is_in_the_file(tmp_p
 @pytest.mark.parametrize("fmt", ["maildir", "mh", "mbox"])
 def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_path, invoke, fmt, small_disk):
     """Not a simulated failure: a 1 MiB tmpfs fills up part of the way through."""
-    from mboxtool.formats.mbox import MboxReader
-    from mboxtool.formats.mh import MHReader
+    from mboxtool import MboxReader, MHReader
     src = tmp_path / "in.mbox"
     src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n" + "x" * 8000 + "\n") for i in range(3000)))
     md = small_disk.path / "box"

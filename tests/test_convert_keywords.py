@@ -5,8 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.maildir import MaildirReader
+from mboxtool import ConvertOptions, MaildirReader, convert_mailbox
 from mboxtool.model.message import split_message
 
 from .conftest import make_maildir, mbox_entry

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
+from mboxtool import ConvertOptions, convert_mailbox
 
 from .conftest import SAMPLES, maildir_files, mbox_entry, python_cmd
 
@@ -39,7 +39,7 @@ def test_dotlock_held_blocks_append_and_stale_one_is_broken(tmp_path):
     lock = tmp_path / "box.lock"
     lock.write_text("1 somewhere-else\n")
     report_args = ConvertOptions(lock_timeout=0.5)
-    from mboxtool.errors import LockTimeout
+    from mboxtool import LockTimeout
     with pytest.raises(LockTimeout):
         convert_mailbox(SAMPLES / "Maildir", box, report_args)
     old = time.time() - 3600

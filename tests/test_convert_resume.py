@@ -6,8 +6,7 @@ import os
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import ConvertOptions, MboxReader, convert_mailbox
 
 from .conftest import SAMPLES, maildir_files, make_maildir, mbox_entry
 

@@ -8,9 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import ConvertOptions, MaildirReader, MboxReader, convert_mailbox
 from mboxtool.model.message import split_message, strip_metadata
 
 from .conftest import SAMPLES, maildir_files, make_maildir, mbox_entry
@@ -42,8 +40,8 @@ def test_sample_mbox_to_maildir_keeps_bytes_flags_and_dates(tmp_path):
 
 def test_verify_reports_a_lost_flag_and_a_missing_message(tmp_path, monkeypatch):
     """--verify re-reads DST: a writer that drops flags, or a message that never arrived, fails it."""
+    from mboxtool import MaildirWriter
     from mboxtool.convert import mailbox as convert_module
-    from mboxtool.formats.maildir import MaildirWriter
     place = MaildirWriter.place
     monkeypatch.setattr(MaildirWriter, "place", lambda self, letters, *a, **k: place(self, letters.replace("F", ""), *a, **k))
     report = convert_mailbox(SAMPLES / "inbox.mbox", tmp_path / "md", ConvertOptions(verify=True))

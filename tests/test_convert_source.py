@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.maildir import MaildirReader
+from mboxtool import ConvertOptions, MaildirReader, convert_mailbox
 
 from .conftest import maildir_files, make_maildir, mbox_entry
 

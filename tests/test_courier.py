@@ -10,10 +10,8 @@ import os
 import shutil
 import subprocess
 
-from mboxtool.convert.mailbox import convert_mailbox
+from mboxtool import MaildirReader, MboxReader, convert_mailbox
 from mboxtool.formats.courier import read_courier_keywords
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mbox import MboxReader
 
 from .conftest import MAILDIRKW, SAMPLES, courier_maildir, make_maildir, needs_maildirkw, run_maildirkw
 

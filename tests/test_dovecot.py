@@ -18,9 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import ConvertOptions, MaildirReader, MboxReader, convert_mailbox
 from mboxtool.model.dates import PLACEHOLDER_DATES
 from mboxtool.model.message import core_bytes
 
@@ -189,7 +187,7 @@ def test_dovecot_sees_the_flags_keywords_and_dates_an_mbox_held(tmp_path_factory
 def test_dovecot_lists_only_the_mail_folders_of_a_converted_tree(tmp_path, doveadm_work):
     """What mboxtool keeps beside the mail (its state file, dovecot-keywords) is no folder to
     Dovecot; the folders of a --recursive conversion are."""
-    from mboxtool.convert.tree import convert_tree
+    from mboxtool import convert_tree
     tree = tmp_path / "tree"
     (tree / "Archive.sbd").mkdir(parents=True)
     shutil.copyfile(SAMPLES / "inbox.mbox", tree / "Inbox")
@@ -204,7 +202,7 @@ def test_dovecot_lists_only_the_mail_folders_of_a_converted_tree(tmp_path, dovea
 
 def test_dovecot_lists_the_folders_of_a_converted_tree_as_subscribed(tmp_path, doveadm_work):
     """Thunderbird shows an IMAP account's subscribed folders only: every folder made is one."""
-    from mboxtool.convert.tree import convert_tree
+    from mboxtool import convert_tree
     tree = thunderbird_tree(tmp_path / "tree")
     md = tmp_path / "Maildir"
     assert convert_tree(tree, md, ConvertOptions()).converted == 20
@@ -275,7 +273,7 @@ def test_dovecot_lists_an_fs_layout_tree_with_utf8_names(tmp_path, doveadm_work)
     """--layout fs: nested directories with plain UTF-8 names are Dovecot's LAYOUT=fs:UTF-8
     folders, all subscribed, each with its messages; a folder named like a Maildir's own
     directory (cur) is reported and left out, never written into the INBOX's cur/."""
-    from mboxtool.convert.tree import convert_tree
+    from mboxtool import convert_tree
     tree = tmp_path / "tree"
     (tree / "Archive.sbd").mkdir(parents=True)
     for name in ("Inbox", "Archive", "Archive.sbd/2020", "Archive.sbd/a.b", "Entwürfe", "cur"):

@@ -14,9 +14,7 @@ import subprocess
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.babyl import BabylReader
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import BabylReader, ConvertOptions, MboxReader, convert_mailbox
 from mboxtool.model.flags import from_mbox_headers
 from mboxtool.model.message import Headers, core_bytes, split_message
 

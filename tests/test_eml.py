@@ -5,8 +5,7 @@ directory of .eml files was refused, and --recursive passed its files over."""
 import json
 import os
 
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import MaildirReader, MboxReader
 
 THUNDERBIRD = (b"X-Mozilla-Status: 0003\r\nX-Mozilla-Status2: 00000000\r\nX-Mozilla-Keys: $label1\r\n"
                b"From: Alice <alice@example.org>\r\nSubject: saved from Thunderbird\r\n"

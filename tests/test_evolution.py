@@ -8,8 +8,7 @@ appear only with its "Elm/Pine/Mutt status headers" option, and its MH folders h
 
 import json
 
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mh import MHReader
+from mboxtool import MaildirReader, MHReader
 
 from .conftest import mbox_entry
 

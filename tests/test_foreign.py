@@ -7,7 +7,7 @@ digests cached in .mboxtool-digests, so nothing is added twice and re-runs read 
 import mailbox
 import os
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
+from mboxtool import ConvertOptions, convert_mailbox
 from mboxtool.formats import foreign
 from mboxtool.formats.foreign import CACHE_NAME, read_cache
 

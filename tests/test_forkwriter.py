@@ -4,10 +4,9 @@ import os
 
 import pytest
 
+from mboxtool import MaildirReader, MaildirWriter, MailMessage
 from mboxtool.convert import forkwriter
 from mboxtool.convert.forkwriter import ForkedMaildirWriter, _messages, _Ring
-from mboxtool.formats.maildir import MaildirReader, MaildirWriter
-from mboxtool.model.message import MailMessage
 
 from .conftest import mbox_entry
 
@@ -89,7 +88,7 @@ def test_child_frees_ring_regions_it_has_read(tmp_path):
 
 def test_a_rerun_with_nothing_new_starts_no_writer_and_leaks_no_fd(tmp_path, monkeypatch):
     """Cron over many folders: a folder with nothing new costs no fork (it cost two, 13 ms)."""
-    from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
+    from mboxtool import ConvertOptions, convert_mailbox
     src, md = tmp_path / "in.mbox", tmp_path / "md"
     src.write_bytes(b"".join(mbox_entry(body=f"m{i}\n") for i in range(30)))
     assert convert_mailbox(src, md, ConvertOptions()).converted == 30

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions
-from mboxtool.convert.tree import convert_tree, mailboxes
+from mboxtool import ConvertOptions, convert_tree
+from mboxtool.convert.tree import mailboxes
 from mboxtool.formats.fslayout import fs_target, unsafe_level
 
 from .conftest import SAMPLES

@@ -15,11 +15,8 @@ import subprocess
 
 import pytest
 
+from mboxtool import ConvertOptions, MailMessage, MboxWriter, convert_mailbox, repair_mailbox
 from mboxtool.convert import mailbox as convert
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.mbox import MboxWriter
-from mboxtool.model.message import MailMessage
-from mboxtool.repair import repair_mailbox
 
 from .conftest import ROOT, SAMPLES, make_maildir, mbox_entry, python_cmd
 
@@ -380,7 +377,7 @@ def test_move_from_an_eml_folder_swapped_for_a_link_removes_nothing_at_the_link(
     """--move removes each converted message file through the folder's descriptor, opened when
     the folder was read: a folder swapped for a link to another directory before the removal
     cannot make it delete a file of the same name there."""
-    from mboxtool.formats.eml import EmlReader
+    from mboxtool import EmlReader
     folder, elsewhere = tmp_path / "export", tmp_path / "elsewhere"
     folder.mkdir()
     elsewhere.mkdir()

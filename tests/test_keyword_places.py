@@ -4,10 +4,9 @@ import json
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
+from mboxtool import ConvertOptions, MaildirReader, MHReader, convert_mailbox
 from mboxtool.convert.notmuch import hex_encode, id_query, message_id
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mh import MHReader, read_sequences
+from mboxtool.formats.mh import read_sequences
 from mboxtool.model.message import core_bytes
 
 from .conftest import mbox_entry
@@ -163,7 +162,7 @@ def test_notmuch_tags_of_a_recursive_run_are_one_file_for_every_folder(tmp_path)
     (tree / "Inbox").write_bytes(mbox_entry(headers="Message-ID: <in@x>\nSubject: a\nX-Keywords: one\n"))
     (tree / "Archive").write_bytes(mbox_entry(headers="Message-ID: <ar@x>\nSubject: b\nX-Keywords: two\n"))
     tags = tmp_path / "tags"
-    from mboxtool.convert.tree import convert_tree
+    from mboxtool import convert_tree
     report = convert_tree(tree, tmp_path / "md", ConvertOptions(notmuch_tags=tags, layout="fs"))
     assert report.ok and report.converted == 2
     assert sorted(tags.read_text().splitlines()) == ["+one -- id:in@x", "+two -- id:ar@x"]

@@ -8,9 +8,7 @@ import subprocess
 import threading
 import time
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import ConvertOptions, MaildirReader, MboxReader, convert_mailbox
 
 from .conftest import make_maildir, python_cmd
 

@@ -4,9 +4,7 @@ import subprocess
 import sys
 import time
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.errors import LockTimeout
-from mboxtool.formats.maildir import MaildirReader
+from mboxtool import ConvertOptions, LockTimeout, MaildirReader, convert_mailbox
 
 DELIVER = r'''
 import os, sys, time

@@ -10,9 +10,7 @@ import time
 import pytest
 
 import mboxtool.fs.locking as locking
-from mboxtool.errors import LockTimeout
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mh import MHReader
+from mboxtool import LockTimeout, MaildirReader, MHReader
 from mboxtool.fs.locking import MboxLock, dotlock_state
 
 from .conftest import mbox_entry, python_cmd
@@ -84,7 +82,7 @@ def test_old_lock_on_an_old_mailbox_is_stale(box):
 def test_append_follows_a_file_renamed_over_the_spool_while_waiting(tmp_path):
     import threading
 
-    from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
+    from mboxtool import ConvertOptions, convert_mailbox
 
     from .conftest import SAMPLES, mbox_entry
     box = tmp_path / "box"
@@ -233,8 +231,8 @@ def test_an_mh_folder_being_made_is_never_refused_by_an_overlapping_run(tmp_path
     """Two cron runs starting at once into a new MH folder: whenever the second looks, while
     the first is making the folder, it must find an empty directory or an MH folder. It once
     found only the temporary name of .mh_sequences on its way in, and refused (exit 2)."""
+    from mboxtool import MHWriter
     from mboxtool.convert.mailbox import destination_format
-    from mboxtool.formats.mh import MHWriter
     dst = tmp_path / "out"
     seen, real_open = [], os.open
 

@@ -6,8 +6,8 @@ import os
 import pytest
 
 import mboxtool.formats.maildir as maildir_mod
+from mboxtool import MailMessage
 from mboxtool.formats.maildir import MaildirReader, MaildirWriter
-from mboxtool.model.message import MailMessage
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="O_TMPFILE is Linux-only")
 
@@ -126,7 +126,7 @@ def test_a_proc_that_cannot_name_the_file_falls_back_to_named_tmp_files(tmp_path
 def test_tmp_files_of_a_killed_run_are_removed_and_others_kept(tmp_path):
     """Where tmp/ files have names (no O_TMPFILE), a killed run leaves some; the next run on
     this host removes its own dead ones, never another host's or another program's."""
-    from mboxtool.convert.mailbox import convert_mailbox
+    from mboxtool import convert_mailbox
     from mboxtool.fs.staging import host_name
     md = tmp_path / "md"
     MaildirWriter(md, fsync=False).open().close()
@@ -170,6 +170,6 @@ def test_a_symlink_to_another_users_file_is_not_followed_by_root(tmp_path):
     with MaildirReader(md) as reader:
         assert list(reader) == []
     assert reader.unreadable_files == [("cur/1.a.host:2,S", "a symbolic link: not followed")]
-    from mboxtool.validate import validate_mailbox
+    from mboxtool import validate_mailbox
     codes = [(p.code, p.severity) for p in validate_mailbox(md).problems]
     assert ("symlink", "error") in codes

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import ConvertOptions, MaildirReader, MboxReader, convert_mailbox
 from mboxtool.model.message import core_bytes, split_message
 
 from .conftest import SAMPLES, make_maildir

@@ -7,8 +7,8 @@ import os
 import pytest
 
 import mboxtool.formats.mh as mh_mod
+from mboxtool import MailMessage
 from mboxtool.formats.mh import MHReader, MHWriter
-from mboxtool.model.message import MailMessage
 
 
 def msg(i: int) -> MailMessage:
@@ -72,7 +72,7 @@ def test_temporaries_of_a_killed_run_are_removed_and_others_kept(tmp_path):
 def test_control_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     """.mh_sequences and dovecot-keywords on a full disk: the old file stays, no temporary."""
     import mboxtool.fs.durable as durable_mod
-    from mboxtool.formats.maildir import MaildirWriter
+    from mboxtool import MaildirWriter
     folder = tmp_path / "mh"
     writer = MHWriter(folder, fsync=False).open()
     writer.add(msg(1))
@@ -150,8 +150,7 @@ def test_a_directory_of_hidden_files_is_refused_naming_them(tmp_path, invoke):
 
 
 def test_keywords_become_sequences_byte_for_byte_and_the_rest_is_reported(tmp_path):
-    from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-    from mboxtool.formats.mbox import MboxReader
+    from mboxtool import ConvertOptions, MboxReader, convert_mailbox
     box = tmp_path / "in.mbox"
     box.write_bytes(b"From a@b Mon Jan  6 10:00:00 2020\nSubject: k\n"
                     b"X-Keywords: work caf\xc3\xa9 a.b \xff\xfe x:y flagged\n\nbody\n")

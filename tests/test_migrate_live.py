@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import MaildirReader, MboxReader
 
 from .conftest import python_cmd
 

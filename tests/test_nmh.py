@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import ConvertOptions, MboxReader, convert_mailbox
 
 from .conftest import SAMPLES
 

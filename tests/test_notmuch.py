@@ -11,8 +11,7 @@ import subprocess
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import ConvertOptions, MboxReader, convert_mailbox
 
 from .conftest import SAMPLES
 

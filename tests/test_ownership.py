@@ -6,7 +6,7 @@ import pwd
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
+from mboxtool import ConvertOptions, convert_mailbox
 from mboxtool.fs import ownership
 
 from .conftest import SAMPLES

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.errors import UsageError
+from mboxtool import ConvertOptions, UsageError, convert_mailbox
 from mboxtool.fs import privsep
 
 from .conftest import ROOT, mbox_entry, python_cmd

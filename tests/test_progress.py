@@ -116,7 +116,7 @@ def test_repairs_bar_covers_its_three_passes_of_the_decompressed_bytes(box, comp
     gzip mbox's file size would give a bar that runs far past its end."""
     import gzip
 
-    from mboxtool.repair import repair_mailbox
+    from mboxtool import repair_mailbox
     src = box
     if compressed:
         src = box.with_name("in.mbox.gz")

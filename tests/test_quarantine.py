@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mboxtool import ConvertOptions, MaildirReader, convert_mailbox
 from mboxtool.convert import quarantine
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.maildir import MaildirReader
 
 from .conftest import make_maildir, mbox_entry
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
+from mboxtool import ConvertOptions, convert_mailbox
 
 from .conftest import SAMPLES, make_maildir, mbox_entry
 

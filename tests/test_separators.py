@@ -13,10 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mboxtool.formats.detect import detect_format
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import MboxReader, detect_format, validate_mailbox
 from mboxtool.formats.mboxscan import MboxScanner
-from mboxtool.validate import validate_mailbox
 
 
 def scan(data: bytes, events=None):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mboxtool.formats.maildir import MaildirReader
+from mboxtool import MaildirReader
 
 from .conftest import mbox_entry, python_cmd
 

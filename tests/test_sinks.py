@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from mboxtool import MailMessage
 from mboxtool.convert.sinks import ThreadSink, WriterStopped
-from mboxtool.model.message import MailMessage
 
 
 class RecordingWriter:

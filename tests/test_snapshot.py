@@ -13,10 +13,9 @@ import sys
 
 import pytest
 
+from mboxtool import ConvertOptions, MaildirReader, convert_mailbox
 from mboxtool.convert import mailbox as convert
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.formats import mbox, mboxscan
-from mboxtool.formats.maildir import MaildirReader
 
 from .conftest import mbox_entry
 

@@ -4,9 +4,7 @@ import os
 import stat
 import time
 
-from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.maildir import MaildirReader
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import ConvertOptions, MaildirReader, MboxReader, convert_mailbox
 from mboxtool.fs.locking import MboxLock
 
 from .conftest import make_maildir, mbox_entry

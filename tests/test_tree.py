@@ -4,9 +4,7 @@ import json
 
 import pytest
 
-from mboxtool.convert.mailbox import ConvertOptions
-from mboxtool.convert.tree import convert_tree
-from mboxtool.formats.maildir import MaildirReader
+from mboxtool import ConvertOptions, MaildirReader, convert_tree
 from mboxtool.formats.mutf7 import mutf7_decode, mutf7_encode
 
 from .conftest import make_maildir, mbox_entry
@@ -61,7 +59,7 @@ def test_thunderbird_yearly_archives_are_mbox_folders_not_mh(tmp_path, with_msf)
 
 
 def test_a_real_mh_folder_is_still_one(tmp_path):
-    from mboxtool.formats.detect import detect_format
+    from mboxtool import detect_format
     folder = tmp_path / "inbox"
     folder.mkdir()
     for n in (1, 2, 10):
@@ -71,8 +69,7 @@ def test_a_real_mh_folder_is_still_one(tmp_path):
 
 def test_a_directory_of_numbered_mbox_files_is_no_mh_folder(tmp_path):
     """Without --recursive such a directory was converted as MH: each whole mbox one message."""
-    from mboxtool.errors import InputError
-    from mboxtool.formats.detect import detect_format
+    from mboxtool import InputError, detect_format
     for year in ("2019", "2020"):
         (tmp_path / year).write_bytes(mbox_entry(body=f"{year}\n"))
     with pytest.raises(InputError, match="--recursive"):
@@ -82,7 +79,7 @@ def test_a_directory_of_numbered_mbox_files_is_no_mh_folder(tmp_path):
 def test_a_write_error_stops_the_tree_instead_of_failing_every_folder(tmp_path, monkeypatch):
     import errno
 
-    from mboxtool.formats.maildir import MaildirWriter
+    from mboxtool import MaildirWriter
     src = tmp_path / "mail"
     src.mkdir()
     for name in ("a", "b", "c"):

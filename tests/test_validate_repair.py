@@ -9,10 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mboxtool.formats.mbox import MboxReader
+from mboxtool import MboxReader, repair_mailbox, validate_mailbox
 from mboxtool.model.message import strip_metadata
-from mboxtool.repair import repair_mailbox
-from mboxtool.validate import validate_mailbox
 
 from .conftest import SAMPLES, make_maildir, mbox_entry
 
@@ -297,7 +295,7 @@ def test_repair_onto_a_full_disk_leaves_no_copy_and_exits_2(tmp_path, invoke, sm
     small_disk.grow()
     again = invoke("repair", src, dst)
     assert again.exit_code == 0, again.stderr
-    from mboxtool.formats.maildir import MaildirReader
+    from mboxtool import MaildirReader
     with MboxReader(dst) if fmt == "mbox" else MaildirReader(dst) as reader:
         assert len(list(reader)) == 300
 
@@ -342,7 +340,7 @@ def test_an_mmdf_message_that_lost_its_delimiter_is_found_converted_and_repaired
 def test_a_babyl_entry_behind_a_broken_separator_is_found_and_stray_text_named(tmp_path, invoke):
     """The stdlib starts a Babyl entry only at a line that is exactly \\037\\014: text after an
     entry's \\037 hid the next entry from it, and the message was lost without a word."""
-    from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
+    from mboxtool import ConvertOptions, convert_mailbox
 
     from .conftest import SAMPLES
     good = tmp_path / "good.babyl"
@@ -366,8 +364,7 @@ def test_a_babyl_entry_behind_a_broken_separator_is_found_and_stray_text_named(t
 
 
 def test_babyl_labels_keep_the_bytes_of_non_ascii_keywords(tmp_path):
-    from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-    from mboxtool.formats.maildir import MaildirReader
+    from mboxtool import ConvertOptions, MaildirReader, convert_mailbox
     md = tmp_path / "md"
     for sub in ("cur", "new", "tmp"):
         (md / sub).mkdir(parents=True)
@@ -414,7 +411,7 @@ def test_a_short_nul_run_where_a_message_should_start_is_damage(tmp_path):
 def test_the_recovery_path_convert_repair_convert_leaves_no_duplicates(invoke, tmp_path, damage):
     """A damaged spool converted as it is, then repaired, then the copy converted into the
     same Maildir: the repaired messages are those already there, not new ones."""
-    from mboxtool.formats.maildir import MaildirReader
+    from mboxtool import MaildirReader
     one, two = mbox_entry(body="one\n"), mbox_entry(body="two\n")
     spool = {
         "nul-run": one + mbox_entry(body="x\n" + "\0" * 40 + "\n") + two,
