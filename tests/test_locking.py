@@ -10,7 +10,7 @@ import time
 import pytest
 
 import mboxtool.fs.locking as locking
-from mboxtool import LockTimeout, MaildirReader, MHReader
+from mboxtool import LockTimeout, make_reader
 from mboxtool.fs.locking import MboxLock, dotlock_state
 
 from .conftest import mbox_entry, python_cmd
@@ -167,7 +167,7 @@ def test_overlapping_runs_into_one_destination_deliver_each_message_once(tmp_pat
     src, dst = tmp_path / "in.mbox", tmp_path / "out"
     src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n" + "z" * 3000 + "\n") for i in range(3000)))
     assert sorted(d["converted"] for d in run_twice_at_once(src, dst, fmt)) == [0, 3000]
-    with {"maildir": MaildirReader, "mh": MHReader}[fmt](dst) as reader:
+    with make_reader(dst, fmt) as reader:
         bodies = [m.data for m in reader]
     assert len(bodies) == 3000 and len(set(bodies)) == 3000
 

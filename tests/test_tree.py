@@ -125,7 +125,7 @@ def test_apple_mail_bundles_stand_for_their_mbox_file(tmp_path, invoke):
     assert sorted(p.name for p in (tmp_path / "tree").glob(".W*")) == [".Work", ".Work.Clients"]
 
 
-@pytest.mark.parametrize("kind", ["maildir", "mbox"])
+@pytest.mark.parametrize("kind", ["maildir", "mbox"])         # the two kinds of KMail folder
 def test_kmail_subfolders_beside_their_folder_are_converted(tmp_path, invoke, kind):
     """KMail keeps folder NAME's subfolders in .NAME.directory/ beside it (Akonadi's Maildir
     resource, and KMail 1's mbox folders): they were hidden files to the walk, so every
