@@ -1,3 +1,6 @@
+"""What the tests share: paths, fixtures, helpers that build mailboxes, and the parametrization
+that runs one test body over every matching format of the registry."""
+
 import json
 import os
 import shutil
@@ -66,7 +69,6 @@ def mbox_entry(sender="a@example.org", date="Mon Jan  6 10:00:00 2020", headers=
 
 def thunderbird_tree(path, names=("Inbox", "Archive", "Archive.sbd/2020", "Entwürfe")):
     """A Thunderbird-style folder tree at ``path``: the sample mbox under each of ``names``."""
-    import shutil
     for name in names:
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(SAMPLES / "inbox.mbox", path / name)
