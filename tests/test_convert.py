@@ -302,7 +302,7 @@ def test_mbox_destination_write_failure_truncates_back(tmp_path, monkeypatch):
     box = tmp_path / "box"
     box.write_bytes(mbox_entry())
     before = box.read_bytes()
-    import mboxtool.formats.mbox as mbox_mod
+    import mboxtool.formats.mboxwriter as mbox_mod
 
     def failing_pwritev(fd, buffers, offset):           # 10 bytes reach the disk, then it is full
         os.pwrite(fd, bytes(buffers[0][:10]), offset)
@@ -373,7 +373,7 @@ def test_killed_conversion_into_an_mbox_reruns_without_loss_or_duplicates(tmp_pa
 def test_a_journal_left_by_a_killed_append_cuts_the_partial_batch_off(tmp_path):
     """The journal names the inode and the size before the append: a file still between the
     two sizes had a batch half-written, never counted, and loses exactly that."""
-    from mboxtool.formats.mbox import MboxWriter
+    from mboxtool.formats.mboxwriter import MboxWriter
     box = tmp_path / "box"
     whole = mbox_entry(body="one\n") + mbox_entry(body="two\n")
     box.write_bytes(whole + b"From x@y Mon Jan  6 10:00:00 2020\nSubject: cut")   # the batch died here
@@ -920,7 +920,7 @@ def test_subfolders_left_out_are_reported_and_recursive_takes_them(invoke, tmp_p
 def test_an_mbox_append_failing_mid_run_counts_exactly_what_is_in_the_file(tmp_path, monkeypatch):
     """Batches are appended by a thread while the next is rendered: the second append fails,
     the batch rendered meanwhile is never written, and the count is what the file holds."""
-    import mboxtool.formats.mbox as mbox_mod
+    import mboxtool.formats.mboxwriter as mbox_mod
     from mboxtool.formats.mbox import MboxReader
     src, box = tmp_path / "md", tmp_path / "box"
     for sub in ("cur", "new", "tmp"):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from mboxtool.formats.mbox import MboxWriter
+from mboxtool.formats.mboxwriter import MboxWriter
 from mboxtool.model.message import strip_metadata
 
 from .conftest import make_maildir

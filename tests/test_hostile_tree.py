@@ -17,7 +17,7 @@ import pytest
 
 from mboxtool.convert import mailbox as convert
 from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
-from mboxtool.formats.mbox import MboxWriter
+from mboxtool.formats.mboxwriter import MboxWriter
 from mboxtool.model.message import MailMessage
 from mboxtool.repair import repair_mailbox
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mboxtool.formats.mbox import quote
 from mboxtool.formats.mboxscan import MboxScanner
+from mboxtool.formats.mboxvariant import quote
 from mboxtool.model.message import unquote_mboxrd
 
 from .conftest import mbox_entry
@@ -133,7 +133,7 @@ LINES = ["From here", ">From there", ">>From x", "plain", "", " From space", "Fr
 @pytest.mark.parametrize("variant", ["mboxrd", "mboxcl2"])
 @pytest.mark.parametrize("crlf", [False, True])
 def test_message_with_empty_body_survives(variant, crlf):    # regression: CL-bounded blank line
-    from mboxtool.formats.mbox import render_mbox_message
+    from mboxtool.formats.mboxwriter import render_mbox_message
     from mboxtool.model.message import MailMessage, strip_metadata
     eol = b"\r\n" if crlf else b"\n"
     data = b"From: u@example.org" + eol + b"Subject: s" + eol + eol
@@ -151,7 +151,7 @@ def test_message_with_empty_body_survives(variant, crlf):    # regression: CL-bo
                      min_size=1, max_size=6),
        variant=st.sampled_from(["mboxrd", "mboxcl2"]))
 def test_property_written_mbox_reads_back_every_message(msgs, variant):
-    from mboxtool.formats.mbox import render_mbox_message
+    from mboxtool.formats.mboxwriter import render_mbox_message
     from mboxtool.model.message import MailMessage, strip_metadata
     originals, out = [], b""
     for i, (lines, crlf) in enumerate(msgs):
@@ -176,7 +176,8 @@ def test_property_entry_buffers_equal_the_joined_entry(head, body, blank, crlf, 
     """The writer's buffers (the body passed on as views) make exactly the bytes of the plain,
     copy-everything composition of quote, metadata headers and From_ line (the path the writer
     keeps for messages without a body)."""
-    from mboxtool.formats.mbox import _from_line, _render_joined, render_mbox_message
+    from mboxtool.formats.fromline import from_line_for
+    from mboxtool.formats.mboxwriter import _render_joined, render_mbox_message
     from mboxtool.model.message import MailMessage
     eol = "\r\n" if crlf else "\n"
     text = "".join(line + eol for line in head) + (eol if blank else "") + eol.join(body)
@@ -187,7 +188,7 @@ def test_property_entry_buffers_equal_the_joined_entry(head, body, blank, crlf, 
         return MailMessage(data, "RS", False, ("work",), 1578304800, sender=sender, quoted=quoted)
     joined = message()
     assert render_mbox_message(message(), variant) == \
-        _from_line(joined, None, False) + _render_joined(joined, variant) + b"\n"
+        from_line_for(joined, None, False) + _render_joined(joined, variant) + b"\n"
 
 
 RAW_LINES = LINES + ["From a@b Mon Jan  6 10:00:00 2020", ">>>From deep", "x >From mid-line", "a From b",

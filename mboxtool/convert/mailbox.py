@@ -17,7 +17,7 @@ from ..formats.compression import MAX_RATIO
 from ..formats.detect import detect_format, inner_mbox, normalize_format
 from ..formats.mailboxes import make_reader, make_writer, progress_size
 from ..formats.maildir import being_made
-from ..formats.mbox import VARIANTS
+from ..formats.mboxvariant import VARIANTS
 from ..fs.durable import create_empty_file
 from ..fs.ownership import owner_for, parse_owner
 from ..fs.privsep import Plan, plan, run_as

@@ -14,7 +14,8 @@ from .babyl import BabylReader, BabylWriter
 from .base import MailboxReader, MailboxWriter
 from .eml import EmlReader
 from .maildir import MaildirReader, MaildirWriter
-from .mbox import MboxReader, MboxWriter
+from .mbox import MboxReader
+from .mboxwriter import MboxWriter
 from .mh import MHReader, MHWriter
 from .mmdf import MMDFReader, MMDFWriter
 
