@@ -23,7 +23,8 @@ from .formats.maildir import (
     stale_tmp_files,
 )
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
-from .formats.mboxscan import ScannedMessage, multipart_boundary
+from .formats.mboxscan import ScannedMessage
+from .formats.mboxseparator import multipart_boundary
 from .fs.locking import dotlock_state
 from .fs.safefs import open_regular
 from .model.digest import short_digest

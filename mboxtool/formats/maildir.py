@@ -587,7 +587,7 @@ class MaildirWriter(MailboxWriter):
         """(tmp name, final relpath, buffers to write) for ``msg``, without touching the disk.
 
         ``parts`` are the message's bytes when the caller has them already
-        (``index.message_digest``); by default ``core_bytes(msg)``.
+        (``digest.message_digest``); by default ``core_bytes(msg)``.
         """
         kw_letters, extra = self.keyword_letters(msg.keywords, msg.key, msg.flags)
         return self.place(msg.flags, msg.new, kw_letters, digest,

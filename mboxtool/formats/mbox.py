@@ -18,8 +18,9 @@ from ..model.message import MailMessage, unquote_mboxrd
 from .base import MailboxReader
 from .compression import MAX_RATIO, compression_of, decompress
 from .fromline import DateResolver
-from .mboxscan import CHUNK, Event, MboxScanner, ScannedMessage
+from .mboxscan import Event, MboxScanner, ScannedMessage
 from .mboxvariant import VariantGuess, sniff_variant
+from .mboxwindow import CHUNK
 
 PSEUDO_SUBJECT = "FOLDER INTERNAL DATA"
 
