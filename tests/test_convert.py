@@ -66,7 +66,7 @@ def test_sample_mbox_to_maildir_keeps_bytes_flags_and_dates(tmp_path):
 def test_verify_reports_a_lost_flag_and_a_missing_message(tmp_path, monkeypatch):
     """--verify re-reads DST: a writer that drops flags, or a message that never arrived, fails it."""
     from mboxtool.convert import mailbox as convert_module
-    from mboxtool.formats.maildir import MaildirWriter
+    from mboxtool.formats.maildirwriter import MaildirWriter
     place = MaildirWriter.place
     monkeypatch.setattr(MaildirWriter, "place", lambda self, letters, *a, **k: place(self, letters.replace("F", ""), *a, **k))
     report = convert_mailbox(SAMPLES / "inbox.mbox", tmp_path / "md", ConvertOptions(verify=True))
@@ -237,7 +237,7 @@ def test_property_maildir_mbox_maildir_round_trip(tmp_path_factory, bodies, lett
 
 def break_delivery(monkeypatch, at, fault):
     """Make Maildir delivery number ``at`` run ``fault(writer, tmpname, data)`` instead; returns undo."""
-    from mboxtool.formats.maildir import MaildirWriter
+    from mboxtool.formats.maildirwriter import MaildirWriter
     real = MaildirWriter.deliver
     calls = {"n": 0}
 
@@ -279,7 +279,7 @@ def test_write_failure_rolls_back_and_rerun_converges(tmp_path, monkeypatch):
 
 def test_failed_flush_counts_nothing_and_rerun_converges(tmp_path, monkeypatch):
     """The flush runs beside the writing (a second thread); when it fails, no batch it covered counts."""
-    from mboxtool.formats.maildir import MaildirWriter
+    from mboxtool.formats.maildirwriter import MaildirWriter
     src = tmp_path / "src"
     src.write_bytes(b"".join(mbox_entry(body=f"message {i}\n") for i in range(600)))
     md = tmp_path / "md"

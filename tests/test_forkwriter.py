@@ -6,7 +6,8 @@ import pytest
 
 from mboxtool.convert import forkwriter
 from mboxtool.convert.forkwriter import ForkedMaildirWriter, _messages, _Ring
-from mboxtool.formats.maildir import MaildirReader, MaildirWriter
+from mboxtool.formats.maildir import MaildirReader
+from mboxtool.formats.maildirwriter import MaildirWriter
 from mboxtool.model.message import MailMessage
 
 from .conftest import mbox_entry

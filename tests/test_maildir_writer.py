@@ -5,8 +5,9 @@ import os
 
 import pytest
 
-import mboxtool.formats.maildir as maildir_mod
-from mboxtool.formats.maildir import MaildirReader, MaildirWriter
+import mboxtool.formats.maildirwriter as maildir_mod
+from mboxtool.formats.maildir import MaildirReader
+from mboxtool.formats.maildirwriter import MaildirWriter
 from mboxtool.model.message import MailMessage
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="O_TMPFILE is Linux-only")

@@ -72,7 +72,7 @@ def test_temporaries_of_a_killed_run_are_removed_and_others_kept(tmp_path):
 def test_control_files_are_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     """.mh_sequences and dovecot-keywords on a full disk: the old file stays, no temporary."""
     import mboxtool.fs.durable as durable_mod
-    from mboxtool.formats.maildir import MaildirWriter
+    from mboxtool.formats.maildirwriter import MaildirWriter
     folder = tmp_path / "mh"
     writer = MHWriter(folder, fsync=False).open()
     writer.add(msg(1))

@@ -82,7 +82,7 @@ def test_a_directory_of_numbered_mbox_files_is_no_mh_folder(tmp_path):
 def test_a_write_error_stops_the_tree_instead_of_failing_every_folder(tmp_path, monkeypatch):
     import errno
 
-    from mboxtool.formats.maildir import MaildirWriter
+    from mboxtool.formats.maildirwriter import MaildirWriter
     src = tmp_path / "mail"
     src.mkdir()
     for name in ("a", "b", "c"):

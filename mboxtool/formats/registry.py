@@ -13,7 +13,8 @@ from typing import Any
 from .babyl import BabylReader, BabylWriter
 from .base import MailboxReader, MailboxWriter
 from .eml import EmlReader
-from .maildir import MaildirReader, MaildirWriter
+from .maildir import MaildirReader
+from .maildirwriter import MaildirWriter
 from .mbox import MboxReader
 from .mboxwriter import MboxWriter
 from .mh import MHReader, MHWriter
