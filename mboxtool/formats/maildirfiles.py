@@ -20,7 +20,6 @@ def is_control_file(name: str) -> bool:
     return name in CONTROL_FILES or name.startswith(("dovecot", "courier"))
 
 
-
 STALE_TMP_SECONDS = 36 * 3600
 
 

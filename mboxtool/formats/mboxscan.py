@@ -66,7 +66,6 @@ def first_separator(head: bytes) -> int | None:
     return MboxScanner(fh, len(head))._first_separator(window)
 
 
-
 class MboxScanner:
     """Iterate the messages of an open mbox file, streaming."""
 

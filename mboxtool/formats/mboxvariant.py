@@ -14,7 +14,6 @@ SNIFF_BYTES = 4 << 20
 _TWO_SPACES = re.compile(rb"^From \S+  \S")
 
 
-
 @dataclass
 class VariantGuess:
     """The variant an mbox was written in, and why we think so."""

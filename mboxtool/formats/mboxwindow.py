@@ -107,7 +107,6 @@ class ScanWindow:
         return self.buf.startswith(prefix, at - self.base)
 
 
-
 def two_lines(b: ScanWindow, cand: int) -> tuple[bytes, int, bytes | None]:
     """The line at ``cand`` (no line end), the offset of its newline (or EOF), and the next line."""
     buf, base = b.buf, b.base
