@@ -10,7 +10,7 @@ import click
 
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
 from .formats.detect import FORMATS, SOURCE_FORMATS
-from .formats.mbox import VARIANTS
+from .formats.mboxvariant import VARIANTS
 from .fs.locking import check_timeout
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_TEMPFAIL = 0, 1, 2, 75

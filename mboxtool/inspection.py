@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .formats.detect import detect_format, inner_mbox, normalize_format
+from .formats.fromline import addr_spec
 from .formats.mailboxes import make_reader, progress_size
-from .formats.mbox import addr_spec
 from .model.message import Headers, MailMessage, outside_any_message, split_message
 
 # scanner events that mean the file is damaged (validate explains them)

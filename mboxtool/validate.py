@@ -15,15 +15,11 @@ from typing import Any
 from .errors import InputError
 from .formats.detect import detect_format, inner_mbox, normalize_format
 from .formats.mailboxes import make_reader, progress_size
-from .formats.maildir import (
-    is_control_file,
-    is_message_file,
-    odd_flags,
-    read_keyword_map,
-    stale_tmp_files,
-)
+from .formats.maildirfiles import is_control_file, is_message_file, stale_tmp_files
+from .formats.maildirkeywords import odd_flags, read_keyword_map
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
-from .formats.mboxscan import ScannedMessage, multipart_boundary
+from .formats.mboxscan import ScannedMessage
+from .formats.mboxseparator import multipart_boundary
 from .fs.locking import dotlock_state
 from .fs.safefs import open_regular
 from .model.digest import short_digest

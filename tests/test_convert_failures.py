@@ -82,7 +82,7 @@ def test_mbox_destination_write_failure_truncates_back(tmp_path, monkeypatch):
     box = tmp_path / "box"
     box.write_bytes(mbox_entry())
     before = box.read_bytes()
-    import mboxtool.formats.mbox as mbox_mod
+    import mboxtool.formats.mboxwriter as mbox_mod
 
     def failing_pwritev(fd, buffers, offset):           # 10 bytes reach the disk, then it is full
         os.pwrite(fd, bytes(buffers[0][:10]), offset)
@@ -194,7 +194,7 @@ def test_writer_process_dies_with_a_killed_parent(tmp_path):
 def test_an_mbox_append_failing_mid_run_counts_exactly_what_is_in_the_file(tmp_path, monkeypatch):
     """Batches are appended by a thread while the next is rendered: the second append fails,
     the batch rendered meanwhile is never written, and the count is what the file holds."""
-    import mboxtool.formats.mbox as mbox_mod
+    import mboxtool.formats.mboxwriter as mbox_mod
     from mboxtool import MboxReader
     src, box = tmp_path / "md", tmp_path / "box"
     for sub in ("cur", "new", "tmp"):

@@ -66,7 +66,7 @@ def test_usual_message_body_is_not_copied():
 def test_mbox_render_after_digest_uses_its_scan_and_writes_the_same(data, quoted, variant):
     """The digest leaves where the body's From lines are for the mbox writer (one pass over a
     large body, not two); the entry it writes is the same as from a message never digested."""
-    from mboxtool.formats.mbox import render_mbox_message
+    from mboxtool.formats.mboxwriter import render_mbox_message
     fresh = render_mbox_message(MailMessage(data, "S", False, (), 1578304800, quoted=quoted), variant)
     msg = MailMessage(data, "S", False, (), 1578304800, quoted=quoted)
     message_digest(msg)
@@ -76,7 +76,7 @@ def test_mbox_render_after_digest_uses_its_scan_and_writes_the_same(data, quoted
 
 def test_a_scan_of_other_bytes_is_never_used():
     """Offsets found in bytes the message no longer holds (repair edits them) are ignored."""
-    from mboxtool.formats.mbox import render_mbox_message
+    from mboxtool.formats.mboxwriter import render_mbox_message
     msg = MailMessage(b"Subject: s\n\nFrom here\nbody\n", date=1578304800)
     message_digest(msg)
     msg.data = b"Subject: s\n\nxx\nFrom there\n"             # edited after the digest

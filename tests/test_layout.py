@@ -97,9 +97,10 @@ def test_no_import_runs_in_a_circle():
 
 def test_a_message_goes_from_the_command_to_the_maildir_file_in_at_most_six_hops():
     """The paths a newcomer follows, each hop a direct import: the command, the converter, the
-    Maildir writer, the staged delivery; and the converter's hand-over to the writer process."""
+    format registry, the Maildir writer, the staged delivery; and the converter's hand-over to the writer process."""
     edges = graph()
-    for path in (["mboxtool.cli", "mboxtool.convert.mailbox", "mboxtool.formats.maildir", "mboxtool.fs.staging"],
+    for path in (["mboxtool.cli", "mboxtool.convert.mailbox", "mboxtool.formats.registry",
+                  "mboxtool.formats.maildirwriter", "mboxtool.fs.staging"],
                  ["mboxtool.cli", "mboxtool.convert.mailbox", "mboxtool.convert.sinks",
                   "mboxtool.convert.forkwriter"]):
         assert all(b in edges[a] for a, b in zip(path, path[1:])), path

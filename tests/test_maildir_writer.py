@@ -5,9 +5,10 @@ import os
 
 import pytest
 
-import mboxtool.formats.maildir as maildir_mod
+import mboxtool.formats.maildirwriter as maildir_mod
 from mboxtool import MailMessage
-from mboxtool.formats.maildir import MaildirReader, MaildirWriter
+from mboxtool.formats.maildir import MaildirReader
+from mboxtool.formats.maildirwriter import MaildirWriter
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "O_TMPFILE"), reason="O_TMPFILE is Linux-only")
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mboxtool.formats.mbox import quote
 from mboxtool.formats.mboxscan import MboxScanner
+from mboxtool.formats.mboxvariant import quote
 from mboxtool.model.message import unquote_mboxrd
 
 from .conftest import mbox_entry
@@ -49,7 +49,9 @@ def test_header_line_starting_with_from_is_not_a_separator():
 
 def test_a_header_longer_than_the_search_limit_swallows_no_message_after_it(monkeypatch):
     import mboxtool.formats.mboxscan as scanmod
+    import mboxtool.formats.mboxseparator as separator_mod
     monkeypatch.setattr(scanmod, "HEADER_LIMIT", 1000)
+    monkeypatch.setattr(separator_mod, "HEADER_LIMIT", 1000)
     big = mbox_entry(headers="X-Long: " + "a" * 3000 + "\nSubject: big\n", body="body\n")
     msgs = scan(big + mbox_entry(body="second\n") + mbox_entry(body="third\n"))
     assert len(msgs) == 3
@@ -106,7 +108,7 @@ def test_cr_only_file_is_read_with_cr_as_line_end():
 
 
 def test_messages_larger_than_a_chunk_stream(monkeypatch):
-    import mboxtool.formats.mboxscan as ms
+    import mboxtool.formats.mboxwindow as ms
     monkeypatch.setattr(ms, "CHUNK", 1024)
     big = "x" * 70 + "\n"
     data = mbox_entry(body=big * 200) + mbox_entry(body="From me\n" + big * 50) + mbox_entry()
@@ -133,7 +135,7 @@ LINES = ["From here", ">From there", ">>From x", "plain", "", " From space", "Fr
 @pytest.mark.parametrize("variant", ["mboxrd", "mboxcl2"])
 @pytest.mark.parametrize("crlf", [False, True])
 def test_message_with_empty_body_survives(variant, crlf):    # regression: CL-bounded blank line
-    from mboxtool.formats.mbox import render_mbox_message
+    from mboxtool.formats.mboxwriter import render_mbox_message
     from mboxtool.model.message import MailMessage, strip_metadata
     eol = b"\r\n" if crlf else b"\n"
     data = b"From: u@example.org" + eol + b"Subject: s" + eol + eol
@@ -151,7 +153,7 @@ def test_message_with_empty_body_survives(variant, crlf):    # regression: CL-bo
                      min_size=1, max_size=6),
        variant=st.sampled_from(["mboxrd", "mboxcl2"]))
 def test_property_written_mbox_reads_back_every_message(msgs, variant):
-    from mboxtool.formats.mbox import render_mbox_message
+    from mboxtool.formats.mboxwriter import render_mbox_message
     from mboxtool.model.message import MailMessage, strip_metadata
     originals, out = [], b""
     for i, (lines, crlf) in enumerate(msgs):
@@ -176,7 +178,8 @@ def test_property_entry_buffers_equal_the_joined_entry(head, body, blank, crlf, 
     """The writer's buffers (the body passed on as views) make exactly the bytes of the plain,
     copy-everything composition of quote, metadata headers and From_ line (the path the writer
     keeps for messages without a body)."""
-    from mboxtool.formats.mbox import _from_line, _render_joined, render_mbox_message
+    from mboxtool.formats.fromline import from_line_for
+    from mboxtool.formats.mboxwriter import _render_joined, render_mbox_message
     from mboxtool.model.message import MailMessage
     eol = "\r\n" if crlf else "\n"
     text = "".join(line + eol for line in head) + (eol if blank else "") + eol.join(body)
@@ -187,7 +190,7 @@ def test_property_entry_buffers_equal_the_joined_entry(head, body, blank, crlf, 
         return MailMessage(data, "RS", False, ("work",), 1578304800, sender=sender, quoted=quoted)
     joined = message()
     assert render_mbox_message(message(), variant) == \
-        _from_line(joined, None, False) + _render_joined(joined, variant) + b"\n"
+        from_line_for(joined, None, False) + _render_joined(joined, variant) + b"\n"
 
 
 RAW_LINES = LINES + ["From a@b Mon Jan  6 10:00:00 2020", ">>>From deep", "x >From mid-line", "a From b",
@@ -199,7 +202,7 @@ RAW_LINES = LINES + ["From a@b Mon Jan  6 10:00:00 2020", ">>>From deep", "x >Fr
 def test_property_scanner_quote_positions_are_those_of_the_body(lines, chunk):
     """Where the scanner reports a message's body >From lines, they are exactly the ones
     from_line_starts finds after the header block: what core_digest would find by itself."""
-    import mboxtool.formats.mboxscan as scan_mod
+    import mboxtool.formats.mboxwindow as scan_mod
     from mboxtool.model.message import from_line_starts, header_end
     data = ("\n".join(lines) + "\n").encode()
     old, scan_mod.CHUNK = scan_mod.CHUNK, chunk                # seams of the sliding window too
@@ -228,7 +231,7 @@ def test_scanner_reports_body_quotes_and_leaves_content_length_messages_alone():
 def test_property_the_read_size_never_changes_what_is_found(lines, chunk):
     """Whatever the reads are (a window that grows by half of itself for a large message,
     needles across the seams), the messages are those of one read of the whole file."""
-    import mboxtool.formats.mboxscan as scan_mod
+    import mboxtool.formats.mboxwindow as scan_mod
     data = ("\n".join(lines) + "\n").encode()
     whole = [(m.offset, m.data, m.body_quotes) for m in scan(data)]
     old, scan_mod.CHUNK = scan_mod.CHUNK, chunk
@@ -245,7 +248,7 @@ def test_a_large_message_costs_about_twice_its_size_and_comes_out_as_bytes(monke
     is immutable bytes, which the digest, the writers and the readers rely on."""
     import tracemalloc
 
-    import mboxtool.formats.mboxscan as scan_mod
+    import mboxtool.formats.mboxwindow as scan_mod
     monkeypatch.setattr(scan_mod, "CHUNK", 64 << 10)
     big = mbox_entry(body=("z" * 70 + "\n") * 140_000)
     big += mbox_entry(body="From the middle\nsmall\n")
@@ -293,15 +296,15 @@ def test_a_forked_writer_frees_the_scanner_window_it_inherited():
     message, say); the child frees its copy at once, the parent keeps reading."""
     import os
 
-    from mboxtool.formats import mboxscan
+    from mboxtool.formats import mboxwindow
     data = mbox_entry(body="x" * 300_000 + "\n") + mbox_entry(body="second\n")
     it = iter(MboxScanner(io.BytesIO(data), len(data)))
     first = next(it)
-    held = [w for w in mboxscan._WINDOWS if len(w.buf)]
+    held = [w for w in mboxwindow._WINDOWS if len(w.buf)]
     assert held
     pid = os.fork()
     if pid == 0:                                              # the child: nothing left to hold
-        os._exit(0 if all(len(w.buf) == 0 for w in mboxscan._WINDOWS) else 1)
+        os._exit(0 if all(len(w.buf) == 0 for w in mboxwindow._WINDOWS) else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert [m.data.endswith(b"\n\nsecond\n") for m in it] == [True]
@@ -387,7 +390,7 @@ def test_header_only_messages_without_empty_lines_between_are_apart():
 @given(st.lists(st.sampled_from([b"Subject: s\n", b"X-B: 1\n", b" folded\n", b"From: a@b\n"]),
                 min_size=1, max_size=4), st.integers(2, 6), st.sampled_from([64, 100, 1 << 20]))
 def test_header_only_messages_back_to_back_at_any_read_size(head, n, chunk):
-    import mboxtool.formats.mboxscan as ms
+    import mboxtool.formats.mboxwindow as ms
     old, ms.CHUNK = ms.CHUNK, chunk
     try:
         if head[0].startswith(b" "):
@@ -410,7 +413,7 @@ def test_a_from_line_inside_a_multipart_header_does_not_split_it():
 
 @pytest.mark.parametrize("chunk", [8, 16, 33, 64, 1 << 20])
 def test_header_only_split_and_its_multipart_exception_at_any_read_size(monkeypatch, chunk):
-    import mboxtool.formats.mboxscan as ms
+    import mboxtool.formats.mboxwindow as ms
     monkeypatch.setattr(ms, "CHUNK", chunk)
     second = b"From x@y Mon Jan  6 10:00:00 2020\nStatus: O\nSubject: two\n"
     plain = b"From a@b Mon Jan  6 10:00:00 2020\nSubject: one\nX-A: 1\n" + second

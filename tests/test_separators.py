@@ -276,7 +276,7 @@ def test_a_placeholder_date_separates_header_only_messages_too():
 @pytest.mark.parametrize("chunk", [8, 33, 64, 1 << 20])
 @pytest.mark.parametrize("crlf", [False, True])
 def test_the_rule_finds_the_same_messages_at_any_read_size_and_line_end(monkeypatch, chunk, crlf):
-    import mboxtool.formats.mboxscan as ms
+    import mboxtool.formats.mboxwindow as ms
     monkeypatch.setattr(ms, "CHUNK", chunk)
     for data, n in ((PHP_LIKE, 7), (HOSTILE, 4), (PROSE + SMARCH, 3), (LEADING_HEADER, 2),
                     (PATCH_MAIL, 1)):
@@ -302,7 +302,7 @@ KINDS = {
        no_blank=st.lists(st.booleans(), min_size=8, max_size=8), chunk=st.sampled_from([16, 97, 1 << 20]))
 def test_property_the_rule_agrees_with_python_but_for_attached_patches(tmp_path_factory, kinds, no_blank,
                                                                       chunk):
-    import mboxtool.formats.mboxscan as ms
+    import mboxtool.formats.mboxwindow as ms
     parts = []
     for i, kind in enumerate(kinds):
         entry = KINDS[kind] if kind != "hostile" or i == len(kinds) - 1 else KINDS[kind] + b"\n"

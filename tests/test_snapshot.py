@@ -15,7 +15,7 @@ import pytest
 
 from mboxtool import ConvertOptions, MaildirReader, convert_mailbox
 from mboxtool.convert import mailbox as convert
-from mboxtool.formats import mbox, mboxscan
+from mboxtool.formats import mbox, mboxwindow
 
 from .conftest import mbox_entry
 
@@ -59,7 +59,7 @@ def test_the_lock_is_let_go_of_after_the_hold_time(tmp_path, monkeypatch, hold, 
 
 def test_a_rewrite_after_the_copy_changes_nothing_converted(tmp_path, monkeypatch):
     monkeypatch.setattr(convert, "LOCK_HOLD_SECONDS", 0)
-    monkeypatch.setattr(mboxscan, "CHUNK", 4096)             # the scanner reads on as it goes
+    monkeypatch.setattr(mboxwindow, "CHUNK", 4096)           # the scanner reads on as it goes
     src = spool(tmp_path, 60)
     original = src.read_bytes()
     expected = sorted(f"message {i}\n".encode() * 40 for i in range(60))

@@ -304,7 +304,7 @@ def test_repair_write_failure_is_one_line_and_exit_2(tmp_path, invoke, monkeypat
     """The same without root: the copy's writes fail as on a full disk."""
     import errno
 
-    import mboxtool.formats.mbox as mbox_mod
+    import mboxtool.formats.mboxwriter as mbox_mod
 
     def full(fd, buffers, offset):
         raise OSError(errno.ENOSPC, "No space left on device")

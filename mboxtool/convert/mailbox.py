@@ -16,8 +16,8 @@ from ..formats import registry
 from ..formats.compression import MAX_RATIO
 from ..formats.detect import detect_format, inner_mbox, normalize_format
 from ..formats.mailboxes import make_reader, make_writer, progress_size
-from ..formats.maildir import being_made
-from ..formats.mbox import VARIANTS
+from ..formats.maildirfiles import being_made
+from ..formats.mboxvariant import VARIANTS
 from ..fs.durable import create_empty_file
 from ..fs.ownership import owner_for, parse_owner
 from ..fs.privsep import Plan, plan, run_as
@@ -384,7 +384,7 @@ def subscribe_folders(root: Path, names: list[str], opts: ConvertOptions, report
 def _note_stale_tmp(src: Path, report: ConvertReport) -> None:
     """Name the deliveries a Maildir source's tmp/ holds abandoned: not converted, by the
     Maildir rules, but perhaps whole messages a crashed program never moved into new/."""
-    from ..formats.maildir import stale_tmp_files
+    from ..formats.maildirfiles import stale_tmp_files
     stale = stale_tmp_files(src)
     if stale:
         shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
@@ -398,7 +398,7 @@ def _note_subfolders(src: Path, src_format: str, report: ConvertReport) -> None:
     subfolders, or Thunderbird's ``NAME.sbd/`` beside an mbox file. Only --recursive converts
     a folder tree."""
     if src_format in ("maildir", "mh") or (src_format == "eml" and src.is_dir()):
-        from ..formats.maildir import maildir_folders
+        from ..formats.maildirfiles import maildir_folders
         from ..formats.mh import mh_subfolders
         try:                                   # an eml folder's subfolders are directories, as MH's
             names = maildir_folders(src) if src_format == "maildir" else mh_subfolders(src)

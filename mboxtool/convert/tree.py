@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import InputError, MboxtoolError, UsageError
 from ..formats.detect import detect_format, inner_mbox
 from ..formats.eml import SYSTEM_FILES, is_message_file
-from ..formats.maildir import is_control_file, is_maildir, maildir_folders
+from ..formats.maildirfiles import is_control_file, is_maildir, maildir_folders
 from ..formats.mutf7 import mutf7_decode, mutf7_encode
 from ..formats.subscriptions import storage_name
 from ..fs.durable import create_empty_file
@@ -269,7 +269,7 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
             f"{len(strangers)} file(s) in the tree are no mailbox and were not converted: {shown}"
             f"{', ...' if len(strangers) > 5 else ''}"), "files": [str(p) for p in strangers]})
     if dst_format == "maildir" and not options.dry_run:
-        from ..formats.maildir import MaildirWriter
+        from ..formats.maildirwriter import MaildirWriter
         MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too
     tag_file = None
     if options.notmuch_tags is not None and not options.dry_run:

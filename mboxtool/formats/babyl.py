@@ -15,7 +15,8 @@ from ..model.digest import short_digest
 from ..model.digesttable import DigestTable
 from ..model.message import MailMessage, core_bytes, header_end, is_header_line, split_message
 from .common import Reader, header_date
-from .mbox import MboxWriter, copy_range
+from .mbox import copy_range
+from .mboxwriter import MboxWriter
 
 _FORM_FEED_LINE = re.compile(rb"(?m)^\x0c\r?\n")     # where an entry starts (after \037)
 HEADER = (b"BABYL OPTIONS: -*- rmail -*-\nVersion: 5\nLabels:\n"

@@ -12,7 +12,7 @@ from ..fs.safefs import open_regular
 from . import registry
 from .compression import compression_of, decompress
 from .eml import is_message_file
-from .maildir import is_control_file
+from .maildirfiles import is_control_file
 from .mboxscan import BOM, first_separator
 from .mh import is_mh
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .maildir import is_control_file
+from .maildirfiles import is_control_file
 
 LAYOUTS = ("maildir++", "fs")
 MAILDIR_SUBDIRS = ("cur", "new", "tmp")

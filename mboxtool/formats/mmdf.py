@@ -9,7 +9,10 @@ from ..model import dates, flags
 from ..model.digest import short_digest
 from ..model.digesttable import DigestTable
 from ..model.message import MailMessage, add_headers, core_bytes, split_message
-from .mbox import SNIFF_BYTES, DateResolver, MboxReader, MboxWriter, envelope_sender
+from .fromline import DateResolver, envelope_sender
+from .mbox import MboxReader
+from .mboxvariant import SNIFF_BYTES
+from .mboxwriter import MboxWriter
 
 DELIM = b"\x01\x01\x01\x01\n"
 CHUNK = 4 << 20

@@ -13,8 +13,10 @@ from typing import Any
 from .babyl import BabylReader, BabylWriter
 from .base import MailboxReader, MailboxWriter
 from .eml import EmlReader
-from .maildir import MaildirReader, MaildirWriter
-from .mbox import MboxReader, MboxWriter
+from .maildir import MaildirReader
+from .maildirwriter import MaildirWriter
+from .mbox import MboxReader
+from .mboxwriter import MboxWriter
 from .mh import MHReader, MHWriter
 from .mmdf import MMDFReader, MMDFWriter
 
