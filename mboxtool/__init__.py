@@ -11,8 +11,10 @@ from .formats.babyl import BabylReader, BabylWriter
 from .formats.detect import FORMATS, detect_format
 from .formats.eml import EmlReader
 from .formats.mailboxes import make_reader, make_writer
-from .formats.maildir import MaildirReader, MaildirWriter
-from .formats.mbox import MboxReader, MboxWriter
+from .formats.maildir import MaildirReader
+from .formats.maildirwriter import MaildirWriter
+from .formats.mbox import MboxReader
+from .formats.mboxwriter import MboxWriter
 from .formats.mh import MHReader, MHWriter
 from .formats.mmdf import MMDFReader, MMDFWriter
 from .inspection import mailbox_info
