@@ -7,8 +7,7 @@ The public API (docs/library.md); the modules behind it are laid out by layer:
 
 from .convert import ConvertOptions, ConvertReport, convert_mailbox, convert_tree
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
-from .formats.detect import FORMATS, detect_format
-from .formats.mailboxes import make_reader, make_writer
+from .formats.registry import FORMATS, detect_format, make_reader, make_writer
 from .inspection import mailbox_info
 from .model.message import MailMessage
 from .repair import repair_mailbox

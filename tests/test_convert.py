@@ -65,7 +65,7 @@ def test_sample_mbox_to_maildir_keeps_bytes_flags_and_dates(tmp_path):
 
 def test_verify_reports_a_lost_flag_and_a_missing_message(tmp_path, monkeypatch):
     """--verify re-reads DST: a writer that drops flags, or a message that never arrived, fails it."""
-    from mboxtool.convert import mailbox as convert_module
+    from mboxtool.convert import known
     from mboxtool.formats.maildir import MaildirWriter
     place = MaildirWriter.place
     monkeypatch.setattr(MaildirWriter, "place", lambda self, letters, *a, **k: place(self, letters.replace("F", ""), *a, **k))
@@ -79,8 +79,8 @@ def test_verify_reports_a_lost_flag_and_a_missing_message(tmp_path, monkeypatch)
     monkeypatch.undo()
     clean = convert_mailbox(SAMPLES / "inbox.mbox", tmp_path / "md2", ConvertOptions(verify=True))
     assert clean.verified is True
-    expected = {0x1234: convert_module._packed("S", 1_600_000_000)}   # converted, yet not in DST
-    convert_module._verify(tmp_path / "md2", "maildir", expected, clean)
+    expected = {0x1234: known.packed("S", 1_600_000_000)}   # converted, yet not in DST
+    known.verify_destination(tmp_path / "md2", "maildir", expected, clean)
     assert clean.verified is False and "(0000000000001234) is missing" in clean.errors[-1]["message"]
 
 
@@ -861,14 +861,14 @@ def test_crlf_and_headers_only_messages_keep_their_bytes_in_every_format(tmp_pat
 def test_move_never_truncates_a_spool_that_changed_under_the_lock(tmp_path, monkeypatch, invoke):
     src = tmp_path / "spool"
     src.write_bytes(mbox_entry(body="a\n"))
-    import mboxtool.convert.mailbox as convert_mod
-    real = convert_mod._remove_moved
+    import mboxtool.convert.move as convert_mod
+    real = convert_mod.remove_moved
 
     def writer_ignoring_the_lock(reader, *args):          # a rogue writer appends meanwhile
         with open(src, "ab") as fh:
             fh.write(mbox_entry(body="late\n"))
         return real(reader, *args)
-    monkeypatch.setattr(convert_mod, "_remove_moved", writer_ignoring_the_lock)
+    monkeypatch.setattr(convert_mod, "remove_moved", writer_ignoring_the_lock)
     r = invoke("convert", "--move", src, tmp_path / "md")
     assert r.exit_code == 1 and "not truncated" in r.stderr and "Traceback" not in r.stderr
     assert src.read_bytes().endswith(b"late\n\n") and src.read_bytes().startswith(b"From a@")

@@ -4,7 +4,7 @@ delimiter is no part of the messages (its reader drops it, and so does mboxtool)
 import mailbox
 import os
 
-from mboxtool.formats.mailboxes import make_reader
+from mboxtool.formats.registry import make_reader
 
 MESSAGES = [b"From: a@example.org\nSubject: one\n\nbody one\n",
             b"From: b@example.org\nSubject: two\n\nbody two\n\n",           # ends with an empty line

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mboxtool.formats.detect import detect_format
+from mboxtool.formats.registry import detect_format
 from mboxtool.formats.mbox import MboxReader
 from mboxtool.formats.mboxscan import MboxScanner
 from mboxtool.validate import validate_mailbox

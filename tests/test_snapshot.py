@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from mboxtool.convert import mailbox as convert
+from mboxtool.convert import run as convert
 from mboxtool.convert.mailbox import ConvertOptions, convert_mailbox
 from mboxtool.formats import mbox, mboxscan
 from mboxtool.formats.maildir import MaildirReader

@@ -61,7 +61,7 @@ def test_thunderbird_yearly_archives_are_mbox_folders_not_mh(tmp_path, with_msf)
 
 
 def test_a_real_mh_folder_is_still_one(tmp_path):
-    from mboxtool.formats.detect import detect_format
+    from mboxtool.formats.registry import detect_format
     folder = tmp_path / "inbox"
     folder.mkdir()
     for n in (1, 2, 10):
@@ -72,7 +72,7 @@ def test_a_real_mh_folder_is_still_one(tmp_path):
 def test_a_directory_of_numbered_mbox_files_is_no_mh_folder(tmp_path):
     """Without --recursive such a directory was converted as MH: each whole mbox one message."""
     from mboxtool.errors import InputError
-    from mboxtool.formats.detect import detect_format
+    from mboxtool.formats.registry import detect_format
     for year in ("2019", "2020"):
         (tmp_path / year).write_bytes(mbox_entry(body=f"{year}\n"))
     with pytest.raises(InputError, match="--recursive"):
