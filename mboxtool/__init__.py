@@ -8,15 +8,14 @@ The public API (docs/library.md); the modules behind it are laid out by layer:
 from .convert import ConvertOptions, ConvertReport, convert_mailbox, convert_tree
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError, WriteFailed
 from .formats.babyl import BabylReader, BabylWriter
-from .formats.detect import FORMATS, detect_format
 from .formats.eml import EmlReader
-from .formats.mailboxes import make_reader, make_writer
 from .formats.maildir import MaildirReader
 from .formats.maildirwriter import MaildirWriter
 from .formats.mbox import MboxReader
 from .formats.mboxwriter import MboxWriter
 from .formats.mh import MHReader, MHWriter
 from .formats.mmdf import MMDFReader, MMDFWriter
+from .formats.registry import FORMATS, detect_format, make_reader, make_writer
 from .inspection import mailbox_info
 from .model.message import MailMessage
 from .repair import repair_mailbox

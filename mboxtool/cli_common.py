@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import click
 
 from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError
-from .formats.detect import FORMATS, SOURCE_FORMATS
+from .formats import registry
 from .formats.mboxvariant import VARIANTS
 from .fs.locking import check_timeout
 
@@ -53,8 +53,8 @@ def warn(message: str) -> None:
     click.echo(f"mboxtool: warning: {message}", err=True)
 
 
-FORMAT = click.Choice(FORMATS, case_sensitive=False)
-SOURCE_FORMAT = click.Choice(SOURCE_FORMATS, case_sensitive=False)
+FORMAT = click.Choice(registry.writable(), case_sensitive=False)
+SOURCE_FORMAT = click.Choice(tuple(registry.FORMATS), case_sensitive=False)
 VARIANT = click.Choice(VARIANTS, case_sensitive=False)
 
 

@@ -10,9 +10,8 @@ from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
-from .formats.detect import detect_format, inner_mbox, normalize_format
 from .formats.fromline import addr_spec
-from .formats.mailboxes import make_reader, progress_size
+from .formats.registry import detect_format, inner_mbox, make_reader, normalize_format
 from .model.message import Headers, MailMessage, outside_any_message, split_message
 
 # scanner events that mean the file is damaged (validate explains them)
@@ -242,7 +241,7 @@ def mailbox_info(path: Path, fmt: str | None = None, variant: str | None = None,
     with Inspection(path, fmt, variant, lock, lock_timeout, from_tz) as insp:
         info = Info(str(path), insp.format, insp.variant, insp.evidence)
         if progress_total:
-            progress_total(*progress_size(insp.reader, insp.format))
+            progress_total(*insp.reader.progress_size())
         for index, msg in enumerate(insp.messages(), 1):
             if progress:
                 progress(len(msg.data))
@@ -271,7 +270,7 @@ def tree_info(root: Path, lock: bool = True, lock_timeout: float = 30,
               from_tz: str = "auto") -> list[dict[str, Any]]:
     """One summary row per mailbox in the tree, then a totals row. A folder's ``damage`` also
     counts the errors ``validate`` finds in it, so that both name the same damaged folders."""
-    from .convert.tree import mailboxes
+    from .formats.foldertree import mailboxes
     from .validate import validate_mailbox
     rows = []
     for parts, path, fmt in mailboxes(root):

@@ -11,8 +11,8 @@ from typing import Any
 
 from .convert.mailbox import ConvertOptions, convert_mailbox
 from .errors import UsageError, WriteFailed
-from .formats.detect import detect_format, inner_mbox, normalize_format
 from .formats.mbox import MboxReader
+from .formats.registry import detect_format, inner_mbox, normalize_format
 from .formats.mboxscan import MboxScanner, ScannedMessage
 from .formats.mboxwriter import MboxWriter
 from .model.digest import repaired_from_line, short_digest

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .formats.detect import detect_format, inner_mbox, normalize_format
-from .formats.mailboxes import make_reader, progress_size
 from .formats.maildirfiles import is_control_file, is_message_file, stale_tmp_files
 from .formats.maildirkeywords import odd_flags, read_keyword_map
+from .formats.registry import detect_format, inner_mbox, make_reader, normalize_format
 from .formats.mbox import PSEUDO_SUBJECT, MboxReader
 from .formats.mboxscan import ScannedMessage
 from .formats.mboxseparator import multipart_boundary
@@ -554,7 +553,7 @@ def _check_other(path: Path, fmt: str, report: ValidationReport, lock: bool, loc
     try:
         reader = make_reader(path, fmt, lock=lock, lock_timeout=lock_timeout, event=event)
         with reader:
-            progress.start(*progress_size(reader, fmt))
+            progress.start(*reader.progress_size())
             for msg in reader:
                 progress.update(len(msg.data))
                 if outside_any_message(msg):             # reported by the reader, not a message

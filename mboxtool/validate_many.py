@@ -110,7 +110,7 @@ def _check_path(path: Path, recursive: bool, fmt: str | None, variant: str | Non
     result = ValidationSet([str(path)])
     try:
         if recursive:
-            from .convert.tree import mailboxes
+            from .formats.foldertree import mailboxes
             strangers: list[Path] = []
             boxes = mailboxes(path, strangers)
             result.not_mailboxes += [str(p) for p in strangers]

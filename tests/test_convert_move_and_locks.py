@@ -86,14 +86,14 @@ def test_fcntl_only_appends_without_a_dotlock(tmp_path, monkeypatch):
 def test_move_never_truncates_a_spool_that_changed_under_the_lock(tmp_path, monkeypatch, invoke):
     src = tmp_path / "spool"
     src.write_bytes(mbox_entry(body="a\n"))
-    import mboxtool.convert.mailbox as convert_mod
-    real = convert_mod._remove_moved
+    import mboxtool.convert.move as convert_mod
+    real = convert_mod.remove_moved
 
     def writer_ignoring_the_lock(reader, *args):          # a rogue writer appends meanwhile
         with open(src, "ab") as fh:
             fh.write(mbox_entry(body="late\n"))
         return real(reader, *args)
-    monkeypatch.setattr(convert_mod, "_remove_moved", writer_ignoring_the_lock)
+    monkeypatch.setattr(convert_mod, "remove_moved", writer_ignoring_the_lock)
     r = invoke("convert", "--move", src, tmp_path / "md")
     assert r.exit_code == 1 and "not truncated" in r.stderr and "Traceback" not in r.stderr
     assert src.read_bytes().endswith(b"late\n\n") and src.read_bytes().startswith(b"From a@")

@@ -41,7 +41,7 @@ def test_sample_mbox_to_maildir_keeps_bytes_flags_and_dates(tmp_path):
 def test_verify_reports_a_lost_flag_and_a_missing_message(tmp_path, monkeypatch):
     """--verify re-reads DST: a writer that drops flags, or a message that never arrived, fails it."""
     from mboxtool import MaildirWriter
-    from mboxtool.convert import mailbox as convert_module
+    from mboxtool.convert import known
     place = MaildirWriter.place
     monkeypatch.setattr(MaildirWriter, "place", lambda self, letters, *a, **k: place(self, letters.replace("F", ""), *a, **k))
     report = convert_mailbox(SAMPLES / "inbox.mbox", tmp_path / "md", ConvertOptions(verify=True))
@@ -54,8 +54,8 @@ def test_verify_reports_a_lost_flag_and_a_missing_message(tmp_path, monkeypatch)
     monkeypatch.undo()
     clean = convert_mailbox(SAMPLES / "inbox.mbox", tmp_path / "md2", ConvertOptions(verify=True))
     assert clean.verified is True
-    expected = {0x1234: convert_module._packed("S", 1_600_000_000)}   # converted, yet not in DST
-    convert_module._verify(tmp_path / "md2", "maildir", expected, clean)
+    expected = {0x1234: known.packed("S", 1_600_000_000)}   # converted, yet not in DST
+    known.verify_destination(tmp_path / "md2", "maildir", expected, clean)
     assert clean.verified is False and "(0000000000001234) is missing" in clean.errors[-1]["message"]
 
 

@@ -57,7 +57,7 @@ def test_conversion_through_a_small_ring_keeps_every_byte(tmp_path, invoke, monk
     monkeypatch.setattr(forkwriter, "RING_SIZE", ring_size)
     if not memfd:
         monkeypatch.delattr(os, "memfd_create")
-    monkeypatch.setattr("mboxtool.convert.mailbox.BATCH_MESSAGES", 7)          # many batches, many releases
+    monkeypatch.setattr("mboxtool.convert.run.BATCH_MESSAGES", 7)          # many batches, many releases
     bodies = [("line %d\n" % i) * (1 + (i * 37) % 400) + ("From here\n" if i % 5 == 0 else "")
               for i in range(60)]
     src = tmp_path / "in.mbox"

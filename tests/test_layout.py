@@ -96,12 +96,13 @@ def test_no_import_runs_in_a_circle():
 
 
 def test_a_message_goes_from_the_command_to_the_maildir_file_in_at_most_six_hops():
-    """The paths a newcomer follows, each hop a direct import: the command, the converter, the
-    format registry, the Maildir writer, the staged delivery; and the converter's hand-over to the writer process."""
+    """The paths a newcomer follows, each hop a direct import: the command, the converter, its
+    run loop, the format table, the Maildir writer, the staged delivery; and the run loop's
+    hand-over to the writer process."""
     edges = graph()
-    for path in (["mboxtool.cli", "mboxtool.convert.mailbox", "mboxtool.formats.registry",
+    for path in (["mboxtool.cli", "mboxtool.convert.mailbox", "mboxtool.convert.run", "mboxtool.formats.registry",
                   "mboxtool.formats.maildirwriter", "mboxtool.fs.staging"],
-                 ["mboxtool.cli", "mboxtool.convert.mailbox", "mboxtool.convert.sinks",
+                 ["mboxtool.cli", "mboxtool.convert.mailbox", "mboxtool.convert.run", "mboxtool.convert.sinks",
                   "mboxtool.convert.forkwriter"]):
         assert all(b in edges[a] for a, b in zip(path, path[1:])), path
         assert len(path) - 1 <= 6

@@ -4,7 +4,7 @@ import pytest
 
 from mboxtool.formats import detect, registry
 from mboxtool.formats.base import MailboxReader, MailboxWriter
-from mboxtool.formats.mailboxes import make_reader, make_writer
+from mboxtool.formats.registry import make_reader, make_writer
 from mboxtool.model.message import MailMessage, core_bytes
 
 FORMATS = sorted(registry.FORMATS)
@@ -38,10 +38,52 @@ def test_every_writer_implements_the_contract(name):
         assert overrides(writer, MailboxWriter, "write_out")
 
 
-def test_detection_and_the_table_agree():
-    assert set(detect.SOURCE_FORMATS) == set(registry.FORMATS)
-    assert set(detect.FORMATS) == {n for n, row in registry.FORMATS.items() if row.detected}
-    assert set(detect.FILE_FORMATS) == {n for n, row in registry.FORMATS.items() if row.is_file}
+def test_the_table_is_the_one_list_of_formats():
+    """The package's FORMATS and detect_format are the registry's; detect.py keeps no list."""
+    import mboxtool
+    assert mboxtool.FORMATS is registry.FORMATS and mboxtool.detect_format is registry.detect_format
+    assert not any(hasattr(detect, name) for name in ("FORMATS", "SOURCE_FORMATS", "FILE_FORMATS"))
+    assert registry.detected() == tuple(n for n, row in registry.FORMATS.items() if row.detected)
+    assert registry.writable() == tuple(n for n, row in registry.FORMATS.items() if row.writer is not None)
+    assert registry.SPOOL_FORMAT in registry.FORMATS
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_every_row_agrees_with_its_classes(name, tmp_path):
+    """What the converter asks a row is consistent with the classes it names."""
+    row = registry.get(name)
+    assert row.default_peer in WRITABLE and row.default_peer != name
+    assert callable(row.subfolders) and (row.stale_files is None or callable(row.stale_files))
+    if row.resumable:                                 # a checkpoint is a byte offset into one file
+        assert row.is_file and hasattr(row.make_reader(tmp_path / "box"), "resume_at")
+    if row.exact_spans:                               # spans are offsets into one file
+        assert row.is_file
+    if row.writer is None:                            # the destination fields are left at their defaults
+        assert not (row.parallel_writer or row.thunderbird_headers or row.blind_variants or row.sbd_parent_mailbox)
+        return
+    assert row.parallel_writer == row.writer.plans_by_digest       # the writer processes plan names
+    if row.parallel_writer:
+        assert overrides(row.writer, MailboxWriter, "plan")
+    assert row.thunderbird_headers <= hasattr(row.writer, "mozilla")
+    assert row.blind_variants <= set(registry.VARIANTS)
+    assert row.tree_layout in ("maildir++", "sbd") and (row.tree_layout == "sbd" or not row.is_file)
+    dst = tmp_path / "dst"
+    assert row.staging(dst) == (tmp_path if row.is_file else dst / row.staging_subdir)
+    assert (row.staging_subdir is None) == row.is_file
+
+
+def test_the_converter_names_no_format():
+    """Whatever convert/ does differently for a format is a field of its row: no format name
+    appears there as a string."""
+    import ast
+
+    from .conftest import ROOT
+    named = []
+    for path in sorted((ROOT / "mboxtool" / "convert").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in registry.FORMATS:
+                named.append(f"{path.name}:{node.lineno}: {node.value!r}")
+    assert named == []
 
 
 def sample(n):
@@ -81,7 +123,7 @@ def test_what_a_writer_writes_its_reader_reads_back(tmp_path, name):
     written = sample(8)
     expected = [(bytes(core_bytes(MailMessage(m.data))), m.flags) for m in written]
     writer = write(dst, name, written)
-    assert detect.detect_format(dst) == name
+    assert registry.detect_format(dst) == name
     with make_reader(dst, name, lock=False) as reader:
         got = [(core_bytes(m), m.flags) for m in reader]
     assert len(got) == len(expected)
@@ -92,16 +134,16 @@ def test_what_a_writer_writes_its_reader_reads_back(tmp_path, name):
 @pytest.mark.parametrize("name", WRITABLE)
 def test_a_writer_finds_the_messages_already_in_its_destination(tmp_path, name):
     """The read-back convert relies on: what is there is known, through the writer or its reader."""
-    from mboxtool.convert.mailbox import _Known
+    from mboxtool.convert.known import Known
     dst = tmp_path / ("box" if registry.get(name).is_file else "dir")
     write(dst, name, sample(3))
-    known = _Known()
+    known = Known()
     again = make_writer(dst, name)
     again.open()
     try:
         known.read_back(dst, name, again)
     finally:
         again.close()
-    dry = _Known()
+    dry = Known()
     dry.read_back(dst, name)
     assert len(known.digests) == len(dry.digests) == 3

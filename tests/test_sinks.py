@@ -14,6 +14,7 @@ class RecordingWriter:
     """add/detach/write_out/rollback as MboxWriter has them; remembers what reached the 'file'."""
 
     format = "mbox"
+    plans_by_digest = False
 
     def __init__(self, fail_on=None, error=None):
         self.pending, self.file, self.calls = [], [], 0

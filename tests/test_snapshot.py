@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from mboxtool import ConvertOptions, MaildirReader, convert_mailbox
-from mboxtool.convert import mailbox as convert
+from mboxtool.convert import run as convert
 from mboxtool.formats import mbox, mboxwindow
 
 from .conftest import mbox_entry

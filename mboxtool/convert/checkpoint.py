@@ -17,6 +17,7 @@ import struct
 from collections.abc import Collection
 from pathlib import Path
 
+from ..formats import registry
 from ..formats.common import STATE_NAME
 from ..fs.durable import replace_file
 from ..fs.ownership import owner_for
@@ -28,7 +29,7 @@ TAIL = 64 << 10
 
 def state_path(dst: Path, dst_format: str) -> Path | None:
     """The state file of a directory destination; None where there is nowhere private to put it."""
-    return dst / STATE_NAME if dst_format in ("maildir", "mh") else None
+    return None if registry.get(dst_format).is_file else dst / STATE_NAME
 
 
 def _load(state: Path) -> object:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..formats import registry
 from ..fs.durable import fsync_dir, make_private_dir
 from ..fs.fdio import write_buffers
 from ..fs.ownership import give, owner_for
@@ -41,7 +42,7 @@ class Span:
 
 def quarantine_dir(dst: Path, dst_format: str) -> Path:
     """Where a conversion into ``dst`` sets aside what it cannot convert."""
-    if dst_format in ("maildir", "mh"):
+    if not registry.get(dst_format).is_file:
         return dst / QUARANTINE_DIR
     return dst.with_name(dst.name + ".quarantine")
 

@@ -35,13 +35,14 @@ class BatchResult:
 
 def queue_batch(writer: Any, result: BatchResult, known: set[int]) -> None:
     """Digest each message of the batch, skip what DST holds, hand the rest to the writer."""
+    plans = writer.plans_by_digest
     for msg in result.batch:
         digest, parts = message_digest(msg)
         if digest in known or replaces_known(msg.data, known):
             result.skipped.append((msg, digest))
             continue
         try:
-            if writer.format == "maildir":
+            if plans:
                 writer.add(msg, writer.plan(msg, digest, parts))
             else:
                 writer.add(msg)

@@ -1,4 +1,9 @@
-"""Folder trees: a directory of mbox files (NAME.sbd/ or NAME/ subfolders) <-> Maildir++ (.NAME.SUB)."""
+"""Folder trees: a directory of mbox files (NAME.sbd/ or NAME/ subfolders) <-> Maildir++ (.NAME.SUB).
+
+Which mailboxes a tree holds is formats/foldertree.py; how the destination tree is laid out
+is its format's row (``tree_layout``, ``sbd_parent_mailbox``); each folder is converted by
+convert_mailbox.
+"""
 
 from __future__ import annotations
 
@@ -8,201 +13,32 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, MboxtoolError, UsageError
-from ..formats.detect import detect_format, inner_mbox
-from ..formats.eml import SYSTEM_FILES, is_message_file
-from ..formats.maildirfiles import is_control_file, is_maildir, maildir_folders
-from ..formats.mutf7 import mutf7_decode, mutf7_encode
+from ..formats import fslayout, registry
+from ..formats.foldertree import mailboxes
+from ..formats.mutf7 import mutf7_encode
 from ..formats.subscriptions import storage_name
 from ..fs.durable import create_empty_file
 from ..fs.ownership import owner_for
 from ..fs.privsep import run_as
 from ..fs.staging import host_name
-from .mailbox import (
-    ConvertOptions,
-    ConvertReport,
-    convert_mailbox,
-    mark_maildir_folder,
-    owner_plan,
-    refuse_destination_inside,
-    save_tag_file,
-    subscribe_folders,
-)
+from .folders import mark_maildir_folder, save_tag_file, subscribe_folders
+from .mailbox import convert_mailbox, owner_plan, refuse_destination_inside
+from .options import ConvertOptions
+from .report import ConvertReport
 
-LOCK_SUFFIXES = (".lock", ".mboxtool-append")           # never mail, whatever they hold
-# mail clients' own files, not reported (an mbox is still taken whatever its name):
-# Thunderbird's (.msf, .dat, .json, .html), Evolution's summaries and indexes beside each mbox
-# folder and its folders.db, Netscape's .snm summaries, Eudora's .toc and descmap.pce, Apple
-# Mail's Info.plist in each mailbox of its store, and what else Thunderbird passes over
-# (nsShouldIgnoreFile: mailfilt.log, filters.js, the feeds' .rdf files and their .tmp,
-# .backup and .corrupt copies)
-CLIENT_SUFFIXES = (".msf", ".dat", ".json", ".html", ".ev-summary", ".ev-summary-meta", ".cmeta",
-                   ".ibex.index", ".ibex.index.data", ".db", ".snm", ".toc", ".pce", ".plist",
-                   ".log", ".js", ".rdf", ".tmp", ".backup", ".corrupt")
-SKIP_SUFFIXES = LOCK_SUFFIXES + CLIENT_SUFFIXES
-# mail clients' own directories: Thunderbird's NAME.mozmsgs/, its copies of folder NAME's
-# messages for the desktop search (Windows Search, Spotlight), which would add every message twice
-CLIENT_DIR_SUFFIXES = (".mozmsgs",)
-BUNDLE_FILES = ("mbox", "Info.plist", "table_of_contents")  # an Apple Mail bundle's own files
+__all__ = ["convert_tree", "mailboxes"]
+
 NAME_MAX = 255                                  # bytes of one file name (Linux, the BSDs, macOS)
 
 
-def _file_format(path: Path) -> str | None:
-    """The format of a mailbox file in a tree, or None. The content decides, so an mbox named
-    ``mail.dat`` is still mail; only an empty file with a client's suffix is not one."""
-    if path.name.startswith(".") or path.name.endswith(LOCK_SUFFIXES):
-        return None
-    try:
-        fmt = detect_format(path)
-    except InputError:
-        return None
-    if path.name.endswith(CLIENT_SUFFIXES) and path.stat().st_size == 0:
-        return None
-    return fmt
-
-
-def _kmail_subfolders(name: str, path: Path) -> bool:
-    """True for KMail's ``.NAME.directory/``, which holds the subfolders of folder NAME (and is
-    no Maildir++ folder of that name: that one has its cur/)."""
-    return (name.startswith(".") and name.endswith(".directory") and len(name) > len("..directory")
-            and path.is_dir() and not (path / "cur").is_dir())
-
-
-def mailboxes(root: Path, skipped: list[Path] | None = None) -> list[tuple[list[str], Path, str]]:
-    """Every mailbox under ``root`` as (folder name parts, path, format), parents first;
-    ``skipped`` gets the files that are no mailbox (mail clients' own files aside)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"{root}: --recursive needs a directory")
-    folders = maildir_folders(root)
-    if skipped is not None:                             # .Name links to Maildirs: never followed
-        skipped += [root / n for n in sorted(os.listdir(root))
-                    if n.startswith(".") and (root / n).is_symlink() and is_maildir(root / n)]
-    if is_maildir(root) or folders:                     # a Maildir++ root (INBOX) and its folders
-        found = [([], root, "maildir")] if is_maildir(root) else []
-        for name in folders:
-            found.append(([mutf7_decode(p) for p in name[1:].split(".") if p], root / name, "maildir"))
-        _walk(root, [], found, maildir=True, skipped=skipped)      # what else lies there
-        return found
-    found: list = []
-    _walk(root, [], found, skipped=skipped)
-    return found
-
-
-def _walk(directory: Path, parts: list[str], found: list, bundle: bool = False, mh: bool = False,
-          maildir: bool = False, eml: bool = False, skipped: list[Path] | None = None) -> None:
-    """Add the mailboxes under ``directory``; ``mh``: it is an MH folder, whose files are its
-    messages (taken already) and whose directories are its subfolders; ``maildir``: it is a
-    Maildir (taken already), and what lies beside cur/, new/ and tmp/ is looked at too: a
-    notmuch mail root nests Maildirs in plain directories and keeps loose message files;
-    ``eml``: it is a folder of message files (taken already), its directories subfolders."""
-    kmail: list[tuple[Path, list[str]]] = []
-    for name in sorted(os.listdir(directory)):
-        path = directory / name
-        if path.is_symlink():                       # the walk never leaves the tree: reported
-            if skipped is not None and not name.startswith("."):
-                skipped.append(path)
-            continue
-        if _kmail_subfolders(name, path):
-            # KMail keeps the subfolders of folder NAME (a Maildir or an mbox file) beside it,
-            # in .NAME.directory/: walked after NAME, parents first
-            kmail.append((path, parts + [name[1:-len(".directory")]]))
-            continue
-        # a bundle's mbox is taken already, and its index is no mbox even when empty
-        if name.startswith(".") or (bundle and name in BUNDLE_FILES) or name.lower() in SYSTEM_FILES:
-            continue
-        if _out_of_reach(path):                    # a link to what the owner may not see: named, not read
-            if skipped is not None:
-                skipped.append(path)
-            continue
-        if name.endswith(CLIENT_DIR_SUFFIXES) and path.is_dir():
-            continue
-        if (mh or eml) and not path.is_dir():       # the folder's messages: taken already (an eml
-            continue                                # folder is one whose files are all messages)
-        if maildir and (name in ("cur", "new", "tmp") or is_control_file(name)):
-            continue
-        if path.is_dir() and inner_mbox(path) != path:      # an Apple Mail bundle, NAME.mbox/mbox
-            found.append((parts + [name[:-5]], path / "mbox", "mbox"))
-            # child mailboxes are nested bundles; the bundle's own files (Info.plist,
-            # table_of_contents) are Apple Mail's, not mail left out: not reported
-            _walk(path, parts + [name[:-5]], found, bundle=True)
-            continue
-        if path.is_file():
-            fmt = _file_format(path)
-            if fmt:
-                base = name[:-5] if name.endswith(".mbox") else name
-                found.append((parts + [base], path, fmt))
-            elif skipped is not None and not name.endswith(SKIP_SUFFIXES):
-                skipped.append(path)
-        elif path.is_dir():
-            base = name[:-4] if name.endswith(".sbd") else name
-            fmt = _folder_format(path)
-            if fmt:
-                found.append((_apple_store_folder(parts + [base]) if fmt == "eml" else parts + [base], path, fmt))
-            # folders nest in folders (nmh, Claws Mail, notmuch roots, Windows Live Mail exports)
-            _walk(path, parts + [base], found, maildir=fmt == "maildir", mh=fmt == "mh", eml=fmt == "eml",
-                  skipped=skipped)
-    for path, folder in kmail:
-        _walk(path, folder, found, skipped=skipped)
-
-
-def _out_of_reach(path: Path) -> bool:
-    try:
-        os.stat(path)
-    except PermissionError:
-        return True
-    except OSError:
-        pass
-    return False
-
-
-def _apple_store_folder(parts: list[str]) -> list[str]:
-    """The folder a directory of a tree stands for. Apple Mail's own store keeps mailbox
-    NAME's messages in NAME.mbox/UUID/Data/[N/M/]Messages/ (as .emlx files): each such
-    directory is folder NAME, its parents named without .mbox too."""
-    if parts and parts[-1] == "Messages":
-        for i in range(len(parts) - 2, -1, -1):
-            if parts[i].endswith(".mbox"):
-                return [p[:-5] if p.endswith(".mbox") else p for p in parts[:i + 1]]
-    return parts
-
-
-def _folder_format(path: Path) -> str | None:
-    """What a directory of a tree holds as a mailbox of its own: "maildir" (``cur/`` alone: a
-    damaged Maildir), "mh", "eml" (a folder of message files), or None (only subfolders)."""
-    if is_maildir(path) or (path / "cur").is_dir():
-        return "maildir"
-    try:
-        if detect_format(path) == "mh":
-            return "mh"
-    except (InputError, PermissionError):     # PermissionError: a link in it the owner may not follow
-        pass
-    return "eml" if _holds_message_files(path) else None
-
-
-def _holds_message_files(directory: Path) -> bool:
-    """A folder of single-message files, as Outlook Express and Windows Live Mail export
-    folders: a plain directory (not Thunderbird's NAME.sbd) whose files are all messages,
-    the system's own files aside. A message file beside mailboxes is no folder's message:
-    it is named as not converted."""
-    if directory.name.endswith(".sbd"):
-        return False
-    try:
-        files = [directory / n for n in os.listdir(directory) if not n.startswith(".")
-                 and n.lower() not in SYSTEM_FILES and not n.endswith(SKIP_SUFFIXES)]
-    except OSError:
-        return False
-    files = [f for f in files if not _out_of_reach(f) and f.is_file() and not f.is_symlink()]   # a link: reported, not read
-    return bool(files) and all(is_message_file(f) for f in files)
-
-
-def _name_problem(parts: list[str], dst_format: str) -> str | None:
+def _name_problem(parts: list[str], maildirpp: bool) -> str | None:
     """Why the folder ``parts`` cannot be made under the destination, or None. Each name
     (decoded from a Maildir++ name, where ``&AC8-`` is ``/``) must be exactly one path
     component, and short enough for the files mboxtool puts beside it."""
     for part in parts:
         if "/" in part or "\x00" in part or part in ("", ".", ".."):
             return f"the folder name {part!r} is not a single file name"
-    if dst_format == "maildir":
+    if maildirpp:
         names = ["." + ".".join(mutf7_encode(p.replace(".", "_")) for p in parts)] if parts else []
         room = 0
     else:
@@ -221,8 +57,9 @@ def _name_problem(parts: list[str], dst_format: str) -> str | None:
     return None
 
 
-def _target(parts: list[str], dst: Path, dst_format: str) -> Path:
-    if dst_format == "maildir":
+def _target(parts: list[str], dst: Path, maildirpp: bool) -> Path:
+    """Where folder ``parts`` goes: a Maildir++ ``.A.B`` folder, else ``A.sbd/B`` (INBOX at the top)."""
+    if maildirpp:
         if not parts or len(parts) == 1 and parts[0].upper() == "INBOX":   # IMAP: any case (Thunderbird's "Inbox")
             return dst
         # Maildir++ flattens the hierarchy with '.', so a '.' inside a name cannot stay
@@ -244,17 +81,44 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
         return run_as(work, convert_tree, src, dst, options, callbacks={
             name: kwargs.pop(name, None) for name in ("progress", "warn", "progress_total")}, **kwargs)
     if options.missing_ok and not os.path.lexists(src):
-        return ConvertReport(str(src), str(dst), "tree", (options.to_format or "maildir") + "-tree",
+        peer = registry.get(registry.SPOOL_FORMAT).default_peer
+        return ConvertReport(str(src), str(dst), "tree", (options.to_format or peer) + "-tree",
                              dry_run=options.dry_run)
     refuse_destination_inside(src, dst)
     strangers: list[Path] = []
     boxes = mailboxes(src, strangers)
     if not boxes:
         raise InputError(f"{src}: no mailboxes found in this folder tree")
-    src_kind = boxes[0][2] if boxes[0][0] == [] else "mbox"
-    dst_format = options.to_format or ("mbox" if src_kind == "maildir" else "maildir")
+    # a tree whose root is a mailbox is a Maildir++ tree; any other, a tree of mbox files
+    src_kind = boxes[0][2] if boxes[0][0] == [] else registry.SPOOL_FORMAT
+    dst_format = options.to_format or registry.get(src_kind).default_peer
+    row = registry.get(dst_format)
     total = ConvertReport(str(src), str(dst), "tree", dst_format + "-tree", dry_run=options.dry_run)
     total.verified = True if options.verify else None
+    _note_strangers(src, strangers, total)
+    maildirpp = row.tree_layout == "maildir++"
+    if maildirpp and not options.dry_run:        # the Maildir++ root is a Maildir too
+        registry.make_writer(dst, dst_format, fsync=options.fsync).open().close()
+    tag_file = None
+    if options.notmuch_tags is not None and not options.dry_run:
+        from .notmuch import TagFile
+        tag_file = TagFile(options.notmuch_tags)      # one file for every folder
+        options = replace(options, notmuch_tags=tag_file)
+    if options.layout == "fs" and not maildirpp:
+        raise UsageError(f"--layout fs makes Maildir folders; the destination here is {dst_format}")
+    placed = _placements(boxes, dst, maildirpp, options.layout == "fs")
+    folders = _convert_each(boxes, placed, src, dst, dst_format, options, total, kwargs)
+    if tag_file is not None:
+        save_tag_file(tag_file, options, total)
+    if folders and options.subscribe:
+        subscribe_folders(dst, folders, options, total)
+    if row.sbd_parent_mailbox and not options.dry_run:
+        _give_sbd_dirs_their_mailbox(dst, [t for t, _ in placed if t is not None])
+    return total
+
+
+def _note_strangers(src: Path, strangers: list[Path], total: ConvertReport) -> None:
+    """Warn of the links not followed and the files that are no mailbox: never left out in silence."""
     links = [p for p in strangers if p.is_symlink()]
     if links:
         shown = ", ".join(str(p.relative_to(src)) for p in links[:5])
@@ -263,67 +127,48 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
             f"nothing outside it): {shown}{', ...' if len(links) > 5 else ''}"),
             "files": [str(p) for p in links]})
         strangers = [p for p in strangers if p not in links]
-    if strangers:                                   # never left out in silence
+    if strangers:
         shown = ", ".join(str(p.relative_to(src)) for p in strangers[:5])
         total.warnings.append({"code": "files-not-converted", "message": (
             f"{len(strangers)} file(s) in the tree are no mailbox and were not converted: {shown}"
             f"{', ...' if len(strangers) > 5 else ''}"), "files": [str(p) for p in strangers]})
-    if dst_format == "maildir" and not options.dry_run:
-        from ..formats.maildirwriter import MaildirWriter
-        MaildirWriter(dst, fsync=options.fsync).open().close()   # the Maildir++ root is a Maildir too
-    tag_file = None
-    if options.notmuch_tags is not None and not options.dry_run:
-        from .notmuch import TagFile
-        tag_file = TagFile(options.notmuch_tags)      # one file for every folder
-        options = replace(options, notmuch_tags=tag_file)
-    folders: list[str] = []                         # Maildir++ folders made or added to
-    fs = options.layout == "fs"
-    if fs and dst_format != "maildir":
-        raise UsageError(f"--layout fs makes Maildir folders; the destination here is {dst_format}")
+
+
+def _placements(boxes: list[tuple[list[str], Path, str]], dst: Path, maildirpp: bool,
+                fs: bool) -> list[tuple[Path | None, str | None]]:
+    """(target, None) for each mailbox of the tree, or (None, why it has no safe name)."""
     if fs:
-        from ..formats import fslayout
-        placed = [fslayout.fs_target(parts, dst) for parts, _, _ in boxes]
-    else:                                           # each name one path component, or no target
-        placed = [(None, why) if (why := _name_problem(parts, dst_format)) else (_target(parts, dst, dst_format), None)
-                  for parts, _, _ in boxes]
-    targets = [target or dst for target, _ in placed]
-    for n, ((parts, path, fmt), target) in enumerate(zip(boxes, targets, strict=True)):
+        return [fslayout.fs_target(parts, dst) for parts, _, _ in boxes]
+    # each name one path component, or no target
+    return [(None, why) if (why := _name_problem(parts, maildirpp)) else (_target(parts, dst, maildirpp), None)
+            for parts, _, _ in boxes]
+
+
+def _convert_each(boxes: list[tuple[list[str], Path, str]], placed: list[tuple[Path | None, str | None]],
+                  src: Path, dst: Path, dst_format: str, options: ConvertOptions, total: ConvertReport,
+                  kwargs: dict[str, Any]) -> list[str]:
+    """Convert each mailbox into its target, summing into ``total``; the Maildir++ folders
+    made or added to (for the subscriptions). A write error stops the tree."""
+    fs = options.layout == "fs"
+    maildirpp = registry.get(dst_format).tree_layout == "maildir++"
+    folders: list[str] = []
+    for n, ((parts, path, fmt), (target, unsafe)) in enumerate(zip(boxes, placed, strict=True)):
+        target = target or dst
         folder = "/".join(parts) or "INBOX"
-        if placed[n][1] is not None:                # no safe name: said, and left out (that folder only)
+        if unsafe is not None:                      # no safe name: said, and left out (that folder only)
             shown = folder if folder.isprintable() else str(path.relative_to(src))
-            total.error(f"{shown}: not converted: {placed[n][1]}", code="folder-name-unsafe")
+            total.error(f"{shown}: not converted: {unsafe}", code="folder-name-unsafe")
             continue
         opts = replace(options, from_format=fmt, to_format=dst_format, in_tree=True)
-        try:
-            rep = convert_mailbox(path, target, opts, **kwargs)
-        except MboxtoolError as exc:
-            total.failed += 1
-            total.error(f"{folder}: {exc}")
-            continue
-        except PermissionError as exc:             # a folder the owner may not read: that folder only
-            total.failed += 1
-            total.error(f"{folder}: {exc.filename or path}: permission denied")
-            continue
-        except OSError as exc:                      # whatever one folder meets, the others go on
-            total.failed += 1
-            total.error(f"{folder}: {exc.strerror or exc}")
+        rep = _convert_folder(path, target, opts, folder, total, kwargs)
+        if rep is None:
             continue
         if fs and target != dst and not options.dry_run and target.is_dir():
             folders.append(fslayout.storage_name(parts))
-        elif dst_format == "maildir" and target != dst and not options.dry_run and target.is_dir():
+        elif maildirpp and target != dst and not options.dry_run and target.is_dir():
             mark_maildir_folder(target)
             folders.append(storage_name(target))
-        for name in ("converted", "skipped", "failed", "bytes", "quarantined"):
-            setattr(total, name, getattr(total, name) + getattr(rep, name))
-        total.quarantine_files += rep.quarantine_files
-        total.quarantine_spans += [{**s, "folder": folder} for s in rep.quarantine_spans]
-        total.errors += [{**e, "message": f"{folder}: {e['message']}"} for e in rep.errors]
-        total.excluded += [{**e, "folder": folder} for e in rep.excluded]
-        total.warnings += [{**e, "folder": folder} for e in rep.warnings]
-        if rep.verified is False:
-            total.verified = False
-        total.moved = total.moved or rep.moved
-        total.stopped = total.stopped or rep.stopped
+        _add_folder(total, rep, folder)
         if rep.write_error is not None and n + 1 < len(boxes):
             # a write error (a full disk, a quota, a read-only mount) would fail every folder
             total.stopped = True
@@ -331,13 +176,40 @@ def convert_tree(src: Path, dst: Path, options: ConvertOptions, owner: str | Non
             total.error(f"{folder}: the run stopped here; {left} more folder(s) not attempted "
                         "(a re-run continues where this one stopped)")
             break
-    if tag_file is not None:
-        save_tag_file(tag_file, options, total)
-    if folders and options.subscribe:
-        subscribe_folders(dst, folders, options, total)
-    if dst_format == "mbox" and not options.dry_run:
-        _give_sbd_dirs_their_mailbox(dst, [t for t, _ in placed if t is not None])
-    return total
+    return folders
+
+
+def _convert_folder(path: Path, target: Path, opts: ConvertOptions, folder: str, total: ConvertReport,
+                    kwargs: dict[str, Any]) -> ConvertReport | None:
+    """One folder of the tree; None, with an error in ``total``, when it could not be converted
+    (whatever one folder meets, the others go on)."""
+    try:
+        return convert_mailbox(path, target, opts, **kwargs)
+    except MboxtoolError as exc:
+        total.failed += 1
+        total.error(f"{folder}: {exc}")
+    except PermissionError as exc:             # a folder the owner may not read: that folder only
+        total.failed += 1
+        total.error(f"{folder}: {exc.filename or path}: permission denied")
+    except OSError as exc:
+        total.failed += 1
+        total.error(f"{folder}: {exc.strerror or exc}")
+    return None
+
+
+def _add_folder(total: ConvertReport, rep: ConvertReport, folder: str) -> None:
+    """Sum the report of one folder into the tree's, each entry naming its folder."""
+    for name in ("converted", "skipped", "failed", "bytes", "quarantined"):
+        setattr(total, name, getattr(total, name) + getattr(rep, name))
+    total.quarantine_files += rep.quarantine_files
+    total.quarantine_spans += [{**s, "folder": folder} for s in rep.quarantine_spans]
+    total.errors += [{**e, "message": f"{folder}: {e['message']}"} for e in rep.errors]
+    total.excluded += [{**e, "folder": folder} for e in rep.excluded]
+    total.warnings += [{**e, "folder": folder} for e in rep.warnings]
+    if rep.verified is False:
+        total.verified = False
+    total.moved = total.moved or rep.moved
+    total.stopped = total.stopped or rep.stopped
 
 
 def _give_sbd_dirs_their_mailbox(dst: Path, targets: list[Path]) -> None:

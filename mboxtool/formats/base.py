@@ -75,6 +75,7 @@ class MailboxWriter:
     adds_final_newline = False      # a message not ending in a newline is given one
     writes_in_thread = False        # detach()/write_out() let a thread write while the run reads on
     keyword_places = "dovecot"      # --keywords: where keywords go, for writers that place them
+    plans_by_digest = False         # add(msg, plan(msg, digest, parts)): a name made from the digest
     warnings: Sequence[dict] = ()   # warnings for the report, read once the run is done
 
     def open(self) -> MailboxWriter:
@@ -84,6 +85,11 @@ class MailboxWriter:
     def add(self, msg: Any) -> bool:
         """Queue one message for writing."""
         raise NotImplementedError
+
+    def plan(self, msg: Any, digest: int | None = None, parts: Any = None) -> Any:
+        """How add() is to store ``msg``, from the digest (and bytes) the caller has already
+        (only where ``plans_by_digest``)."""
+        raise NotImplementedError(f"{self.format} does not plan by digest")
 
     def commit(self) -> Any:
         """Make everything added so far durable."""

@@ -1,4 +1,4 @@
-"""Format detection from content (docs/formats.md §9)."""
+"""Format detection from content (docs/formats.md §9); registry.detect_format asks it."""
 
 from __future__ import annotations
 
@@ -9,19 +9,13 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..fs.safefs import open_regular
-from . import registry
 from .compression import compression_of, decompress
 from .eml import is_message_file
 from .maildirfiles import is_control_file
 from .mboxscan import BOM, first_separator
 from .mh import is_mh
 
-FORMATS = tuple(name for name, row in registry.FORMATS.items() if row.detected)
-SOURCE_FORMATS = tuple(registry.FORMATS)  # eml: message files, read when asked for, never detected
-FILE_FORMATS = tuple(name for name, row in registry.FORMATS.items() if row.is_file)
 SNIFF = 64 << 10
-
-
 
 
 def _describe(head: bytes) -> str:
@@ -69,8 +63,8 @@ def inner_mbox(path: Path) -> Path:
     return path
 
 
-def detect_format(path: Path) -> str:
-    """The format of the mailbox at ``path``; InputError naming what was found otherwise.
+def sniff_format(path: Path) -> str:
+    """The format of the mailbox at ``path``, from its content (ask registry.detect_format); InputError naming what was found otherwise.
 
     A file is an mbox when the scanner finds a message in its first 64 KiB (is_mbox_head):
     also one with bytes before its first From_ line, which every command then reads as an
@@ -174,13 +168,3 @@ def _dir_hint(path: Path, visible: list[str]) -> str:
     if files and 2 * sum(is_message_file(path / n) for n in files) >= len(files):
         return " (message files? --from eml reads each as one message)"
     return " (--recursive converts a folder tree)"
-
-
-def normalize_format(name: str | None) -> str | None:
-    """Lower-cased format name; InputError for an unknown one."""
-    if name is None:
-        return None
-    low = name.lower()
-    if low not in SOURCE_FORMATS:
-        raise InputError(f"unknown format {name!r}: use one of {', '.join(SOURCE_FORMATS)}")
-    return low

@@ -34,6 +34,7 @@ class MaildirWriter(MailboxWriter):
     """Delivers messages into a Maildir: tmp/ then link() into new/ or cur/, durable per batch."""
 
     format = "maildir"
+    plans_by_digest = True
 
     def __init__(self, path: Path, fsync: bool = True, batch: int = 256, folder: bool = False,
                  lock: bool = True, lock_timeout: float = 30, **_: object):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
-from ..formats.detect import FORMATS
+from ..formats.registry import detected
 
 COLUMNS = ("source", "destination", "owner", "format", "recursive")
 REQUIRED = ("source", "destination")
@@ -86,8 +86,8 @@ def _row(cells: dict[str, str], number: int, where: str) -> Row:
         if not cells[column]:
             raise UsageError(f"{where}: empty {column}")
     fmt = cells.get("format") or None
-    if fmt is not None and fmt.lower() not in FORMATS:
-        raise UsageError(f"{where}: unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    if fmt is not None and fmt.lower() not in detected():
+        raise UsageError(f"{where}: unknown format {fmt!r} (use {', '.join(detected())})")
     recursive = cells.get("recursive") or None
     if recursive is not None:
         if recursive.lower() not in _BOOLEANS:
