@@ -1009,7 +1009,7 @@ def test_a_nul_run_is_converted_as_it_is_and_reported_with_its_offset(invoke, tm
 
 def test_an_unforeseen_error_is_one_line_and_exit_2(invoke, tmp_path, monkeypatch):
     """A bug met on odd input still gives one line on stderr, never a traceback."""
-    import mboxtool.cli as cli_mod
+    import mboxtool.cli.convert_command as cli_mod
 
     def broken(*args, **kwargs):
         raise AssertionError("n >= 0")

@@ -6,7 +6,7 @@ import errno
 import os
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from ..model import flags
 from ..model.digest import exact_digest, replaces_known, short_digest
 from ..model.digesttable import DigestTable
 from ..model.message import OUTSIDE_NOTES, MailMessage, is_empty_message, nul_runs, outside_any_message
+from ..problems import Problem
 from . import checkpoint
 from .sinks import BatchResult, ForkSink, InlineSink, ThreadSink, WriterStopped
 
@@ -76,11 +77,11 @@ class ConvertReport:
     bytes: int = 0
     seconds: float = 0.0
     verified: bool | None = None
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
     source_variant: str | None = None
     variant_evidence: list[str] = field(default_factory=list)
-    excluded: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[dict[str, Any]] = field(default_factory=list)
+    excluded: list[Problem] = field(default_factory=list)      # messages left out on purpose (their "reason")
+    warnings: list[Problem] = field(default_factory=list)
     dry_run: bool = False
     moved: bool = False
     resumed_at: int | None = None         # byte offset where an unchanged source was resumed
@@ -96,11 +97,24 @@ class ConvertReport:
         return self.failed == 0 and self.verified is not False and not self.errors
 
     def error(self, message: str, key: str | None = None, **extra: Any) -> None:
+        """An error: a message that failed, or a part of the run that could not be done."""
         entry: dict[str, Any] = {"message": message}
         if key is not None:
             entry["key"] = key
         entry.update({k: v for k, v in extra.items() if v is not None})
-        self.errors.append(entry)
+        self.errors.append(Problem.entry("error", entry))
+
+    def warn(self, entry: dict[str, Any]) -> None:
+        """A warning, given as its ``--json`` entry (``code`` first)."""
+        self.warnings.append(Problem.entry("warning", entry))
+
+    def add_warnings(self, entries: Iterable[dict[str, Any]]) -> None:
+        """The warnings a reader, a writer or the notmuch tag file made, as their entries."""
+        self.warnings += [Problem.entry("warning", entry) for entry in entries]
+
+    def exclude(self, entry: dict[str, Any]) -> None:
+        """A message left out on purpose, given as its ``--json`` entry (``key``, ``reason``)."""
+        self.excluded.append(Problem.entry("warning", entry))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,7 +127,8 @@ class ConvertReport:
             "stopped": self.stopped, "subscribed": self.subscribed,
             "quarantined": self.quarantined, "quarantine_files": self.quarantine_files,
             "quarantine_spans": self.quarantine_spans,
-            "errors": self.errors, "excluded": self.excluded, "warnings": self.warnings,
+            "errors": [p.to_dict() for p in self.errors], "excluded": [p.to_dict() for p in self.excluded],
+            "warnings": [p.to_dict() for p in self.warnings],
         }
 
 
@@ -142,7 +157,7 @@ def _note_nul_run(msg: MailMessage, report: ConvertReport) -> None:
     if run is None:
         return
     at = msg.offset + (len(msg.from_line) + 1 if msg.from_line is not None else 0) + run[0]
-    report.warnings.append({"code": "nul-run", "key": msg.key, "offset": at, "message":
+    report.warn({"code": "nul-run", "key": msg.key, "offset": at, "message":
                             f"message {msg.key} holds a run of {run[1] - run[0]} NUL bytes (damage from a "
                             "crashed write; a message after it may be merged into this one; "
                             "'mboxtool repair' cuts the run out)"})
@@ -156,7 +171,7 @@ def _note_unknown_flags(msg: MailMessage, report: ConvertReport) -> None:
     if note is None:
         return
     chars = note.split(":", 1)[1]
-    report.warnings.append({"code": "unknown-flag", "key": msg.key, "message":
+    report.warn({"code": "unknown-flag", "key": msg.key, "message":
                             f"{chars!r} after ':2,' are no Maildir flags; kept as keywords "
                             + ", ".join(f"$MaildirFlag_{c}" for c in chars)})
 
@@ -168,7 +183,7 @@ def _empty(msg: MailMessage, report: ConvertReport) -> bool:
     body = len(msg.headers.raw) if msg.headers is not None else None    # parsed by the reader
     if not is_empty_message(msg.data, body):
         return False
-    report.excluded.append({"key": msg.key, "reason": "empty message (no content besides mailbox state)",
+    report.exclude({"key": msg.key, "reason": "empty message (no content besides mailbox state)",
                             **({"offset": msg.offset} if msg.offset is not None else {})})
     return True
 
@@ -182,7 +197,7 @@ def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
         return False
     if not outside_any_message(msg):
         if where == "outside-delimiters":
-            report.warnings.append({"code": "text-outside-messages", "key": msg.key, "offset": msg.offset,
+            report.warn({"code": "text-outside-messages", "key": msg.key, "offset": msg.offset,
                                     "message": f"message {msg.key} lay outside the delimiters of any message "
                                                "(a lost or broken delimiter line); converted, as it starts "
                                                "like a message"})
@@ -295,7 +310,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
             return
         if code in ("garbage-before-first-from", "cr-line-endings", "truncated-message",
                     "duplicate-unique", "empty-file", "foreign-file", "vanished-file", "not-a-message"):
-            report.warnings.append({"code": code, **{k: v for k, v in info.items()
+            report.warn({"code": code, **{k: v for k, v in info.items()
                                                       if isinstance(v, (int, str, bool))}})
 
     reader = make_reader(src, src_format, variant=opts.source_variant, from_tz=opts.from_tz,
@@ -319,7 +334,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
             report.failed += 1
             report.error(f"cannot be read: {why}", key)
         for msg, reason in reader.skipped:
-            report.excluded.append({"key": msg.key, "reason": reason,
+            report.exclude({"key": msg.key, "reason": reason,
                                     **({"offset": msg.offset} if msg.offset is not None else {})})
     if tag_file is not None:
         save_tag_file(tag_file, opts, report)
@@ -339,7 +354,7 @@ def save_tag_file(tag_file: Any, opts: ConvertOptions, report: ConvertReport) ->
         tag_file.save(opts.fsync)
     except OSError as exc:
         report.error(f"{tag_file.path}: cannot write the notmuch tags: {exc.strerror or exc}")
-    report.warnings += tag_file.warnings()
+    report.add_warnings(tag_file.warnings())
 
 
 def _join_maildirpp_root(dst: Path, opts: ConvertOptions, report: ConvertReport) -> None:
@@ -372,7 +387,7 @@ def subscribe_folders(root: Path, names: list[str], opts: ConvertOptions, report
             added += [n for n in subscribe_courier(root, names, fsync=opts.fsync) if n not in added]
     except OSError as exc:
         shown = ", ".join(n.replace("\t", ".") for n in names[:3]) + (", ..." if len(names) > 3 else "")
-        report.warnings.append({"code": "folders-not-subscribed", "message": (
+        report.warn({"code": "folders-not-subscribed", "message": (
             f"{root / 'subscriptions'}: cannot add {shown} ({exc.strerror or exc}); IMAP clients "
             "that show only subscribed folders will not list them until subscribed "
             "(doveadm mailbox subscribe)")})
@@ -388,7 +403,7 @@ def _note_stale_tmp(src: Path, report: ConvertReport) -> None:
     stale = stale_tmp_files(src)
     if stale:
         shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
-        report.warnings.append({"code": "stale-tmp-files", "message": (
+        report.warn({"code": "stale-tmp-files", "message": (
             f"{len(stale)} file(s) in tmp/ older than 36 hours were not converted: deliveries "
             f"abandoned before they reached new/ ({shown}); 'mboxtool validate' lists them")})
 
@@ -409,7 +424,7 @@ def _note_subfolders(src: Path, src_format: str, report: ConvertReport) -> None:
         names = [sbd.name] if sbd.is_dir() and any(sbd.iterdir()) else []
     if names:
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-        report.warnings.append({"code": "subfolders-not-converted",
+        report.warn({"code": "subfolders-not-converted",
                                 "message": f"{len(names)} subfolder(s) not converted ({shown}); "
                                            "--recursive converts the whole folder tree"})
 
@@ -560,8 +575,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 account(result)
         if failures:
             _report_write_failure(failures, report, read_to_end)
-        report.warnings += writer.keyword_warnings()   # keywords beyond Dovecot's 26 letters
-        report.warnings += writer.warnings
+        report.add_warnings(writer.keyword_warnings())   # keywords beyond Dovecot's 26 letters
+        report.add_warnings(writer.warnings)
         if opts.move and not aborted:
             if report.failed and spans_needed:
                 starts.extend(m.offset for m, _ in reader.skipped if m.offset is not None)
@@ -572,7 +587,7 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                 checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync,
                                 reader.identity, taken, report.converted + report.skipped)
             except OSError as exc:                 # the mail is in; only the shortcut for next time is not
-                report.warnings.append({"code": "state-not-saved", "message":
+                report.warn({"code": "state-not-saved", "message":
                                         f"{state}: cannot record how far this run read ({exc.strerror or exc}); "
                                         "the next run reads the whole source again, converting nothing twice"})
     finally:
@@ -590,7 +605,7 @@ def _quoting_blind(fmt: str, variant: str) -> bool:
 def _note_final_newline(msg: MailMessage, report: ConvertReport) -> None:
     """The destination ends every entry with a line end (an mboxo or mboxrd entry, MMDF,
     Babyl): a message without a final newline is stored one byte longer, and said so."""
-    report.warnings.append({"code": "final-newline-added", "key": msg.key, "message":
+    report.warn({"code": "final-newline-added", "key": msg.key, "message":
                             f"a message without a final newline; {report.destination_format} adds one "
                             "(an mbox written with --variant mboxcl2 keeps such a message exactly)"})
 
@@ -679,7 +694,7 @@ def _remove_moved(reader: Any, keys: list[str], report: ConvertReport) -> None:
     """--move: remove from SRC what is now durable in DST (§7.5)."""
     if reader.removes_whole_file:
         if report.failed > report.quarantined:
-            report.warnings.append({"code": "move-incomplete",
+            report.warn({"code": "move-incomplete",
                                     "message": f"{report.source}: kept unchanged because "
                                                f"{report.failed} messages could not be converted"})
             return
@@ -692,7 +707,7 @@ def _remove_moved(reader: Any, keys: list[str], report: ConvertReport) -> None:
                 count += 1
             except FileNotFoundError:
                 pass
-        report.warnings += reader.after_removing(keys, size, count)
+        report.add_warnings(reader.after_removing(keys, size, count))
     report.moved = True
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-from .cli_common import FORMAT, SOURCE_FORMAT, VARIANT, UnusableInput, json_option, quiet_option
-from .errors import UsageError
-from .migrate.manifest import Row, read_manifest, read_users, spool_rows
-from .migrate.run import MailboxResult, MigrateOptions, Migration, exit_code, source_size, summarize
-from .migrate.sharding import parse_shard, shard_of
-from .output import ProgressBar, dump_document
+from ..errors import UsageError
+from ..migrate.manifest import Row, read_manifest, read_users, spool_rows
+from ..migrate.run import MailboxResult, MigrateOptions, Migration, exit_code, source_size, summarize
+from ..migrate.sharding import parse_shard, shard_of
+from ..render import ProgressBar, dump_document
+from .common import FORMAT, SOURCE_FORMAT, VARIANT, UnusableInput, json_option, quiet_option
 
 
 def _convert_args(**opts) -> list[str]:
@@ -156,7 +156,7 @@ def migrate(manifest, spool, to_template, users_file, jobs, shard, dry_run, log_
         jobs=jobs or os.cpu_count() or 1)
     log = None
     if log_file and not dry_run:
-        from .migrate.runlog import RunLog
+        from ..migrate.runlog import RunLog
         try:
             log = RunLog(Path(log_file))
         except OSError as exc:
