@@ -92,15 +92,24 @@ class Problem(Mapping):
     def __getitem__(self, name: str) -> Any:
         if name not in self._names():
             raise KeyError(name)
-        name = _ALIASES.get(name, name)
-        return getattr(self, name) if name in _ATTRIBUTES else self.detail[name]
+        return self._value(name)
 
     def __len__(self) -> int:
         return len(self._names())
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` entry."""
-        return {name: self[name] for name in self}
+        if self.fields is not None:
+            return {name: self._value(name) for name in self.fields}
+        entry = {"code": self.code, "severity": self.severity, "message": self.message}
+        for name in _PLACES:                # validate's shape: the places that are known
+            if getattr(self, name) is not None:
+                entry[name] = getattr(self, name)
+        return {**entry, **self.detail} if self.detail else entry
+
+    def _value(self, name: str) -> Any:
+        name = _ALIASES.get(name, name)
+        return getattr(self, name) if name in _ATTRIBUTES else self.detail[name]
 
 
 def count(problems: list[Problem], severity: str) -> int:
