@@ -63,7 +63,8 @@ class Problem(Mapping):
         """The problem whose ``--json`` entry is ``fields`` (a dict a reader or writer made)."""
         known = {_ALIASES.get(name, name): value for name, value in fields.items()
                  if _ALIASES.get(name, name) in _ATTRIBUTES}
-        detail = {name: value for name, value in fields.items() if _ALIASES.get(name, name) not in _ATTRIBUTES}
+        detail = {name: value for name, value in fields.items()
+                  if _ALIASES.get(name, name) not in _ATTRIBUTES}
         known.setdefault("code", None)
         known["severity"] = known.get("severity") or severity
         return cls(**known, detail=detail, fields=tuple(fields))
@@ -71,7 +72,8 @@ class Problem(Mapping):
     def amended(self, **changes: Any) -> Problem:
         """A copy with ``changes``; a field the entry did not have is added at its end."""
         names = self._names()
-        new = replace(self, detail=dict(self.detail), fields=names + tuple(n for n in changes if n not in names))
+        added = tuple(name for name in changes if name not in names)
+        new = replace(self, detail=dict(self.detail), fields=names + added)
         for name, value in changes.items():
             name = _ALIASES.get(name, name)
             if name in _ATTRIBUTES:

@@ -42,8 +42,9 @@ class RepairReport:
 
     def fixed(self, code: str, message: str, line: int | None = None, **extra: Any) -> None:
         """A finding mended in the copy (its ``--json`` entry: code, message, line, then ``extra``)."""
-        self.repaired.append(Problem.entry(SEVERITY.get(code, "warning"), {
-            "code": code, "message": message, "line": line, **{k: v for k, v in extra.items() if v is not None}}))
+        entry = {"code": code, "message": message, "line": line,
+                 **{k: v for k, v in extra.items() if v is not None}}
+        self.repaired.append(Problem.entry(SEVERITY.get(code, "warning"), entry))
 
     @property
     def ok(self) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import ExitStatus, LockTimeout, MboxtoolError
 from .fs.privsep import allow_result, plan, run_as
-from .problems import SEVERITY, SEVERITIES, Problem
+from .problems import SEVERITIES, SEVERITY, Problem
 from .validate import ValidationReport, validate_mailbox
 
 

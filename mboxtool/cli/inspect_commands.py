@@ -13,7 +13,6 @@ from ..model.dates import asctime_utc
 from ..model.message import header_end
 from ..render import RowPrinter, dump_document, info_text, tree_document, tree_text
 from .common import (
-    JSON_HELP,
     UnusableInput,
     as_owner_of,
     damage_note,

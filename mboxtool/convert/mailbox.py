@@ -158,9 +158,9 @@ def _note_nul_run(msg: MailMessage, report: ConvertReport) -> None:
         return
     at = msg.offset + (len(msg.from_line) + 1 if msg.from_line is not None else 0) + run[0]
     report.warn({"code": "nul-run", "key": msg.key, "offset": at, "message":
-                            f"message {msg.key} holds a run of {run[1] - run[0]} NUL bytes (damage from a "
-                            "crashed write; a message after it may be merged into this one; "
-                            "'mboxtool repair' cuts the run out)"})
+                 f"message {msg.key} holds a run of {run[1] - run[0]} NUL bytes (damage from a "
+                 "crashed write; a message after it may be merged into this one; "
+                 "'mboxtool repair' cuts the run out)"})
 
 
 def _note_unknown_flags(msg: MailMessage, report: ConvertReport) -> None:
@@ -172,8 +172,8 @@ def _note_unknown_flags(msg: MailMessage, report: ConvertReport) -> None:
         return
     chars = note.split(":", 1)[1]
     report.warn({"code": "unknown-flag", "key": msg.key, "message":
-                            f"{chars!r} after ':2,' are no Maildir flags; kept as keywords "
-                            + ", ".join(f"$MaildirFlag_{c}" for c in chars)})
+                 f"{chars!r} after ':2,' are no Maildir flags; kept as keywords "
+                 + ", ".join(f"$MaildirFlag_{c}" for c in chars)})
 
 
 def _empty(msg: MailMessage, report: ConvertReport) -> bool:
@@ -184,7 +184,7 @@ def _empty(msg: MailMessage, report: ConvertReport) -> bool:
     if not is_empty_message(msg.data, body):
         return False
     report.exclude({"key": msg.key, "reason": "empty message (no content besides mailbox state)",
-                            **({"offset": msg.offset} if msg.offset is not None else {})})
+                    **({"offset": msg.offset} if msg.offset is not None else {})})
     return True
 
 
@@ -198,9 +198,9 @@ def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
     if not outside_any_message(msg):
         if where == "outside-delimiters":
             report.warn({"code": "text-outside-messages", "key": msg.key, "offset": msg.offset,
-                                    "message": f"message {msg.key} lay outside the delimiters of any message "
-                                               "(a lost or broken delimiter line); converted, as it starts "
-                                               "like a message"})
+                         "message": f"message {msg.key} lay outside the delimiters of any message "
+                                    "(a lost or broken delimiter line); converted, as it starts "
+                                    "like a message"})
         return False
     report.failed += 1
     if where == "outside-delimiters":
@@ -311,7 +311,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
         if code in ("garbage-before-first-from", "cr-line-endings", "truncated-message",
                     "duplicate-unique", "empty-file", "foreign-file", "vanished-file", "not-a-message"):
             report.warn({"code": code, **{k: v for k, v in info.items()
-                                                      if isinstance(v, (int, str, bool))}})
+                                           if isinstance(v, (int, str, bool))}})
 
     reader = make_reader(src, src_format, variant=opts.source_variant, from_tz=opts.from_tz,
                          lock=opts.lock, lock_timeout=opts.lock_timeout,
@@ -335,7 +335,7 @@ def convert_mailbox(src: Path, dst: Path, options: ConvertOptions | None = None,
             report.error(f"cannot be read: {why}", key)
         for msg, reason in reader.skipped:
             report.exclude({"key": msg.key, "reason": reason,
-                                    **({"offset": msg.offset} if msg.offset is not None else {})})
+                            **({"offset": msg.offset} if msg.offset is not None else {})})
     if tag_file is not None:
         save_tag_file(tag_file, opts, report)
     if not opts.in_tree:
@@ -425,8 +425,8 @@ def _note_subfolders(src: Path, src_format: str, report: ConvertReport) -> None:
     if names:
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         report.warn({"code": "subfolders-not-converted",
-                                "message": f"{len(names)} subfolder(s) not converted ({shown}); "
-                                           "--recursive converts the whole folder tree"})
+                     "message": f"{len(names)} subfolder(s) not converted ({shown}); "
+                                "--recursive converts the whole folder tree"})
 
 
 def _dry_run(reader: Any, src_format: str, dst: Path, dst_format: str,
@@ -588,8 +588,8 @@ def _run(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Convert
                                 reader.identity, taken, report.converted + report.skipped)
             except OSError as exc:                 # the mail is in; only the shortcut for next time is not
                 report.warn({"code": "state-not-saved", "message":
-                                        f"{state}: cannot record how far this run read ({exc.strerror or exc}); "
-                                        "the next run reads the whole source again, converting nothing twice"})
+                             f"{state}: cannot record how far this run read ({exc.strerror or exc}); "
+                             "the next run reads the whole source again, converting nothing twice"})
     finally:
         writer.close()
     if opts.verify and not aborted:
@@ -606,8 +606,8 @@ def _note_final_newline(msg: MailMessage, report: ConvertReport) -> None:
     """The destination ends every entry with a line end (an mboxo or mboxrd entry, MMDF,
     Babyl): a message without a final newline is stored one byte longer, and said so."""
     report.warn({"code": "final-newline-added", "key": msg.key, "message":
-                            f"a message without a final newline; {report.destination_format} adds one "
-                            "(an mbox written with --variant mboxcl2 keeps such a message exactly)"})
+                 f"a message without a final newline; {report.destination_format} adds one "
+                 "(an mbox written with --variant mboxcl2 keeps such a message exactly)"})
 
 
 def _account(result: BatchResult, report: ConvertReport, expected: dict, moved_keys: list[str],
@@ -695,8 +695,8 @@ def _remove_moved(reader: Any, keys: list[str], report: ConvertReport) -> None:
     if reader.removes_whole_file:
         if report.failed > report.quarantined:
             report.warn({"code": "move-incomplete",
-                                    "message": f"{report.source}: kept unchanged because "
-                                               f"{report.failed} messages could not be converted"})
+                         "message": f"{report.source}: kept unchanged because "
+                                    f"{report.failed} messages could not be converted"})
             return
         reader.remove_all()
     else:

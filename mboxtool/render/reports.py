@@ -13,8 +13,9 @@ def validation_text(report: Any, strict: bool = False, shown: int = 5) -> str:
     head = f"{report.path}: {report.format}"
     if report.variant:
         head += f" ({report.variant}: {'; '.join(report.variant_evidence)})"
-    lines = [head, f"  {report.messages} messages; {report.count('error')} errors, "
-                   f"{report.count('warning')} warnings, {report.count('info')} notes"]
+    counts = (f"  {report.messages} messages; {report.count('error')} errors, "
+              f"{report.count('warning')} warnings, {report.count('info')} notes")
+    lines = [head, counts]
     by_code: dict[str, list[Any]] = {}
     for p in report.problems:
         by_code.setdefault(p.code, []).append(p)
@@ -65,7 +66,8 @@ def convert_notes(report: Any, quiet: bool = False) -> list[str]:
         lines += [f"mboxtool: warning: {report.source}: message {item.key} not converted: {item.message}"
                   for item in report.excluded]
         for item in report.warnings:
-            where = f" at offset {item.offset}" if "offset" in item else f" ({item.key})" if "key" in item else ""
+            where = f" at offset {item.offset}" if "offset" in item else \
+                f" ({item.key})" if "key" in item else ""
             lines.append(f"mboxtool: warning: {report.source}: {item.message or item.code}{where}")
     for err in report.errors:
         where = f"message {err.key}: " if "key" in err else ""
