@@ -39,7 +39,7 @@ _PLACES = ("line", "offset", "key")
 _ALIASES = {"reason": "message"}         # convert's ``excluded`` entries call their sentence "reason"
 
 
-@dataclass
+@dataclass(eq=False)
 class Problem(Mapping):
     """One finding: a stable code, a severity, a sentence, and where it is (line, byte
     offset, message key). ``detail`` holds the further fields of its ``--json`` entry
@@ -98,6 +98,20 @@ class Problem(Mapping):
 
     def __len__(self) -> int:
         return len(self._names())
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a problem with the same attributes, and to a mapping equal to its entry."""
+        if isinstance(other, Problem):
+            return self._identity() == other._identity()
+        if isinstance(other, Mapping):
+            return self.to_dict() == dict(other)
+        return NotImplemented
+
+    __hash__ = None                     # type: ignore[assignment]  (mutable: validate lowers severities)
+
+    def _identity(self) -> tuple:
+        return (self.code, self.severity, self.message, self.line, self.offset, self.key, self.detail,
+                self._names())
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` entry."""
