@@ -6,7 +6,7 @@ The public API (docs/library.md); the modules behind it are laid out by layer:
 """
 
 from .convert import ConvertOptions, ConvertReport, convert_mailbox, convert_tree
-from .errors import InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError, WriteFailed
+from .errors import ExitStatus, InputError, LockTimeout, MboxtoolError, SourceChanged, UsageError, WriteFailed
 from .formats.babyl import BabylReader, BabylWriter
 from .formats.eml import EmlReader
 from .formats.maildir import MaildirReader
@@ -18,15 +18,17 @@ from .formats.mmdf import MMDFReader, MMDFWriter
 from .formats.registry import FORMATS, detect_format, make_reader, make_writer
 from .inspection import mailbox_info
 from .model.message import MailMessage
-from .repair import repair_mailbox
-from .validate import validate_mailbox
-from .validate_many import validate_paths
+from .problems import Problem
+from .repair import RepairReport, repair_mailbox
+from .validate import ValidationReport, validate_mailbox
+from .validate_many import ValidationSet, validate_paths
 from .version import __version__
 
 __all__ = [
-    "FORMATS", "BabylReader", "BabylWriter", "ConvertOptions", "ConvertReport", "EmlReader", "InputError",
-    "LockTimeout", "MHReader", "MHWriter", "MMDFReader", "MMDFWriter", "MailMessage", "MaildirReader",
-    "MaildirWriter", "MboxReader", "MboxWriter", "MboxtoolError", "SourceChanged", "UsageError", "WriteFailed",
-    "__version__", "convert_mailbox", "convert_tree", "detect_format", "mailbox_info", "make_reader",
-    "make_writer", "repair_mailbox", "validate_mailbox", "validate_paths",
+    "FORMATS", "BabylReader", "BabylWriter", "ConvertOptions", "ConvertReport", "EmlReader", "ExitStatus",
+    "InputError", "LockTimeout", "MHReader", "MHWriter", "MMDFReader", "MMDFWriter", "MailMessage",
+    "MaildirReader", "MaildirWriter", "MboxReader", "MboxWriter", "MboxtoolError", "Problem", "RepairReport",
+    "SourceChanged", "UsageError", "ValidationReport", "ValidationSet", "WriteFailed", "__version__",
+    "convert_mailbox", "convert_tree", "detect_format", "mailbox_info", "make_reader", "make_writer",
+    "repair_mailbox", "validate_mailbox", "validate_paths",
 ]

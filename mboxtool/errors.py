@@ -1,4 +1,19 @@
-"""Typed errors of the library; the CLI turns each into one stderr line and an exit code."""
+"""Typed errors of the library, and the exit statuses of the command line, which turns each
+error into one stderr line and an exit status."""
+
+import enum
+import signal
+
+
+class ExitStatus(enum.IntEnum):
+    """The exit status of every command (README, docs/README.md)."""
+
+    OK = 0                              # done; no problem found
+    PROBLEMS = 1                        # done, and problems were found or some messages failed
+    UNUSABLE = 2                        # an input that cannot be used, or a usage error
+    TEMPFAIL = 75                       # a lock not had in time (EX_TEMPFAIL): try again later
+    SIGINT = 128 + signal.SIGINT        # interrupted (the shell's convention)
+    SIGTERM = 128 + signal.SIGTERM
 
 
 class MboxtoolError(Exception):

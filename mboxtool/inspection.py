@@ -127,12 +127,12 @@ def domain_of(address: str) -> str:
 class Inspection:
     """An open mailbox to inspect: rows streamed in mailbox order, damage noted as seen."""
 
-    def __init__(self, path: Path, fmt: str | None = None, variant: str | None = None,
+    def __init__(self, path: Path, fmt: str | None = None, source_variant: str | None = None,
                  lock: bool = True, lock_timeout: float = 30, from_tz: str = "auto"):
         self.path = inner_mbox(path)
         self.format = normalize_format(fmt) or detect_format(self.path)
         self.damage: Counter[str] = Counter()
-        self.reader = make_reader(self.path, self.format, variant=variant, from_tz=from_tz, lock=lock,
+        self.reader = make_reader(self.path, self.format, variant=source_variant, from_tz=from_tz, lock=lock,
                                   lock_timeout=lock_timeout, include_expunged=True,
                                   event=lambda code, phantom=False, **_: self._note(
                                       "possible-phantom-split" if phantom else code))
@@ -228,7 +228,7 @@ class Info:
         }
 
 
-def mailbox_info(path: Path, fmt: str | None = None, variant: str | None = None,
+def mailbox_info(path: Path, fmt: str | None = None, source_variant: str | None = None,
                  lock: bool = True, lock_timeout: float = 30,
                  progress: Callable[[int], None] | None = None,
                  progress_total: Callable[[int | None, str], None] | None = None,
@@ -238,7 +238,7 @@ def mailbox_info(path: Path, fmt: str | None = None, variant: str | None = None,
     ``progress_total`` and ``progress``: for a progress bar, as convert_mailbox has them.
     ``from_tz``: the zone of zoneless From_ dates, as convert reads them.
     """
-    with Inspection(path, fmt, variant, lock, lock_timeout, from_tz) as insp:
+    with Inspection(path, fmt, source_variant, lock, lock_timeout, from_tz) as insp:
         info = Info(str(path), insp.format, insp.variant, insp.evidence)
         if progress_total:
             progress_total(*insp.reader.progress_size())
@@ -254,12 +254,12 @@ def mailbox_info(path: Path, fmt: str | None = None, variant: str | None = None,
     return info
 
 
-def find_message(path: Path, index: int, fmt: str | None = None, variant: str | None = None,
+def find_message(path: Path, index: int, fmt: str | None = None, source_variant: str | None = None,
                  lock: bool = True, lock_timeout: float = 30) -> MailMessage | None:
     """Message ``index`` (1-based, as ``list`` numbers them), or None when out of range."""
     if index < 1:
         return None
-    with Inspection(path, fmt, variant, lock, lock_timeout) as insp:
+    with Inspection(path, fmt, source_variant, lock, lock_timeout) as insp:
         for i, msg in enumerate(insp.messages(), 1):
             if i == index:
                 return msg

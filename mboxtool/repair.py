@@ -12,9 +12,9 @@ from typing import Any
 from .convert.mailbox import ConvertOptions, convert_mailbox
 from .errors import UsageError, WriteFailed
 from .formats.mbox import MboxReader
-from .formats.registry import detect_format, inner_mbox, normalize_format
 from .formats.mboxscan import MboxScanner, ScannedMessage
 from .formats.mboxwriter import MboxWriter
+from .formats.registry import detect_format, inner_mbox, normalize_format
 from .model.digest import repaired_from_line, short_digest
 from .model.message import (
     SEPARATOR_LINES,
@@ -24,50 +24,48 @@ from .model.message import (
     nul_runs,
     only_line_ends_after,
 )
-from .validate import TRUNCATED_KEYWORD, glued_from_line, validate_mailbox
+from .problems import SEVERITY, Problem, has_errors
+from .validate import TRUNCATED_KEYWORD, ValidationReport, glued_from_line, validate_mailbox
 
 
 @dataclass
 class RepairReport:
+    """What repair did: each finding it fixed in the copy (``repaired``), and each it could
+    not fix (``remaining``); ``ok``: no error remains."""
+
     source: str
     destination: str
     format: str
     messages: int = 0
-    repaired: list[dict[str, Any]] = field(default_factory=list)
-    remaining: list[dict[str, Any]] = field(default_factory=list)
+    repaired: list[Problem] = field(default_factory=list)
+    remaining: list[Problem] = field(default_factory=list)
     orphan: str | None = None
 
     def fixed(self, code: str, message: str, line: int | None = None, **extra: Any) -> None:
-        self.repaired.append({"code": code, "message": message, "line": line,
-                              **{k: v for k, v in extra.items() if v is not None}})
+        """A finding mended in the copy (its ``--json`` entry: code, message, line, then ``extra``)."""
+        entry = {"code": code, "message": message, "line": line,
+                 **{k: v for k, v in extra.items() if v is not None}}
+        self.repaired.append(Problem.entry(SEVERITY.get(code, "warning"), entry))
 
     @property
     def ok(self) -> bool:
-        return not any(p["severity"] == "error" for p in self.remaining)
+        return not has_errors(self.remaining)
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "destination": self.destination, "format": self.format,
-                "messages": self.messages, "repaired": self.repaired, "remaining": self.remaining,
-                "orphan": self.orphan, "ok": self.ok}
-
-    def to_text(self) -> str:
-        lines = [f"repaired copy of {self.source} written to {self.destination} ({self.messages} messages)"]
-        for item in self.repaired:
-            at = f"line {item['line']}: " if item.get("line") else ""
-            lines.append(f"  fixed   {item['code']}: {at}{item['message']}")
-        for p in self.remaining:
-            lines.append(f"  left    {p['code']} ({p['severity']}): {p['message']}")
-        if self.orphan:
-            lines.append(f"  bytes that were no message saved to {self.orphan}")
-        return "\n".join(lines)
+                "messages": self.messages, "repaired": [p.to_dict() for p in self.repaired],
+                "remaining": [p.to_dict() for p in self.remaining], "orphan": self.orphan, "ok": self.ok}
 
 
-def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | None = None,
-                   out_variant: str | None = None, dedupe: bool = False, fsync: bool = True,
+def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, source_variant: str | None = None,
+                   variant: str | None = None, dedupe: bool = False, fsync: bool = True,
                    lock: bool = True, lock_timeout: float = 30,
                    progress: Callable[[int], None] | None = None,
                    progress_total: Callable[[int | None, str], None] | None = None) -> RepairReport:
     """Repair ``src`` into a new ``dst`` (which must not exist).
+
+    ``source_variant``: read an mbox ``src`` as this variant (default: detected); ``variant``:
+    the variant of the copy (default: that of ``src``), as ConvertOptions names them.
 
     ``progress_total`` and ``progress``: for a progress bar, as convert_mailbox has them. An
     mbox is read three times (checked, copied, the copy checked): one bar covers the three.
@@ -91,22 +89,21 @@ def repair_mailbox(src: Path, dst: Path, fmt: str | None = None, variant: str | 
                               f"{rep.write_error.strerror or rep.write_error}; the partial copy was removed")
         report.messages = rep.converted
         for e in rep.errors:                       # a message that could not be copied is left out
-            report.remaining.append({"code": "message-not-copied", "severity": "error",
-                                     "message": e["message"], "key": e.get("key")})
+            report.remaining.append(Problem.entry("error", {"code": "message-not-copied", "severity": "error",
+                                                            "message": e.message, "key": e.key}))
         for w in rep.warnings:
-            what = "written between delimiters of its own" if w["code"] == "text-outside-messages" \
-                else w["message"] if w["code"] == "unknown-flag" else "left out of the copy"
-            report.fixed(w["code"], f"{w.get('key', '')}: {what}", None, key=w.get("key"))
-        report.remaining += [p.to_dict() for p in validate_mailbox(dst, fmt).problems
-                             if p.severity == "error"]
+            what = "written between delimiters of its own" if w.code == "text-outside-messages" \
+                else w.message if w.code == "unknown-flag" else "left out of the copy"
+            report.fixed(w.code, f"{w.key or ''}: {what}", None, key=w.key)
+        report.remaining += [p for p in validate_mailbox(dst, fmt).problems if p.severity == "error"]
         return report
     # one bar over the three passes, sized by the first reader (a compressed mbox is read
     # decompressed: its file size would be the wrong measure)
     three_passes = (lambda size, unit: progress_total(3 * size if size else None, unit)) if progress_total else None
-    lost = _repair_mbox(src, dst, variant, out_variant, dedupe, fsync, lock, lock_timeout, report, progress,
+    lost = _repair_mbox(src, dst, source_variant, variant, dedupe, fsync, lock, lock_timeout, report, progress,
                         three_passes)
-    check = validate_mailbox(dst, "mbox", out_variant or None, lock=False, progress=progress)
-    report.remaining = [p.to_dict() for p in lost + check.problems if p.severity in ("error", "warning")]
+    check = validate_mailbox(dst, "mbox", variant or None, lock=False, progress=progress)
+    report.remaining = [p for p in lost + check.problems if p.severity in ("error", "warning")]
     return report
 
 
@@ -119,74 +116,88 @@ def _remove_copy(dst: Path) -> None:
         dst.unlink(missing_ok=True)
 
 
-def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | None, dedupe: bool,
+def _repair_mbox(src: Path, dst: Path, source_variant: str | None, variant: str | None, dedupe: bool,
                  fsync: bool, lock: bool, lock_timeout: float, report: RepairReport,
                  progress: Callable[[int], None] | None,
                  progress_total: Callable[[int | None, str], None] | None) -> list:
     """Write the repaired copy; return the source's problems no copy can mend (mail lost
     where compressed data breaks off)."""
-    phantoms: set[int] = set()
-    pre = validate_mailbox(src, "mbox", variant, lock, lock_timeout, progress=progress,
+    pre = validate_mailbox(src, "mbox", source_variant, lock, lock_timeout, progress=progress,
                            progress_total=progress_total)
-    for p in pre.problems:
-        if p.code == "possible-phantom-split" and p.key:
-            phantoms.add(int(p.key))
-    truncated = {p.key for p in pre.problems if p.code == "truncated-message" and p.severity == "error"}
-    ends = pre.line_ends
-    mixed = ends.get("mixed", 0) or (ends.get("crlf", 0) and ends.get("lf", 0))
-    eol = (b"\r\n" if ends.get("crlf", 0) > ends.get("lf", 0) else b"\n") if mixed else None
-    reader = MboxReader(src, variant=variant, lock=lock, lock_timeout=lock_timeout)
+    reader = MboxReader(src, variant=source_variant, lock=lock, lock_timeout=lock_timeout)
     with reader:
-        write_variant = out_variant or (reader.variant if reader.variant in ("mboxrd", "mboxcl2") else "mboxrd")
+        write_variant = variant or (reader.variant if reader.variant in ("mboxrd", "mboxcl2") else "mboxrd")
         writer = MboxWriter(dst, write_variant, fsync=fsync, lock=False)
         writer.keep_from_lines = True
         writer.open()
         try:
-            seen: set[int] = set()
-            held: tuple[ScannedMessage, MailMessage] | None = None
-            # id(message) -> digests of the messages as read, before repair changed them
-            originals: dict[int, list[int]] = {}
-            for raw in reader.scanned():
-                if progress:
-                    progress(len(raw.data))
-                msg = reader.to_message(raw)
-                msg.body_quotes = None                      # repair may edit the bytes
-                as_read = short_digest(msg.data)
-                if held is not None and raw.index in phantoms:
-                    # glue the phantom back: previous bytes, the empty line, the From_ line, the rest
-                    prev_raw, prev = held
-                    originals.setdefault(id(prev), []).append(as_read)
-                    prev.data = prev.data + b"\n" + raw.from_line + b"\n" + msg.data
-                    report.fixed("possible-phantom-split", f"body line {raw.from_line[:60].decode('latin-1')!r} "
-                                 f"merged back into message {prev_raw.index} and quoted", raw.line)
-                    continue
-                if held is not None:
-                    _emit(writer, *held, report, seen, dedupe, originals.pop(id(held[1]), []))
-                prepared = _prepare(raw, msg, reader, report, dst)
-                held = None
-                if prepared is not None:
-                    *before, held = _split_glued(*prepared, reader, report)
-                    for piece in before:
-                        _emit(writer, *piece, report, seen, dedupe, [as_read])
-                    originals[id(held[1])] = [as_read]
-                if held is not None and str(raw.index) in truncated:
-                    _mark_truncated(held[1], raw.line, report)
-                if held is not None and eol is not None:
-                    _normalize_eol(held[1], eol, raw.line, report)
-            if held is not None:
-                _emit(writer, *held, report, seen, dedupe, originals.pop(id(held[1]), []))
+            _copy(reader, writer, pre, dst, dedupe, report, progress)
             writer.commit()
         except BaseException as exc:
-            writer.close()
-            os.unlink(dst)
-            if report.orphan:                      # made by this run, for a copy that is not there
-                Path(report.orphan).unlink(missing_ok=True)
-                report.orphan = None
+            _discard_copy(writer, dst, report)
             if isinstance(exc, OSError) and exc.filename is None:     # the copy's writes failed
                 raise WriteFailed(f"{dst}: cannot write the repaired copy: {exc.strerror or exc}; "
                                   "the partial copy was removed") from exc
             raise
         writer.close()
+    _note_source_fixes(pre, write_variant, report)
+    return [p for p in pre.problems if p.code == "compressed-data-broken"]
+
+
+def _copy(reader: MboxReader, writer: MboxWriter, pre: ValidationReport, dst: Path, dedupe: bool,
+          report: RepairReport, progress: Callable[[int], None] | None) -> None:
+    """Every message of the source into the copy, mended as ``pre`` (the source's problems) says."""
+    phantoms = {int(p.key) for p in pre.problems if p.code == "possible-phantom-split" and p.key}
+    truncated = {p.key for p in pre.problems if p.code == "truncated-message" and p.severity == "error"}
+    ends = pre.line_ends
+    mixed = ends.get("mixed", 0) or (ends.get("crlf", 0) and ends.get("lf", 0))
+    eol = (b"\r\n" if ends.get("crlf", 0) > ends.get("lf", 0) else b"\n") if mixed else None
+    seen: set[int] = set()
+    held: tuple[ScannedMessage, MailMessage] | None = None
+    # id(message) -> digests of the messages as read, before repair changed them
+    originals: dict[int, list[int]] = {}
+    for raw in reader.scanned():
+        if progress:
+            progress(len(raw.data))
+        msg = reader.to_message(raw)
+        msg.body_quotes = None                      # repair may edit the bytes
+        as_read = short_digest(msg.data)
+        if held is not None and raw.index in phantoms:
+            # glue the phantom back: previous bytes, the empty line, the From_ line, the rest
+            prev_raw, prev = held
+            originals.setdefault(id(prev), []).append(as_read)
+            prev.data = prev.data + b"\n" + raw.from_line + b"\n" + msg.data
+            report.fixed("possible-phantom-split", f"body line {raw.from_line[:60].decode('latin-1')!r} "
+                         f"merged back into message {prev_raw.index} and quoted", raw.line)
+            continue
+        if held is not None:
+            _emit(writer, *held, report, seen, dedupe, originals.pop(id(held[1]), []))
+        prepared = _prepare(raw, msg, reader, report, dst)
+        held = None
+        if prepared is not None:
+            *before, held = _split_glued(*prepared, reader, report)
+            for piece in before:
+                _emit(writer, *piece, report, seen, dedupe, [as_read])
+            originals[id(held[1])] = [as_read]
+        if held is not None and str(raw.index) in truncated:
+            _mark_truncated(held[1], raw.line, report)
+        if held is not None and eol is not None:
+            _normalize_eol(held[1], eol, raw.line, report)
+    if held is not None:
+        _emit(writer, *held, report, seen, dedupe, originals.pop(id(held[1]), []))
+
+
+def _discard_copy(writer: MboxWriter, dst: Path, report: RepairReport) -> None:
+    """A copy that could not be finished: removed, with the orphan file made for it."""
+    writer.close()
+    os.unlink(dst)
+    if report.orphan:                      # made by this run, for a copy that is not there
+        Path(report.orphan).unlink(missing_ok=True)
+        report.orphan = None
+
+
+def _note_source_fixes(pre: ValidationReport, write_variant: str, report: RepairReport) -> None:
+    """The source's problems that writing the copy mended by itself (quoting, line ends...)."""
     for p in pre.problems:
         if p.code in ("unescaped-from-line",):
             report.fixed(p.code, "body 'From ' line quoted in the copy", p.line, offset=p.offset)
@@ -204,7 +215,6 @@ def _repair_mbox(src: Path, dst: Path, variant: str | None, out_variant: str | N
             report.fixed(p.code, "final newline added", p.line)
         elif p.code == "byte-order-mark":
             report.fixed(p.code, "byte-order mark before the first From_ line dropped", p.line)
-    return [p for p in pre.problems if p.code == "compressed-data-broken"]
 
 
 def _normalize_eol(msg: MailMessage, eol: bytes, line: int, report: RepairReport) -> None:
@@ -324,7 +334,7 @@ def _glued_separator(data: bytes, cuts: tuple[int, ...] | list[int]) -> int | No
 def _emit(writer: MboxWriter, raw: ScannedMessage, msg: MailMessage, report: RepairReport,
           seen: set[int], dedupe: bool, originals: list[int] = ()) -> None:
     """Write one message of the copy. One whose bytes repair changed first names the
-    message(s) it was read as (index.REPAIRED_FROM), so that converting the copy into a
+    message(s) it was read as (digest.REPAIRED_FROM), so that converting the copy into a
     destination that holds those already adds no duplicate."""
     if originals and short_digest(msg.data) not in originals:
         eol = b"\r\n" if msg.data.find(b"\n") > 0 and msg.data[msg.data.find(b"\n") - 1] == 0x0D else b"\n"

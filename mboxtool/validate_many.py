@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import LockTimeout, MboxtoolError
+from .errors import ExitStatus, LockTimeout, MboxtoolError
 from .fs.privsep import allow_result, plan, run_as
-from .validate import SEVERITY, Problem, ValidationReport, validate_mailbox
+from .problems import SEVERITIES, SEVERITY, Problem
+from .validate import ValidationReport, validate_mailbox
 
 
 def unknown_codes(codes: Iterable[str]) -> list[str]:
@@ -42,41 +43,35 @@ class ValidationSet:
     not_mailboxes: list[str] = field(default_factory=list)
     busy: bool = False                         # a path was skipped for a lock not had in time
 
-    def ok(self, strict: bool = False) -> bool:
-        return not self.unreadable and all(r.ok(strict) for _, r in self.reports)
+    @property
+    def ok(self) -> bool:
+        return self.passes()
 
-    def exit_code(self, strict: bool = False) -> int:
+    def passes(self, strict: bool = False) -> bool:
+        """Every path read, and every mailbox passes (ValidationReport.passes)."""
+        return not self.unreadable and all(r.passes(strict) for _, r in self.reports)
+
+    def exit_code(self, strict: bool = False) -> ExitStatus:
         if self.unreadable:
-            return 75 if self.busy and all(u.get("busy") for u in self.unreadable) else 2
-        return 0 if self.ok(strict) else 1
+            busy = self.busy and all(u.get("busy") for u in self.unreadable)
+            return ExitStatus.TEMPFAIL if busy else ExitStatus.UNUSABLE
+        return ExitStatus.OK if self.passes(strict) else ExitStatus.PROBLEMS
 
     def damaged(self, strict: bool = False) -> list[str]:
-        return [r.path for _, r in self.reports if not r.ok(strict)]
+        return [r.path for _, r in self.reports if not r.passes(strict)]
 
     def to_dict(self, strict: bool = False) -> dict[str, Any]:
-        counts = {s: sum(r.count(s) for _, r in self.reports) for s in ("error", "warning", "info")}
-        return {"paths": self.paths, "ok": self.ok(strict), "mailboxes": len(self.reports),
+        counts = {s: sum(r.count(s) for _, r in self.reports) for s in SEVERITIES}
+        return {"paths": self.paths, "ok": self.passes(strict), "mailboxes": len(self.reports),
                 "messages": sum(r.messages for _, r in self.reports), "counts": counts,
                 "damaged": self.damaged(strict),
                 "reports": [{**({"folder": folder} if folder is not None else {}), **r.to_dict(strict)}
                             for folder, r in self.reports],
                 "unreadable": self.unreadable, "not_mailboxes": self.not_mailboxes}
 
-    def to_text(self, strict: bool = False) -> str:
-        parts = [r.to_text(strict) for _, r in self.reports]
-        parts += [f"{u['error']} (not checked)" for u in self.unreadable]
-        if self.not_mailboxes:
-            shown = ", ".join(self.not_mailboxes[:5]) + (", ..." if len(self.not_mailboxes) > 5 else "")
-            parts.append(f"{len(self.not_mailboxes)} file(s) that are no mailbox were not checked: {shown}")
-        bad = len(self.damaged(strict))
-        summary = f"{len(self.reports)} mailboxes checked: {len(self.reports) - bad} OK, {bad} NOT OK"
-        if self.unreadable:
-            summary += f", {len(self.unreadable)} could not be checked"
-        return "\n".join([*parts, summary])
-
 
 def validate_paths(paths: Iterable[Path], recursive: bool = False, fmt: str | None = None,
-                   variant: str | None = None, lock: bool = True, lock_timeout: float = 30,
+                   source_variant: str | None = None, lock: bool = True, lock_timeout: float = 30,
                    select: Iterable[str] = (), ignore: Iterable[str] = (),
                    progress: Callable[[int], None] | None = None,
                    progress_total: Callable[[int | None, str], None] | None = None) -> ValidationSet:
@@ -88,7 +83,7 @@ def validate_paths(paths: Iterable[Path], recursive: bool = False, fmt: str | No
     result = ValidationSet([str(p) for p in paths])
     callbacks = {"progress": progress, "progress_total": progress_total}
     for path in paths:
-        args = (path, recursive, fmt, variant, lock, lock_timeout, tuple(select), tuple(ignore))
+        args = (path, recursive, fmt, source_variant, lock, lock_timeout, tuple(select), tuple(ignore))
         try:
             work = plan(path)
             part = run_as(work, _check_path, *args, callbacks=callbacks) if work else _check_path(*args, **callbacks)
@@ -102,7 +97,7 @@ def validate_paths(paths: Iterable[Path], recursive: bool = False, fmt: str | No
     return result
 
 
-def _check_path(path: Path, recursive: bool, fmt: str | None, variant: str | None, lock: bool,
+def _check_path(path: Path, recursive: bool, fmt: str | None, source_variant: str | None, lock: bool,
                 lock_timeout: float, select: tuple, ignore: tuple,
                 progress: Callable[[int], None] | None = None,
                 progress_total: Callable[[int | None, str], None] | None = None) -> ValidationSet:
@@ -121,7 +116,7 @@ def _check_path(path: Path, recursive: bool, fmt: str | None, variant: str | Non
         return result
     for parts, box, box_fmt in boxes:
         try:
-            report = validate_mailbox(box, box_fmt, variant, lock, lock_timeout,
+            report = validate_mailbox(box, box_fmt, source_variant, lock, lock_timeout,
                                       progress=progress, progress_total=progress_total)
         except (MboxtoolError, OSError) as exc:
             _unreadable(result, box, exc)

@@ -264,7 +264,7 @@ def test_a_really_full_disk_stops_cleanly_and_a_rerun_with_room_finishes(tmp_pat
 
 def test_an_unforeseen_error_is_one_line_and_exit_2(invoke, tmp_path, monkeypatch):
     """A bug met on odd input still gives one line on stderr, never a traceback."""
-    import mboxtool.cli as cli_mod
+    import mboxtool.cli.convert_command as cli_mod
 
     def broken(*args, **kwargs):
         raise AssertionError("n >= 0")

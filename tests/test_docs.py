@@ -393,15 +393,16 @@ def test_man_pages_hold_every_option_and_the_readme_exit_codes(tmp_path):
 
 
 def test_the_readme_exit_table_is_every_exit_status_of_the_cli():
-    """The CLI names its exit statuses once (the EXIT_* constants of mboxtool/cli.py) and exits
-    only through them; the README's table lists exactly those."""
-    import mboxtool.cli as cli_module
-    constants = {int(v) for k, v in vars(cli_module).items() if k.startswith("EXIT_")}
+    """The CLI names its exit statuses once (the ExitStatus enum of mboxtool/errors.py) and exits
+    only through them; the README's and the manual's tables list exactly those, each with its number."""
+    from mboxtool.errors import ExitStatus
+    members = {int(s) for s in ExitStatus}
     readme = {int(c) for row in _exit_codes(ROOT / "README.md", "## Exit codes") for c in row.split(",")}
-    assert constants == readme
-    source = (ROOT / "mboxtool" / "cli.py").read_text()
-    bare = re.findall(r"(?:\.exit\(|exit_code = )\s*\d", source)
-    assert not bare, "an exit status not named by an EXIT_ constant"
+    manual = {int(c) for row in _exit_codes(DOCS / "README.md", "## Scripting and cron") for c in row.split(",")}
+    assert members == readme == manual
+    for path in sorted((ROOT / "mboxtool" / "cli").glob("*.py")):
+        bare = re.findall(r"(?:\.exit\(|exit_code = )\s*\d", path.read_text())
+        assert not bare, f"{path.name}: an exit status not named by ExitStatus"
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])

@@ -9,14 +9,15 @@ from .conftest import ROOT
 
 # bottom to top; a module may import its own layer and the layers below it
 LAYERS = [
-    ["errors", "output", "render", "version"],  # leaves: typed errors, rendering helpers, the release
+    ["errors", "problems", "version"],       # leaves: typed errors and exit statuses, findings, the release
     ["model"],                               # the message, flags, dates, identity
     ["fs"],                                  # durability, staging, locking, ownership, privileges
     ["formats"],                             # readers and writers, detection, side files
     ["validate", "convert"],                 # finding damage; converting one mailbox or a tree
     ["repair", "inspection", "validate_many"],  # built on the two above
     ["migrate"],                             # many conversions
-    ["cli_common", "migrate_command", "cli", "__main__"],
+    ["render"],                              # all output: JSON documents, reports' text, tables, bars
+    ["cli", "__main__"],                     # the commands
 ]
 # privsep imports every module of the package on purpose (while root can still read them)
 DYNAMIC = {("mboxtool.fs.privsep", "mboxtool")}
@@ -96,13 +97,14 @@ def test_no_import_runs_in_a_circle():
 
 
 def test_a_message_goes_from_the_command_to_the_maildir_file_in_at_most_six_hops():
-    """The paths a newcomer follows, each hop a direct import: the command, the converter, its
-    run loop, the format table, the Maildir writer, the staged delivery; and the run loop's
-    hand-over to the writer process."""
+    """The paths a newcomer follows, each hop a direct import: the command line, the convert
+    command, the converter, its run loop, the format table, the Maildir writer, the staged
+    delivery; and the run loop's hand-over to the writer process."""
     edges = graph()
-    for path in (["mboxtool.cli", "mboxtool.convert.mailbox", "mboxtool.convert.run", "mboxtool.formats.registry",
+    command = ["mboxtool.cli", "mboxtool.cli.convert_command"]
+    for path in ([*command, "mboxtool.convert.mailbox", "mboxtool.convert.run", "mboxtool.formats.registry",
                   "mboxtool.formats.maildirwriter", "mboxtool.fs.staging"],
-                 ["mboxtool.cli", "mboxtool.convert.mailbox", "mboxtool.convert.run", "mboxtool.convert.sinks",
+                 [*command, "mboxtool.convert.mailbox", "mboxtool.convert.run", "mboxtool.convert.sinks",
                   "mboxtool.convert.forkwriter"]):
         assert all(b in edges[a] for a, b in zip(path, path[1:])), path
         assert len(path) - 1 <= 6

@@ -477,6 +477,6 @@ def test_validate_of_several_paths_checks_each_as_its_owner(base, root_files, mo
     users(spool)
     result = validate_many.validate_paths([md, spool, root_files.mbox])
     assert [r.variant_evidence[-1] for _, r in result.reports] == [f"euid={UID}", f"euid={UID}", "euid=0"]
-    assert result.ok() and len(result.reports) == 3
+    assert result.ok and len(result.reports) == 3
     tree = validate_many.validate_paths([md.parent], recursive=True)
     assert {r.variant_evidence[-1] for _, r in tree.reports} == {f"euid={UID}"}

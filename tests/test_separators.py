@@ -177,7 +177,7 @@ def test_header_like_lines_without_message_headers_inside_a_multipart_are_a_phan
     phantom = [p for p in report.problems if p.code == "possible-phantom-split"]
     at = data.index(b"From archive")
     assert [(p.severity, p.line, p.offset) for p in phantom] == [("error", data[:at].count(b"\n") + 1, at)]
-    assert not report.ok()
+    assert not report.ok
 
 
 def test_a_delivery_inside_an_unclosed_multipart_splits_but_an_attached_message_does_not():

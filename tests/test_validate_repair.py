@@ -35,7 +35,7 @@ CLEAN = mbox_entry(body="one\n") + mbox_entry(body="two\n")
 
 def test_clean_mbox_has_no_problems(tmp_path):
     report = validate_mailbox(write(tmp_path, CLEAN))
-    assert report.problems == [] and report.ok(strict=True) and report.messages == 2
+    assert report.problems == [] and report.passes(strict=True) and report.messages == 2
 
 
 @pytest.mark.parametrize("data, code, line", [
@@ -119,7 +119,7 @@ def test_repair_marks_a_cut_off_message_and_validate_then_knows_it(tmp_path):
     assert [m.keywords for m in msgs] == [(), (), ("$Truncated",)]
     assert strip_metadata(msgs[2].data).endswith(b"part two, cut off mid-li\n")
     after = validate_mailbox(tmp_path / "out")
-    assert after.ok() and ("truncated-message", "info") in [(p.code, p.severity) for p in after.problems]
+    assert after.ok and ("truncated-message", "info") in [(p.code, p.severity) for p in after.problems]
 
 
 def test_repair_cuts_a_short_nul_run_that_the_cut_of_a_later_one_leaves_at_the_end(tmp_path):

@@ -22,7 +22,7 @@ def save_tag_file(tag_file: Any, opts: ConvertOptions, report: ConvertReport) ->
         tag_file.save(opts.fsync)
     except OSError as exc:
         report.error(f"{tag_file.path}: cannot write the notmuch tags: {exc.strerror or exc}")
-    report.warnings += tag_file.warnings()
+    report.add_warnings(tag_file.warnings())
 
 
 def join_maildirpp_root(dst: Path, opts: ConvertOptions, report: ConvertReport) -> None:
@@ -53,7 +53,7 @@ def subscribe_folders(root: Path, names: list[str], opts: ConvertOptions, report
             added += [n for n in subscribe_courier(root, names, fsync=opts.fsync) if n not in added]
     except OSError as exc:
         shown = ", ".join(n.replace("\t", ".") for n in names[:3]) + (", ..." if len(names) > 3 else "")
-        report.warnings.append({"code": "folders-not-subscribed", "message": (
+        report.warn({"code": "folders-not-subscribed", "message": (
             f"{root / 'subscriptions'}: cannot add {shown} ({exc.strerror or exc}); IMAP clients "
             "that show only subscribed folders will not list them until subscribed "
             "(doveadm mailbox subscribe)")})
@@ -68,7 +68,7 @@ def note_stale_files(src: Path, src_format: str, report: ConvertReport) -> None:
     stale = stale_files(src) if stale_files is not None else []
     if stale:
         shown = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
-        report.warnings.append({"code": "stale-tmp-files", "message": (
+        report.warn({"code": "stale-tmp-files", "message": (
             f"{len(stale)} file(s) in tmp/ older than 36 hours were not converted: deliveries "
             f"abandoned before they reached new/ ({shown}); 'mboxtool validate' lists them")})
 
@@ -83,6 +83,6 @@ def note_subfolders(src: Path, src_format: str, report: ConvertReport) -> None:
         return
     if names:
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-        report.warnings.append({"code": "subfolders-not-converted",
-                                "message": f"{len(names)} subfolder(s) not converted ({shown}); "
-                                           "--recursive converts the whole folder tree"})
+        report.warn({"code": "subfolders-not-converted",
+                     "message": f"{len(names)} subfolder(s) not converted ({shown}); "
+                                "--recursive converts the whole folder tree"})

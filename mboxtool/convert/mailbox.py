@@ -135,8 +135,8 @@ def _read(src: Path, src_format: str, dst: Path, dst_format: str, opts: ConvertO
             report.error(f"{src}: {info['reason']}", offset=info.get("offset"))
             return
         if code in WARNED_EVENTS:
-            report.warnings.append({"code": code, **{k: v for k, v in info.items()
-                                                      if isinstance(v, (int, str, bool))}})
+            report.warn({"code": code, **{k: v for k, v in info.items()
+                                           if isinstance(v, (int, str, bool))}})
 
     reader = registry.make_reader(
         src, src_format, variant=opts.source_variant, from_tz=opts.from_tz, lock=opts.lock,
@@ -159,5 +159,5 @@ def _read(src: Path, src_format: str, dst: Path, dst_format: str, opts: ConvertO
             report.failed += 1
             report.error(f"cannot be read: {why}", key)
         for msg, reason in reader.skipped:
-            report.excluded.append({"key": msg.key, "reason": reason,
-                                    **({"offset": msg.offset} if msg.offset is not None else {})})
+            report.exclude({"key": msg.key, "reason": reason,
+                            **({"offset": msg.offset} if msg.offset is not None else {})})

@@ -34,9 +34,9 @@ def remove_moved(reader: Any, keys: list[str], report: ConvertReport) -> None:
     """Remove from SRC what is now durable in DST (§7.5)."""
     if reader.removes_whole_file:
         if report.failed > report.quarantined:
-            report.warnings.append({"code": "move-incomplete",
-                                    "message": f"{report.source}: kept unchanged because "
-                                               f"{report.failed} messages could not be converted"})
+            report.warn({"code": "move-incomplete",
+                         "message": f"{report.source}: kept unchanged because "
+                                    f"{report.failed} messages could not be converted"})
             return
         reader.remove_all()
     else:
@@ -47,5 +47,5 @@ def remove_moved(reader: Any, keys: list[str], report: ConvertReport) -> None:
                 count += 1
             except FileNotFoundError:
                 pass
-        report.warnings += reader.after_removing(keys, size, count)
+        report.add_warnings(reader.after_removing(keys, size, count))
     report.moved = True

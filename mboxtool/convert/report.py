@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..problems import Problem
 
 
 @dataclass
@@ -20,11 +23,11 @@ class ConvertReport:
     bytes: int = 0
     seconds: float = 0.0
     verified: bool | None = None
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
     source_variant: str | None = None
     variant_evidence: list[str] = field(default_factory=list)
-    excluded: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[dict[str, Any]] = field(default_factory=list)
+    excluded: list[Problem] = field(default_factory=list)      # messages left out on purpose (their "reason")
+    warnings: list[Problem] = field(default_factory=list)
     dry_run: bool = False
     moved: bool = False
     resumed_at: int | None = None         # byte offset where an unchanged source was resumed
@@ -40,11 +43,24 @@ class ConvertReport:
         return self.failed == 0 and self.verified is not False and not self.errors
 
     def error(self, message: str, key: str | None = None, **extra: Any) -> None:
+        """An error: a message that failed, or a part of the run that could not be done."""
         entry: dict[str, Any] = {"message": message}
         if key is not None:
             entry["key"] = key
         entry.update({k: v for k, v in extra.items() if v is not None})
-        self.errors.append(entry)
+        self.errors.append(Problem.entry("error", entry))
+
+    def warn(self, entry: dict[str, Any]) -> None:
+        """A warning, given as its ``--json`` entry (``code`` first)."""
+        self.warnings.append(Problem.entry("warning", entry))
+
+    def add_warnings(self, entries: Iterable[dict[str, Any]]) -> None:
+        """The warnings a reader, a writer or the notmuch tag file made, as their entries."""
+        self.warnings += [Problem.entry("warning", entry) for entry in entries]
+
+    def exclude(self, entry: dict[str, Any]) -> None:
+        """A message left out on purpose, given as its ``--json`` entry (``key``, ``reason``)."""
+        self.excluded.append(Problem.entry("warning", entry))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,5 +73,6 @@ class ConvertReport:
             "stopped": self.stopped, "subscribed": self.subscribed,
             "quarantined": self.quarantined, "quarantine_files": self.quarantine_files,
             "quarantine_spans": self.quarantine_spans,
-            "errors": self.errors, "excluded": self.excluded, "warnings": self.warnings,
+            "errors": [p.to_dict() for p in self.errors], "excluded": [p.to_dict() for p in self.excluded],
+            "warnings": [p.to_dict() for p in self.warnings],
         }

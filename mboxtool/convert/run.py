@@ -45,10 +45,10 @@ def _note_nul_run(msg: MailMessage, report: ConvertReport) -> None:
     if run is None:
         return
     at = msg.offset + (len(msg.from_line) + 1 if msg.from_line is not None else 0) + run[0]
-    report.warnings.append({"code": "nul-run", "key": msg.key, "offset": at, "message":
-                            f"message {msg.key} holds a run of {run[1] - run[0]} NUL bytes (damage from a "
-                            "crashed write; a message after it may be merged into this one; "
-                            "'mboxtool repair' cuts the run out)"})
+    report.warn({"code": "nul-run", "key": msg.key, "offset": at, "message":
+                 f"message {msg.key} holds a run of {run[1] - run[0]} NUL bytes (damage from a "
+                 "crashed write; a message after it may be merged into this one; "
+                 "'mboxtool repair' cuts the run out)"})
 
 
 def _note_unknown_flags(msg: MailMessage, report: ConvertReport) -> None:
@@ -59,9 +59,9 @@ def _note_unknown_flags(msg: MailMessage, report: ConvertReport) -> None:
     if note is None:
         return
     chars = note.split(":", 1)[1]
-    report.warnings.append({"code": "unknown-flag", "key": msg.key, "message":
-                            f"{chars!r} after ':2,' are no Maildir flags; kept as keywords "
-                            + ", ".join(f"$MaildirFlag_{c}" for c in chars)})
+    report.warn({"code": "unknown-flag", "key": msg.key, "message":
+                 f"{chars!r} after ':2,' are no Maildir flags; kept as keywords "
+                 + ", ".join(f"$MaildirFlag_{c}" for c in chars)})
 
 
 def _empty(msg: MailMessage, report: ConvertReport) -> bool:
@@ -71,8 +71,8 @@ def _empty(msg: MailMessage, report: ConvertReport) -> bool:
     body = len(msg.headers.raw) if msg.headers is not None else None    # parsed by the reader
     if not is_empty_message(msg.data, body):
         return False
-    report.excluded.append({"key": msg.key, "reason": "empty message (no content besides mailbox state)",
-                            **({"offset": msg.offset} if msg.offset is not None else {})})
+    report.exclude({"key": msg.key, "reason": "empty message (no content besides mailbox state)",
+                    **({"offset": msg.offset} if msg.offset is not None else {})})
     return True
 
 
@@ -85,10 +85,10 @@ def _refuse_garbage(msg: MailMessage, report: ConvertReport) -> bool:
         return False
     if not outside_any_message(msg):
         if where == "outside-delimiters":
-            report.warnings.append({"code": "text-outside-messages", "key": msg.key, "offset": msg.offset,
-                                    "message": f"message {msg.key} lay outside the delimiters of any message "
-                                               "(a lost or broken delimiter line); converted, as it starts "
-                                               "like a message"})
+            report.warn({"code": "text-outside-messages", "key": msg.key, "offset": msg.offset,
+                         "message": f"message {msg.key} lay outside the delimiters of any message "
+                                    "(a lost or broken delimiter line); converted, as it starts "
+                                    "like a message"})
         return False
     report.failed += 1
     if where == "outside-delimiters":
@@ -183,8 +183,8 @@ def write_all(reader: Any, src_format: str, dst: Path, dst_format: str, opts: Co
         _write(reader, writer, known.digests, dst, dst_format, opts, report, progress, tally)
         if tally.failures:
             _report_write_failure(tally.failures, report, tally.read_to_end)
-        report.warnings += writer.keyword_warnings()   # keywords beyond Dovecot's 26 letters
-        report.warnings += writer.warnings
+        report.add_warnings(writer.keyword_warnings())   # keywords beyond Dovecot's 26 letters
+        report.add_warnings(writer.warnings)
         if opts.move and not tally.aborted:
             if report.failed and tally.spans_needed:
                 tally.starts.extend(m.offset for m, _ in reader.skipped if m.offset is not None)
@@ -206,9 +206,9 @@ def _save_state(state: Path, reader: Any, opts: ConvertOptions, report: ConvertR
         checkpoint.save(state, reader.path, reader.fd, reader.size, reader.variant, opts.fsync,
                         reader.identity, taken, report.converted + report.skipped)
     except OSError as exc:                 # the mail is in; only the shortcut for next time is not
-        report.warnings.append({"code": "state-not-saved", "message":
-                                f"{state}: cannot record how far this run read ({exc.strerror or exc}); "
-                                "the next run reads the whole source again, converting nothing twice"})
+        report.warn({"code": "state-not-saved", "message":
+                     f"{state}: cannot record how far this run read ({exc.strerror or exc}); "
+                     "the next run reads the whole source again, converting nothing twice"})
 
 
 def _write(reader: Any, writer: Any, digests: DigestTable, dst: Path, dst_format: str, opts: ConvertOptions,
@@ -280,9 +280,9 @@ def _write(reader: Any, writer: Any, digests: DigestTable, dst: Path, dst_format
 def _note_final_newline(msg: MailMessage, report: ConvertReport) -> None:
     """The destination ends every entry with a line end (an mboxo or mboxrd entry, MMDF,
     Babyl): a message without a final newline is stored one byte longer, and said so."""
-    report.warnings.append({"code": "final-newline-added", "key": msg.key, "message":
-                            f"a message without a final newline; {report.destination_format} adds one "
-                            "(an mbox written with --variant mboxcl2 keeps such a message exactly)"})
+    report.warn({"code": "final-newline-added", "key": msg.key, "message":
+                 f"a message without a final newline; {report.destination_format} adds one "
+                 "(an mbox written with --variant mboxcl2 keeps such a message exactly)"})
 
 
 def _account(result: BatchResult, report: ConvertReport, tally: _Tally, opts: ConvertOptions,

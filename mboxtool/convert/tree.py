@@ -122,14 +122,14 @@ def _note_strangers(src: Path, strangers: list[Path], total: ConvertReport) -> N
     links = [p for p in strangers if p.is_symlink()]
     if links:
         shown = ", ".join(str(p.relative_to(src)) for p in links[:5])
-        total.warnings.append({"code": "symlink-not-followed", "message": (
+        total.warn({"code": "symlink-not-followed", "message": (
             f"{len(links)} symbolic link(s) in the tree were not followed (the tree is converted, "
             f"nothing outside it): {shown}{', ...' if len(links) > 5 else ''}"),
             "files": [str(p) for p in links]})
         strangers = [p for p in strangers if p not in links]
     if strangers:
         shown = ", ".join(str(p.relative_to(src)) for p in strangers[:5])
-        total.warnings.append({"code": "files-not-converted", "message": (
+        total.warn({"code": "files-not-converted", "message": (
             f"{len(strangers)} file(s) in the tree are no mailbox and were not converted: {shown}"
             f"{', ...' if len(strangers) > 5 else ''}"), "files": [str(p) for p in strangers]})
 
@@ -203,9 +203,9 @@ def _add_folder(total: ConvertReport, rep: ConvertReport, folder: str) -> None:
         setattr(total, name, getattr(total, name) + getattr(rep, name))
     total.quarantine_files += rep.quarantine_files
     total.quarantine_spans += [{**s, "folder": folder} for s in rep.quarantine_spans]
-    total.errors += [{**e, "message": f"{folder}: {e['message']}"} for e in rep.errors]
-    total.excluded += [{**e, "folder": folder} for e in rep.excluded]
-    total.warnings += [{**e, "folder": folder} for e in rep.warnings]
+    total.errors += [e.amended(message=f"{folder}: {e.message}") for e in rep.errors]
+    total.excluded += [e.amended(folder=folder) for e in rep.excluded]
+    total.warnings += [e.amended(folder=folder) for e in rep.warnings]
     if rep.verified is False:
         total.verified = False
     total.moved = total.moved or rep.moved

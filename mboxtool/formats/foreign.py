@@ -1,6 +1,6 @@
 """Digests of the messages other programs put into a Maildir destination.
 
-mboxtool's own file names carry each message's digest (index.py), so a re-run
+mboxtool's own file names carry each message's digest (model/digest.py), so a re-run
 knows them from a listing alone. A message another program delivered (an
 earlier migration by another tool, the stdlib, a mail server) has a name
 without one: it is read and digested once, and its digest kept by unique name

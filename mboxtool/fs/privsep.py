@@ -328,7 +328,8 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not expected from a worker")
 
 
-_RESULT_TYPES = {("mboxtool.convert.report", "ConvertReport"), ("pathlib", "PosixPath"), ("pathlib", "Path")}
+_RESULT_TYPES = {("mboxtool.convert.report", "ConvertReport"), ("mboxtool.problems", "Problem"),
+                 ("pathlib", "PosixPath"), ("pathlib", "Path")}
 
 
 def allow_result(cls: type) -> None:

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ExitStatus
 from .manifest import Row
 
-EXIT_PROBLEMS, EXIT_UNUSABLE, EXIT_TEMPFAIL = 1, 2, 75
 STATUSES = ("done", "failed", "busy", "skipped")
 
 
@@ -171,7 +171,7 @@ class Migration:
 
 def outcome(row: Row, code: int, stdout: bytes, stderr: bytes, dry_run: bool = False) -> MailboxResult:
     """A mailbox's result from its convert child's exit code, JSON document and stderr."""
-    status = "done" if code == 0 else "busy" if code == EXIT_TEMPFAIL else "failed"
+    status = "done" if code == 0 else "busy" if code == ExitStatus.TEMPFAIL else "failed"
     report = _json_document(stdout)
     result = MailboxResult(row.source, row.destination, status, exit_code=code, dry_run=dry_run)
     if report is not None:
@@ -239,11 +239,11 @@ def summarize(results: list[MailboxResult], seconds: float, dry_run: bool = Fals
             "alerts": sorted(r.source for r in results if r.alert), "dry_run": dry_run}
 
 
-def exit_code(results: list[MailboxResult]) -> int:
+def exit_code(results: list[MailboxResult]) -> ExitStatus:
     """0 when all are done (or skipped by design); 1 when any failed, quarantined bytes or has
     been stuck for more runs than the alert allows; else 75 when some were busy."""
     if any(r.status == "failed" or r.quarantined or r.alert for r in results):
-        return EXIT_PROBLEMS
+        return ExitStatus.PROBLEMS
     if any(r.status == "busy" for r in results):
-        return EXIT_TEMPFAIL
-    return 0
+        return ExitStatus.TEMPFAIL
+    return ExitStatus.OK

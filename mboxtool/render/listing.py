@@ -1,4 +1,4 @@
-"""Text rendering for info and list: bar charts, aligned tables, CSV and JSON lines."""
+"""info and list: bar charts, aligned tables, CSV and JSON lines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import unicodedata
 from typing import Any
 
-from .output import dump_document, unicode_ok
+from .documents import dump_document, unicode_ok
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
 

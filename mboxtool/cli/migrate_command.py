@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-from .cli_common import FORMAT, SOURCE_FORMAT, VARIANT, UnusableInput, json_option, quiet_option
-from .errors import UsageError
-from .migrate.manifest import Row, read_manifest, read_users, spool_rows
-from .migrate.run import MailboxResult, MigrateOptions, Migration, exit_code, source_size, summarize
-from .migrate.sharding import parse_shard, shard_of
-from .output import ProgressBar, dump_document
+from ..errors import ExitStatus, UsageError
+from ..migrate.manifest import Row, read_manifest, read_users, spool_rows
+from ..migrate.run import MailboxResult, MigrateOptions, Migration, exit_code, source_size, summarize
+from ..migrate.sharding import parse_shard, shard_of
+from ..render import dump_document
+from .common import FORMAT, SOURCE_FORMAT, VARIANT, UnusableInput, json_option, progress_bar, quiet_option
 
 
 def _convert_args(**opts) -> list[str]:
@@ -156,7 +156,7 @@ def migrate(manifest, spool, to_template, users_file, jobs, shard, dry_run, log_
         jobs=jobs or os.cpu_count() or 1)
     log = None
     if log_file and not dry_run:
-        from .migrate.runlog import RunLog
+        from ..migrate.runlog import RunLog
         try:
             log = RunLog(Path(log_file))
         except OSError as exc:
@@ -168,29 +168,26 @@ def migrate(manifest, spool, to_template, users_file, jobs, shard, dry_run, log_
             log.close()
 
 
-def _run(rows: list[Row], options: MigrateOptions, log, alert_after, quiet: bool, as_json: bool) -> int:
+def _run(rows: list[Row], options: MigrateOptions, log, alert_after, quiet: bool, as_json: bool) -> ExitStatus:
     started = time.monotonic()
-    bar = ProgressBar(not (quiet or as_json), "migrating")
-    sizes = {row.source: source_size(row) for row in rows}
-    bar.start(sum(sizes.values()), "B")
-    if bar.bar is not None:
-        bar.bar.set_postfix_str(f"0/{len(rows)} mailboxes")
     finished: list[MailboxResult] = []
-
-    def on_result(result: MailboxResult) -> None:
-        finished.append(result)
+    with progress_bar("migrating", not (quiet or as_json)) as bar:
+        sizes = {row.source: source_size(row) for row in rows}
+        bar.start(sum(sizes.values()), "B")
         if bar.bar is not None:
-            bar.bar.set_postfix_str(f"{len(finished)}/{len(rows)} mailboxes", refresh=False)
-        bar.update(sizes.get(result.source, 0))
-        if log is not None:
-            _log(log, result, alert_after)
-        if as_json:
-            click.echo(dump_document(result.to_dict()))
+            bar.bar.set_postfix_str(f"0/{len(rows)} mailboxes")
 
-    try:
+        def on_result(result: MailboxResult) -> None:
+            finished.append(result)
+            if bar.bar is not None:
+                bar.bar.set_postfix_str(f"{len(finished)}/{len(rows)} mailboxes", refresh=False)
+            bar.update(sizes.get(result.source, 0))
+            if log is not None:
+                _log(log, result, alert_after)
+            if as_json:
+                click.echo(dump_document(result.to_dict()))
+
         results = Migration(options).run(rows, on_result)
-    finally:
-        bar.close()
     summary = summarize(results, time.monotonic() - started, options.dry_run)
     if log is not None:
         log.record({r.source: r.status for r in results})
