@@ -13,7 +13,7 @@ from ..errors import ExitStatus, UsageError
 from ..migrate.manifest import Row, read_manifest, read_users, spool_rows
 from ..migrate.run import MailboxResult, MigrateOptions, Migration, exit_code, source_size, summarize
 from ..migrate.sharding import parse_shard, shard_of
-from ..render import dump_document
+from ..render import dump_document, migration
 from .common import FORMAT, SOURCE_FORMAT, VARIANT, UnusableInput, json_option, progress_bar, quiet_option
 
 
@@ -191,7 +191,7 @@ def _run(rows: list[Row], options: MigrateOptions, log, alert_after, quiet: bool
     summary = summarize(results, time.monotonic() - started, options.dry_run)
     if log is not None:
         log.record({r.source: r.status for r in results})
-        log.write(f"run: {_summary_line(summary)}")
+        log.write(f"run: {migration.summary_line(summary)}")
     if as_json:
         click.echo(dump_document(summary))
     else:
@@ -202,61 +202,31 @@ def _run(rows: list[Row], options: MigrateOptions, log, alert_after, quiet: bool
 def _log(log, result: MailboxResult, alert_after: int | None) -> None:
     result.stuck_runs = log.stuck_runs(result.source, result.status)
     result.alert = alert_after is not None and result.stuck_runs > alert_after
-    log.write(f"{result.source} -> {result.destination}: {result.status}: converted {result.converted}, "
-              f"already there {result.skipped}, failed {result.failed}, quarantined {result.quarantined}, "
-              f"{result.seconds:.1f} s")
+    log.write(migration.result_line(result))
     if result.status != "done":
-        for error in result.errors:
-            where = f" (message {error['key']})" if "key" in error else ""
-            message = str(error.get("message", error)).removeprefix(f"{result.source}: ")
-            log.write(f"problem: {result.source}{where}: {message}")
+        for line in migration.problem_lines(result):
+            log.write(line)
     if result.alert:
         log.write(f"alert: {result.source}: {result.status} for {result.stuck_runs} consecutive runs "
                   f"(more than {alert_after})")
 
 
-def _summary_line(summary: dict) -> str:
-    verb = "would migrate" if summary["dry_run"] else "migrated"
-    return (f"{verb} {summary['done']} of {summary['mailboxes']} mailboxes: {summary['failed']} failed, "
-            f"{summary['busy']} busy, {summary['skipped']} skipped; "
-            f"{'would convert' if summary['dry_run'] else 'converted'} {summary['converted']} messages "
-            f"({summary['bytes']} bytes), {summary['already_there']} already there, "
-            f"{summary['quarantined']} quarantined; {summary['seconds']:.1f} s")
-
-
 def _print_text(results: list[MailboxResult], summary: dict, dry_run: bool, alert_after, quiet: bool) -> None:
     if dry_run:
-        _table(["SOURCE", "DESTINATION", "MESSAGES", "BYTES", "ALREADY DONE", "OWNER", "STATUS"],
-               [[r.source, r.destination, r.converted, r.bytes, r.skipped, r.owner or "-",
-                 r.status if r.status == "done" else f"{r.status}: {r.reason}"]
-                for r in sorted(results, key=lambda r: r.source)])
+        click.echo(migration.dry_run_table(results))
     # --quiet (cron) keeps the problems: failures, quarantines, alerts; a busy lock is retried next run
     not_done = sorted((r for r in results if (r.status != "done" or r.quarantined)
                        and not (quiet and r.status in ("busy", "skipped") and not r.alert)),
                       key=lambda r: r.source)
     if not_done and not dry_run:
         if sys.stdout.isatty():
-            _table(["STATUS", "SOURCE", "REASON"], [[r.status, r.source, _why(r)] for r in not_done])
+            click.echo(migration.not_done_table(not_done))
         else:
             for r in not_done:
-                click.echo(f"mboxtool: {r.status}: {r.source}: {_why(r)}", err=True)
+                click.echo(migration.not_done_line(r), err=True)
     alerts = [r for r in results if r.alert]
     if alerts:
-        click.echo(f"mboxtool: alert: {len(alerts)} mailbox(es) busy or failing for more than {alert_after} "
-                   f"runs: " + ", ".join(f"{r.source} ({r.stuck_runs})" for r in alerts), err=True)
+        click.echo(migration.alert_line(alerts, alert_after), err=True)
     if not quiet or exit_code(results) == 1:
-        click.echo(_summary_line(summary))
-
-
-def _why(result: MailboxResult) -> str:
-    if result.quarantined and result.status == "done":
-        return f"{result.quarantined} message(s) quarantined"
-    return result.reason or ""
-
-
-def _table(header: list[str], rows: list[list]) -> None:
-    cells = [header] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header) - 1)]
-    for row in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)) + ("  " if widths else "") + row[-1])
+        click.echo(migration.summary_line(summary))
 

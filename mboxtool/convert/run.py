@@ -64,7 +64,7 @@ def _note_unknown_flags(msg: MailMessage, report: ConvertReport) -> None:
                  + ", ".join(f"$MaildirFlag_{c}" for c in chars)})
 
 
-def _empty(msg: MailMessage, report: ConvertReport) -> bool:
+def _exclude_if_empty(msg: MailMessage, report: ConvertReport) -> bool:
     """Leave out an empty message (message.is_empty_message), reported as excluded; True when
     left out. An empty Maildir file is no message to any reader (mboxtool's included), so
     writing one would only make --verify fail."""
@@ -110,7 +110,7 @@ def dry_run(reader: Any, src_format: str, dst: Path, dst_format: str,
     for msg in reader:
         if progress:
             progress(len(msg.data))
-        if _refuse_garbage(msg, report) or _empty(msg, report):
+        if _refuse_garbage(msg, report) or _exclude_if_empty(msg, report):
             continue
         _note_nul_run(msg, report)
         _note_unknown_flags(msg, report)
@@ -249,7 +249,7 @@ def _write(reader: Any, writer: Any, digests: DigestTable, dst: Path, dst_format
             if _refuse_garbage(msg, report):
                 tally.note_failed(msg)
                 continue
-            if _empty(msg, report):
+            if _exclude_if_empty(msg, report):
                 continue
             _note_nul_run(msg, report)
             _note_unknown_flags(msg, report)

@@ -1,6 +1,6 @@
-"""All output: the ``--json`` documents, the reports' text, info's and list's tables, and the
-progress bar (never in pipes or cron). The library's reports hold data; this turns it into
-what a person or a script reads."""
+"""All output: the ``--json`` documents, the reports' text, info's and list's tables,
+migrate's text (``migration``), and the progress bar (never in pipes or cron). The library's
+reports hold data; this turns it into what a person or a script reads."""
 
 from .documents import SCHEMA, dump_document, dump_json, error_document, unicode_ok
 from .listing import RowPrinter, info_text, tree_document, tree_text
