@@ -19,8 +19,6 @@ LAYERS = [
     ["render"],                              # all output: JSON documents, reports' text, tables, bars
     ["cli", "__main__"],                     # the commands
 ]
-# privsep imports every module of the package on purpose (while root can still read them)
-DYNAMIC = {("mboxtool.fs.privsep", "mboxtool")}
 
 
 def modules() -> dict[str, Path]:
@@ -61,8 +59,7 @@ def layer_of(name: str) -> int:
 
 def graph() -> dict[str, set[str]]:
     known = modules()
-    return {name: imports(name, path, known) - {t for (s, t) in DYNAMIC if s == name}
-            for name, path in known.items()}
+    return {name: imports(name, path, known) for name, path in known.items()}
 
 
 def test_every_module_has_a_layer():

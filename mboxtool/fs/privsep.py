@@ -193,9 +193,9 @@ def _preload() -> None:
     import importlib
     import pkgutil
 
-    import mboxtool
-    for module in pkgutil.walk_packages(mboxtool.__path__, "mboxtool."):
-        if module.name not in ("mboxtool.__main__",):
+    package = __name__.split(".")[0]              # found by its folder: no import runs upward
+    for module in pkgutil.walk_packages([str(Path(__file__).resolve().parents[1])], package + "."):
+        if module.name != package + ".__main__":
             importlib.import_module(module.name)
     names = ["ctypes", "tempfile", "shutil", "fcntl", "datetime", "csv", "json", "mailbox", "gzip", "bz2",
              "lzma", "urllib.parse", "email.parser", "email.header", "email.utils"]
