@@ -19,6 +19,7 @@ class MailboxReader:
     guess: Any = None               # how the variant was guessed, if it was
     identity: Any = None            # the stat of the source file a resume checkpoint names
     unreadable_files: Sequence[tuple[str, str]] = ()  # (key, why): there, but could not be read
+    skipped: Sequence[tuple[Any, str]] = ()  # (message, why): left out on purpose (a list of its own per reader)
     can_snapshot = False            # snapshot() reads on from a private copy, letting go of the lock
     removes_whole_file = False      # --move empties the file (remove_all) rather than remove(key)
     move_refusal: str | None = None  # why --move cannot take mail out of this format, if it cannot
