@@ -156,6 +156,81 @@ def test_validate_and_info_do_not_walk_a_linked_new_dir(tmp_path):
 
 
 @as_root
+def test_validate_keeps_to_the_new_dir_it_opened_when_it_is_swapped_for_a_link(tmp_path):
+    """The user swaps new/ for a link while validate walks it: the files still checked are
+    those of the directory it opened (held by its descriptor), never what the link leads to
+    (here a FIFO, which a stat by path would find and an open by path could hang on)."""
+    decoy = tmp_path / "elsewhere"
+    decoy.mkdir()
+    os.mkfifo(decoy / "2.host")
+    md = make_maildir(tmp_path / "Maildir")
+    for n in (1, 2):
+        (md / "new" / f"{n}.host").write_bytes(b"Subject: mine\nDate: Mon, 6 Jan 2020 10:00:00 +0000\n\nbody\n")
+    users(md)
+    swapped = []
+
+    def swap_after_the_first(_):
+        if not swapped:
+            os.rename(md / "new", md / "new.away")
+            os.symlink(decoy, md / "new")
+            swapped.append(True)
+
+    from mboxtool import validate_mailbox
+    report = validate_mailbox(md, progress=swap_after_the_first)
+    assert swapped and report.messages == 2
+    assert [p.code for p in report.problems if p.key == "new/2.host"] == \
+        [p.code for p in report.problems if p.key == "new/1.host"]          # the same file checked alike
+    assert not any(p.code == "foreign-file" for p in report.problems)
+
+
+@as_root
+def test_a_linked_tmp_dir_is_not_listed_for_abandoned_deliveries(tmp_path):
+    """tmp/ linked to a root directory: its names are not listed (validate's stale-tmp-file,
+    convert's stale-tmp-files warning would name them)."""
+    hidden = tmp_path / "root-only"
+    hidden.mkdir()
+    (hidden / "id_rsa").write_bytes(SECRET)
+    os.utime(hidden / "id_rsa", (1_000_000_000, 1_000_000_000))      # older than 36 hours
+    md = make_maildir(tmp_path / "Maildir")
+    (md / "tmp").rmdir()
+    os.symlink(hidden, md / "tmp")
+    (md / "cur" / "1.host:2,S").write_bytes(b"Subject: mine\n\nbody\n")
+    users(md)
+    checked = run("validate", "--json", md)
+    converted = run("convert", "--json", md, tmp_path / "out.mbox")
+    assert converted.returncode == 0, converted.stderr
+    assert b"id_rsa" not in checked.stdout + checked.stderr + converted.stdout + converted.stderr
+
+
+@as_root
+@pytest.mark.parametrize("kind", ["mbox", "mh"])
+def test_a_linked_subfolder_is_not_named_as_left_out(tmp_path, kind):
+    """Thunderbird's NAME.sbd/ or an MH subfolder that is a link to a root directory: no
+    subfolder (--recursive never follows it), so the warning that names subfolders left out
+    does not name it, and nothing of what it leads to is listed."""
+    hidden = tmp_path / "root-only"
+    hidden.mkdir()
+    (hidden / "secrets").mkdir()
+    if kind == "mbox":
+        src = tmp_path / "Inbox"
+        src.write_bytes(mbox_entry())
+        os.symlink(hidden, tmp_path / "Inbox.sbd")
+        users(src)
+    else:
+        src = tmp_path / "inbox"
+        src.mkdir()
+        (src / "1").write_bytes(b"From: a@example.org\nSubject: one\n\nbody\n")
+        (src / ".mh_sequences").write_bytes(b"")
+        os.symlink(hidden, src / "work")
+        users(src)
+    result = run("convert", "--json", *(["--from", "mh"] if kind == "mh" else []), src, tmp_path / "out")
+    # in an MH folder any link is reported as a message that cannot be read (exit 1)
+    assert result.returncode == (1 if kind == "mh" else 0), result.stderr
+    codes = [w["code"] for w in json.loads(result.stdout)["warnings"]]
+    assert "subfolders-not-converted" not in codes
+
+
+@as_root
 @pytest.mark.parametrize("sub", ["new", "tmp"])
 def test_a_destination_maildir_with_a_linked_subdir_is_refused(tmp_path, sub):
     target = tmp_path / "root-only"

@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+from ..fs.safefs import open_dir
 from ..model.message import is_header_line
 
 CONTROL_FILES = ("dovecot-uidlist", "dovecot-keywords", "maildirsize", "maildirfolder",
@@ -29,7 +30,11 @@ def stale_tmp_files(path: Path, now: float | None = None) -> list[str]:
     now = time.time() if now is None else now
     stale = []
     try:
-        with os.scandir(path / "tmp") as it:
+        fd = open_dir(path / "tmp")                        # a linked tmp/ is not listed
+    except OSError:
+        return []
+    try:
+        with os.scandir(fd) as it:
             for entry in it:
                 if entry.name.startswith("."):
                     continue
@@ -41,6 +46,8 @@ def stale_tmp_files(path: Path, now: float | None = None) -> list[str]:
                     stale.append(entry.name)
     except OSError:
         return []
+    finally:
+        os.close(fd)
     return sorted(stale)
 
 

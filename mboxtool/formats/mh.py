@@ -51,9 +51,10 @@ def is_mh(path: Path) -> bool:
 
 
 def mh_subfolders(path: Path) -> list[str]:
-    """The subfolders of an MH folder: its directories, sorted by name."""
+    """The subfolders of an MH folder: its directories, sorted by name (a link to one is no
+    subfolder: --recursive never follows it)."""
     with os.scandir(path) as it:
-        return sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
+        return sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))
 
 
 def _removed(name: str) -> bool:

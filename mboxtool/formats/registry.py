@@ -40,9 +40,10 @@ _DIR_WRITE = frozenset({"fsync", "lock", "lock_timeout"})
 
 
 def sbd_subfolders(path: Path) -> list[str]:
-    """Thunderbird's ``NAME.sbd/`` beside a mailbox file, when it holds anything."""
+    """Thunderbird's ``NAME.sbd/`` beside a mailbox file, when it holds anything (a link is
+    none: --recursive never follows it, and what it leads to is not listed)."""
     sbd = path.with_name(path.name + ".sbd")
-    return [sbd.name] if sbd.is_dir() and any(sbd.iterdir()) else []
+    return [sbd.name] if not sbd.is_symlink() and sbd.is_dir() and any(sbd.iterdir()) else []
 
 
 def _message_files_subfolders(path: Path) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..formats.maildirfiles import is_control_file, is_message_file, stale_tmp_files
 from ..formats.maildirkeywords import odd_flags, read_keyword_map
-from ..fs.safefs import open_regular
+from ..fs.safefs import NotRegularFile, open_dir, open_regular
 from ..model.dates import parse_header_date
 from ..model.flags import parse_maildir_name
 from ..model.message import Headers, header_end
@@ -28,16 +28,27 @@ def check_maildir(path: Path, report: ValidationReport, progress: Progress) -> N
         if is_control_file(name):
             r.add("control-files", f"{name}: a control file, not a message", key=name)
     uniques: dict[str, str] = {}
-    for sub in ("new", "cur"):
-        if (path / sub).is_symlink():                # never walked: it may lead anywhere (/etc)
-            r.add("symlink", f"{sub}/ is a symbolic link: not followed, its files never converted", key=sub)
-    listed = {sub: sorted(n for n in os.listdir(path / sub) if not n.startswith("."))
-              for sub in ("new", "cur") if (path / sub).is_dir() and not (path / sub).is_symlink()}
-    progress.start(sum(map(len, listed.values())), "msg")
-    for sub, names in listed.items():
-        for name in names:
-            check_maildir_file(path / sub / name, sub, name, f"{sub}/{name}", keyword_map, uniques, now, r)
-            progress.update(1)
+    # new/ and cur/ are walked through their descriptors: one swapped for a link after it was
+    # opened cannot lead a file's stat or read anywhere else
+    listed: dict[str, tuple[int, list[str]]] = {}
+    try:
+        for sub in ("new", "cur"):
+            try:
+                fd = open_dir(path / sub)
+            except NotRegularFile:                   # never walked: it may lead anywhere (/etc)
+                r.add("symlink", f"{sub}/ is a symbolic link: not followed, its files never converted", key=sub)
+                continue
+            except OSError:                          # missing (said above) or not a directory
+                continue
+            listed[sub] = (fd, sorted(n for n in os.listdir(fd) if not n.startswith(".")))
+        progress.start(sum(len(names) for _, names in listed.values()), "msg")
+        for sub, (fd, names) in listed.items():
+            for name in names:
+                _check_file(name, fd, sub, f"{sub}/{name}", keyword_map, uniques, now, r)
+                progress.update(1)
+    finally:
+        for fd, _ in listed.values():
+            os.close(fd)
     for name in stale_tmp_files(path, now):
         r.add("stale-tmp-file", "a delivery abandoned in tmp/ (older than 36 h; never converted)",
               key=f"tmp/{name}")
@@ -46,11 +57,11 @@ def check_maildir(path: Path, report: ValidationReport, progress: Progress) -> N
         r.add("insecure-permissions", f"the Maildir directory is mode {mode:04o}, not 0700", key=".")
 
 
-def check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dict, uniques: dict,
+def _check_file(name: str, dir_fd: int, sub: str, key: str, keyword_map: dict, uniques: dict,
                        now: float, r: ValidationReport) -> None:
-    """One file of new/ or cur/: what it is, its name, its mode, then its content."""
+    """One file of new/ or cur/ (``dir_fd``): what it is, its name, its mode, then its content."""
     try:
-        st = p.lstat()
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except OSError as exc:
         r.add("unreadable-file", f"cannot stat: {exc.strerror}", key=key)
         return
@@ -67,7 +78,7 @@ def check_maildir_file(p: Path, sub: str, name: str, key: str, keyword_map: dict
     if st.st_size == 0:
         r.add("empty-file", "an empty file (a failed delivery or copy)", key=key)
         return
-    _check_content(p, key, st.st_mtime, now, r)
+    _check_content(name, dir_fd, key, st.st_mtime, now, r)
 
 
 def _check_name(sub: str, name: str, key: str, keyword_map: dict, uniques: dict, size: int,
@@ -100,10 +111,10 @@ def _check_name(sub: str, name: str, key: str, keyword_map: dict, uniques: dict,
         r.add("uid-in-name", "an mbsync ,U= UID in the name (never copy such names)", key=key)
 
 
-def _check_content(p: Path, key: str, mtime: float, now: float, r: ValidationReport) -> None:
+def _check_content(name: str, dir_fd: int, key: str, mtime: float, now: float, r: ValidationReport) -> None:
     """The file's first 64 KiB: a message's start, and a delivery time that fits its Date:."""
     try:
-        fd, _ = open_regular(p)                         # a link or a FIFO swapped in: refused
+        fd, _ = open_regular(name, dir_fd)              # a link or a FIFO swapped in: refused
         with open(fd, "rb") as fh:
             head = fh.read(64 << 10)
     except OSError as exc:
