@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from mboxtool import ConvertOptions, convert_tree
-from mboxtool.convert.tree import mailboxes
+from mboxtool.formats.foldertree import mailboxes
 from mboxtool.formats.fslayout import fs_target, unsafe_level
 
 from .conftest import SAMPLES

@@ -26,7 +26,7 @@ from .mailbox import convert_mailbox, owner_plan, refuse_destination_inside
 from .options import ConvertOptions
 from .report import ConvertReport
 
-__all__ = ["convert_tree", "mailboxes"]
+__all__ = ["convert_tree"]
 
 NAME_MAX = 255                                  # bytes of one file name (Linux, the BSDs, macOS)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
@@ -14,6 +15,19 @@ from .base import MailboxReader
 # mboxtool's state file in a Maildir or MH destination (checkpoint.py); an MH folder holding
 # only it is still an empty folder
 STATE_NAME = ".mboxtool-state"
+
+
+def check_directory_destination(path: Path, a_kind: str, holds_it: Callable[[Path], bool]) -> None:
+    """Refuse to write a directory mailbox (``a_kind``: "a Maildir", "an MH folder") into
+    ``path`` when it is a link (the mail would land wherever it leads; nothing is looked at
+    through it), a file, or a non-empty directory that is no such mailbox (``holds_it``)."""
+    kind = a_kind.split(" ", 1)[1]
+    if path.is_symlink():
+        raise InputError(f"{path}: is a symbolic link; refusing to write through it (name the real {kind})")
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a directory (not {a_kind})")
+    if path.is_dir() and any(path.iterdir()) and not holds_it(path):
+        raise InputError(f"{path}: exists, is not empty and is not {a_kind}")
 
 
 def read_regular_file(path: Path, dir_fd: int | None = None) -> bytes:

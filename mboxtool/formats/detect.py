@@ -64,7 +64,8 @@ def inner_mbox(path: Path) -> Path:
 
 
 def sniff_format(path: Path) -> str:
-    """The format of the mailbox at ``path``, from its content (ask registry.detect_format); InputError naming what was found otherwise.
+    """The format of the mailbox at ``path``, from its content (callers ask
+    registry.detect_format); InputError naming what was found otherwise.
 
     A file is an mbox when the scanner finds a message in its first 64 KiB (is_mbox_head):
     also one with bytes before its first From_ line, which every command then reads as an

@@ -21,6 +21,7 @@ from ..model import flags
 from ..model.digesttable import DigestTable
 from ..model.message import MailMessage, add_headers, core_bytes
 from .base import MailboxWriter
+from .common import check_directory_destination
 from .courier import KEYWORD_DIR as COURIER_KEYWORD_DIR
 from .foreign import CACHE_NAME, foreign_digests
 from .maildirfiles import being_made, is_maildir
@@ -59,12 +60,7 @@ class MaildirWriter(MailboxWriter):
 
     def open(self) -> MaildirWriter:
         p = self.path
-        if p.is_symlink():                           # its mail would land wherever the link leads
-            raise InputError(f"{p}: is a symbolic link; refusing to write through it (name the real Maildir)")
-        if p.exists() and not p.is_dir():
-            raise InputError(f"{p}: exists and is not a directory (not a Maildir)")
-        if p.is_dir() and any(p.iterdir()) and not is_maildir(p) and not being_made(p):
-            raise InputError(f"{p}: exists, is not empty and is not a Maildir")
+        check_directory_destination(p, "a Maildir", lambda p: is_maildir(p) or being_made(p))
         self.owner = owner_for(p)                    # root writing into a user's Maildir: the user's files
         try:
             self.created = make_private_dir(p, self.owner)

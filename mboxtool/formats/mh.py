@@ -18,7 +18,7 @@ from ..model import flags
 from ..model.message import MailMessage, add_headers, core_bytes, split_message
 from .base import MailboxWriter
 from .claws import forget_marks, mark_letters, read_claws_marks
-from .common import STATE_NAME, Reader, header_date, read_regular_file
+from .common import STATE_NAME, Reader, check_directory_destination, header_date, read_regular_file
 
 # a message being written, where it needs a name (staging.py): host, pid, number tried first
 _TEMP = re.compile(r"\.mboxtool\.(?P<host>.+)\.(?P<pid>\d+)\.\d+\.tmp")
@@ -241,12 +241,7 @@ class MHWriter(MailboxWriter):
 
     def open(self) -> MHWriter:
         p = self.path
-        if p.is_symlink():                           # its mail would land wherever the link leads
-            raise InputError(f"{p}: is a symbolic link; refusing to write through it (name the real folder)")
-        if p.exists() and not p.is_dir():
-            raise InputError(f"{p}: exists and is not a directory (not an MH folder)")
-        if p.is_dir() and any(p.iterdir()) and not is_mh(p):
-            raise InputError(f"{p}: exists, is not empty and is not an MH folder")
+        check_directory_destination(p, "an MH folder", is_mh)
         self.owner = owner_for(p)                    # root writing into a user's folder: the user's files
         try:
             if make_private_dir(p, self.owner) and self.fsync:
