@@ -147,3 +147,18 @@ def test_a_writer_finds_the_messages_already_in_its_destination(tmp_path, name):
     dry = Known()
     dry.read_back(dst, name)
     assert len(known.digests) == len(dry.digests) == 3
+
+
+@pytest.mark.formats(writable=True, is_file=False)
+def test_a_directory_writer_refuses_a_file_or_a_foreign_directory_and_changes_neither(tmp_path, fmt):
+    from mboxtool import InputError
+    a_file = tmp_path / "a-file"
+    a_file.write_bytes(b"not a mailbox\n")
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"\xff\xd8")
+    for path, why in ((a_file, "is not a directory"), (foreign, "is not empty")):
+        with pytest.raises(InputError, match=why):
+            make_writer(path, fmt).open()
+    assert a_file.read_bytes() == b"not a mailbox\n"
+    assert sorted(p.name for p in foreign.iterdir()) == ["cat.jpg"]
