@@ -9,6 +9,7 @@ import click
 from ..convert.mailbox import ConvertOptions, convert_mailbox, owner_plan
 from ..convert.tree import convert_tree
 from ..formats.compression import MAX_RATIO
+from ..formats.fslayout import LAYOUTS
 from ..model.flags import KEYWORD_PLACES
 from ..render import convert_notes, convert_summary
 from .common import (
@@ -78,7 +79,7 @@ from .common import (
               help="Writing Maildir or MH, where keywords (labels, tags) go: dovecot: Maildir letters "
                    "named in dovecot-keywords (Dovecot; MH: sequences); header: an X-Keywords header "
                    "in the message file (mutt, NeoMutt); both.")
-@click.option("--layout", type=click.Choice(("maildir++", "fs")), default="maildir++", show_default=True,
+@click.option("--layout", type=click.Choice(LAYOUTS), default="maildir++", show_default=True,
               help="With --recursive into a Maildir: maildir++ folders (.Work.2024, names in IMAP's "
                    "UTF-7), or fs: nested directories with plain UTF-8 names (Work/2024, Dovecot's "
                    "LAYOUT=fs:UTF-8, what mutt and notmuch users browse). A folder whose name cannot "

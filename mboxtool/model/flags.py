@@ -17,7 +17,6 @@ FORWARDED = "$Forwarded"            # IMAP keyword standing in for P in mbox (§
 
 # X-Status letter -> Maildir letter, and back (UW-IMAP / Dovecot).
 XSTATUS_TO_MAILDIR = {"A": "R", "F": "F", "T": "D", "D": "T"}
-MAILDIR_TO_XSTATUS = {v: k for k, v in XSTATUS_TO_MAILDIR.items()}
 XSTATUS_ORDER = "AFTD"
 
 # Thunderbird X-Mozilla-Status(2) bits.

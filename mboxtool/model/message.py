@@ -17,7 +17,6 @@ METADATA_HEADERS = (
     b"content-length", b"lines", b"x-mozilla-status", b"x-mozilla-status2",
     b"x-mozilla-keys", b"x-rmail-attributes", b"x-rmail-keywords", b"x-evolution",
 )
-_METADATA_SET = frozenset(METADATA_HEADERS)
 _FIELD = re.compile(rb"[\x21-\x39\x3B-\x7E]+[ \t]*:")
 
 
