@@ -4,7 +4,7 @@ code validate reports (docs/problems.md)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
@@ -55,7 +55,7 @@ class Problem(Mapping):
     line: int | None = None
     offset: int | None = None
     key: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] | None = None   # None when there is none: most findings (a dict each would cost)
     fields: tuple[str, ...] | None = None
 
     @classmethod
@@ -67,13 +67,13 @@ class Problem(Mapping):
                   if _ALIASES.get(name, name) not in _ATTRIBUTES}
         known.setdefault("code", None)
         known["severity"] = known.get("severity") or severity
-        return cls(**known, detail=detail, fields=tuple(fields))
+        return cls(**known, detail=detail or None, fields=tuple(fields))
 
     def amended(self, **changes: Any) -> Problem:
         """A copy with ``changes``; a field the entry did not have is added at its end."""
         names = self._names()
         added = tuple(name for name in changes if name not in names)
-        new = replace(self, detail=dict(self.detail), fields=names + added)
+        new = replace(self, detail=dict(self.detail or {}), fields=names + added)
         for name, value in changes.items():
             name = _ALIASES.get(name, name)
             if name in _ATTRIBUTES:
@@ -86,7 +86,7 @@ class Problem(Mapping):
         if self.fields is not None:
             return self.fields
         return ("code", "severity", "message",
-                *(name for name in _PLACES if getattr(self, name) is not None), *self.detail)
+                *(name for name in _PLACES if getattr(self, name) is not None), *(self.detail or ()))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names())
@@ -110,7 +110,7 @@ class Problem(Mapping):
     __hash__ = None                     # type: ignore[assignment]  (mutable: validate lowers severities)
 
     def _identity(self) -> tuple:
-        return (self.code, self.severity, self.message, self.line, self.offset, self.key, self.detail,
+        return (self.code, self.severity, self.message, self.line, self.offset, self.key, self.detail or {},
                 self._names())
 
     def to_dict(self) -> dict[str, Any]:
